@@ -1,0 +1,171 @@
+"""Every hyperparameter of OVDiff as a frozen dataclass field, paper value as default.
+
+Configs are hashed into artifact keys (see ``engine.store``), so any field that changes an
+artifact must live here, and nothing that does not (paths, devices, progress) may.
+Each paper ablation is a boolean switch. See ../shared/METHOD_NOTES.md for sources.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Stable Diffusion cross-attention layers whose to_q projections are features (paper, sec. 3).
+SD_PAPER_LAYERS: tuple[str, ...] = (
+    "down_blocks.0.attentions.0",
+    "up_blocks.1.attentions.0",
+    "up_blocks.1.attentions.1",
+    "up_blocks.1.attentions.2",
+    "up_blocks.2.attentions.0",
+    "up_blocks.2.attentions.1",
+    "up_blocks.2.attentions.2",
+    "up_blocks.3.attentions.2",
+)
+# The authors' code also adds the mid block (7,680-d in total).
+SD_CODE_EXTRA_LAYERS: tuple[str, ...] = ("mid_block.attentions.0",)
+
+CODE_NEGATIVE_PROMPT = "text, low quality, blurry, cartoon, meme, low resolution, bad, poor, faded"
+
+
+@dataclass(frozen=True)
+class SupportConfig:
+    """Support-set sampling with Stable Diffusion (METHOD_NOTES 1)."""
+
+    prompt_template: str = "A good photo of a {}"  # code: "A good picture of a {}"
+    negative_prompt: str = ""  # code: CODE_NEGATIVE_PROMPT
+    n_images: int = 64  # paper N; code default 32
+    batch_size: int = 8
+    seed: int = 42  # one seed per class, reset for each class
+    num_inference_steps: int = 30
+    guidance_scale: float = 8.0
+    scheduler: Literal["dpm-solver"] = "dpm-solver"
+    image_size: int = 512  # tiny profile overrides
+    attribution_size: int = 64  # per-layer maps upsampled (bicubic) to this before summing
+
+
+@dataclass(frozen=True)
+class MaskConfig:
+    """fg/bg masks of support images (METHOD_NOTES 2)."""
+
+    proposer: Literal["maskcut", "cutler", "attribution"] = "maskcut"
+    use_instance_masks: bool = True  # ablation: False = attribution thresholds only
+    maskcut_tau: float = 0.15
+    maskcut_n: int = 3
+    maskcut_resize: int = 480
+    maskcut_iou_drop: float = 0.5
+    maskcut_min_area: float = 0.01
+    cutler_confidence: float = 0.35
+    fg_threshold: float = 0.5  # fallback: fg = attribution > 0.5
+    bg_threshold: float = 0.2  # bg = attribution < 0.2
+    bg_erosion_iterations: int = 1  # binary erosion of the bg region (3x3 structuring element)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Feature extractors used for prototypes and targets alike (METHOD_NOTES 3)."""
+
+    extractors: tuple[str, ...] = ("sd", "dino", "clip")
+    sd_timestep: int = 200
+    sd_layers: tuple[str, ...] = SD_PAPER_LAYERS
+    sd_include_mid_block: bool = False  # code: True
+    sd_feature_size: int = 64
+    sd_input_size: int = 512
+    dino_layer: int = -1  # last block
+    dino_facet: Literal["key", "query", "value", "token"] = "key"
+    clip_layer: int = -2  # second-to-last block
+    clip_facet: Literal["key", "query", "value", "token"] = "key"
+    clip_input_size: int = 448
+    clip_normalisation: Literal["imagenet", "clip"] = "imagenet"  # code uses ImageNet mean/std
+
+
+@dataclass(frozen=True)
+class PrototypeConfig:
+    """Instance, class and part prototypes per class (METHOD_NOTES 4)."""
+
+    use_instance: bool = True
+    use_class: bool = True
+    use_parts: bool = True  # ablation "class prototype only": use_instance=use_parts=False
+    kmeans_k: int = 32
+    kmeans_max_iter: int = 300
+    kmeans_tol: float = 1e-4
+    kmeans_seed: int = 0
+    pool_dtype: Literal["float16", "float32"] = "float16"  # memory; clustering accumulates in float32
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """Segmenting a target image against a vocabulary (METHOD_NOTES 5)."""
+
+    short_side: int = 448
+    sliding_window: bool = True  # ablation: whole image only
+    window_sizes: tuple[int, ...] = (448, 336)
+    window_stride: int = 224
+    include_whole_image: bool = True
+    window_batch_size: int = 8
+    use_background_prototypes: bool = True  # ablation: fixed threshold instead
+    background_threshold: float = 0.75
+    zero_nonpositive_scores: bool = True  # code: scores <= 0 zeroed, ties -> background
+    category_prefilter: bool = True
+    prefilter_max_classes: int = 10
+    prefilter_prompt: str = "a {}"
+    prefilter_subset_search: bool = True
+    deselected_score: float = -1.0
+    stuff_filter: bool = True
+    stuff_filter_threshold: float = 0.85
+    pamr: bool = False
+    pamr_iterations: int = 10
+    pamr_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)
+    max_image_pixels: int = 40_000_000  # refuse larger images clearly
+    prototype_chunk: int = 4096  # prototypes per matmul chunk: bounds memory
+
+
+@dataclass(frozen=True)
+class OVDiffConfig:
+    support: SupportConfig = field(default_factory=SupportConfig)
+    masks: MaskConfig = field(default_factory=MaskConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    prototypes: PrototypeConfig = field(default_factory=PrototypeConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "OVDiffConfig":
+        """Build from a (possibly partial) nested dict; unknown keys are an error."""
+        data = data or {}
+        parts: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            sub = data.get(f.name, {}) or {}
+            sub_cls = type(f.default_factory())  # type: ignore[misc]
+            known = {x.name for x in dataclasses.fields(sub_cls)}
+            unknown = set(sub) - known
+            if unknown:
+                raise ValueError(f"unknown {f.name} setting(s): {', '.join(sorted(unknown))}")
+            kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in sub.items()}
+            parts[f.name] = sub_cls(**kwargs)
+        extra = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if extra:
+            raise ValueError(f"unknown setting group(s): {', '.join(sorted(extra))}")
+        return cls(**parts)
+
+    def replace(self, **groups: Any) -> "OVDiffConfig":
+        return dataclasses.replace(self, **groups)
+
+
+def stable_hash(*parts: Any) -> str:
+    """sha256 of a canonical JSON encoding; dataclasses are encoded as dicts."""
+
+    def enc(o: Any) -> Any:
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return {"__type__": type(o).__name__, **{k: enc(v) for k, v in dataclasses.asdict(o).items()}}
+        if isinstance(o, (list, tuple)):
+            return [enc(x) for x in o]
+        if isinstance(o, dict):
+            return {str(k): enc(v) for k, v in o.items()}
+        return o
+
+    blob = json.dumps([enc(p) for p in parts], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

@@ -1,0 +1,101 @@
+"""Plain data that flows between engine stages. No behaviour beyond small conveniences."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Protocol
+
+import numpy as np
+import torch
+
+# progress(stage, done, total) ; cancel() -> True to stop. Both optional everywhere.
+ProgressFn = Callable[[str, int, int], None]
+CancelFn = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """One vocabulary entry: the class name, the text sent to the generator, thing/stuff."""
+
+    name: str
+    prompt: str | None = None  # defaults to name (after renaming, e.g. aeroplane -> airplane)
+    is_stuff: bool = False
+    user_support_dir: str | None = None  # bring-your-own support images instead of sampling
+
+    @property
+    def text(self) -> str:
+        return self.prompt or self.name
+
+
+@dataclass
+class SupportImage:
+    index: int
+    image: np.ndarray  # uint8 (H, W, 3)
+    attribution: np.ndarray | None  # float32 (H, W) in [0, 1]; None for user images without one
+    seed: int | None = None
+    prompt: str | None = None
+    fg_mask: np.ndarray | None = None  # bool (H, W)
+    bg_mask: np.ndarray | None = None  # bool (H, W)
+    instance_masks: list[np.ndarray] = field(default_factory=list)  # proposer output, bool (H, W)
+
+
+@dataclass
+class SupportSet:
+    class_name: str
+    prompt: str
+    source: Literal["generated", "user"]
+    images: list[SupportImage]
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class ProtoSource:
+    """Where a prototype came from, so a segmentation can point back to a support region."""
+
+    kind: Literal["class", "instance", "part"]
+    mask: Literal["fg", "bg"]
+    image_index: int | None  # instance: its image; part: the image holding most of the cluster; class: None
+    cluster: int | None = None  # part prototypes only
+    box: tuple[float, float, float, float] | None = None  # region in that image, normalised x0, y0, x1, y1
+    size: int = 0  # number of feature cells averaged
+
+
+@dataclass
+class PrototypeBank:
+    """Prototypes of one class for one extractor. Vectors are raw (not normalised)."""
+
+    class_name: str
+    extractor: str
+    fg: torch.Tensor  # (P, D) float32
+    bg: torch.Tensor  # (Q, D) float32
+    fg_sources: list[ProtoSource]
+    bg_sources: list[ProtoSource]
+    key: str = ""
+    support_key: str = ""
+
+
+class FeatureExtractor(Protocol):
+    """images (B, 3, H, W) float in [0, 1] on any device -> features (B, D, h, w) float32."""
+
+    name: str
+    dim: int
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class PixelExplanation:
+    class_name: str
+    extractor: str
+    score: float
+    source: ProtoSource
+
+
+@dataclass
+class Segmentation:
+    labels: np.ndarray  # int32 (H, W) index into class_names
+    class_names: list[str]  # index 0 is "background" when background prototypes are used
+    scores: np.ndarray | None = None  # float32 (C, H, W) when asked for
+    selected: list[str] = field(default_factory=list)  # classes kept by the pre-filter
+    # winner[e] : int32 (H, W) index into the flattened prototype list of extractor e, when asked for
+    winners: dict[str, np.ndarray] = field(default_factory=dict)
+    prototype_index: dict[str, list[tuple[str, ProtoSource]]] = field(default_factory=dict)
