@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is a helper for them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: demo test test-fast bench bench-quick run-web run-worker migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip wheel
+
+# Runtime install (CPU torch pinned) and dev install (tests, benchmarks), each redone when its requirements change.
+$(VENV)/.runtime: $(BIN)/python requirements/base.txt requirements/cpu.txt requirements/cpu-torch.txt
+	$(BIN)/pip install -r requirements/cpu.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
+	$(BIN)/pip install -r requirements/dev.txt
+	touch $@
+
+## Set everything up and run the main job: worker + dashboard + a real tiny-profile run, end to end.
+demo: $(VENV)/.runtime
+	$(BIN)/python scripts/demo.py
+
+## Run the whole test suite (unit, service, end-to-end with a real worker and Redis, browser tests).
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest
+
+## Everything except the slow/browser/e2e tests.
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "not slow and not browser and not e2e"
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench
+
+bench-quick: $(VENV)/.dev
+	$(BIN)/python -m bench --quick
+
+migrate: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate
+
+run-web: $(VENV)/.runtime
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+run-worker: $(VENV)/.runtime
+	$(BIN)/celery -A ovdiff_web worker -Q gpu,cpu --pool=solo --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) data test-artifacts
