@@ -88,6 +88,8 @@ class PixelExplanation:
     extractor: str
     score: float
     source: ProtoSource
+    prototype_class: str = ""  # class whose bank holds the prototype (differs from class_name for background)
+    prototype_index: int = -1  # index into Segmentation.prototype_index[extractor]
 
 
 @dataclass
@@ -99,3 +101,5 @@ class Segmentation:
     # winner[e] : int32 (H, W) index into the flattened prototype list of extractor e, when asked for
     winners: dict[str, np.ndarray] = field(default_factory=dict)
     prototype_index: dict[str, list[tuple[str, ProtoSource]]] = field(default_factory=dict)
+    # winner_scores[e] : float32 (H, W) cosine of the winning prototype of extractor e, when asked for
+    winner_scores: dict[str, np.ndarray] = field(default_factory=dict)
