@@ -1,0 +1,120 @@
+"""Confusion-matrix segmentation metrics, computed the way mmseg does.
+
+mIoU is accumulated over the whole split (intersections and unions summed over images, then divided),
+not averaged per image; classes whose union is empty over the split are left out of the mean.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.errors import BadInputError
+
+
+class ConfusionMatrix:
+    """Rows are ground truth, columns predictions; pixels whose ground truth is ``ignore_index`` are skipped."""
+
+    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+        if num_classes < 1:
+            raise BadInputError(f"num_classes must be >= 1, got {num_classes}", item="num_classes")
+        self.num_classes = int(num_classes)
+        self.ignore_index = int(ignore_index)
+        self.matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+
+    def update(self, pred: np.ndarray, gt: np.ndarray, item: str | None = None) -> "ConfusionMatrix":
+        """Add one image. ``item`` names it in errors (e.g. the file or sample id)."""
+        pred = np.asarray(pred)
+        gt = np.asarray(gt)
+        if pred.shape != gt.shape:
+            raise BadInputError(f"prediction shape {pred.shape} differs from ground truth {gt.shape}", item=item)
+        valid = gt != self.ignore_index
+        g = gt[valid].astype(np.int64)
+        p = pred[valid].astype(np.int64)
+        n = self.num_classes
+        if g.size and (g.min() < 0 or g.max() >= n):
+            bad = np.unique(g[(g < 0) | (g >= n)])[:8].tolist()
+            raise BadInputError(f"ground-truth labels {bad} outside [0, {n}) and not ignore {self.ignore_index}",
+                                item=item)
+        if p.size and (p.min() < 0 or p.max() >= n):
+            bad = np.unique(p[(p < 0) | (p >= n)])[:8].tolist()
+            raise BadInputError(f"predicted labels {bad} outside [0, {n})", item=item)
+        self.matrix += np.bincount(g * n + p, minlength=n * n).reshape(n, n)
+        return self
+
+    def merge(self, other: "ConfusionMatrix") -> "ConfusionMatrix":
+        if other.num_classes != self.num_classes or other.ignore_index != self.ignore_index:
+            raise BadInputError(
+                f"cannot merge a {other.num_classes}-class matrix (ignore {other.ignore_index}) into a "
+                f"{self.num_classes}-class one (ignore {self.ignore_index})"
+            )
+        self.matrix += other.matrix
+        return self
+
+    def intersection(self) -> np.ndarray:
+        return np.diag(self.matrix).astype(np.float64)
+
+    def union(self) -> np.ndarray:
+        return self.matrix.sum(0) + self.matrix.sum(1) - np.diag(self.matrix).astype(np.float64)
+
+    def iou(self) -> np.ndarray:
+        """Per-class IoU; NaN where the class appears in neither prediction nor ground truth."""
+        union = self.union()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(union > 0, self.intersection() / union, np.nan)
+
+    def miou(self) -> float:
+        ious = self.iou()
+        return float(np.nanmean(ious)) if np.isfinite(ious).any() else float("nan")
+
+    def pixel_accuracy(self) -> float:
+        total = self.matrix.sum()
+        return float(np.diag(self.matrix).sum() / total) if total else float("nan")
+
+    def class_accuracy(self) -> np.ndarray:
+        """Per-class recall (mmseg "Acc"); NaN for classes absent from the ground truth."""
+        gt_total = self.matrix.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(gt_total > 0, self.intersection() / gt_total, np.nan)
+
+    def mean_accuracy(self) -> float:
+        acc = self.class_accuracy()
+        return float(np.nanmean(acc)) if np.isfinite(acc).any() else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"num_classes": self.num_classes, "ignore_index": self.ignore_index,
+                "matrix": self.matrix.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ConfusionMatrix":
+        cm = cls(int(data["num_classes"]), int(data.get("ignore_index", 255)))
+        m = np.asarray(data["matrix"], dtype=np.int64)
+        if m.shape != (cm.num_classes, cm.num_classes) or (m < 0).any():
+            raise BadInputError(f"matrix shape {m.shape} does not match {cm.num_classes} classes", item="matrix")
+        cm.matrix = m
+        return cm
+
+
+def _nan_to_none(values: np.ndarray) -> list[float | None]:
+    return [None if not np.isfinite(v) else float(v) for v in values]
+
+
+def metrics_dict(cm: ConfusionMatrix, class_names: list[str] | None = None) -> dict[str, Any]:
+    """JSON-ready summary: NaN becomes None so the dict round-trips through strict JSON."""
+    miou, acc, macc = cm.miou(), cm.pixel_accuracy(), cm.mean_accuracy()
+    out: dict[str, Any] = {
+        "miou": None if np.isnan(miou) else miou,
+        "pixel_accuracy": None if np.isnan(acc) else acc,
+        "mean_accuracy": None if np.isnan(macc) else macc,
+        "per_class_iou": _nan_to_none(cm.iou()),
+        "per_class_accuracy": _nan_to_none(cm.class_accuracy()),
+        "confusion": cm.to_dict(),
+    }
+    if class_names is not None:
+        out["class_names"] = list(class_names)
+    return out
+
+
+def per_image_iou(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_index: int = 255) -> float:
+    """mIoU of one image over the classes present in its prediction or ground truth."""
+    return ConfusionMatrix(num_classes, ignore_index).update(pred, gt).miou()
