@@ -1,0 +1,40 @@
+"""The "stuff" filter on background prototypes (METHOD_NOTES 5, paper sec. 3 "Stuff filtering").
+
+A boat's support images show water and sky around the boat, so its background prototypes look like the
+foreground of the classes "water" and "sky"; left in, they would claim real water as background. With the
+vocabulary known, (1) stuff classes contribute only foreground prototypes and (2) a thing class's background
+prototype is dropped when its cosine to ANY stuff class's foreground prototype exceeds the threshold (0.85, the same
+for every extractor). Applied per extractor over the whole vocabulary, as the authors' code does (stuff classes are
+always kept by the pre-filter, so this equals filtering against the selected stuff classes).
+
+Difference from the authors' code: their filter leaves a class with a single background prototype unfiltered
+(an early return); here every prototype is tested. With ``stuff_filter=False`` (the ablation) nothing is dropped
+and stuff classes keep their background prototypes too.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from engine.config import SegmentConfig
+from engine.matching import l2_normalise
+from engine.types import PrototypeBank
+
+
+def background_keep_masks(
+    banks: Mapping[str, PrototypeBank], is_stuff: Mapping[str, bool], cfg: SegmentConfig
+) -> dict[str, torch.Tensor]:
+    """For the banks of ONE extractor (class name -> bank): class name -> bool (Q,) mask of bg prototypes kept."""
+    keep = {name: torch.ones(bank.bg.shape[0], dtype=torch.bool) for name, bank in banks.items()}
+    if not cfg.stuff_filter:
+        return keep
+    stuff_fg = [bank.fg.float() for name, bank in banks.items() if is_stuff.get(name, False) and bank.fg.numel()]
+    stuff_all = l2_normalise(torch.cat(stuff_fg)) if stuff_fg else None
+    for name, bank in banks.items():
+        if is_stuff.get(name, False):
+            keep[name] = torch.zeros(bank.bg.shape[0], dtype=torch.bool)
+        elif stuff_all is not None and bank.bg.shape[0]:
+            sim = l2_normalise(bank.bg.float()) @ stuff_all.to(bank.bg.device).T  # (Q, S)
+            keep[name] = (sim <= cfg.stuff_filter_threshold).all(dim=1).cpu()
+    return keep
