@@ -1,0 +1,165 @@
+"""``ModelRegistry``: one place that decides which weights each role uses and loads each role once.
+
+Roles: ``generator`` (Stable Diffusion pipeline, DPM-Solver multistep), ``dino`` (ViT or DINOv2 backbone),
+``clip`` (CLIP model + tokenizer).
+
+Where the weights come from, first match wins:
+
+1. ``sources[role]`` given to the constructor: a Hugging Face id or a local directory (``save_pretrained``
+   format), for any profile.
+2. For the ``paper`` profile only, the environment variables ``OVDIFF_GENERATOR``, ``OVDIFF_DINO``,
+   ``OVDIFF_CLIP`` (same meaning).
+3. The profile default: ``paper`` uses the public checkpoints of METHOD_NOTES section 8; ``tiny`` builds tiny
+   random models; ``paper-shape`` builds the paper architectures with random weights.
+
+Hub ids are looked up in the local cache only; ``OVDIFF_ALLOW_DOWNLOAD=1`` (and not ``HF_HUB_OFFLINE=1``) lets
+an uncached id download. Anything missing raises ``MissingModelError`` naming the variable to set.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import torch
+
+from engine.config import FeatureConfig
+from engine.errors import BadInputError
+from engine.models import builders
+from engine.models.loading import ROLE_SOURCES, ResolvedSource, load_clip, load_dino, load_generator, resolve
+from engine.profiles import PROFILES
+from engine.types import FeatureExtractor
+
+ROLES: tuple[str, ...] = ("generator", "dino", "clip")
+_RANDOM_BUILDERS: dict[str, dict[str, Callable[[], Any]]] = {
+    "tiny": {"generator": builders.tiny_generator, "dino": builders.tiny_dino, "clip": builders.tiny_clip},
+    "paper-shape": {
+        "generator": builders.paper_shape_generator,
+        "dino": builders.paper_shape_dino,
+        "clip": builders.paper_shape_clip,
+    },
+}
+
+
+class ModelRegistry:
+    """Loads each model role at most once per instance and hands out feature extractors."""
+
+    def __init__(
+        self,
+        profile: str,
+        sources: dict[str, str] | None = None,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        allow_download: bool | None = None,
+    ) -> None:
+        if profile not in PROFILES:
+            raise BadInputError(f"unknown profile; choose one of {', '.join(PROFILES)}", item=repr(profile))
+        unknown = set(sources or {}) - set(ROLES)
+        if unknown:
+            raise BadInputError(f"unknown model role(s); roles are {', '.join(ROLES)}", item=", ".join(sorted(unknown)))
+        self.profile = profile
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.allow_download = (
+            os.environ.get("OVDIFF_ALLOW_DOWNLOAD") == "1" if allow_download is None else allow_download
+        )
+        self._sources: dict[str, str | None] = {role: self._choose_source(role, sources or {}) for role in ROLES}
+        self._resolved: dict[str, ResolvedSource] = {}
+        self._models: dict[str, Any] = {}
+        self._extractors: dict[tuple[str, FeatureConfig], FeatureExtractor] = {}
+
+    def _choose_source(self, role: str, sources: dict[str, str]) -> str | None:
+        """None means: build the profile's random model."""
+        if sources.get(role):
+            return sources[role]
+        if self.profile == "paper":
+            default, env = ROLE_SOURCES[role]
+            return os.environ.get(env) or default
+        return None
+
+    @property
+    def is_random_weights(self) -> bool:
+        """True for the tiny and paper-shape profiles: their outputs mean nothing, only their shapes do."""
+        return self.profile in _RANDOM_BUILDERS
+
+    def source(self, role: str) -> str | None:
+        """The configured id/directory of a role, or None when it is built with random weights."""
+        return self._sources[role]
+
+    def identity(self, role: str) -> str:
+        """A string naming exactly which weights a role uses, for artifact cache keys. Loads nothing."""
+        src = self._sources[role]
+        if src is None:
+            return f"{self.profile}:random-seed{builders.BUILD_SEED}"
+        if role not in self._resolved:
+            self._resolved[role] = resolve(role, src, self.allow_download)
+        return self._resolved[role].identity
+
+    def _get(self, role: str) -> Any:
+        if role in self._models:
+            return self._models[role]
+        src = self._sources[role]
+        if src is None:
+            model = _RANDOM_BUILDERS[self.profile][role]()
+        else:
+            if role not in self._resolved:
+                self._resolved[role] = resolve(role, src, self.allow_download)
+            loader = {"generator": load_generator, "dino": load_dino, "clip": load_clip}[role]
+            model = loader(self._resolved[role], self.dtype)
+        model = self._place(role, model)
+        self._models[role] = model
+        return model
+
+    def _place(self, role: str, model: Any) -> Any:
+        """Move to the device/dtype and switch to inference mode (no dropout, no grads)."""
+        if role == "generator":
+            model.to(self.device)
+            if model.unet.dtype != self.dtype:
+                model.to(dtype=self.dtype)
+            model.set_progress_bar_config(disable=True)
+            for part in (model.unet, model.vae, model.text_encoder):
+                part.eval().requires_grad_(False)
+            return model
+        if role == "clip":
+            net, tok = model
+            net.to(self.device, self.dtype).eval().requires_grad_(False)
+            return net, tok
+        model.to(self.device, self.dtype).eval().requires_grad_(False)
+        return model
+
+    def generator(self) -> Any:
+        """The Stable Diffusion pipeline (DPM-Solver multistep scheduler)."""
+        return self._get("generator")
+
+    def dino(self) -> Any:
+        """The DINO backbone (transformers ``ViTModel`` or ``Dinov2Model``)."""
+        return self._get("dino")
+
+    def clip(self) -> tuple[Any, Any]:
+        """``(CLIPModel, CLIPTokenizer)``."""
+        return self._get("clip")
+
+    def extractor(self, name: str, cfg: FeatureConfig) -> FeatureExtractor:
+        """A feature extractor of ``name`` ("sd", "dino" or "clip") for ``cfg``; one instance per (name, cfg)."""
+        key = (name, cfg)
+        if key in self._extractors:
+            return self._extractors[key]
+        from engine.features import ClipKeyExtractor, DinoKeyExtractor, SDQueryExtractor
+
+        ext: FeatureExtractor
+        if name == "sd":
+            ext = SDQueryExtractor(self.generator(), cfg)
+        elif name == "dino":
+            ext = DinoKeyExtractor(self.dino(), cfg)
+        elif name == "clip":
+            ext = ClipKeyExtractor(self.clip()[0], cfg)
+        else:
+            raise BadInputError("unknown feature extractor; choose sd, dino or clip", item=repr(name))
+        self._extractors[key] = ext
+        return ext
+
+    def extractor_identity(self, name: str) -> str:
+        """Identity of the weights behind an extractor (for prototype-bank cache keys)."""
+        role = {"sd": "generator", "dino": "dino", "clip": "clip"}.get(name)
+        if role is None:
+            raise BadInputError("unknown feature extractor; choose sd, dino or clip", item=repr(name))
+        return self.identity(role)
