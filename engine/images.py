@@ -179,6 +179,9 @@ def load_label_png(
     path = Path(path)
     img = _open_checked(path, max_pixels)
     try:
+        if img.format in ("JPEG", "MPO", "WEBP") and not img.info.get("lossless"):
+            raise BadInputError(f"label maps must be lossless (PNG); {img.format} compression corrupts class "
+                                "indices", item=str(path))
         _decode(img, path)
         mode = img.mode
         if mode in ("P", "L", "1", "I", "I;16", "I;16L", "I;16B", "I;16N"):

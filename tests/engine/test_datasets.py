@@ -241,6 +241,12 @@ def test_voc_boundary_label_out_of_range(tmp_path):
         ds.load(ds[0])
 
 
+def test_max_pixels_passed_through(tmp_path):
+    ds = open_dataset("voc", _write_voc(tmp_path), max_pixels=H * W - 1)
+    with pytest.raises(BadInputError, match=r"2007_000032.jpg.*pixels"):
+        ds.load(ds[0])
+
+
 def test_prompt_cleanups():
     assert prompt_for("aeroplane") == "airplane"
     assert prompt_for("diningtable") == "table"

@@ -183,6 +183,21 @@ def test_rgb_colour_mask_refused_unless_mapped(tmp_path):
     np.testing.assert_array_equal(load_label_png(tmp_path / "grey_rgb.png"), labels)
 
 
+def test_label_jpeg_refused(tmp_path):
+    Image.fromarray(np.zeros((4, 4), dtype=np.uint8), mode="L").save(tmp_path / "m.jpg")
+    with pytest.raises(BadInputError, match="m.jpg.*lossless"):
+        load_label_png(tmp_path / "m.jpg")
+
+
+def test_truncated_jpeg(tmp_path):
+    arr = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(arr).save(tmp_path / "full.jpg")
+    data = (tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BadInputError, match="cut.jpg.*truncated"):
+        load_image(tmp_path / "cut.jpg")
+
+
 def test_label_not_an_image(tmp_path):
     (tmp_path / "x.png").write_text("<html></html>")
     with pytest.raises(BadInputError, match="x.png"):
