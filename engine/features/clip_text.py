@@ -1,0 +1,42 @@
+"""Raw CLIP image-text cosine similarities (the category pre-filter's classifier, METHOD_NOTES 5)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.errors import BadInputError
+from engine.features.common import CLIP_MEAN, CLIP_STD, normalise, resize
+
+
+def _embedding(out: Any) -> torch.Tensor:
+    """get_*_features returns a tensor in older transformers and an output object in newer ones."""
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+@torch.inference_mode()
+def clip_text_image_similarity(registry: Any, image: np.ndarray, prompts: list[str]) -> torch.Tensor:
+    """Cosine similarity (no logit scale) of ``image`` to each prompt: float32 (len(prompts),) on the CPU.
+
+    ``image`` is (H, W, 3) uint8 or float in [0, 1]; it is squashed to CLIP's square input size and normalised with
+    CLIP's statistics. Prompts longer than the text encoder's limit are truncated.
+    """
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise BadInputError(f"expected an (H, W, 3) image, got shape {arr.shape}", item="image")
+    if not prompts:
+        return torch.zeros(0, dtype=torch.float32)
+    model, tokenizer = registry.clip()
+    param = next(model.parameters())
+    pixels = torch.from_numpy(arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))
+    side = int(model.config.vision_config.image_size)
+    x = resize(pixels.permute(2, 0, 1)[None].to(param.device), (side, side))
+    x = normalise(x, CLIP_MEAN, CLIP_STD).to(param.dtype)
+    tokens = tokenizer(
+        list(prompts), padding=True, truncation=True, max_length=tokenizer.model_max_length, return_tensors="pt"
+    ).to(param.device)
+    img = _embedding(model.get_image_features(pixel_values=x))
+    txt = _embedding(model.get_text_features(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask))
+    return (F.normalize(txt.float(), dim=-1) @ F.normalize(img.float(), dim=-1).T)[:, 0].cpu()

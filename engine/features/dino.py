@@ -1,0 +1,48 @@
+"""DINO features: a ViT's (or DINOv2's) last-block KEY features, heads concatenated, stride = patch size."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from engine.config import FeatureConfig
+from engine.features.common import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    check_images,
+    facet_module,
+    normalise,
+    resize,
+    run_and_capture,
+    tokens_to_grid,
+)
+
+
+class DinoKeyExtractor:
+    """(B, 3, H, W) in [0, 1] -> (B, D, H // p, W // p); D = hidden size (768 for ViT-B/8), p = patch size.
+
+    Sides that are not multiples of the patch size are resized down to the nearest multiple (at least one patch).
+    Layer and facet come from ``cfg.dino_layer`` / ``cfg.dino_facet`` (paper: last block, key).
+    """
+
+    def __init__(self, model: Any, cfg: FeatureConfig, name: str = "dino") -> None:
+        self.model = model
+        self.name = name
+        self.patch = int(model.config.patch_size)
+        self.dim = int(model.config.hidden_size)
+        self._module = facet_module(model, cfg.dino_layer, cfg.dino_facet, "dino extractor")
+        self._interpolate = {"interpolate_pos_encoding": True} if model.config.model_type == "vit" else {}
+
+    def grid(self, height: int, width: int) -> tuple[int, int]:
+        """Feature grid of an input size."""
+        return max(1, height // self.patch), max(1, width // self.patch)
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        check_images(images, "dino extractor")
+        h, w = self.grid(images.shape[-2], images.shape[-1])
+        param = next(self.model.parameters())
+        x = resize(images.to(param.device, torch.float32), (h * self.patch, w * self.patch))
+        x = normalise(x, IMAGENET_MEAN, IMAGENET_STD).to(param.dtype)
+        tokens = run_and_capture(self._module, lambda: self.model(pixel_values=x, **self._interpolate))
+        return tokens_to_grid(tokens, h, w)

@@ -1,0 +1,110 @@
+"""Stable Diffusion features: to_q outputs of chosen cross-attention layers of the UNet (METHOD_NOTES 3).
+
+Encode with the VAE (posterior mean), add noise for timestep ``cfg.sd_timestep`` (200) with the DDPM forward
+process, run the UNet once with the empty prompt, and concatenate every chosen layer's query map after a bilinear
+resize to ``cfg.sd_feature_size``. The noise is one fixed draw shared by every image, so a crop's features do not
+depend on which batch it came in.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler
+
+from engine.attribution import layer_grid
+from engine.config import SD_CODE_EXTRA_LAYERS, FeatureConfig
+from engine.errors import BadInputError
+from engine.features.common import check_images, resize
+
+NOISE_SEED = 0
+
+
+class _Done(Exception):
+    """Every wanted layer has run: the rest of the UNet is skipped."""
+
+
+class SDQueryExtractor:
+    """(B, 3, H, W) in [0, 1] -> (B, D, f, f), f = ``cfg.sd_feature_size``; D = sum of the layers' query widths
+    (6,400 for the paper's layers of SD v1.5, 7,680 with the mid block)."""
+
+    def __init__(self, pipe: Any, cfg: FeatureConfig, name: str = "sd") -> None:
+        self.name = name
+        self.unet, self.vae = pipe.unet, pipe.vae
+        self.tokenizer, self.text_encoder = pipe.tokenizer, pipe.text_encoder
+        self.scale = int(getattr(pipe, "vae_scale_factor", 8))
+        self.cfg = cfg
+        layers = list(cfg.sd_layers)
+        if cfg.sd_include_mid_block:
+            layers += [name_ for name_ in SD_CODE_EXTRA_LAYERS if name_ not in layers]
+        if not layers:
+            raise BadInputError("no Stable Diffusion layers chosen", item="features.sd_layers")
+        self.layers = layers
+        self._queries: list[list[torch.nn.Module]] = []
+        for layer in layers:
+            try:
+                block = self.unet.get_submodule(layer)
+            except AttributeError as exc:
+                raise BadInputError("no such UNet layer", item=f"features.sd_layers: {layer}") from exc
+            qs = [tb.attn2.to_q for tb in getattr(block, "transformer_blocks", []) if getattr(tb, "attn2", None)]
+            if not qs:
+                raise BadInputError("not a cross-attention layer", item=f"features.sd_layers: {layer}")
+            self._queries.append(qs)
+        self.dim = sum(q.out_features for qs in self._queries for q in qs)
+        self.noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+        self._empty: torch.Tensor | None = None
+
+    def grid(self, height: int, width: int) -> tuple[int, int]:
+        return self.cfg.sd_feature_size, self.cfg.sd_feature_size
+
+    def _empty_prompt(self, device: torch.device) -> torch.Tensor:
+        """Text embedding of the empty prompt (unconditional), computed once."""
+        if self._empty is None:
+            ids = self.tokenizer(
+                "", padding="max_length", max_length=self.tokenizer.model_max_length, return_tensors="pt"
+            ).input_ids
+            self._empty = self.text_encoder(ids.to(device))[0]
+        return self._empty
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        check_images(images, "sd extractor")
+        param = next(self.unet.parameters())
+        device, dtype = param.device, param.dtype
+        side = self.cfg.sd_input_size
+        x = resize(images.to(device, torch.float32), (side, side)) * 2 - 1
+        latents = self.vae.encode(x.to(self.vae.dtype)).latent_dist.mean * self.vae.config.scaling_factor
+        b = latents.shape[0]
+        gen = torch.Generator(device="cpu").manual_seed(NOISE_SEED)
+        noise = torch.randn((1, *latents.shape[1:]), generator=gen).to(device, latents.dtype).expand_as(latents)
+        t = torch.full((b,), int(self.cfg.sd_timestep), dtype=torch.long, device=device)
+        noisy = self.noise_scheduler.add_noise(latents, noise, t).to(dtype)
+        text = self._empty_prompt(device).to(dtype).expand(b, -1, -1)
+
+        outputs: dict[int, torch.Tensor] = {}
+        wanted = [q for qs in self._queries for q in qs]
+        handles = []
+        for i, q in enumerate(wanted):
+            def hook(_m: Any, _inp: Any, out: torch.Tensor, i: int = i) -> None:
+                outputs[i] = out
+                if len(outputs) == len(wanted):
+                    raise _Done
+
+            handles.append(q.register_forward_hook(hook))
+        try:
+            self.unet(noisy, t, encoder_hidden_states=text)
+        except _Done:
+            pass
+        finally:
+            for h in handles:
+                h.remove()
+        latent_hw = (latents.shape[-2], latents.shape[-1])
+        size = (self.cfg.sd_feature_size, self.cfg.sd_feature_size)
+        maps = []
+        for i in range(len(wanted)):
+            out = outputs[i]
+            gh, gw = layer_grid(out.shape[1], latent_hw)
+            grid = out.float().transpose(1, 2).reshape(b, -1, gh, gw)
+            maps.append(F.interpolate(grid, size=size, mode="bilinear", align_corners=False))
+        return torch.cat(maps, dim=1).contiguous()
