@@ -1,0 +1,19 @@
+"""Celery app: configuration from Django settings (``CELERY_*``), tasks discovered in the ``tasks`` package.
+
+Queues: ``gpu`` (sampling, features, segmentation) and ``cpu`` (metrics, ingestion). Nothing here loads models:
+workers build engine objects lazily on first use (see ``tasks.base``).
+"""
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ovdiff_web.settings")
+
+app = Celery("ovdiff")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = (Queue("gpu"), Queue("cpu"))
+# ``tasks`` is a top-level package (not a Django app): import it as a whole; it imports its task modules.
+app.autodiscover_tasks(["tasks"], related_name=None)

@@ -1,0 +1,299 @@
+"""REST API views: thin. Validation in serializers, logic in ``ovdiff_web.core.services``."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ovdiff_web.core.api import filters, serializers as s
+from ovdiff_web.core.models import Dataset, ImageResult, PrototypeBank, Run, SupportSet, Vocabulary, VocabularyClass
+from ovdiff_web.core.services import datasets as dataset_service
+from ovdiff_web.core.services import runs as run_service
+from ovdiff_web.core.services import vocab as vocab_service
+from ovdiff_web.core.services.paths import PathNotAllowed
+from ovdiff_web.core.services.uploads import ZipRejected
+
+
+class ImageResultPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _conflict(current: int) -> Response:
+    return Response({"detail": "version conflict: reload and retry", "current_version": current},
+                    status=status.HTTP_409_CONFLICT)
+
+
+class VocabularyViewSet(viewsets.ModelViewSet):
+    """Vocabularies; ``names`` on create pastes classes; ``expected_version`` on update guards concurrent edits."""
+
+    queryset = Vocabulary.objects.select_related("owner").prefetch_related("classes__label_changed_by")
+    serializer_class = s.VocabularySerializer
+    filterset_class = filters.VocabularyFilter
+    ordering_fields = ["name", "created_at", "updated_at"]
+    search_fields = ["name", "description"]
+
+    def perform_create(self, serializer: s.VocabularySerializer) -> None:
+        names = serializer.validated_data.pop("names", "")
+        with transaction.atomic():
+            vocabulary = serializer.save(owner=self.request.user)
+            if names:
+                vocab_service.add_classes(vocabulary, names)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        expected = request.data.get("expected_version")
+        vocabulary = self.get_object()
+        if expected is not None and str(expected) != str(vocabulary.version):
+            return _conflict(vocabulary.version)
+        response = super().update(request, *args, **kwargs)
+        vocabulary.bump_version()
+        response.data["version"] = vocabulary.version
+        return response
+
+    @extend_schema(request=s.BulkClassesSerializer, responses={201: s.BulkClassesResultSerializer})
+    @action(detail=True, methods=["post"], url_path="classes/bulk")
+    def bulk_classes(self, request: Request, pk: str | None = None) -> Response:
+        """Paste class names; each new class is labelled thing/stuff by the engine's labeller."""
+        vocabulary = self.get_object()
+        body = s.BulkClassesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        names = vocab_service.parse_names(body.validated_data["names"])
+        if not names:
+            return Response({"names": ["no class names found"]}, status=status.HTTP_400_BAD_REQUEST)
+        created, skipped = vocab_service.add_classes(vocabulary, names)
+        data = {"created": s.VocabularyClassSerializer(created, many=True).data, "skipped": skipped}
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.VocabularyClassSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def classes(self, request: Request, pk: str | None = None) -> Response:
+        """The vocabulary's classes (paginated, in order)."""
+        vocabulary = self.get_object()
+        page = self.paginate_queryset(vocabulary.classes.select_related("label_changed_by"))
+        return self.get_paginated_response(s.VocabularyClassSerializer(page, many=True).data)
+
+
+class VocabularyClassViewSet(viewsets.ModelViewSet):
+    """Classes; ``set_label`` records a person's thing/stuff decision; ``regenerate`` rebuilds artifacts."""
+
+    queryset = VocabularyClass.objects.select_related("vocabulary", "label_changed_by")
+    serializer_class = s.VocabularyClassSerializer
+    filterset_class = filters.VocabularyClassFilter
+    ordering_fields = ["order", "name", "vocabulary"]
+    search_fields = ["name", "prompt"]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        vocabulary = fields.pop("vocabulary", None)
+        if vocabulary is None:
+            return Response({"vocabulary": ["This field is required."]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            obj = vocab_service.create_class(vocabulary, **fields)
+        except ValueError as exc:
+            return Response({"name": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer: s.VocabularyClassSerializer) -> None:
+        serializer.validated_data.pop("vocabulary", None)  # a class never moves between vocabularies
+        if serializer.validated_data.get("is_stuff") is None:
+            serializer.validated_data.pop("is_stuff", None)
+        obj = serializer.save()
+        obj.vocabulary.bump_version()
+
+    @extend_schema(request=s.SetLabelSerializer,
+                   responses={200: s.VocabularyClassSerializer, 409: OpenApiResponse(description="version conflict")})
+    @action(detail=True, methods=["post"])
+    def set_label(self, request: Request, pk: str | None = None) -> Response:
+        obj = self.get_object()
+        body = s.SetLabelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            obj = vocab_service.set_label(obj, is_stuff=body.validated_data["is_stuff"], user=request.user,
+                                          expected_version=body.validated_data.get("expected_version"))
+        except vocab_service.VersionConflict as exc:
+            return _conflict(exc.current)
+        return Response(self.get_serializer(obj).data)
+
+    @extend_schema(request=s.RegenerateSerializer, responses={202: s.QueuedSerializer})
+    @action(detail=True, methods=["post"])
+    def regenerate(self, request: Request, pk: str | None = None) -> Response:
+        """Queue (re)building this class's support set and banks, optionally with other settings (e.g. seed)."""
+        obj = self.get_object()
+        body = s.RegenerateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            task_id = run_service.queue_regenerate(obj, body.validated_data.get("profile"),
+                                                   body.validated_data.get("settings") or {})
+        except run_service.RunInputError as exc:
+            return Response({"settings": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"queued": True, "task_id": task_id}, status=status.HTTP_202_ACCEPTED)
+
+
+class SupportSetViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = SupportSet.objects.prefetch_related("banks")
+    serializer_class = s.SupportSetSerializer
+    filterset_class = filters.SupportSetFilter
+    ordering_fields = ["class_name", "created_at", "n_images"]
+    search_fields = ["class_name", "prompt"]
+
+    @extend_schema(responses=s.SupportImageSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def images(self, request: Request, pk: str | None = None) -> Response:
+        support = self.get_object()
+        page = self.paginate_queryset(support.images.all())
+        data = s.SupportImageSerializer(page, many=True).data
+        response = self.get_paginated_response(data)
+        response.data.update(run_service.random_weights_fields(support.profile))
+        return response
+
+
+class PrototypeBankViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = PrototypeBank.objects.select_related("support_set")
+    serializer_class = s.PrototypeBankSerializer
+    filterset_class = filters.PrototypeBankFilter
+    ordering_fields = ["created_at", "extractor"]
+
+
+class DatasetViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Datasets: create by zip upload (multipart ``file``) or by server ``path`` inside OVDIFF_DATASET_ROOTS."""
+
+    queryset = Dataset.objects.select_related("created_by")
+    serializer_class = s.DatasetSerializer
+    filterset_class = filters.DatasetFilter
+    ordering_fields = ["name", "created_at", "image_count"]
+    search_fields = ["name"]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request=s.DatasetCreateSerializer, responses={201: s.DatasetSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = s.DatasetCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        common = {"name": data["name"], "fmt": data["format"], "split": data["split"], "protocol": data["protocol"],
+                  "user": request.user}
+        try:
+            if data.get("file"):
+                dataset = dataset_service.create_from_upload(upload=data["file"], **common)
+            else:
+                dataset = dataset_service.register_server_path(path=data["path"], **common)
+        except ZipRejected as exc:
+            return Response({"file": [str(exc)]}, status=exc.status)
+        except PathNotAllowed as exc:
+            return Response({"path": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        dataset = dataset_service.ingest_now_or_later(dataset)
+        return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Runs: create queues an evaluation; ``cancel``, ``results``, ``images`` (sortable by iou), ``progress``."""
+
+    queryset = Run.objects.select_related("created_by").prefetch_related("stages")
+    filterset_class = filters.RunFilter
+    ordering_fields = ["created_at", "miou", "status"]
+
+    def get_serializer_class(self) -> type:
+        if self.action == "retrieve":
+            return s.RunDetailSerializer
+        return s.RunSerializer
+
+    @extend_schema(request=s.RunCreateSerializer, responses={201: s.RunSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = s.RunCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            run = run_service.create_run(user=request.user, dataset=data["dataset"], vocabulary=data.get("vocabulary"),
+                                         profile=data.get("profile"), overrides=data.get("settings"),
+                                         limit=data.get("limit"), kind=data["kind"])
+        except run_service.RunInputError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: s.RunSerializer, 409: OpenApiResponse(description="already finished")})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        if run.is_finished:
+            return Response({"detail": f"run already {run.status}"}, status=status.HTTP_409_CONFLICT)
+        run = run_service.request_cancel(run)
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=s.RunResultsSerializer)
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        data = {"run": run.pk, "status": run.status, "miou": run.miou, "pixel_accuracy": run.pixel_accuracy,
+                "per_class_iou": run.per_class_iou, "class_names": run.class_names, "confusion": run.confusion,
+                "image_count": run.image_results.count(), **run_service.random_weights_fields(run.profile)}
+        return Response(data)
+
+    @extend_schema(responses=s.ImageResultSerializer(many=True),
+                   parameters=[OpenApiParameter("ordering", str, description="iou, -iou, image_id, pixel_accuracy"),
+                               OpenApiParameter("iou_min", float), OpenApiParameter("iou_max", float),
+                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
+    @action(detail=True, methods=["get"], pagination_class=ImageResultPagination, filter_backends=[])
+    def images(self, request: Request, pk: str | None = None) -> Response:
+        """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
+        run = self.get_object()
+        qs = ImageResult.objects.filter(run=run).select_related("run")
+        qs = filters.ImageResultFilter(request.query_params, queryset=qs).qs
+        qs = filters.order_images(qs, request.query_params.get("ordering", "image_id"))
+        page = self.paginate_queryset(qs)
+        response = self.get_paginated_response(s.ImageResultSerializer(page, many=True).data)
+        response.data.update(run_service.random_weights_fields(run.profile))
+        return response
+
+    @extend_schema(responses=s.RunProgressSerializer)
+    @action(detail=True, methods=["get"])
+    def progress(self, request: Request, pk: str | None = None) -> Response:
+        return Response(run_service.run_progress(self.get_object()))
+
+
+class WorkersView(APIView):
+    """Celery workers answering a ping within a short timeout, their queues and active tasks."""
+
+    @extend_schema(responses=s.WorkersSerializer)
+    def get(self, request: Request) -> Response:
+        from ovdiff_web.core.services.workers import worker_status
+
+        data = worker_status()
+        code = status.HTTP_200_OK if data["broker"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(data, status=code)
+
+
+@extend_schema(responses={200: s.HealthSerializer, 503: s.HealthSerializer}, auth=[])
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def health(request: Request) -> Response:
+    """Liveness + database reachability; no authentication, no secrets."""
+    from django.conf import settings
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        db = "ok"
+    except Exception:  # report, don't raise: this is what health checks are for
+        db = "unavailable"
+    code = status.HTTP_200_OK if db == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+    return Response({"status": "ok" if db == "ok" else "degraded", "database": db,
+                     "profile": settings.OVDIFF_PROFILE}, status=code)
+
+
+@extend_schema(request=None, responses={204: None})
+@api_view(["POST"])
+def revoke_token(request: Request) -> Response:
+    """Delete the caller's API token (a new one can be obtained at /api/auth/token/)."""
+    Token.objects.filter(user=request.user).delete()
+    return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,91 @@
+"""Dataset registration and ingestion: open with the engine reader, check every sample, keep the good ones.
+
+A bad file (unreadable image, mask missing or of another size) is reported in ``ingest_errors`` and left
+out of ``image_ids``; the rest of the dataset stays usable.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+
+from ovdiff_web.core.models import Dataset
+from ovdiff_web.core.services import engine_bridge
+from ovdiff_web.core.services.paths import confine
+from ovdiff_web.core.services.uploads import extract_zip
+
+MAX_REPORTED_ERRORS = 500
+
+
+def ingest(dataset: Dataset) -> Dataset:
+    """Read the dataset with the engine, validate each sample, and store classes, ids and per-file errors."""
+    from engine.errors import BadInputError
+
+    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.INGESTING)
+    try:
+        seg = engine_bridge.open_dataset(dataset.format, dataset.root, dataset.split, dataset.protocol,
+                                         check_files=False)
+    except BadInputError as exc:
+        return _finish(dataset, status=Dataset.Status.FAILED, errors=[{"item": exc.item or dataset.root,
+                                                                          "error": str(exc)}])
+    good: list[str] = []
+    errors: list[dict[str, str]] = []
+    for sample in seg.samples:
+        try:
+            seg.load(sample)
+        except BadInputError as exc:
+            errors.append({"item": exc.item or sample.id, "sample": sample.id, "error": str(exc)})
+        except OSError as exc:
+            errors.append({"item": str(sample.image_path), "sample": sample.id, "error": str(exc)})
+        else:
+            good.append(sample.id)
+    dataset.class_names = list(seg.class_names)
+    dataset.prompts = list(seg.prompts)
+    dataset.has_background = bool(seg.has_background)
+    dataset.protocol = seg.protocol or dataset.protocol or ""
+    dataset.image_ids = good
+    dataset.image_count = len(good)
+    status = Dataset.Status.READY if good else Dataset.Status.FAILED
+    if not good:
+        errors.append({"item": dataset.root, "error": "no usable image/mask pair"})
+    return _finish(dataset, status=status, errors=errors)
+
+
+def _finish(dataset: Dataset, *, status: str, errors: list[dict[str, str]]) -> Dataset:
+    dataset.status = status
+    dataset.ingest_errors = errors[:MAX_REPORTED_ERRORS]
+    dataset.save()
+    return dataset
+
+
+def register_server_path(*, name: str, fmt: str, path: str, split: str, protocol: str, user: Any) -> Dataset:
+    """Register a dataset already on the server; the path must lie inside OVDIFF_DATASET_ROOTS."""
+    root = confine(path, settings.OVDIFF_DATASET_ROOTS)
+    dataset = Dataset.objects.create(name=name, format=fmt, source=Dataset.Source.SERVER, root=str(root),
+                                     split=split, protocol=protocol, created_by=_user(user))
+    return dataset
+
+
+def create_from_upload(*, name: str, fmt: str, upload: IO[bytes], split: str, protocol: str, user: Any) -> Dataset:
+    """Extract a zip safely under MEDIA_ROOT/datasets and create the row (ingestion follows)."""
+    root = extract_zip(upload, Path(settings.MEDIA_ROOT) / "datasets")
+    return Dataset.objects.create(name=name, format=fmt, source=Dataset.Source.UPLOAD, root=str(root), split=split,
+                                  protocol=protocol, created_by=_user(user))
+
+
+def ingest_now_or_later(dataset: Dataset) -> Dataset:
+    """Small datasets are ingested in the request (errors come back at once); big ones on the cpu queue."""
+    root = Path(dataset.root)
+    n_files = sum(1 for _ in root.rglob("*")) if root.is_dir() else 0
+    if n_files <= settings.OVDIFF_INGEST_SYNC_MAX_FILES:
+        return ingest(dataset)
+    from tasks.ingest import ingest_dataset
+
+    transaction.on_commit(lambda: ingest_dataset.delay(dataset.pk))
+    return dataset
+
+
+def _user(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None

@@ -1,0 +1,45 @@
+"""Path confinement: every user-supplied path is resolved and must stay inside an allowed root."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from django.conf import settings
+
+
+class PathNotAllowed(ValueError):
+    """A path escapes the roots it must stay in (``..``, symlinks, absolute elsewhere)."""
+
+
+def confine(path: str | os.PathLike[str], roots: Iterable[Path]) -> Path:
+    """Resolve ``path`` (following symlinks) and return it if it lies inside one of ``roots``."""
+    raw = str(path)
+    if not raw or "\x00" in raw:
+        raise PathNotAllowed(f"{raw!r}: not a usable path")
+    resolved = Path(raw).expanduser().resolve()
+    allowed = [Path(r).resolve() for r in roots]
+    if not allowed:
+        raise PathNotAllowed(f"{raw}: no server dataset roots are configured (set OVDIFF_DATASET_ROOTS)")
+    for root in allowed:
+        if resolved == root or resolved.is_relative_to(root):
+            return resolved
+    raise PathNotAllowed(f"{raw}: outside the allowed dataset roots ({', '.join(str(r) for r in allowed)})")
+
+
+def media_path(relative: str) -> Path:
+    """Absolute path of a MEDIA_ROOT-relative file, refusing anything that would escape MEDIA_ROOT."""
+    return confine(Path(settings.MEDIA_ROOT) / relative, [Path(settings.MEDIA_ROOT)])
+
+
+def media_relative(path: Path) -> str:
+    """The MEDIA_ROOT-relative form stored in the database (POSIX separators)."""
+    return Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same directory and rename: readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,154 @@
+"""Run orchestration: create a run (snapshot + settings + stages), queue it after commit, cancel it, and
+report progress. The Celery workflow itself is built in ``tasks.workflow``."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Subquery
+from django.utils import timezone
+
+from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary, is_random_profile
+from ovdiff_web.core.services import engine_bridge
+from ovdiff_web.core.services.labels import build_label_map, snapshot_from_dataset
+
+STAGES = ("support", "banks", "segment", "metrics")
+
+
+class RunInputError(ValueError):
+    """The run cannot be created as asked (dataset not ready, empty vocabulary, bad settings)."""
+
+
+def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = None, profile: str | None = None,
+               overrides: dict[str, Any] | None = None, limit: int | None = None,
+               kind: str = Run.Kind.EVALUATION) -> Run:
+    """Create a queued run and enqueue its start on commit. Raises RunInputError for unusable input."""
+    profile = profile or settings.OVDIFF_PROFILE
+    if dataset.status != Dataset.Status.READY or not dataset.image_ids:
+        raise RunInputError(f"dataset {dataset.name!r} is not ready (status {dataset.status})")
+    try:
+        config = engine_bridge.build_config(profile, overrides)
+    except (ValueError, TypeError) as exc:
+        raise RunInputError(f"settings: {exc}") from None
+    if vocabulary is not None:
+        snapshot = [c.snapshot() for c in vocabulary.classes.all()]
+        if not snapshot:
+            raise RunInputError(f"vocabulary {vocabulary.name!r} has no classes")
+    else:
+        snapshot = snapshot_from_dataset(dataset.class_names, dataset.prompts, dataset.has_background)
+    label_map = build_label_map(dataset.class_names, dataset.prompts, dataset.has_background, snapshot)
+    image_ids = list(dataset.image_ids)[: limit or None]
+    with transaction.atomic():
+        run = Run.objects.create(
+            kind=kind, vocabulary=vocabulary, vocabulary_snapshot=snapshot, dataset=dataset, profile=profile,
+            settings=config.to_dict(), limit=limit, is_random_weights=is_random_profile(profile),
+            class_names=list(dataset.class_names), label_map=label_map, image_ids=image_ids,
+            created_by=user if getattr(user, "is_authenticated", False) else None)
+        totals = {"support": len(snapshot), "banks": len(snapshot), "segment": len(image_ids),
+                  "metrics": 1 if kind == Run.Kind.EVALUATION else 0}
+        RunStage.objects.bulk_create([RunStage(run=run, name=n, order=i, total=totals[n])
+                                      for i, n in enumerate(STAGES)])
+        size = settings.OVDIFF_SHARD_SIZE
+        RunShard.objects.bulk_create([RunShard(run=run, index=i, image_ids=image_ids[s: s + size])
+                                      for i, s in enumerate(range(0, len(image_ids), size))])
+        transaction.on_commit(lambda: enqueue_start(run.pk))
+    return run
+
+
+def queue_regenerate(cls: Any, profile: str | None, overrides: dict[str, Any]) -> str:
+    """Queue a rebuild of one class's artifacts (same settings = cache hit; e.g. another seed = new set)."""
+    from tasks.artifacts import regenerate_class
+
+    profile = profile or settings.OVDIFF_PROFILE
+    try:
+        config = engine_bridge.build_config(profile, overrides)
+    except (ValueError, TypeError) as exc:
+        raise RunInputError(str(exc)) from None
+    result = regenerate_class.apply_async(args=(cls.pk, profile, config.to_dict()))
+    return str(result.id)
+
+
+def enqueue_start(run_id: int) -> None:
+    """Send the planning task; it decides which classes need building and launches the canvas."""
+    from tasks.workflow import start_run
+
+    result = start_run.apply_async(args=(run_id,))
+    Run.objects.filter(pk=run_id).update(celery_ids=[result.id])
+
+
+def request_cancel(run: Run) -> Run:
+    """Raise the cancel flag; workers see it within ~0.5 s. A run nobody started is cancelled at once."""
+    Run.objects.filter(pk=run.pk).update(cancel_requested=True)
+    Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED, started_at__isnull=True).update(
+        status=Run.Status.CANCELLED, finished_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+# --- progress writes (called from tasks) --------------------------------------------------------------------
+
+def stage_start(run_id: int, name: str) -> None:
+    RunStage.objects.filter(run_id=run_id, name=name, started_at__isnull=True).update(started_at=timezone.now())
+    RunStage.objects.filter(run_id=run_id, name=name, status=RunStage.Status.PENDING).update(
+        status=RunStage.Status.RUNNING)
+
+
+def stage_advance(run_id: int, name: str, by: int = 1, *, skipped: int = 0) -> None:
+    """Atomic increment (F expression) and completion when done reaches total."""
+    stage_start(run_id, name)
+    RunStage.objects.filter(run_id=run_id, name=name).update(done=F("done") + by, skipped=F("skipped") + skipped)
+    _close_if_complete(run_id, name)
+
+
+def stage_sync_images(run_id: int) -> None:
+    """segment.done = number of ImageResult rows: one UPDATE, idempotent under re-delivered shards."""
+    count = (ImageResult.objects.filter(run_id=OuterRef("run_id")).values("run_id")
+             .annotate(c=Count("id")).values("c"))
+    RunStage.objects.filter(run_id=run_id, name="segment").update(done=Subquery(count))
+    _close_if_complete(run_id, "segment")
+
+
+def _close_if_complete(run_id: int, name: str) -> None:
+    RunStage.objects.filter(run_id=run_id, name=name, done__gte=F("total")).exclude(
+        status=RunStage.Status.DONE).update(status=RunStage.Status.DONE, finished_at=timezone.now())
+
+
+def stage_finish(run_id: int, name: str, status: str = RunStage.Status.DONE) -> None:
+    stage_start(run_id, name)
+    RunStage.objects.filter(run_id=run_id, name=name).exclude(status=RunStage.Status.DONE).update(
+        status=status, finished_at=timezone.now())
+
+
+# --- progress reads (API and dashboard) ---------------------------------------------------------------------
+
+def stage_progress(stage: RunStage, now: Any = None) -> dict[str, Any]:
+    return {"name": stage.name, "status": stage.status, "done": stage.done, "total": stage.total,
+            "skipped": stage.skipped, "percent": stage.percent, "eta_seconds": stage.eta_seconds(now),
+            "started_at": stage.started_at, "finished_at": stage.finished_at}
+
+
+def run_progress(run: Run) -> dict[str, Any]:
+    """Per-stage and run-level percent and ETA. Run percent weights stages equally (those with work)."""
+    now = timezone.now()
+    stages = [stage_progress(s, now) for s in run.stages.all()]
+    active = [s for s in stages if s["total"] > 0]
+    percent = 100.0 if run.status == Run.Status.SUCCEEDED else (
+        round(sum(s["percent"] for s in active) / len(active), 1) if active else 0.0)
+    unfinished = [s for s in active if s["status"] != RunStage.Status.DONE]
+    etas = [s["eta_seconds"] for s in unfinished]
+    eta = None if run.is_finished else (0.0 if not unfinished else (
+        round(sum(etas), 1) if all(e is not None for e in etas) else None))
+    out = {"run": run.pk, "status": run.status, "percent": percent, "eta_seconds": eta,
+           "cancel_requested": run.cancel_requested, "stages": stages, "error": run.error}
+    out.update(random_weights_fields(run.profile))
+    return out
+
+
+def random_weights_fields(profile: str) -> dict[str, Any]:
+    """``{"random_weights": True, "random_weights_note": ...}`` for random-weight profiles, else ``{}``."""
+    from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE
+
+    if not is_random_profile(profile):
+        return {}
+    return {"random_weights": True, "random_weights_note": RANDOM_WEIGHTS_NOTE.format(profile=profile)}

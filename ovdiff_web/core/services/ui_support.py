@@ -1,0 +1,237 @@
+"""Read-side helpers the dashboard needs and the API does not: label-map PNGs for overlays, the images behind a
+confusion cell, exports, settings diffs, and which runs a thing/stuff label change makes stale.
+
+Nothing here changes state the worker owns; writes go through the other service modules.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from django.conf import settings
+from PIL import Image
+
+from ovdiff_web.core.models import ImageResult, Run, VocabularyClass
+from ovdiff_web.core.services.paths import PathNotAllowed, media_path
+
+IGNORE_INDEX = 255
+MAX_CELL_SCAN = 400  # images scanned to answer "which images are behind this confusion cell"
+
+
+# --- datasets and label maps --------------------------------------------------------------------------------
+
+@lru_cache(maxsize=16)
+def _open(fmt: str, root: str, split: str, protocol: str) -> Any:
+    from ovdiff_web.core.services.engine_bridge import open_dataset
+
+    return open_dataset(fmt, root, split, protocol or None, check_files=False)
+
+
+def dataset_sample(run: Run, image_id: str) -> tuple[Any, Any]:
+    """(SegDataset, Sample) of one image of a run; LookupError when the dataset or the sample is gone."""
+    ds = run.dataset
+    if ds is None:
+        raise LookupError("the run's dataset was deleted")
+    seg = _open(ds.format, ds.root, ds.split or "val", ds.protocol or "")
+    for sample in seg.samples:
+        if sample.id == image_id:
+            return seg, sample
+    raise LookupError(f"image {image_id!r} is not in dataset {ds.name!r}")
+
+
+def load_prediction(result: ImageResult) -> np.ndarray:
+    """The stored prediction (dataset label indices) of one image."""
+    from engine.images import load_label_png
+
+    if not result.prediction:
+        raise LookupError(f"no prediction stored for {result.image_id!r}")
+    try:
+        path = media_path(result.prediction)
+    except PathNotAllowed as exc:
+        raise LookupError(str(exc)) from None
+    if not path.is_file():
+        raise LookupError(f"prediction file of {result.image_id!r} is missing")
+    return load_label_png(path)
+
+
+def load_ground_truth(run: Run, image_id: str) -> np.ndarray:
+    seg, sample = dataset_sample(run, image_id)
+    return seg.load(sample)[1]
+
+
+def load_dataset_image(run: Run, image_id: str) -> np.ndarray:
+    seg, sample = dataset_sample(run, image_id)
+    from engine.images import load_image
+
+    return load_image(sample.image_path, seg.max_pixels, apply_exif=seg.exif_transpose)
+
+
+def parse_hidden(raw: str | None, limit: int = 65536) -> set[int]:
+    """``"1,4,7"`` -> {1, 4, 7}; anything that is not a small non-negative int is ignored."""
+    out: set[int] = set()
+    for part in (raw or "").split(","):
+        part = part.strip()
+        if part.isdigit() and int(part) < limit:
+            out.add(int(part))
+    return out
+
+
+def mask_rgba_png(labels: np.ndarray, hidden: Iterable[int] = ()) -> bytes:
+    """Label map -> transparent PNG in the VOC palette; ignored and hidden classes are fully transparent."""
+    from engine.images import colorize
+
+    labels = np.asarray(labels).astype(np.int64)
+    rgba = np.zeros(labels.shape + (4,), dtype=np.uint8)
+    rgba[..., :3] = colorize(labels)
+    visible = labels != IGNORE_INDEX
+    for idx in hidden:
+        visible &= labels != idx
+    rgba[..., 3] = np.where(visible, 255, 0).astype(np.uint8)
+    return png_bytes(rgba)
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(array)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def palette_hex(n: int) -> list[str]:
+    """CSS colours of the first ``n`` label indices (legend swatches)."""
+    from engine.images import voc_palette
+
+    return ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in voc_palette(256)[:n]]
+
+
+def images_in_cell(run: Run, gt: int, pred: int, limit: int = 60) -> tuple[list[tuple[ImageResult, int]], int]:
+    """Images with pixels of ground-truth ``gt`` predicted as ``pred``: [(result, pixel count)] most first,
+    and how many images were scanned (bounded by MAX_CELL_SCAN so the page stays fast)."""
+    found: list[tuple[ImageResult, int]] = []
+    scanned = 0
+    for result in run.image_results.exclude(prediction="").order_by("iou", "image_id")[:MAX_CELL_SCAN]:
+        scanned += 1
+        try:
+            p = load_prediction(result)
+            g = load_ground_truth(run, result.image_id)
+        except (LookupError, OSError, ValueError):
+            continue
+        if p.shape != g.shape:
+            continue
+        count = int(((g == gt) & (p == pred)).sum())
+        if count:
+            found.append((result, count))
+    found.sort(key=lambda item: -item[1])
+    return found[:limit], scanned
+
+
+# --- runs: labels changed since, settings, exports ------------------------------------------------------------
+
+def changed_labels(run: Run) -> list[dict[str, Any]]:
+    """Classes whose thing/stuff label differs now from what the run used: the run's results are stale."""
+    ids = [e.get("class_id") for e in run.vocabulary_snapshot or [] if e.get("class_id")]
+    if not ids:
+        return []
+    current = {c.pk: c for c in VocabularyClass.objects.filter(pk__in=ids).select_related("label_changed_by")}
+    out = []
+    for entry in run.vocabulary_snapshot:
+        cls = current.get(entry.get("class_id"))
+        if cls is not None and bool(entry.get("is_stuff")) != cls.is_stuff:
+            out.append({"name": cls.name, "was_stuff": bool(entry.get("is_stuff")), "is_stuff": cls.is_stuff,
+                        "by": cls.label_changed_by, "at": cls.label_changed_at})
+    return out
+
+
+def runs_affected_by(cls: VocabularyClass) -> list[Run]:
+    """Runs that used a different thing/stuff label for this class than the current one."""
+    runs = Run.objects.filter(vocabulary_id=cls.vocabulary_id).only("id", "vocabulary_snapshot", "status", "created_at")
+    out = []
+    for run in runs:
+        for entry in run.vocabulary_snapshot or []:
+            if entry.get("class_id") == cls.pk and bool(entry.get("is_stuff")) != cls.is_stuff:
+                out.append(run)
+                break
+    return out
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested settings -> {"a.b.c": value} (lists kept whole): easy to show and to diff."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: data}
+
+
+def settings_diff(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Every flattened setting with its value per run and whether the runs disagree."""
+    flats = [flatten({"profile": r.profile, "limit": r.limit, **(r.settings or {})}) for r in runs]
+    keys = sorted(set().union(*[f.keys() for f in flats])) if flats else []
+    missing = object()
+    rows = []
+    for key in keys:
+        values = [f.get(key, missing) for f in flats]
+        shown = ["—" if v is missing else json.dumps(v) if not isinstance(v, str) else v for v in values]
+        rows.append({"key": key, "values": shown, "differs": len(set(shown)) > 1})
+    return rows
+
+
+def per_class_rows(run: Run) -> list[dict[str, Any]]:
+    """[{index, name, iou}] in label order; IoU None for classes absent from prediction and ground truth."""
+    per = run.per_class_iou or {}
+    return [{"index": i, "name": name, "iou": per.get(name)} for i, name in enumerate(run.class_names or [])]
+
+
+def metrics_payload(run: Run) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "run": run.pk, "status": run.status, "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
+        "vocabulary": run.vocabulary.name if run.vocabulary else None, "miou": run.miou,
+        "pixel_accuracy": run.pixel_accuracy, "class_names": run.class_names, "per_class_iou": run.per_class_iou,
+        "confusion": run.confusion, "settings": run.settings,
+        "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
+                   for r in run.image_results.order_by("image_id")],
+    }
+    if run.is_random_weights:
+        payload["random_weights"] = True
+        payload["random_weights_note"] = run.random_weights_note
+    return payload
+
+
+def metrics_csv(run: Run) -> str:
+    """Per-class IoU then per-image IoU; a comment line first when the output is from random weights."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    if run.is_random_weights:
+        writer.writerow([f"# {run.random_weights_note}"])
+    writer.writerow(["kind", "name", "iou"])
+    writer.writerow(["mean", "mIoU", "" if run.miou is None else f"{run.miou:.6f}"])
+    for row in per_class_rows(run):
+        writer.writerow(["class", row["name"], "" if row["iou"] is None else f"{row['iou']:.6f}"])
+    for r in run.image_results.order_by("image_id"):
+        writer.writerow(["image", r.image_id, "" if r.iou is None else f"{r.iou:.6f}"])
+    return buf.getvalue()
+
+
+def predictions_zip(run: Run) -> Path:
+    """A zip of the run's palette PNG predictions (+ metrics.json) in a temp file under MEDIA_ROOT/tmp."""
+    tmp_dir = Path(settings.MEDIA_ROOT) / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    target = tmp_dir / f"run-{run.pk}-predictions-{np.random.default_rng().integers(1 << 62):x}.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for r in run.image_results.exclude(prediction="").order_by("image_id"):
+            try:
+                path = media_path(r.prediction)
+            except PathNotAllowed:
+                continue
+            if path.is_file():
+                zf.write(path, arcname=f"predictions/{Path(r.image_id).name}.png")
+        zf.writestr("metrics.json", json.dumps(metrics_payload(run), indent=2, default=str))
+        if run.is_random_weights:
+            zf.writestr("RANDOM_WEIGHTS.txt", run.random_weights_note + "\n")
+    return target

@@ -1,0 +1,103 @@
+"""Vocabulary editing: bulk class creation labelled by the engine's labeller, person overrides with
+optimistic locking (``expected_version``) so two editors never silently overwrite each other."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from ovdiff_web.core.models import LabelSource, Vocabulary, VocabularyClass
+
+
+class VersionConflict(Exception):
+    """The row changed since the client read it; ``current`` is the version now stored."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"version conflict: the class is now at version {current}")
+        self.current = current
+
+
+def label_class(name: str) -> tuple[bool, str]:
+    """(is_stuff, note) from ``engine.labeller.label_class``; accepts a bool, a pair or an object result."""
+    from engine.labeller import label_class as engine_label
+
+    result = engine_label(name)
+    if isinstance(result, bool):
+        return result, ""
+    if isinstance(result, tuple):
+        return bool(result[0]), str(result[1]) if len(result) > 1 else ""
+    is_stuff = getattr(result, "is_stuff", None)
+    if is_stuff is None and getattr(result, "label", None) is not None:
+        is_stuff = str(result.label) == "stuff"
+    note = getattr(result, "note", None) or getattr(result, "reason", None) or getattr(result, "source", "") or ""
+    return bool(is_stuff), str(note)
+
+
+def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
+    """Names from pasted text (one per line or comma separated) or a list; blanks and repeats dropped."""
+    items = text_or_list.replace(",", "\n").splitlines() if isinstance(text_or_list, str) else list(text_or_list)
+    seen: set[str] = set()
+    names: list[str] = []
+    for raw in items:
+        name = " ".join(str(raw).split())
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            names.append(name)
+    return names
+
+
+def add_classes(vocabulary: Vocabulary, names: Iterable[str]) -> tuple[list[VocabularyClass], list[str]]:
+    """Create classes for new names (labeller decides thing/stuff); returns (created, already present)."""
+    existing = {n.lower() for n in vocabulary.classes.values_list("name", flat=True)}
+    created: list[VocabularyClass] = []
+    skipped: list[str] = []
+    with transaction.atomic():
+        start = (vocabulary.classes.aggregate(m=Max("order"))["m"] or 0) + 1
+        for name in parse_names(names):
+            if name.lower() in existing:
+                skipped.append(name)
+                continue
+            is_stuff, note = label_class(name)
+            created.append(VocabularyClass.objects.create(
+                vocabulary=vocabulary, name=name, is_stuff=is_stuff, label_source=LabelSource.LABELLER,
+                label_note=note[:500], order=start + len(created)))
+            existing.add(name.lower())
+        if created:
+            vocabulary.bump_version()
+    return created, skipped
+
+
+def set_label(cls: VocabularyClass, *, is_stuff: bool, user: Any, expected_version: int | None = None) -> VocabularyClass:
+    """A person's thing/stuff decision: records who and when; compare-and-swap on ``version``."""
+    now = timezone.now()
+    query = VocabularyClass.objects.filter(pk=cls.pk)
+    if expected_version is not None:
+        query = query.filter(version=expected_version)
+    updated = query.update(is_stuff=is_stuff, label_source=LabelSource.PERSON, label_changed_by=user,
+                           label_changed_at=now, version=F("version") + 1)
+    if not updated:
+        current = VocabularyClass.objects.values_list("version", flat=True).get(pk=cls.pk)
+        raise VersionConflict(current)
+    cls.vocabulary.bump_version()
+    cls.refresh_from_db()
+    return cls
+
+
+def create_class(vocabulary: Vocabulary, **fields: Any) -> VocabularyClass:
+    """One class; labeller label unless the caller set ``is_stuff`` (then the caller is the source)."""
+    name = fields.pop("name")
+    if "is_stuff" in fields and fields["is_stuff"] is not None:
+        fields.setdefault("label_source", LabelSource.PERSON)
+    else:
+        is_stuff, note = label_class(name)
+        fields.update(is_stuff=is_stuff, label_note=note[:500], label_source=LabelSource.LABELLER)
+    fields.setdefault("order", (vocabulary.classes.aggregate(m=Max("order"))["m"] or 0) + 1)
+    try:
+        with transaction.atomic():
+            obj = VocabularyClass.objects.create(vocabulary=vocabulary, name=name, **fields)
+    except IntegrityError:
+        raise ValueError(f"class {name!r} already exists in {vocabulary.name!r}") from None
+    vocabulary.bump_version()
+    return obj

@@ -1,0 +1,45 @@
+"""Compare runs side by side: mIoU, per-class IoU and the settings that differ."""
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from ovdiff_web.core.models import Run
+from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.views.common import ui_login_required
+
+MAX_COMPARED = 6
+
+
+@ui_login_required
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    """``?runs=3&runs=5`` (or ``?runs=3,5``): missing runs are reported, not an error page."""
+    raw = [part for value in request.GET.getlist("runs") for part in value.split(",")]
+    ids = list(dict.fromkeys(int(v) for v in raw if v.strip().isdigit()))[:MAX_COMPARED]
+    found = {r.pk: r for r in Run.objects.filter(pk__in=ids).select_related("dataset", "vocabulary")}
+    runs = [found[i] for i in ids if i in found]
+    missing = [i for i in ids if i not in found]
+    names: list[str] = []
+    for run in runs:
+        for name in run.class_names or []:
+            if name not in names:
+                names.append(name)
+    class_rows = []
+    for name in names:
+        values = [(r.per_class_iou or {}).get(name) for r in runs]
+        present = [v for v in values if v is not None]
+        best = max(present) if len(present) > 1 else None
+        class_rows.append({"name": name, "values": values, "best": best,
+                           "spread": (max(present) - min(present)) if len(present) > 1 else None})
+    show_all = request.GET.get("all") == "1"
+    diff = ui_support.settings_diff(runs) if runs else []
+    context = {
+        "runs": runs, "missing": missing, "class_rows": class_rows,
+        "settings_rows": diff if show_all else [row for row in diff if row["differs"]],
+        "n_same": sum(1 for row in diff if not row["differs"]), "show_all": show_all,
+        "choices": Run.objects.filter(status=Run.Status.SUCCEEDED).select_related("dataset")[:100],
+        "selected": ids,
+    }
+    return render(request, "ovdiff/compare.html", context)

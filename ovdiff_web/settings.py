@@ -1,0 +1,224 @@
+"""Django settings, read from the environment only (see ``ovdiff_web.env``).
+
+Production: set DEBUG=0, SECRET_KEY, ALLOWED_HOSTS (and DATABASE_URL / REDIS_URL); the secure defaults
+below then make ``manage.py check --deploy`` pass. Development: DEBUG=1 needs nothing else.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from ovdiff_web.env import env_bool, env_choice, env_int, env_list, env_path, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+_DEV_SECRET = "dev-only-insecure-key-never-use-in-production-ovdiff-0123456789"
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET) if DEBUG else env_str("SECRET_KEY", required=True)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- storage -------------------------------------------------------------------------------------------
+OVDIFF_DATA_DIR = env_path("OVDIFF_DATA_DIR", BASE_DIR / "data")
+MEDIA_ROOT = env_path("MEDIA_ROOT", OVDIFF_DATA_DIR / "media")
+MEDIA_URL = "/media/"
+OVDIFF_STORE_DIR = env_path("OVDIFF_STORE_DIR", OVDIFF_DATA_DIR / "store")
+STATIC_URL = "/static/"
+STATIC_ROOT = env_path("STATIC_ROOT", OVDIFF_DATA_DIR / "static")
+
+# --- engine --------------------------------------------------------------------------------------------
+OVDIFF_PROFILE = env_choice("OVDIFF_PROFILE", "tiny", ("tiny", "paper", "paper-shape"))
+# Model ids or local Hugging Face directories per role; empty = the profile's default.
+OVDIFF_GENERATOR = env_str("OVDIFF_GENERATOR", "")
+OVDIFF_DINO = env_str("OVDIFF_DINO", "")
+OVDIFF_CLIP = env_str("OVDIFF_CLIP", "")
+OVDIFF_DEVICE = env_str("OVDIFF_DEVICE", "cpu")
+# Server directories from which datasets may be registered by path (nothing outside them).
+OVDIFF_DATASET_ROOTS = [Path(p).expanduser().resolve() for p in env_list("OVDIFF_DATASET_ROOTS", [], sep=",")]
+OVDIFF_SHARD_SIZE = env_int("OVDIFF_SHARD_SIZE", 8, minimum=1)
+
+# --- uploads -------------------------------------------------------------------------------------------
+OVDIFF_MAX_UPLOAD_MB = env_int("OVDIFF_MAX_UPLOAD_MB", 512, minimum=1)
+OVDIFF_ZIP_MAX_FILES = env_int("OVDIFF_ZIP_MAX_FILES", 20_000, minimum=1)
+OVDIFF_ZIP_MAX_UNCOMPRESSED_MB = env_int("OVDIFF_ZIP_MAX_UNCOMPRESSED_MB", 4096, minimum=1)
+OVDIFF_ZIP_MAX_RATIO = env_int("OVDIFF_ZIP_MAX_RATIO", 200, minimum=1)
+# datasets with at most this many files are validated inside the upload request; larger ones on the cpu queue
+OVDIFF_INGEST_SYNC_MAX_FILES = env_int("OVDIFF_INGEST_SYNC_MAX_FILES", 2000, minimum=0)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- apps ----------------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "ovdiff_web.core",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ovdiff_web.urls"
+WSGI_APPLICATION = "ovdiff_web.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- database ------------------------------------------------------------------------------------------
+_default_db = f"sqlite:///{OVDIFF_DATA_DIR / 'ovdiff.sqlite3'}"
+try:
+    DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL", _default_db), conn_max_age=60)}
+except ValueError as exc:  # dj-database-url raises ValueError on unknown schemes
+    raise ImproperlyConfigured(f"environment variable DATABASE_URL is malformed: {exc}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + immediate transactions let a web process and a worker share one file without lock errors.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+LOGIN_URL = "/admin/login/"
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env_bool("OVDIFF_MANIFEST_STATIC", not DEBUG)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- security (check --deploy clean when DEBUG=0) ------------------------------------------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Health checks come over plain HTTP from the orchestrator.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+
+# --- REST framework ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+        "rest_framework.filters.SearchFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ovdiff API",
+    "DESCRIPTION": "Open-vocabulary segmentation with diffusion-built prototypes (OVDiff): vocabularies, "
+    "support sets, prototype banks, datasets and evaluation runs.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "ovdiff_web.core.models.Run.Status",
+        "StageStatusEnum": "ovdiff_web.core.models.RunStage.Status",
+        "DatasetStatusEnum": "ovdiff_web.core.models.Dataset.Status",
+        "ArtifactStatusEnum": "ovdiff_web.core.models.ArtifactStatus",
+        "ProfileEnum": "ovdiff_web.core.models.PROFILE_CHOICES",
+    },
+}
+
+# --- Celery --------------------------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)  # convenience only; the DB is the truth
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_TASK_ACKS_LATE = True  # tasks are idempotent (content-addressed artifacts, update_or_create rows)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_ROUTES = {
+    "tasks.artifacts.*": {"queue": "gpu"},
+    "tasks.segment.*": {"queue": "gpu"},
+    "tasks.metrics.*": {"queue": "cpu"},
+    "tasks.ingest.*": {"queue": "cpu"},
+    "tasks.workflow.*": {"queue": "cpu"},
+}
+OVDIFF_LONGEST_TASK_S = env_int("OVDIFF_LONGEST_TASK_S", 6 * 3600, minimum=60)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": OVDIFF_LONGEST_TASK_S + 3600}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": OVDIFF_LONGEST_TASK_S + 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_TRACK_STARTED = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+OVDIFF_WORKER_PING_TIMEOUT = float(env_int("OVDIFF_WORKER_PING_TIMEOUT_MS", 1000, minimum=50)) / 1000.0
+
+# --- logging (never prints settings or secrets; request bodies are not logged) -------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "ovdiff_web.logfilters.RedactSecrets"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.security.DisallowedHost": {"level": "ERROR"},
+    },
+}

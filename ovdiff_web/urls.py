@@ -1,0 +1,13 @@
+"""Top-level routes: admin, the REST API under /api/, media in DEBUG. The dashboard adds its own routes here."""
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("ovdiff_web.core.api.urls")),
+]
+
+if settings.DEBUG:
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]

@@ -1,0 +1,161 @@
+"""Task base: cached engine objects per worker process, run guards (failure/cancel recording) and a
+throttled cancel flag reader. Models load on the first task that needs them, never at import or in signals."""
+from __future__ import annotations
+
+import time
+import traceback as tb
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from celery import Task
+from django.db import OperationalError as DbOperationalError
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from engine.config import stable_hash
+
+# Transient infrastructure errors: retried with exponential backoff. Input and memory errors never are.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DbOperationalError, BrokerOperationalError,
+                                                     RedisConnectionError, RedisTimeoutError)
+CANCEL_POLL_SECONDS = 0.5
+
+
+class EngineTask(Task):
+    """Base for engine-backed tasks: ``self.ovdiff(profile, settings)`` returns a cached ``OVDiff``."""
+
+    abstract = True
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 2
+    retry_backoff_max = 120
+    retry_jitter = True
+    max_retries = 5
+    acks_late = True
+    reject_on_worker_lost = True
+
+    _registries: dict[str, Any] | None = None
+    _ovdiffs: dict[str, Any] | None = None
+    _store: Any = None
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from ovdiff_web.core.services.engine_bridge import make_store
+
+            self._store = make_store()
+        return self._store
+
+    def registry(self, profile: str) -> Any:
+        if self._registries is None:
+            self._registries = {}
+        if profile not in self._registries:
+            from ovdiff_web.core.services.engine_bridge import make_registry
+
+            self._registries[profile] = make_registry(profile)
+        return self._registries[profile]
+
+    def ovdiff(self, profile: str, settings_dict: dict[str, Any]) -> Any:
+        """One ``OVDiff`` per (profile, config): its banks/segmenter caches survive between tasks."""
+        from engine.config import OVDiffConfig
+        from ovdiff_web.core.services.engine_bridge import make_ovdiff
+
+        if self._ovdiffs is None:
+            self._ovdiffs = {}
+        key = stable_hash(profile, settings_dict)
+        if key not in self._ovdiffs:
+            if len(self._ovdiffs) >= 4:  # bound memory: configs rarely vary within one worker's life
+                self._ovdiffs.pop(next(iter(self._ovdiffs)))
+            config = OVDiffConfig.from_dict(settings_dict)
+            self._ovdiffs[key] = make_ovdiff(config, self.registry(profile), self.store)
+        return self._ovdiffs[key]
+
+
+def cancel_checker(run_id: int, interval: float = CANCEL_POLL_SECONDS) -> Callable[[], bool]:
+    """``cancel()`` for the engine: reads the run's flag at most every ``interval`` seconds."""
+    from ovdiff_web.core.models import Run
+
+    state = {"at": 0.0, "value": False}
+
+    def cancel() -> bool:
+        now = time.monotonic()
+        if not state["value"] and now - state["at"] >= interval:
+            state["at"] = now
+            state["value"] = bool(Run.objects.filter(pk=run_id, cancel_requested=True).exists())
+        return state["value"]
+
+    return cancel
+
+
+def load_active_run(run_id: int) -> Any:
+    """The run if work should continue; None (after recording cancellation) if it was cancelled or ended."""
+    from ovdiff_web.core.models import Run
+
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or run.status in (Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.SUCCEEDED):
+        return None
+    if run.cancel_requested:
+        mark_cancelled(run_id)
+        return None
+    return run
+
+
+def mark_cancelled(run_id: int) -> None:
+    from ovdiff_web.core.models import Run, RunStage
+
+    Run.objects.filter(pk=run_id).exclude(status__in=Run.FINISHED).update(
+        status=Run.Status.CANCELLED, finished_at=timezone.now())
+    RunStage.objects.filter(run_id=run_id).exclude(status=RunStage.Status.DONE).update(
+        status=RunStage.Status.CANCELLED)
+
+
+def mark_failed(run_id: int, exc: BaseException, stage: str | None = None) -> None:
+    """Keep the error and traceback; earlier results (images, stages) stay as they are."""
+    from ovdiff_web.core.models import Run, RunStage
+
+    message = f"{type(exc).__name__}: {exc}"
+    Run.objects.filter(pk=run_id).exclude(status__in=Run.FINISHED).update(
+        status=Run.Status.FAILED, error=message[:4000], traceback="".join(tb.format_exception(exc))[-20000:],
+        finished_at=timezone.now())
+    if stage:
+        RunStage.objects.filter(run_id=run_id, name=stage).exclude(status=RunStage.Status.DONE).update(
+            status=RunStage.Status.FAILED, finished_at=timezone.now())
+
+
+@contextmanager
+def run_guard(run_id: int, stage: str | None = None) -> Iterator[None]:
+    """Record the outcome of a task body on the run: cancellation ends quietly, transient errors propagate
+    for a retry, everything else marks the run failed (and propagates so the chain stops)."""
+    from engine.errors import CancelledError
+
+    try:
+        yield
+    except CancelledError:
+        mark_cancelled(run_id)
+    except TRANSIENT_ERRORS:
+        raise
+    except BaseException as exc:
+        mark_failed(run_id, exc, stage)
+        raise
+
+
+def run_id_of(args: Any, kwargs: Any) -> int | None:
+    if kwargs and "run_id" in kwargs:
+        return int(kwargs["run_id"])
+    if args:
+        try:
+            return int(args[0])
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+class RunTask(EngineTask):
+    """Tasks whose first argument is a run id: a final failure (retries exhausted too) fails the run."""
+
+    abstract = True
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        run_id = run_id_of(args, kwargs)
+        if run_id is not None:
+            mark_failed(run_id, exc)

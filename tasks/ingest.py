@@ -1,0 +1,19 @@
+"""cpu task: validate a (large) dataset after upload or registration."""
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from tasks.base import TRANSIENT_ERRORS
+
+
+@shared_task(name="tasks.ingest.ingest_dataset", autoretry_for=TRANSIENT_ERRORS, retry_backoff=2, max_retries=5,
+             acks_late=True)
+def ingest_dataset(dataset_id: int) -> dict[str, Any]:
+    from ovdiff_web.core.models import Dataset
+    from ovdiff_web.core.services.datasets import ingest
+
+    dataset = Dataset.objects.get(pk=dataset_id)
+    dataset = ingest(dataset)
+    return {"status": dataset.status, "images": dataset.image_count, "errors": len(dataset.ingest_errors)}
