@@ -1,0 +1,107 @@
+"""ArtifactStore: atomic writes, cache hits, incomplete dirs never read, racing writers."""
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+
+from engine.errors import BadInputError
+from engine.store import MARKER, ArtifactStore
+
+KEY = "ab12cd34"
+
+
+def test_layout_and_cache_hit_does_not_rebuild(tmp_path):
+    store = ArtifactStore(tmp_path)
+    calls = []
+
+    def build(d: Path) -> None:
+        calls.append(d)
+        (d / "x.txt").write_text("hello")
+
+    p = store.get_or_build("bank", KEY, build)
+    assert p == tmp_path / "bank" / "ab" / KEY
+    assert (p / "x.txt").read_text() == "hello" and (p / MARKER).is_file()
+    assert store.get_or_build("bank", KEY, build) == p
+    assert len(calls) == 1
+    assert store.exists("bank", KEY) and store.kinds() == ["bank"] and store.keys("bank") == [KEY]
+    assert store.size("bank") > 5
+    assert [x.name for x in p.parent.iterdir()] == [KEY]  # no temp dirs left
+
+
+def test_exception_mid_write_leaves_nothing(tmp_path):
+    store = ArtifactStore(tmp_path)
+
+    def build(d: Path) -> None:
+        (d / "half.bin").write_bytes(b"\0" * 10)
+        raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        store.get_or_build("support", KEY, build)
+    assert not store.exists("support", KEY)
+    assert not store.path("support", KEY).exists()
+    assert list(store.path("support", KEY).parent.iterdir()) == []
+
+
+def test_directory_without_marker_is_not_valid_and_gets_replaced(tmp_path):
+    store = ArtifactStore(tmp_path)
+    final = store.path("bank", KEY)
+    final.mkdir(parents=True)
+    (final / "stale.txt").write_text("half-written")
+    assert not store.exists("bank", KEY) and store.keys("bank") == []
+    calls = []
+
+    def build(d: Path) -> None:
+        calls.append(1)
+        (d / "new.txt").write_text("new")
+
+    store.get_or_build("bank", KEY, build)
+    assert calls == [1] and store.exists("bank", KEY)
+    assert not (final / "stale.txt").exists() and (final / "new.txt").read_text() == "new"
+
+
+def test_writing_when_already_complete_discards_the_new_copy(tmp_path):
+    store = ArtifactStore(tmp_path)
+    with store.writing("bank", KEY) as d:
+        (d / "v").write_text("first")
+    with store.writing("bank", KEY) as d:
+        (d / "v").write_text("second")
+    assert (store.path("bank", KEY) / "v").read_text() == "first"
+    assert len(list(store.path("bank", KEY).parent.iterdir())) == 1
+
+
+def test_remove_and_bad_names(tmp_path):
+    store = ArtifactStore(tmp_path)
+    store.get_or_build("bank", KEY, lambda d: None)
+    assert store.remove("bank", KEY) and not store.exists("bank", KEY)
+    assert not store.remove("bank", KEY)
+    for kind, key in [("../x", KEY), ("bank", "../../etc"), ("bank", "a"), ("Bank", KEY)]:
+        with pytest.raises(BadInputError):
+            store.path(kind, key)
+
+
+def _racer(root: str, barrier, tag: str) -> None:
+    store = ArtifactStore(root)
+    with store.writing("bank", KEY) as d:
+        (d / "who").write_text(tag)
+        for i in range(50):
+            (d / f"f{i}").write_text(tag * 100)
+        barrier.wait()
+    assert store.exists("bank", KEY)
+
+
+def test_two_processes_racing(tmp_path):
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_racer, args=(str(tmp_path), barrier, t)) for t in "ab"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert [p.exitcode for p in procs] == [0, 0]
+    store = ArtifactStore(tmp_path)
+    final = store.path("bank", KEY)
+    who = (final / "who").read_text()
+    assert who in ("a", "b") and all((final / f"f{i}").read_text() == who * 100 for i in range(50))
+    assert [x.name for x in final.parent.iterdir()] == [KEY]
