@@ -1,0 +1,64 @@
+"""Stuff filter: stuff classes keep no bg prototypes; thing bg prototypes like stuff foreground are dropped."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.config import SegmentConfig
+from engine.segmenter import Segmenter
+from engine.stuff import background_keep_masks
+from engine.types import ClassSpec, PrototypeBank, ProtoSource
+
+
+def _bank(name: str, fg: torch.Tensor, bg: torch.Tensor) -> PrototypeBank:
+    return PrototypeBank(name, "e", fg, bg, [ProtoSource("class", "fg", None)] * len(fg),
+                         [ProtoSource("instance", "bg", i) for i in range(len(bg))])
+
+
+def _unit(angle_deg: float) -> list[float]:
+    a = np.deg2rad(angle_deg)
+    return [float(np.cos(a)), float(np.sin(a)), 0.0]
+
+
+def test_threshold_and_stuff_background_rules():
+    water = _bank("water", torch.tensor([_unit(0)]), torch.tensor([_unit(90)]))
+    # cos(10 deg) = 0.985 > 0.85 dropped; cos(40 deg) = 0.766 kept; cos(32.5 deg) = 0.843 kept
+    boat = _bank("boat", torch.tensor([_unit(180)]), torch.tensor([_unit(10), _unit(40), _unit(32.5)]) * 3.0)
+    keep = background_keep_masks({"water": water, "boat": boat}, {"water": True, "boat": False}, SegmentConfig())
+    assert keep["water"].tolist() == [False]
+    assert keep["boat"].tolist() == [False, True, True]
+    off = background_keep_masks({"water": water, "boat": boat}, {"water": True, "boat": False},
+                                SegmentConfig(stuff_filter=False))
+    assert off["water"].tolist() == [True] and off["boat"].tolist() == [True, True, True]
+    lower = background_keep_masks({"water": water, "boat": boat}, {"water": True, "boat": False},
+                                  SegmentConfig(stuff_filter_threshold=0.7))
+    assert lower["boat"].tolist() == [False, False, False]
+
+
+def test_without_stuff_classes_nothing_is_dropped():
+    boat = _bank("boat", torch.tensor([_unit(0)]), torch.tensor([_unit(0), _unit(5)]))
+    car = _bank("car", torch.tensor([_unit(5)]), torch.tensor([_unit(90)]))
+    keep = background_keep_masks({"boat": boat, "car": car}, {}, SegmentConfig())
+    assert keep["boat"].all() and keep["car"].all()
+
+
+class Identity(torch.nn.Module):
+    name, dim = "e", 3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(x * 2 - 1, 4)
+
+
+def test_water_is_not_claimed_by_the_boats_background():
+    blue, red = [-1.0, -1.0, 1.0], [1.0, -1.0, -1.0]
+    img = np.zeros((64, 96, 3), np.uint8)
+    img[:, :48] = (0, 0, 255)
+    img[:, 48:] = (255, 0, 0)
+    banks = {"boat": {"e": _bank("boat", torch.tensor([red]), torch.tensor([blue]))},
+             "water": {"e": _bank("water", torch.tensor([blue]), torch.tensor([red]))}}
+    vocab = [ClassSpec("boat"), ClassSpec("water", is_stuff=True)]
+    cfg = SegmentConfig(short_side=64, window_sizes=(48,), window_stride=24)
+    on = Segmenter(cfg, {"e": Identity()}, banks, vocab)(img)
+    assert (on.labels[:, :40] == 2).all() and (on.labels[:, 56:] == 1).all()
+    off = Segmenter(SegmentConfig(**{**cfg.__dict__, "stuff_filter": False}), {"e": Identity()}, banks, vocab)(img)
+    assert (off.labels == 0).all()  # water's and boat's bg prototypes tie with every foreground: background wins
