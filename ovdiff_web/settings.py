@@ -27,6 +27,7 @@ MEDIA_URL = "/media/"
 OVDIFF_STORE_DIR = env_path("OVDIFF_STORE_DIR", OVDIFF_DATA_DIR / "store")
 STATIC_URL = "/static/"
 STATIC_ROOT = env_path("STATIC_ROOT", OVDIFF_DATA_DIR / "static")
+STATICFILES_DIRS = [BASE_DIR / "ovdiff_web" / "static"]  # dashboard css/js (vendored, no CDN)
 
 # --- engine --------------------------------------------------------------------------------------------
 OVDIFF_PROFILE = env_choice("OVDIFF_PROFILE", "tiny", ("tiny", "paper", "paper-shape"))
@@ -149,8 +150,9 @@ SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
 # --- REST framework ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: its WWW-Authenticate header makes anonymous requests 401 (not 403).
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -158,7 +160,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "ovdiff_web.core.api.pagination.StandardPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -16,7 +16,9 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("OVDIFF_PROFILE", "tiny")
 
 from ovdiff_web.settings import *  # noqa: E402,F401,F403
-from ovdiff_web.settings import DATABASES, OVDIFF_DATA_DIR  # noqa: E402
+from ovdiff_web.settings import DATABASES, OVDIFF_DATA_DIR, STATIC_ROOT  # noqa: E402
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(OVDIFF_DATA_DIR / "test.sqlite3")}

@@ -7,6 +7,7 @@ from django.views.static import serve
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("ovdiff_web.core.api.urls")),
+    path("", include("ovdiff_web.core.urls_ui")),
 ]
 
 if settings.DEBUG:

@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action, api_view, permission_classes
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,11 +21,6 @@ from ovdiff_web.core.services import runs as run_service
 from ovdiff_web.core.services import vocab as vocab_service
 from ovdiff_web.core.services.paths import PathNotAllowed
 from ovdiff_web.core.services.uploads import ZipRejected
-
-
-class ImageResultPagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 def _conflict(current: int) -> Response:
@@ -243,7 +237,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                    parameters=[OpenApiParameter("ordering", str, description="iou, -iou, image_id, pixel_accuracy"),
                                OpenApiParameter("iou_min", float), OpenApiParameter("iou_max", float),
                                OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
-    @action(detail=True, methods=["get"], pagination_class=ImageResultPagination, filter_backends=[])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def images(self, request: Request, pk: str | None = None) -> Response:
         """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
         run = self.get_object()

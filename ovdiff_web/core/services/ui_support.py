@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 from django.conf import settings
+from django.db.models import F
 from PIL import Image
 
 from ovdiff_web.core.models import ImageResult, Run, VocabularyClass
@@ -235,3 +236,114 @@ def predictions_zip(run: Run) -> Path:
         if run.is_random_weights:
             zf.writestr("RANDOM_WEIGHTS.txt", run.random_weights_note + "\n")
     return target
+
+
+# --- vocabulary classes: prompt renames, own support images, support sets ---------------------------------
+
+def set_prompt(cls: VocabularyClass, *, prompt: str, expected_version: int) -> VocabularyClass:
+    """Rename the generator prompt; compare-and-swap on ``version`` like ``vocab.set_label``."""
+    from ovdiff_web.core.services.vocab import VersionConflict
+
+    prompt = " ".join(prompt.split())
+    if prompt == cls.name:
+        prompt = ""
+    updated = VocabularyClass.objects.filter(pk=cls.pk, version=expected_version).update(
+        prompt=prompt, version=F("version") + 1)
+    if not updated:
+        raise VersionConflict(VocabularyClass.objects.values_list("version", flat=True).get(pk=cls.pk))
+    cls.vocabulary.bump_version()
+    cls.refresh_from_db()
+    return cls
+
+
+def import_dataset_classes(vocabulary: Any, dataset: Any) -> tuple[list[VocabularyClass], list[str]]:
+    """Add a dataset's classes (not its background) with the dataset's generator prompts."""
+    from ovdiff_web.core.services.vocab import add_classes
+
+    names = list(dataset.class_names or [])
+    prompts = list(dataset.prompts or names)
+    start = 1 if dataset.has_background and names and names[0] == "background" else 0
+    prompt_of = {n.lower(): p for n, p in zip(names[start:], prompts[start:])}
+    created, skipped = add_classes(vocabulary, names[start:])
+    for cls in created:
+        prompt = prompt_of.get(cls.name.lower(), "")
+        if prompt and prompt != cls.name:
+            VocabularyClass.objects.filter(pk=cls.pk).update(prompt=prompt)
+            cls.prompt = prompt
+    return created, skipped
+
+
+MAX_SUPPORT_UPLOADS = 64
+
+
+def save_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> int:
+    """Validate each upload with the engine's image loader, store them as PNGs in a fresh folder under
+    MEDIA_ROOT/user_support and point the class at it (its support key changes, so artifacts rebuild).
+
+    Raises ``engine.errors.BadInputError`` naming the first unusable file; nothing is kept in that case.
+    """
+    import shutil
+    import tempfile
+    import uuid
+
+    from engine.errors import BadInputError
+    from engine.images import load_image
+    from ovdiff_web.core.services.paths import media_relative
+
+    if not files:
+        raise BadInputError("no images uploaded")
+    if len(files) > MAX_SUPPORT_UPLOADS:
+        raise BadInputError(f"{len(files)} images; at most {MAX_SUPPORT_UPLOADS} per upload")
+    media = Path(settings.MEDIA_ROOT)
+    parent = media / "user_support" / str(cls.pk)
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=parent))
+    try:
+        for i, upload in enumerate(files):
+            raw = staging / f"raw-{i}"
+            with open(raw, "wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+            try:
+                array = load_image(raw)
+            except BadInputError as exc:
+                raise BadInputError(str(exc).split(": ", 1)[-1], item=getattr(upload, "name", f"file {i}")) from None
+            raw.unlink()
+            Image.fromarray(array).save(staging / f"{i:03d}.png", format="PNG")
+        final = parent / uuid.uuid4().hex
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    VocabularyClass.objects.filter(pk=cls.pk).update(user_support_dir=media_relative(final),
+                                                     version=F("version") + 1)
+    cls.vocabulary.bump_version()
+    cls.refresh_from_db()
+    return len(files)
+
+
+def support_sets_for(cls: VocabularyClass) -> Any:
+    """Support sets built for this class's name and text (any profile), newest first, with images and banks."""
+    from ovdiff_web.core.models import SupportSet
+
+    return (SupportSet.objects.filter(class_name=cls.name, prompt=cls.text)
+            .prefetch_related("images", "banks").order_by("-created_at"))
+
+
+SUPPORT_LAYERS = ("attribution", "fg_mask", "bg_mask")
+
+
+def support_layer_png(path: Path, layer: str) -> bytes:
+    """A transparent overlay from a stored grayscale PNG: attribution as a heat map, fg red, bg blue."""
+    grey = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
+    rgba = np.zeros(grey.shape + (4,), dtype=np.uint8)
+    if layer == "attribution":
+        rgba[..., 0] = np.clip(grey * 2.0, 0, 1) * 255
+        rgba[..., 1] = np.clip(grey * 2.0 - 1.0, 0, 1) * 255
+        rgba[..., 2] = np.clip(1.0 - grey * 2.0, 0, 1) * 96
+        rgba[..., 3] = (60 + 195 * grey).astype(np.uint8)
+    else:
+        colour = (255, 40, 40) if layer == "fg_mask" else (40, 90, 255)
+        rgba[..., :3] = colour
+        rgba[..., 3] = np.where(grey > 0.5, 255, 0).astype(np.uint8)
+    return png_bytes(rgba)

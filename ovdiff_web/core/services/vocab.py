@@ -31,8 +31,8 @@ def label_class(name: str) -> tuple[bool, str]:
     is_stuff = getattr(result, "is_stuff", None)
     if is_stuff is None and getattr(result, "label", None) is not None:
         is_stuff = str(result.label) == "stuff"
-    note = getattr(result, "note", None) or getattr(result, "reason", None) or getattr(result, "source", "") or ""
-    return bool(is_stuff), str(note)
+    source, note = getattr(result, "source", ""), getattr(result, "note", "")
+    return bool(is_stuff), "; ".join(x for x in (source, note) if x)
 
 
 def parse_names(text_or_list: str | Iterable[str]) -> list[str]:

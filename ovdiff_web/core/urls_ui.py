@@ -1,0 +1,34 @@
+"""Dashboard routes (namespace ``ui``)."""
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from django.views.generic import RedirectView
+
+from ovdiff_web.core.views import classes, compare, files, run_files, runs, vocabularies, workers
+
+app_name = "ui"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="ui:runs", permanent=False), name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True, next_page="ui:runs"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="ui:login"), name="logout"),
+    path("runs/", runs.run_list, name="runs"),
+    path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
+    path("runs/<int:pk>/progress.json", runs.run_progress_json, name="run_progress"),
+    path("runs/<int:pk>/cancel/", runs.run_cancel, name="run_cancel"),
+    path("runs/<int:pk>/confusion/<int:gt>/<int:pred>/", runs.confusion_cell, name="confusion_cell"),
+    path("runs/<int:pk>/images/<int:result_pk>/image.png", run_files.run_image, name="run_image"),
+    path("runs/<int:pk>/images/<int:result_pk>/<str:kind>.png", run_files.run_overlay, name="run_overlay"),
+    path("runs/<int:pk>/export/metrics.<str:fmt>", run_files.export_metrics, name="export_metrics"),
+    path("runs/<int:pk>/export/predictions.zip", run_files.export_predictions, name="export_predictions"),
+    path("compare/", compare.compare, name="compare"),
+    path("vocabularies/", vocabularies.vocabulary_list, name="vocabularies"),
+    path("vocabularies/<int:pk>/", vocabularies.vocabulary_detail, name="vocabulary_detail"),
+    path("vocabularies/<int:pk>/add/", vocabularies.vocabulary_add, name="vocabulary_add"),
+    path("vocabularies/<int:pk>/import/", vocabularies.vocabulary_import, name="vocabulary_import"),
+    path("vocabularies/<int:pk>/classes/<int:class_pk>/label/", vocabularies.class_label, name="class_label"),
+    path("vocabularies/<int:pk>/classes/<int:class_pk>/prompt/", vocabularies.class_prompt, name="class_prompt"),
+    path("classes/<int:pk>/", classes.class_detail, name="class_detail"),
+    path("support-images/<int:image_pk>/<str:layer>.png", classes.support_layer, name="support_layer"),
+    path("workers/", workers.workers, name="workers"),
+    path("files/<path:path>", files.media_file, name="media"),
+]

@@ -1,0 +1,136 @@
+"""Vocabularies: create by pasting names, add / import classes, rename prompts, review thing/stuff labels."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ovdiff_web.core.forms import AddClassesForm, ImportClassesForm, LabelForm, PromptForm, VocabularyForm
+from ovdiff_web.core.models import Vocabulary, VocabularyClass
+from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services.vocab import VersionConflict, add_classes, set_label
+from ovdiff_web.core.views.common import ui_login_required
+
+
+@ui_login_required
+@require_http_methods(["GET", "POST"])
+def vocabulary_list(request: HttpRequest) -> HttpResponse:
+    """All vocabularies; POST creates one from a name and pasted class names."""
+    form = VocabularyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                vocab = Vocabulary.objects.create(name=data["name"], description=data["description"],
+                                                  owner=request.user)
+                created, _ = add_classes(vocab, data["class_names"])
+        except IntegrityError:
+            form.add_error("name", f"a vocabulary named {data['name']!r} already exists")
+        else:
+            messages.success(request, f"Vocabulary “{vocab.name}” created with {len(created)} classes.")
+            return redirect("ui:vocabulary_detail", pk=vocab.pk)
+    vocabularies = Vocabulary.objects.annotate(n_classes=Count("classes", distinct=True),
+                                               n_runs=Count("runs", distinct=True)).select_related("owner")
+    return render(request, "ovdiff/vocabularies/list.html", {"form": form, "vocabularies": vocabularies},
+                  status=400 if form.errors else 200)
+
+
+def _detail_context(vocab: Vocabulary, **forms: object) -> dict[str, object]:
+    classes = list(vocab.classes.select_related("label_changed_by"))
+    rows = []
+    for cls in classes:
+        rows.append({"cls": cls, "affected": ui_support.runs_affected_by(cls) if cls.label_source == "person" else []})
+    context: dict[str, object] = {"vocab": vocab, "rows": rows, "add_form": AddClassesForm(),
+                                  "import_form": ImportClassesForm(), "runs": vocab.runs.all()[:10]}
+    context.update(forms)
+    return context
+
+
+@ui_login_required
+@require_GET
+def vocabulary_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    vocab = get_object_or_404(Vocabulary, pk=pk)
+    return render(request, "ovdiff/vocabularies/detail.html", _detail_context(vocab))
+
+
+@ui_login_required
+@require_POST
+def vocabulary_add(request: HttpRequest, pk: int) -> HttpResponse:
+    vocab = get_object_or_404(Vocabulary, pk=pk)
+    form = AddClassesForm(request.POST)
+    if not form.is_valid():
+        return render(request, "ovdiff/vocabularies/detail.html", _detail_context(vocab, add_form=form), status=400)
+    created, skipped = add_classes(vocab, form.cleaned_data["class_names"])
+    _report(request, created, skipped)
+    return redirect("ui:vocabulary_detail", pk=vocab.pk)
+
+
+@ui_login_required
+@require_POST
+def vocabulary_import(request: HttpRequest, pk: int) -> HttpResponse:
+    vocab = get_object_or_404(Vocabulary, pk=pk)
+    form = ImportClassesForm(request.POST)
+    if not form.is_valid():
+        return render(request, "ovdiff/vocabularies/detail.html", _detail_context(vocab, import_form=form), status=400)
+    created, skipped = ui_support.import_dataset_classes(vocab, form.cleaned_data["dataset"])
+    _report(request, created, skipped)
+    return redirect("ui:vocabulary_detail", pk=vocab.pk)
+
+
+def _report(request: HttpRequest, created: list, skipped: list[str]) -> None:
+    text = f"Added {len(created)} class{'es' if len(created) != 1 else ''}."
+    if skipped:
+        text += f" Already present: {', '.join(skipped[:20])}{'…' if len(skipped) > 20 else ''}."
+    messages.success(request, text)
+
+
+def _class(vocab_pk: int, class_pk: int) -> VocabularyClass:
+    return get_object_or_404(VocabularyClass.objects.select_related("vocabulary"), pk=class_pk, vocabulary_id=vocab_pk)
+
+
+@ui_login_required
+@require_POST
+def class_label(request: HttpRequest, pk: int, class_pk: int) -> HttpResponse:
+    """One click flips thing/stuff; the stored version guards against overwriting someone else's edit."""
+    cls = _class(pk, class_pk)
+    form = LabelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"“{cls.name}”: the label form was incomplete; nothing changed.")
+        return redirect(_anchor(cls))
+    try:
+        set_label(cls, is_stuff=form.cleaned_data["is_stuff"], user=request.user,
+                  expected_version=form.cleaned_data["version"])
+    except VersionConflict:
+        messages.error(request, f"“{cls.name}” was changed by someone else meanwhile; here is its current state.")
+    else:
+        affected = ui_support.runs_affected_by(cls)
+        note = f" Affects {len(affected)} earlier run{'s' if len(affected) != 1 else ''}." if affected else ""
+        messages.success(request, f"“{cls.name}” is now {'stuff' if cls.is_stuff else 'a thing'}.{note}")
+    return redirect(_anchor(cls))
+
+
+@ui_login_required
+@require_POST
+def class_prompt(request: HttpRequest, pk: int, class_pk: int) -> HttpResponse:
+    cls = _class(pk, class_pk)
+    form = PromptForm(request.POST)
+    if not form.is_valid():
+        vocab = cls.vocabulary
+        context = _detail_context(vocab, prompt_errors={cls.pk: form.errors}, prompt_values={cls.pk: request.POST.get("prompt", "")})
+        return render(request, "ovdiff/vocabularies/detail.html", context, status=400)
+    try:
+        ui_support.set_prompt(cls, prompt=form.cleaned_data["prompt"], expected_version=form.cleaned_data["version"])
+    except VersionConflict:
+        messages.error(request, f"“{cls.name}” was changed by someone else meanwhile; here is its current state.")
+    else:
+        messages.success(request, f"Prompt of “{cls.name}” is now “{cls.text}”.")
+    return redirect(_anchor(cls))
+
+
+def _anchor(cls: VocabularyClass) -> str:
+    from django.urls import reverse
+
+    return reverse("ui:vocabulary_detail", args=[cls.vocabulary_id]) + f"#class-{cls.pk}"

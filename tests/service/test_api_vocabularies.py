@@ -1,0 +1,114 @@
+"""Vocabularies and classes: bulk paste labelled by the engine labeller, person labels with who/when,
+optimistic locking (409), filtering and pagination."""
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from ovdiff_web.core.models import LabelSource, Vocabulary, VocabularyClass
+
+pytestmark = pytest.mark.django_db
+
+
+def _vocab(api: APIClient, name: str = "street", names: str = "") -> dict:
+    response = api.post("/api/vocabularies/", {"name": name, "description": "d", "names": names}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_create_with_pasted_names_uses_labeller(api: APIClient, user) -> None:
+    body = _vocab(api, names="car\nroad, sky\ncar\n  \nperson")
+    vocab = Vocabulary.objects.get(pk=body["id"])
+    assert vocab.owner == user
+    classes = {c.name: c for c in vocab.classes.all()}
+    assert list(classes) == ["car", "road", "sky", "person"]  # order kept, duplicate dropped
+    assert classes["sky"].is_stuff and classes["road"].is_stuff
+    assert not classes["car"].is_stuff and not classes["person"].is_stuff
+    assert all(c.label_source == LabelSource.LABELLER and c.label_note for c in classes.values())
+    assert vocab.version == 2
+
+
+def test_bulk_classes_and_nested_list(api: APIClient) -> None:
+    vid = _vocab(api)["id"]
+    response = api.post(f"/api/vocabularies/{vid}/classes/bulk/", {"names": "grass, dog, Dog"}, format="json")
+    assert response.status_code == 201
+    assert [c["name"] for c in response.json()["created"]] == ["grass", "dog"]
+    again = api.post(f"/api/vocabularies/{vid}/classes/bulk/", {"names": "dog, cat"}, format="json").json()
+    assert again["skipped"] == ["dog"] and [c["name"] for c in again["created"]] == ["cat"]
+    listed = api.get(f"/api/vocabularies/{vid}/classes/").json()
+    assert listed["count"] == 3 and [c["name"] for c in listed["results"]] == ["grass", "dog", "cat"]
+    assert api.post(f"/api/vocabularies/{vid}/classes/bulk/", {"names": " , "}, format="json").status_code == 400
+    assert api.post(f"/api/vocabularies/{vid}/classes/bulk/", {}, format="json").status_code == 400
+
+
+def test_validation_errors(api: APIClient) -> None:
+    _vocab(api, "dup")
+    assert api.post("/api/vocabularies/", {"name": "dup"}, format="json").status_code == 400
+    assert api.post("/api/vocabularies/", {}, format="json").status_code == 400
+    vid = Vocabulary.objects.get(name="dup").pk
+    assert api.post("/api/classes/", {"vocabulary": vid, "name": "   "}, format="json").status_code == 400
+    assert api.post("/api/classes/", {"name": "cat"}, format="json").status_code == 400
+    assert api.post("/api/classes/", {"vocabulary": vid, "name": "cat"}, format="json").status_code == 201
+    assert api.post("/api/classes/", {"vocabulary": vid, "name": "cat"}, format="json").status_code == 400
+    bad_dir = api.post("/api/classes/", {"vocabulary": vid, "name": "x", "user_support_dir": "../../etc"},
+                       format="json")
+    assert bad_dir.status_code == 400 and "user_support_dir" in bad_dir.json()
+
+
+def test_create_class_with_explicit_label_is_person(api: APIClient) -> None:
+    vid = _vocab(api)["id"]
+    body = api.post("/api/classes/", {"vocabulary": vid, "name": "sky", "is_stuff": False}, format="json").json()
+    assert body["is_stuff"] is False and body["label_source"] == "person"
+
+
+def test_set_label_records_who_and_when_and_conflicts(api: APIClient, user) -> None:
+    vid = _vocab(api, names="tree")["id"]
+    cls = VocabularyClass.objects.get(vocabulary_id=vid, name="tree")
+    assert cls.version == 1
+    response = api.post(f"/api/classes/{cls.pk}/set_label/", {"is_stuff": True, "expected_version": 1}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["is_stuff"] is True and body["label_source"] == "person"
+    assert body["label_changed_by"] == "alice" and body["label_changed_at"] and body["version"] == 2
+    cls.refresh_from_db()
+    assert cls.label_changed_by == user
+    stale = api.post(f"/api/classes/{cls.pk}/set_label/", {"is_stuff": False, "expected_version": 1}, format="json")
+    assert stale.status_code == 409 and stale.json()["current_version"] == 2
+    cls.refresh_from_db()
+    assert cls.is_stuff is True  # the stale write changed nothing
+    assert api.post(f"/api/classes/{cls.pk}/set_label/", {"is_stuff": "maybe"}, format="json").status_code == 400
+    # without expected_version the last writer wins
+    assert api.post(f"/api/classes/{cls.pk}/set_label/", {"is_stuff": False}, format="json").json()["version"] == 3
+
+
+def test_vocabulary_update_optimistic_lock(api: APIClient) -> None:
+    body = _vocab(api)
+    vid, version = body["id"], body["version"]
+    ok = api.patch(f"/api/vocabularies/{vid}/", {"description": "new", "expected_version": version}, format="json")
+    assert ok.status_code == 200 and ok.json()["version"] == version + 1
+    stale = api.patch(f"/api/vocabularies/{vid}/", {"description": "old", "expected_version": version},
+                      format="json")
+    assert stale.status_code == 409
+
+
+def test_filtering_and_pagination(api: APIClient) -> None:
+    vid = _vocab(api, names="car, bus, road, sky, truck")["id"]
+    page = api.get("/api/classes/", {"vocabulary": vid, "page_size": 2}).json()
+    assert page["count"] == 5 and page["next"] and len(page["results"]) == 2
+    last = api.get("/api/classes/", {"vocabulary": vid, "page_size": 2, "page": 3}).json()
+    assert [c["name"] for c in last["results"]] == ["truck"] and last["next"] is None
+    assert api.get("/api/classes/", {"vocabulary": vid, "page": 99}).status_code == 404
+    stuff = api.get("/api/classes/", {"vocabulary": vid, "is_stuff": "true"}).json()
+    assert {c["name"] for c in stuff["results"]} == {"road", "sky"}
+    assert api.get("/api/vocabularies/", {"name": "stre"}).json()["count"] == 1
+    assert api.get("/api/vocabularies/", {"name": "zzz"}).json()["count"] == 0
+
+
+def test_deleting_vocabulary_keeps_shared_artifacts(api: APIClient) -> None:
+    from ovdiff_web.core.models import PrototypeBank, SupportSet
+
+    vid = _vocab(api, names="cat")["id"]
+    ss = SupportSet.objects.create(key="a" * 64, class_name="cat", prompt="cat", profile="tiny", status="ready")
+    PrototypeBank.objects.create(support_set=ss, extractor="dino", key="b" * 64)
+    assert api.delete(f"/api/vocabularies/{vid}/").status_code == 204
+    assert SupportSet.objects.filter(pk=ss.pk).exists() and PrototypeBank.objects.count() == 1
