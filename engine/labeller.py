@@ -9,7 +9,7 @@ Unknown names go through a documented rule chain, so a user's free-text class st
 
 1. normalise: lowercase, "_"/"-" -> space, whitespace collapsed, the first comma-separated synonym kept;
 2. table lookup (``dataset``'s table first when given, then the JSON's lookup order) of the name, its synonym
-   (e.g. "tv monitor" -> "tvmonitor", "trash can" -> "ashcan") and its singular ("buses" -> "bus");
+   (e.g. "tv monitor" -> "tvmonitor", "trash can" -> "ashcan") and its candidate singulars ("buses" -> "bus");
    source "table:<dataset>";
 3. head noun: the same lookup for the last word ("red car" -> "car"); source "rule:head-noun";
 4. stuff words: the head noun is a stuff word (sky, water, grass, ...) or ends in a stuff suffix
@@ -40,15 +40,22 @@ def normalise(name: str) -> str:
     return " ".join(first.lower().replace("_", " ").replace("-", " ").split())
 
 
+def singular_forms(word: str) -> list[str]:
+    """Candidate singulars of a simple English plural, most likely first ("houses" -> house, hous;
+    "buses" -> buse, bus; "ponies" -> pony); words ending in -ss/-us/-is are left alone."""
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+        return []
+    if word.endswith("ies") and len(word) > 4:
+        return [word[:-3] + "y", word[:-1]]
+    if word.endswith("es"):
+        return [word[:-1], word[:-2]]
+    return [word[:-1]]
+
+
 def singular(word: str) -> str:
-    """Undo simple English plurals (leaves words ending in -ss/-us/-is alone)."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith(("ches", "shes", "sses", "xes", "zes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+    """The most likely singular (the word itself if it does not look plural)."""
+    forms = singular_forms(word)
+    return forms[0] if forms else word
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +73,9 @@ def dataset_classes(dataset: str) -> list[str]:
 
 
 def _variants(name: str, synonyms: dict[str, str]) -> list[str]:
-    out = [name, synonyms.get(name, ""), singular(name), synonyms.get(singular(name), "")]
+    out = [name, synonyms.get(name, "")]
+    for form in singular_forms(name):
+        out += [form, synonyms.get(form, "")]
     return [v for i, v in enumerate(out) if v and v not in out[:i]]
 
 
@@ -104,7 +113,7 @@ def label_class(name: str, dataset: str | None = None) -> ThingStuffLabel:
         if hit is not None:
             label, ds, variant = hit
             return ThingStuffLabel(label, "rule:head-noun", f"head noun {variant!r} in table:{ds}")
-    head_s = singular(head)
-    if head in data["stuff_words"] or head_s in data["stuff_words"] or head.endswith(tuple(data["stuff_suffixes"])):
+    words = {head, *singular_forms(head)}
+    if words & set(data["stuff_words"]) or head.endswith(tuple(data["stuff_suffixes"])):
         return ThingStuffLabel("stuff", "rule:stuff-keyword", f"head noun {head!r} names a region")
     return ThingStuffLabel("thing", "rule:default", "not in any table; countable object assumed")
