@@ -1,0 +1,22 @@
+"""Shared test setup: offline Hugging Face hub and one tiny model registry per session."""
+from __future__ import annotations
+
+import os
+
+# Tests never reach a model hub: set before transformers/diffusers are imported anywhere.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than a few seconds (full-size random models, long runs)")
+
+
+@pytest.fixture(scope="session")
+def tiny_registry():
+    """A ``tiny``-profile ModelRegistry (random seeded models); models load lazily, once per session."""
+    from engine.models import ModelRegistry
+
+    return ModelRegistry("tiny")

@@ -1,0 +1,156 @@
+"""Model registry: profiles, tiny builders, local-directory loading, fast failure, load-once."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
+from transformers import CLIPModel, Dinov2Model, ViTModel
+
+from engine.config import SD_CODE_EXTRA_LAYERS, SD_PAPER_LAYERS, OVDiffConfig
+from engine.errors import BadInputError, MissingModelError
+from engine.models import ModelRegistry, save_tiny_models
+from engine.models.tokenizer import build_byte_tokenizer
+from engine.profiles import PROFILES, default_config
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    return save_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+def test_profiles():
+    assert set(PROFILES) == {"tiny", "paper", "paper-shape"}
+    assert default_config("paper") == OVDiffConfig() == default_config("paper-shape")
+    tiny = default_config("tiny")
+    assert tiny.support.image_size == 64 and tiny.support.n_images == 4
+    assert tiny.features.sd_input_size == 64 and tiny.segment.window_sizes == (112, 84)
+    assert tiny.support.seed == OVDiffConfig().support.seed  # only sizes shrink
+    with pytest.raises(BadInputError, match="huge"):
+        default_config("huge")
+
+
+def test_models_load_once(tiny_registry):
+    assert tiny_registry.generator() is tiny_registry.generator()
+    assert tiny_registry.dino() is tiny_registry.dino()
+    assert tiny_registry.clip()[0] is tiny_registry.clip()[0]
+    cfg = default_config("tiny").features
+    assert tiny_registry.extractor("dino", cfg) is tiny_registry.extractor("dino", cfg)
+    assert tiny_registry.is_random_weights
+    assert tiny_registry.identity("dino") == "tiny:random-seed0"
+    with pytest.raises(BadInputError, match="resnet"):
+        tiny_registry.extractor("resnet", cfg)
+
+
+def test_tiny_builds_are_deterministic_and_keep_global_rng(tiny_registry):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    other = ModelRegistry("tiny")
+    a, b = tiny_registry.dino().state_dict(), other.dino().state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(torch.rand(3), expected)  # building did not consume the caller's RNG
+
+
+def test_tiny_unet_has_sd15_layer_names(tiny_registry):
+    unet = tiny_registry.generator().unet
+    for name in SD_PAPER_LAYERS + SD_CODE_EXTRA_LAYERS:
+        assert unet.get_submodule(name).transformer_blocks[0].attn2 is not None
+    assert isinstance(tiny_registry.generator().scheduler, DPMSolverMultistepScheduler)
+
+
+def test_byte_tokenizer_takes_any_text():
+    tok = build_byte_tokenizer()
+    for text in ("potted plant", "Café au lait", "日本 ü-bahn #3"):
+        ids = tok(text).input_ids
+        assert tok.unk_token_id not in ids[1:-1]
+        decoded = tok.decode(ids, skip_special_tokens=True)
+        assert decoded.replace(" ", "") == text.lower().replace(" ", "")  # CLIP decodes punctuation spaced
+
+
+def test_registry_loads_each_role_from_directories(saved, tiny_registry):
+    reg = ModelRegistry(
+        "tiny", sources={"generator": str(saved["generator"]), "dino": str(saved["dino"]), "clip": str(saved["clip"])}
+    )
+    pipe = reg.generator()
+    assert isinstance(pipe, StableDiffusionPipeline)
+    assert isinstance(pipe.scheduler, DPMSolverMultistepScheduler)
+    built = tiny_registry.generator().unet.state_dict()
+    assert all(torch.equal(v, built[k]) for k, v in pipe.unet.state_dict().items())
+    assert isinstance(reg.dino(), ViTModel)
+    model, tok = reg.clip()
+    assert isinstance(model, CLIPModel) and tok("a cat").input_ids == build_byte_tokenizer()("a cat").input_ids
+    assert reg.identity("dino").startswith(str(saved["dino"]))
+    assert reg.identity("dino") != reg.identity("clip")
+
+
+def test_registry_reads_dinov2_architecture_from_config(saved):
+    reg = ModelRegistry("tiny", sources={"dino": str(saved["dinov2"])})
+    assert isinstance(reg.dino(), Dinov2Model)
+    feats = reg.extractor("dino", default_config("tiny").features)(torch.rand(1, 3, 48, 64))
+    assert feats.shape == (1, 32, 6, 8)
+
+
+def test_paper_profile_env_var_selects_directory(saved, monkeypatch):
+    monkeypatch.setenv("OVDIFF_CLIP", str(saved["clip"]))
+    reg = ModelRegistry("paper")
+    assert not reg.is_random_weights
+    assert isinstance(reg.clip()[0], CLIPModel)
+
+
+@pytest.mark.parametrize(
+    "role,env", [("generator", "OVDIFF_GENERATOR"), ("dino", "OVDIFF_DINO"), ("clip", "OVDIFF_CLIP")]
+)
+def test_missing_directory_fails_fast_naming_setting(role, env, tmp_path):
+    missing = tmp_path / "nowhere"
+    start = time.monotonic()
+    reg = ModelRegistry("paper", sources={role: str(missing)})
+    with pytest.raises(MissingModelError) as info:
+        getattr(reg, role)()
+    assert time.monotonic() - start < 2.0
+    assert env in str(info.value) and str(missing) in str(info.value)
+
+
+def test_uncached_hub_id_fails_fast_without_network(monkeypatch):
+    for env in ("OVDIFF_GENERATOR", "OVDIFF_DINO", "OVDIFF_CLIP"):
+        monkeypatch.delenv(env, raising=False)
+    start = time.monotonic()
+    reg = ModelRegistry("paper")
+    with pytest.raises(MissingModelError, match="OVDIFF_DINO.*") as info:
+        reg.identity("dino")
+    assert "facebook/dino-vitb8" in str(info.value)
+    with pytest.raises(MissingModelError, match="OVDIFF_GENERATOR"):
+        ModelRegistry("paper", sources={"generator": "nobody-here/no-such-model"}).generator()
+    assert time.monotonic() - start < 2.0
+
+
+def test_directory_without_model_files_is_missing(tmp_path):
+    with pytest.raises(MissingModelError, match="model_index.json"):
+        ModelRegistry("tiny", sources={"generator": str(tmp_path)}).generator()
+
+
+def test_bad_registry_arguments():
+    with pytest.raises(BadInputError, match="huge"):
+        ModelRegistry("huge")
+    with pytest.raises(BadInputError, match="vae"):
+        ModelRegistry("tiny", sources={"vae": "/x"})
+
+
+@pytest.mark.slow
+def test_paper_shape_backbones_have_paper_dimensions():
+    reg = ModelRegistry("paper-shape")
+    assert reg.is_random_weights and reg.identity("clip") == "paper-shape:random-seed0"
+    dino = reg.dino()
+    assert (dino.config.hidden_size, dino.config.patch_size, dino.config.num_hidden_layers) == (768, 8, 12)
+    clip = reg.clip()[0]
+    assert (clip.config.vision_config.hidden_size, clip.config.vision_config.patch_size) == (768, 16)
+    feats = reg.extractor("dino", OVDiffConfig().features)(torch.rand(1, 3, 32, 48))
+    assert feats.shape == (1, 768, 4, 6)
+
+
+@pytest.mark.slow
+def test_paper_shape_generator_has_sd15_feature_width():
+    reg = ModelRegistry("paper-shape")
+    ext = reg.extractor("sd", OVDiffConfig().features)
+    assert ext.dim == 6400
