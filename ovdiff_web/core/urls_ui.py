@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from ovdiff_web.core.views import classes, compare, files, run_files, runs, vocabularies, workers
+from ovdiff_web.core.views import classes, compare, files, run_files, runs, segment, vocabularies, workers
 
 app_name = "ui"
 
@@ -29,6 +29,10 @@ urlpatterns = [
     path("vocabularies/<int:pk>/classes/<int:class_pk>/prompt/", vocabularies.class_prompt, name="class_prompt"),
     path("classes/<int:pk>/", classes.class_detail, name="class_detail"),
     path("support-images/<int:image_pk>/<str:layer>.png", classes.support_layer, name="support_layer"),
+    path("segment/", segment.segment, name="segment"),
+    path("segment/<str:token>/", segment.segment_result, name="segment_result"),
+    path("segment/<str:token>/labels.png", segment.segment_overlay, name="segment_overlay"),
+    path("segment/<str:token>/explain.json", segment.segment_explain, name="segment_explain"),
     path("workers/", workers.workers, name="workers"),
     path("files/<path:path>", files.media_file, name="media"),
 ]

@@ -1,0 +1,80 @@
+"""Segment an image: upload, type classes, see the mask and legend; click a pixel to see which prototype
+decided it and the support-image region it came from."""
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from ovdiff_web.core.forms import SegmentForm
+from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE, is_random_profile
+from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.views.common import ui_login_required
+
+
+@ui_login_required
+@require_http_methods(["GET", "POST"])
+def segment(request: HttpRequest) -> HttpResponse:
+    form = SegmentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        from engine.errors import BadInputError, EngineError
+
+        data = form.cleaned_data
+        try:
+            token = ui_support.segment_upload(data["image"], data["class_names"], data["profile"])
+        except BadInputError as exc:
+            form.add_error("image" if "upload" in str(exc) else "class_names", str(exc))
+        except EngineError as exc:
+            form.add_error(None, f"{type(exc).__name__}: {exc}")
+        else:
+            return redirect("ui:segment_result", token=token)
+    return render(request, "ovdiff/segment.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@ui_login_required
+@require_GET
+def segment_result(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        result = ui_support.segment_result(token)
+    except LookupError:
+        raise Http404("no such segmentation") from None
+    names = result["class_names"]
+    colours = ui_support.palette_hex(len(names))
+    legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(names)]
+    note = RANDOM_WEIGHTS_NOTE.format(profile=result["profile"]) if is_random_profile(result["profile"]) else ""
+    return render(request, "ovdiff/segment_result.html",
+                  {"result": result, "legend": legend, "note": note, "form": SegmentForm()})
+
+
+@ui_login_required
+@require_GET
+def segment_overlay(request: HttpRequest, token: str) -> HttpResponse:
+    from engine.images import load_label_png
+
+    try:
+        result = ui_support.segment_result(token)
+    except LookupError:
+        raise Http404("no such segmentation") from None
+    from ovdiff_web.core.services.paths import media_path
+
+    labels = load_label_png(media_path(result["labels"]))
+    png = ui_support.mask_rgba_png(labels, ui_support.parse_hidden(request.GET.get("hide")))
+    return HttpResponse(png, content_type="image/png")
+
+
+@ui_login_required
+@require_GET
+def segment_explain(request: HttpRequest, token: str) -> JsonResponse:
+    try:
+        x, y = int(request.GET.get("x", "")), int(request.GET.get("y", ""))
+    except ValueError:
+        return JsonResponse({"error": "x and y must be integers"}, status=400)
+    try:
+        data = ui_support.explain_stored_pixel(token, x, y)
+    except LookupError as exc:
+        return JsonResponse({"error": str(exc)}, status=404)
+    for item in data["explanations"]:
+        rel = item.pop("support_image")
+        item["support_image_url"] = reverse("ui:media", args=[rel]) if rel else None
+    return JsonResponse(data)
