@@ -104,15 +104,24 @@ class MultipleImageInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
-class SupportUploadForm(forms.Form):
-    images = forms.FileField(widget=MultipleImageInput(attrs={"multiple": True, "accept": "image/*"}),
-                             help_text="your own support images (PNG/JPEG) replace the generated ones")
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern): each is validated like a FileField."""
 
-    def clean_images(self) -> list[Any]:
-        files = self.files.getlist(self.add_prefix("images"))
-        if not files:
-            raise forms.ValidationError("choose at least one image")
-        return files
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleImageInput(attrs={"multiple": True, "accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:  # type: ignore[override]
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            if not data:
+                raise forms.ValidationError("choose at least one image")
+            return [single(d, initial) for d in data]
+        return [single(data, initial)]
+
+
+class SupportUploadForm(forms.Form):
+    images = MultipleFileField(help_text="your own support images (PNG/JPEG) replace the generated ones")
 
 
 class SegmentForm(forms.Form):
