@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import scipy.linalg
 import scipy.ndimage
+import scipy.sparse.linalg
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -31,12 +32,27 @@ _EPS = 1e-5
 
 
 def _second_eigvec(feats: torch.Tensor, tau: float) -> np.ndarray:
-    """Second-smallest generalised eigenvector of the binarised cosine-affinity graph. feats: (N, D) normalised."""
+    """Second-smallest generalised eigenvector of (D - A) x = lambda D x for the binarised cosine affinity.
+
+    Solved in the equivalent symmetric form: x = D^-1/2 y with y the eigenvector of the second-LARGEST
+    eigenvalue of D^-1/2 A D^-1/2. Lanczos (ARPACK, fixed start vector) needs only matrix-vector products:
+    ~1 s for a 60x60 grid where a dense generalised solver takes ~25 s. Small graphs are solved densely.
+    """
     a = (feats @ feats.t()).double().numpy()
     a = np.where(a > tau, 1.0, _EPS)
-    d = np.diag(a.sum(1))
-    _, vecs = scipy.linalg.eigh(d - a, d, subset_by_index=[1, 1])
-    return vecs[:, 0]
+    d = a.sum(1)
+    inv_sqrt = 1.0 / np.sqrt(d)
+    m = a * inv_sqrt[:, None] * inv_sqrt[None, :]
+    n = m.shape[0]
+    if n > 256:
+        v0 = np.random.default_rng(0).standard_normal(n)
+        try:
+            vals, vecs = scipy.sparse.linalg.eigsh(m, k=2, which="LA", v0=v0, tol=1e-8)
+            return vecs[:, int(np.argmin(vals))] * inv_sqrt
+        except scipy.sparse.linalg.ArpackNoConvergence:
+            pass
+    _, vecs = scipy.linalg.eigh(m, subset_by_index=[n - 2, n - 2])
+    return vecs[:, 0] * inv_sqrt
 
 
 def _num_fg_corners(part: np.ndarray) -> int:
