@@ -18,12 +18,14 @@ from tasks.segment import segment_shard
 
 
 def build_workflow(run_id: int, class_indices: Sequence[int], shard_indices: Sequence[int]) -> Signature:
-    """The canvas for one run (pure: no I/O), empty groups left out."""
+    """The canvas for one run (pure: no I/O), empty groups left out. Celery upgrades a group followed by
+    more work into a chord, so the result is chord(classes, chord(shards, finalize)): each stage waits for
+    the whole previous group (chords use the result backend only as a counter, not as the source of truth)."""
     steps: list[Signature] = []
     if class_indices:
-        steps.append(group(build_class_artifacts.si(run_id, i) for i in class_indices))
+        steps.append(group([build_class_artifacts.si(run_id, i) for i in class_indices]))
     if shard_indices:
-        steps.append(group(segment_shard.si(run_id, i) for i in shard_indices))
+        steps.append(group([segment_shard.si(run_id, i) for i in shard_indices]))
     steps.append(finalize_metrics.si(run_id))
     return chain(*steps)
 

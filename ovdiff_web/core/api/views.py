@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import ValidationError
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -242,7 +243,10 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
         run = self.get_object()
         qs = ImageResult.objects.filter(run=run).select_related("run")
-        qs = filters.ImageResultFilter(request.query_params, queryset=qs).qs
+        image_filter = filters.ImageResultFilter(request.query_params, queryset=qs)
+        if not image_filter.is_valid():
+            raise ValidationError(image_filter.errors)
+        qs = image_filter.qs
         qs = filters.order_images(qs, request.query_params.get("ordering", "image_id"))
         page = self.paginate_queryset(qs)
         response = self.get_paginated_response(s.ImageResultSerializer(page, many=True).data)

@@ -1,0 +1,152 @@
+"""Task plumbing without models: canvas shape, metrics merge, label mapping, failure/cancel recording,
+idempotent progress, retry policy."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from celery import chain, chord
+from django.db import OperationalError
+
+from engine.errors import BadInputError, CancelledError
+from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage
+from ovdiff_web.core.services import runs
+from ovdiff_web.core.services.labels import build_label_map, to_dataset_labels
+from tasks.artifacts import build_class_artifacts
+from tasks.base import cancel_checker, load_active_run, run_guard
+from tasks.metrics import finalize_metrics, summarise
+from tasks.segment import segment_shard
+from tasks.workflow import build_workflow
+
+
+def test_workflow_runs_classes_then_shards_then_metrics() -> None:
+    wf = build_workflow(7, [0, 2], [0, 1, 2])
+    assert isinstance(wf, chord)  # chain(group, group, task) is upgraded to nested chords
+    assert [(t.task, t.args) for t in wf.tasks] == [("tasks.artifacts.build_class_artifacts", (7, 0)),
+                                                    ("tasks.artifacts.build_class_artifacts", (7, 2))]
+    shards = wf.body
+    assert isinstance(shards, chord)
+    assert [(t.task, t.args) for t in shards.tasks] == [("tasks.segment.segment_shard", (7, i)) for i in range(3)]
+    assert shards.body.task == "tasks.metrics.finalize_metrics" and shards.body.args == (7,)
+    assert all(t.immutable for t in [*wf.tasks, *shards.tasks, shards.body])
+    cached = build_workflow(7, [], [0])  # every class cached: segmentation starts at once
+    assert isinstance(cached, chain)
+    assert [t.task for t in cached.tasks] == ["tasks.segment.segment_shard", "tasks.metrics.finalize_metrics"]
+
+
+def test_routes_and_retry_policy(settings) -> None:
+    from ovdiff_web.celery import app
+
+    assert app.amqp.router.route({}, "tasks.segment.segment_shard")["queue"].name == "gpu"
+    assert app.amqp.router.route({}, "tasks.artifacts.build_class_artifacts")["queue"].name == "gpu"
+    assert app.amqp.router.route({}, "tasks.metrics.finalize_metrics")["queue"].name == "cpu"
+    assert app.conf.worker_prefetch_multiplier == 1 and app.conf.task_acks_late
+    assert app.conf.broker_transport_options["visibility_timeout"] > 6 * 3600
+    for task in (build_class_artifacts, segment_shard, finalize_metrics):
+        assert OperationalError in task.autoretry_for
+        assert not any(issubclass(BadInputError, e) or issubclass(MemoryError, e) for e in task.autoretry_for)
+
+
+def test_summarise_counts_unmatched_as_wrong_but_not_as_a_class() -> None:
+    # 2 dataset classes + 1 unmatched column; rows = ground truth
+    m = [[3, 1, 1],
+         [0, 4, 0],
+         [0, 0, 0]]
+    out = summarise(["a", "b"], [m, m])
+    assert out["per_class_iou"]["a"] == pytest.approx(6 / 10)
+    assert out["per_class_iou"]["b"] == pytest.approx(8 / 10)
+    assert out["miou"] == pytest.approx(0.7) and out["pixel_accuracy"] == pytest.approx(14 / 18)
+    assert np.asarray(out["confusion"]).shape == (2, 3)
+
+
+def test_label_mapping_by_name_or_prompt() -> None:
+    mapping = build_label_map(["background", "aeroplane", "tv monitor"], ["background", "airplane", "television"],
+                              True, [{"name": "airplane"}, {"name": "screen", "prompt": "television"}, {"name": "x"}])
+    assert mapping == {"airplane": 1, "screen": 2, "background": 0}
+    labels = np.array([[0, 1], [2, 3]])
+    out = to_dataset_labels(labels, ["background", "airplane", "screen", "x"], mapping, unmatched=3)
+    assert out.tolist() == [[0, 1], [2, 3]]
+
+
+@pytest.fixture
+def run(db, user) -> Run:
+    ds = Dataset.objects.create(name="d", format="folder", source="server", root="/nonexistent", status="ready",
+                                class_names=["background", "a", "b"], image_ids=["x", "y"])
+    run = Run.objects.create(dataset=ds, profile="tiny", class_names=["a", "b"], image_ids=["x", "y"],
+                             is_random_weights=True, status="running")
+    RunStage.objects.bulk_create([RunStage(run=run, name=n, order=i, total=t) for i, (n, t) in
+                                  enumerate([("support", 2), ("banks", 2), ("segment", 2), ("metrics", 1)])])
+    return run
+
+
+def test_finalize_merges_shards(run: Run) -> None:
+    RunShard.objects.create(run=run, index=0, image_ids=["x"], confusion=[[2, 0, 0], [0, 1, 1], [0, 0, 0]],
+                            finished_at="2026-01-01T00:00:00Z")
+    RunShard.objects.create(run=run, index=1, image_ids=["y"], confusion=[[1, 1, 0], [0, 1, 0], [0, 0, 0]],
+                            finished_at="2026-01-01T00:00:00Z")
+    finalize_metrics.apply(args=(run.pk,)).get()
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.finished_at
+    assert run.per_class_iou == {"a": pytest.approx(3 / 4), "b": pytest.approx(2 / 4)}
+    assert run.miou == pytest.approx(0.625)
+    assert run.stages.get(name="metrics").status == "done"
+
+
+def test_finalize_refuses_partial_results(run: Run) -> None:
+    RunShard.objects.create(run=run, index=0, image_ids=["x"], confusion=None)
+    result = finalize_metrics.apply(args=(run.pk,))
+    assert result.failed()
+    run.refresh_from_db()
+    assert run.status == "failed" and "did not finish" in run.error and "Traceback" in run.traceback
+
+
+def test_failure_keeps_error_traceback_and_earlier_results(run: Run) -> None:
+    ImageResult.objects.create(run=run, image_id="x", iou=0.5)
+    with pytest.raises(BadInputError):
+        with run_guard(run.pk, "segment"):
+            raise BadInputError("broken file", item="y.png")
+    run.refresh_from_db()
+    assert run.status == "failed" and "y.png: broken file" in run.error and "BadInputError" in run.traceback
+    assert run.image_results.count() == 1 and run.stages.get(name="segment").status == "failed"
+
+
+def test_transient_errors_propagate_without_failing_the_run(run: Run) -> None:
+    with pytest.raises(OperationalError):
+        with run_guard(run.pk):
+            raise OperationalError("database is locked")
+    run.refresh_from_db()
+    assert run.status == "running"
+
+
+def test_cancellation_is_recorded_quietly(run: Run) -> None:
+    with run_guard(run.pk, "segment"):
+        raise CancelledError("stop")
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert load_active_run(run.pk) is None
+
+
+def test_cancel_checker_throttles_database_reads(run: Run) -> None:
+    cancel = cancel_checker(run.pk, interval=0.2)
+    assert cancel() is False
+    Run.objects.filter(pk=run.pk).update(cancel_requested=True)
+    assert cancel() is False  # within the interval: no new read
+    time.sleep(0.25)
+    assert cancel() is True
+    assert load_active_run(run.pk) is None
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+
+def test_image_progress_is_idempotent(run: Run) -> None:
+    for _ in range(2):  # a re-delivered shard rewrites the same rows
+        for image_id in ("x", "y"):
+            ImageResult.objects.update_or_create(run=run, image_id=image_id, defaults={"iou": 0.1})
+            runs.stage_sync_images(run.pk)
+    stage = run.stages.get(name="segment")
+    assert (stage.done, stage.status, run.image_results.count()) == (2, "done", 2)
+    runs.stage_advance(run.pk, "support", 1)
+    runs.stage_advance(run.pk, "support", 1, skipped=1)
+    support = run.stages.get(name="support")
+    assert (support.done, support.skipped, support.status) == (2, 1, "done")
