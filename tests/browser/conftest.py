@@ -1,0 +1,133 @@
+"""Browser-test fixtures: a live Django server, a REAL Celery worker subprocess on the local Redis (DB 14) sharing
+the file SQLite test database and MEDIA_ROOT, and a headless system Chromium that may only talk to localhost."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Playwright's sync API keeps an event loop in the test thread; the ORM calls in these tests are plain sync code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+import pytest  # noqa: E402
+
+BROKER = os.environ.get("OVDIFF_BROWSER_REDIS", "redis://127.0.0.1:6379/14")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def shared_paths(settings: Any, tmp_path: Path) -> dict[str, Path]:
+    """MEDIA_ROOT and the artifact store in a temp dir both processes use."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.OVDIFF_STORE_DIR = tmp_path / "store"
+    settings.MEDIA_ROOT.mkdir()
+    return {"media": settings.MEDIA_ROOT, "store": settings.OVDIFF_STORE_DIR, "tmp": tmp_path}
+
+
+@pytest.fixture
+def celery_worker(transactional_db: Any, live_server: Any, shared_paths: dict[str, Path]) -> Iterator[subprocess.Popen]:
+    """``celery worker`` in a subprocess on the test database file; the web side sends to the same broker DB."""
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    from ovdiff_web.celery import app
+
+    redis.Redis.from_url(BROKER).flushdb()
+    app.conf.broker_url = BROKER
+    app.conf.result_backend = BROKER
+    db_name = connection.settings_dict["NAME"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ovdiff_web.settings_test", "REDIS_URL": BROKER,
+           "CELERY_RESULT_BACKEND": BROKER, "DATABASE_URL": f"sqlite:///{db_name}",
+           "OVDIFF_DATA_DIR": str(settings.OVDIFF_DATA_DIR), "MEDIA_ROOT": str(shared_paths["media"]),
+           "OVDIFF_STORE_DIR": str(shared_paths["store"]), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "OVDIFF_PROFILE": "tiny"}
+    log = open(shared_paths["tmp"] / "worker.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ovdiff_web", "worker", "-Q", "gpu,cpu",
+                             "--pool=solo", "-c", "1", "-l", "INFO", "--without-mingle", "--without-gossip",
+                             "-n", f"browser-{os.getpid()}@%h"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {(shared_paths['tmp'] / 'worker.log').read_text()[-3000:]}")
+            if app.control.ping(timeout=0.5):
+                break
+        else:
+            raise RuntimeError("worker did not answer a ping within 60 s")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        worker_log = shared_paths["tmp"] / "worker.log"
+        if worker_log.exists():
+            (REPO / "test-artifacts").mkdir(exist_ok=True)
+            (REPO / "test-artifacts" / "browser-worker.log").write_bytes(worker_log.read_bytes()[-200_000:])
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class PageWatch:
+    """Console errors, failed responses and requests leaving localhost, collected while a page is used."""
+
+    def __init__(self, page: Any) -> None:
+        self.console_errors: list[str] = []
+        self.outside: list[str] = []
+        self.server_errors: list[str] = []
+        page.on("console", lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: self.console_errors.append(str(exc)))
+        page.on("request", self._request)
+        page.on("response", lambda r: self.server_errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+
+    def _request(self, request: Any) -> None:
+        host = urlparse(request.url).hostname
+        if request.url.startswith(("data:", "blob:", "about:")):
+            return
+        if host not in ("localhost", "127.0.0.1", "::1"):
+            self.outside.append(request.url)
+
+    def assert_clean(self) -> None:
+        assert not self.outside, f"requests left localhost: {self.outside}"
+        assert not self.server_errors, f"server errors: {self.server_errors}"
+        # a form re-rendered with field errors answers 400 on purpose; Chromium logs that document status
+        errors = [e for e in self.console_errors if "status of 400" not in e]
+        assert not errors, f"console errors: {errors}"
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[tuple[Any, PageWatch]]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    watch = PageWatch(pg)
+    yield pg, watch
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
