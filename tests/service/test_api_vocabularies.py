@@ -112,3 +112,18 @@ def test_deleting_vocabulary_keeps_shared_artifacts(api: APIClient) -> None:
     PrototypeBank.objects.create(support_set=ss, extractor="dino", key="b" * 64)
     assert api.delete(f"/api/vocabularies/{vid}/").status_code == 204
     assert SupportSet.objects.filter(pk=ss.pk).exists() and PrototypeBank.objects.count() == 1
+
+
+def test_regenerate_validates_settings_and_queues(api: APIClient) -> None:
+    import redis
+
+    vid = _vocab(api, names="cat")["id"]
+    cid = VocabularyClass.objects.get(vocabulary_id=vid).pk
+    bad = api.post(f"/api/classes/{cid}/regenerate/", {"settings": {"support": {"nope": 1}}}, format="json")
+    assert bad.status_code == 400 and "nope" in bad.json()["settings"][0]
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    client.delete("gpu")
+    ok = api.post(f"/api/classes/{cid}/regenerate/", {"settings": {"support": {"seed": 7}}}, format="json")
+    assert ok.status_code == 202 and ok.json()["task_id"]
+    assert client.llen("gpu") == 1  # routed to the gpu queue
+    client.delete("gpu")
