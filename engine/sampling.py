@@ -99,5 +99,5 @@ def sample_support_images(
                     SupportImage(index=len(images), image=pixels[j], attribution=maps[j], seed=cfg.seed, prompt=prompt)
                 )
     finally:
-        pipe.unet.set_attn_processor(original)
+        pipe.unet.set_attn_processor(dict(original))  # diffusers pops from the dict it is given
     return images
