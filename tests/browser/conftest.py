@@ -131,3 +131,7 @@ def page(browser: Any) -> Iterator[tuple[Any, PageWatch]]:
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "browser: drives a real Chromium against a live server")
