@@ -17,6 +17,9 @@ import torch
 # Bytes of float32 scratch per chunk (chunk of x cast to float32 + its distance block): small chunks
 # stay in cache, and casting into one reused buffer is several times faster than allocating per chunk.
 _CHUNK_BYTES = 16 * 1024 * 1024
+# Low-precision inputs up to this float32 size are cast once (faster than casting every pass); larger pools
+# (e.g. 64 x 4,096 x 7,680 SD features) stay in their dtype and are cast chunk by chunk.
+_FULL_CAST_BYTES = 512 * 1024 * 1024
 
 
 @dataclass
@@ -119,7 +122,7 @@ def kmeans(
     n, dim = x.shape
     if n == 0:
         raise ValueError("kmeans needs at least one point")
-    if not x.is_floating_point():
+    if not x.is_floating_point() or (x.dtype != torch.float32 and n * dim * 4 <= _FULL_CAST_BYTES):
         x = x.float()
     dev = x.device
     chunk = chunk_size or _auto_chunk(n, dim, k)

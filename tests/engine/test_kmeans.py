@@ -72,3 +72,14 @@ def test_rejects_bad_shapes():
         kmeans(torch.zeros(3), 2)
     with pytest.raises(ValueError):
         kmeans(torch.zeros(0, 3), 2)
+
+
+def test_float16_chunked_cast_path(monkeypatch):
+    import engine.kmeans as km
+
+    monkeypatch.setattr(km, "_FULL_CAST_BYTES", 0)  # force per-chunk casting through the reused buffer
+    x, y = _blobs()
+    a = kmeans(x.half(), 6, seed=0, chunk_size=333)
+    b = kmeans(x.half().float(), 6, seed=0, chunk_size=333)
+    assert _same_partition(a.labels.numpy(), y)
+    assert torch.equal(a.labels, b.labels) and a.inertia == pytest.approx(b.inertia, rel=1e-6)
