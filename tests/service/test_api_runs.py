@@ -118,3 +118,19 @@ def test_cancel(api: APIClient, demo_dataset: dict, django_capture_on_commit_cal
     Run.objects.filter(pk=running.pk).update(status="running", started_at=timezone.now())
     body = api.post(f"/api/runs/{running.pk}/cancel/").json()
     assert body["status"] == "running" and body["cancel_requested"] is True  # workers stop it
+
+
+def test_broker_down_fails_the_run_with_a_message(api: APIClient, demo_dataset: dict,
+                                                  django_capture_on_commit_callbacks, monkeypatch) -> None:
+    from ovdiff_web.celery import app
+
+    body = _create(api, demo_dataset, django_capture_on_commit_callbacks)
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/15")  # nothing listens on port 1
+    monkeypatch.setitem(app.conf, "broker_connection_timeout", 0.5)
+    monkeypatch.setattr(app, "_pool", None)  # fresh connection pools, restored after the test
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    from ovdiff_web.core.services.runs import enqueue_start
+
+    enqueue_start(body["id"])
+    run = Run.objects.get(pk=body["id"])
+    assert run.status == "failed" and "broker unavailable" in run.error

@@ -73,7 +73,12 @@ def enqueue_start(run_id: int) -> None:
     """Send the planning task; it decides which classes need building and launches the canvas."""
     from tasks.workflow import start_run
 
-    result = start_run.apply_async(args=(run_id,))
+    try:
+        result = start_run.apply_async(args=(run_id,), retry=True, retry_policy={"max_retries": 2})
+    except Exception as exc:  # broker down: say so on the run instead of leaving it queued forever
+        Run.objects.filter(pk=run_id).update(status=Run.Status.FAILED, finished_at=timezone.now(),
+                                             error=f"could not queue the run: broker unavailable ({type(exc).__name__})")
+        return
     Run.objects.filter(pk=run_id).update(celery_ids=[result.id])
 
 
