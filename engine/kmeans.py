@@ -20,6 +20,8 @@ _CHUNK_BYTES = 16 * 1024 * 1024
 # Low-precision inputs up to this float32 size are cast once (faster than casting every pass); larger pools
 # (e.g. 64 x 4,096 x 7,680 SD features) stay in their dtype and are cast chunk by chunk.
 _FULL_CAST_BYTES = 512 * 1024 * 1024
+# Relative size of float32 rounding noise in ||x||^2 - 2 x.c + ||c||^2 (sqrt(D) * eps for D ~ 1e3, with margin).
+_NOISE = 1e-5
 
 
 @dataclass
@@ -82,20 +84,25 @@ def _sample(weights: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor
 def _kmeans_plusplus(x: torch.Tensor, rows: _Rows, x_sq: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
     """Greedy k-means++ (sklearn's variant: 2 + log(k) candidates per step, keep the best).
 
-    One pass over x per centre (all candidates at once). Stops early once every point coincides with a
-    chosen centre (fewer distinct points than k).
+    One pass over x per centre (all candidates at once). The expanded distance carries float32 rounding
+    noise, so distances within ``_NOISE * ||x||^2`` count as 0: a point already chosen (or an exact
+    duplicate of one) is never drawn again, and drawing stops once every point coincides with a centre
+    (fewer distinct points than k gives fewer centres).
     """
     n = x.shape[0]
     trials = 2 + int(math.log(k))
+    noise = (_NOISE * x_sq).clamp_min(1e-12)
     first = int(torch.randint(n, (1,), generator=gen).item())
     centers = [x[first].float()]
     pot = _sqdist_all(rows, x_sq, centers[0][None])[:, 0]
+    pot = torch.where(pot <= noise, torch.zeros_like(pot), pot)
     for _ in range(1, k):
         if float(pot.sum()) <= 0.0:
             break
         cand = _sample(pot, trials, gen)
         cand_x = x[cand].float()
         d = torch.minimum(_sqdist_all(rows, x_sq, cand_x), pot.unsqueeze(1))
+        d = torch.where(d <= noise.unsqueeze(1), torch.zeros_like(d), d)
         best = int(d.double().sum(0).argmin())
         centers.append(cand_x[best])
         pot = d[:, best].contiguous()

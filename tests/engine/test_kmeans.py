@@ -45,10 +45,11 @@ def test_deterministic_for_a_seed():
     assert torch.equal(a.centroids, b.centroids) and torch.equal(a.labels, b.labels)
 
 
-def test_fewer_points_than_k():
-    x = torch.randn(5, 4)
-    r = kmeans(x, 32)
-    assert r.centroids.shape == (5, 4) and r.inertia == pytest.approx(0.0, abs=1e-5)
+@pytest.mark.parametrize("seed", range(8))
+def test_fewer_points_than_k(seed: int):
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(seed)) * 10 ** (seed % 4)
+    r = kmeans(x, 32, seed=seed)
+    assert r.centroids.shape == (5, 4) and r.inertia == pytest.approx(0.0, abs=1e-5 * float((x * x).sum()))
     assert sorted(r.labels.tolist()) == [0, 1, 2, 3, 4]
 
 
