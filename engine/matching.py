@@ -1,10 +1,11 @@
 """Prototype matching: cosine similarity of every feature cell to every prototype, max per class.
 
-One batched matrix product per window batch and prototype chunk: features (B, N, D) @ prototypes (D, P_chunk).
-Prototypes are laid out contiguously by output channel (class), so the per-class max is a max over a slice of the
-similarity block (a segment-max without padding: the background channel alone can hold thousands of prototypes
-while a class holds ~100, so a padded (C, maxP) layout would waste most of its work). Memory is bounded by
-B x N x ``chunk`` floats for the similarity block plus the (B, C, N) result.
+One matrix product per window and prototype chunk: raw features (N, D) @ unit prototypes (D, P_chunk), then a
+segment-max per channel with ``scatter_reduce(amax)`` (no padding: the background channel alone can hold thousands
+of prototypes while a class holds ~100, so a padded (C, maxP) layout would waste most of its work). Memory is
+bounded by N x ``chunk`` floats for the similarity block plus the (B, N, C) result. Features are not normalised
+before the product (a copy as large as the features): a pixel's max and argmax over prototypes do not depend on
+its norm, so the (N, C) result is divided by the norms instead.
 """
 from __future__ import annotations
 
@@ -57,40 +58,44 @@ def match_prototypes(
     """Per-channel max cosine similarity of features (B, D, h, w) to the table's prototypes.
 
     Returns scores (B, C, h, w) and, with ``with_argmax``, the winning prototype's ``ids`` entry per channel
-    (B, C, h, w) long, -1 where a channel has no prototypes (its score is ``empty_score``).
+    (B, C, h, w) long (first prototype on ties), -1 where a channel has no prototypes (score ``empty_score``).
     """
     b, d, h, w = features.shape
     n = h * w
     c_total = table.num_channels
-    vectors = table.vectors.to(features.device)
+    device = features.device
+    vectors = table.vectors.to(device)
     if vectors.shape[1] != d:
         raise ValueError(f"feature dim {d} != prototype dim {vectors.shape[1]}")
-    feats = l2_normalise(features.float().reshape(b, d, n).transpose(1, 2), dim=-1)  # (B, N, D)
-    scores = torch.full((b, c_total, n), float("-inf"), device=features.device)
-    best = torch.full((b, c_total, n), -1, dtype=torch.long, device=features.device) if with_argmax else None
+    lengths = torch.tensor([table.offsets[c + 1] - table.offsets[c] for c in range(c_total)], device=device)
+    channel = torch.repeat_interleave(torch.arange(c_total, device=device), lengths)  # (P,) owner channel
+    scores = torch.full((b, n, c_total), float("-inf"), device=device)
+    best = torch.full((b, n, c_total), -1, dtype=torch.long, device=device) if with_argmax else None
     p_total = table.offsets[-1]
     step = max(1, int(chunk))
-    for start in range(0, p_total, step):
-        stop = min(p_total, start + step)
-        sim = torch.matmul(feats, vectors[start:stop].T)  # (B, N, Pc)
-        for c in range(c_total):
-            a, z = max(table.offsets[c], start), min(table.offsets[c + 1], stop)
-            if a >= z:
-                continue
-            seg = sim[:, :, a - start : z - start]
+    flat = features.float().reshape(b, d, n)
+    # max/argmax over prototypes do not depend on the feature's norm: divide the (N, C) result, not the features
+    inv_norm = 1.0 / flat.norm(dim=1).clamp_min(EPS)  # (B, N)
+    for i in range(b):
+        for start in range(0, p_total, step):
+            stop = min(p_total, start + step)
+            sim = flat[i].T @ vectors[start:stop].T  # (N, Pc), transposed views: no copies
+            owner = channel[start:stop].expand(n, -1)
+            local = torch.full((n, c_total), float("-inf"), device=device).scatter_reduce_(1, owner, sim, "amax")
             if best is None:
-                scores[:, c] = torch.maximum(scores[:, c], seg.amax(dim=-1))
-            else:
-                val, arg = seg.max(dim=-1)
-                better = val > scores[:, c]
-                scores[:, c] = torch.where(better, val, scores[:, c])
-                best[:, c] = torch.where(better, arg + a, best[:, c])
-    empty = torch.isinf(scores)
-    scores[empty] = empty_score
-    if best is not None:
-        ids = table.ids.to(features.device)
-        mapped = torch.full_like(best, -1)
-        ok = best >= 0
-        mapped[ok] = ids[best[ok]]
-        return scores.view(b, c_total, h, w), mapped.view(b, c_total, h, w)
-    return scores.view(b, c_total, h, w), None
+                torch.maximum(scores[i], local, out=scores[i])
+                continue
+            rows = torch.arange(start, stop, device=device).expand(n, -1)
+            cand = torch.where(sim == local.gather(1, owner), rows, p_total)
+            local_arg = torch.full((n, c_total), p_total, device=device).scatter_reduce_(1, owner, cand, "amin")
+            better = local > scores[i]
+            scores[i] = torch.where(better, local, scores[i])
+            best[i] = torch.where(better, local_arg, best[i])
+    scores.mul_(inv_norm[:, :, None])
+    scores[torch.isinf(scores)] = empty_score
+    out_scores = scores.transpose(1, 2).reshape(b, c_total, h, w)
+    if best is None:
+        return out_scores, None
+    ids = table.ids.to(device)
+    mapped = torch.where(best >= 0, ids[best.clamp(min=0)], -1) if ids.numel() else torch.full_like(best, -1)
+    return out_scores, mapped.transpose(1, 2).reshape(b, c_total, h, w)
