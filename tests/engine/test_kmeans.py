@@ -84,3 +84,17 @@ def test_float16_chunked_cast_path(monkeypatch):
     b = kmeans(x.half().float(), 6, seed=0, chunk_size=333)
     assert _same_partition(a.labels.numpy(), y)
     assert torch.equal(a.labels, b.labels) and a.inertia == pytest.approx(b.inertia, rel=1e-6)
+
+
+def test_empty_cluster_is_reseeded_from_farthest_points(monkeypatch):
+    import engine.kmeans as km
+
+    g = torch.Generator().manual_seed(0)
+    blobs = [torch.tensor([c, 0.0]) + 0.1 * torch.randn(20, 2, generator=g) for c in (0.0, 10.0, 20.0)]
+    x = torch.cat(blobs)
+    init = torch.tensor([[0.0, 0.0], [10.0, 0.0], [100.0, 100.0]])  # third centre wins no point at first
+    monkeypatch.setattr(km, "_kmeans_plusplus", lambda *a, **k: init.clone())
+    r = kmeans(x, 3)
+    truth = np.repeat(np.arange(3), 20)
+    assert _same_partition(r.labels.numpy(), truth)
+    assert torch.bincount(r.labels, minlength=3).min() == 20
