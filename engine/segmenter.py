@@ -90,7 +90,8 @@ class Segmenter:
         names = [c.name for c in classes]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes or BACKGROUND in names:
-            raise BadInputError("class names must be unique and not 'background'", item=", ".join(dupes or [BACKGROUND]))
+            bad = ", ".join(dupes or [BACKGROUND])
+            raise BadInputError("class names must be unique and not 'background'", item=bad)
         self.cfg = cfg
         self.extractors = dict(extractors)
         self.classes = list(classes)
