@@ -6,7 +6,6 @@ uncached hub id raises ``MissingModelError`` at once, naming the setting that ch
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,10 +94,6 @@ def resolve(role: str, source: str, allow_download: bool = False) -> ResolvedSou
     except Exception as exc:  # network, auth, unknown repo: all mean "not available"
         raise _missing(role, source, f"download failed ({exc.__class__.__name__}) for") from exc
     return ResolvedSource(role, source, path, path.name)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def load_generator(src: ResolvedSource, dtype: torch.dtype) -> Any:
