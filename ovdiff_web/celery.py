@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ovdiff_web.settings")
 
 app = Celery("ovdiff")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("gpu"), Queue("cpu"))
+# Each queue its own direct exchange and routing key (a bare Queue("gpu") would bind to the default one).
+app.conf.task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ("gpu", "cpu"))
 # ``tasks`` is a top-level package (not a Django app): import it as a whole; it imports its task modules.
 app.autodiscover_tasks(["tasks"], related_name=None)
