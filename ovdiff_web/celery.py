@@ -15,6 +15,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ovdiff_web.settings")
 app = Celery("ovdiff")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each queue its own direct exchange and routing key (a bare Queue("gpu") would bind to the default one).
-app.conf.task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ("gpu", "cpu"))
+_prefix = os.environ.get("OVDIFF_QUEUE_PREFIX", "").strip()  # same variable the settings read
+app.conf.task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)
+                             for name in (f"{_prefix}gpu", f"{_prefix}cpu"))
 # ``tasks`` is a top-level package (not a Django app): import it as a whole; it imports its task modules.
 app.autodiscover_tasks(["tasks"], related_name=None)
+
+
+def queue_name(kind: str) -> str:
+    """The queue for ``kind`` ("gpu" or "cpu") under the current settings' prefix (read at call time)."""
+    from django.conf import settings
+
+    return f"{settings.OVDIFF_QUEUE_PREFIX}{kind}"

@@ -192,17 +192,28 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_ACKS_LATE = True  # tasks are idempotent (content-addressed artifacts, update_or_create rows)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "cpu"
+# Queue names are "<prefix>gpu" and "<prefix>cpu": a prefix lets several deployments (or test sessions)
+# share one Redis without taking each other's tasks. Workers: -Q <prefix>gpu,<prefix>cpu.
+OVDIFF_QUEUE_PREFIX = env_str("OVDIFF_QUEUE_PREFIX", "")
+CELERY_TASK_DEFAULT_QUEUE = f"{OVDIFF_QUEUE_PREFIX}cpu"
 CELERY_TASK_ROUTES = {
-    "tasks.artifacts.*": {"queue": "gpu"},
-    "tasks.segment.*": {"queue": "gpu"},
-    "tasks.metrics.*": {"queue": "cpu"},
-    "tasks.ingest.*": {"queue": "cpu"},
-    "tasks.workflow.*": {"queue": "cpu"},
+    "tasks.artifacts.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},
+    "tasks.segment.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},
+    "tasks.metrics.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
+    "tasks.ingest.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
+    "tasks.workflow.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
 }
 OVDIFF_LONGEST_TASK_S = env_int("OVDIFF_LONGEST_TASK_S", 6 * 3600, minimum=60)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": OVDIFF_LONGEST_TASK_S + 3600}
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": OVDIFF_LONGEST_TASK_S + 3600}
+# A message a worker took but never acknowledged (worker SIGKILLed, machine lost) goes back to the queue once it
+# is older than the visibility timeout: at a worker's start or on its periodic sweep (every restore interval).
+# It must exceed the longest task, or a slow task would run twice; tests set a few seconds (docs/RELIABILITY.md).
+OVDIFF_BROKER_VISIBILITY_TIMEOUT_S = env_int("OVDIFF_BROKER_VISIBILITY_TIMEOUT_S", OVDIFF_LONGEST_TASK_S + 3600,
+                                             minimum=1)
+OVDIFF_BROKER_RESTORE_INTERVAL_S = env_int("OVDIFF_BROKER_RESTORE_INTERVAL_S", 60, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": OVDIFF_BROKER_VISIBILITY_TIMEOUT_S,
+                                   "unacked_restore_interval": OVDIFF_BROKER_RESTORE_INTERVAL_S,
+                                   "unacked_restore_throttle": 1}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": OVDIFF_BROKER_VISIBILITY_TIMEOUT_S}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

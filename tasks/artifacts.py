@@ -12,7 +12,7 @@ import numpy as np
 from celery import shared_task
 from django.conf import settings
 
-from tasks.base import EngineTask, RunTask, cancel_checker, load_active_run, run_guard
+from tasks.base import EngineTask, RunTask, cancel_checker, fault_progress, load_active_run, run_guard
 
 
 @shared_task(bind=True, base=RunTask, name="tasks.artifacts.build_class_artifacts")
@@ -30,8 +30,9 @@ def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[
         runs.stage_start(run_id, "support")
         ovd = self.ovdiff(run.profile, run.settings)
         cancel = cancel_checker(run_id)
-        banks = ovd.banks(spec, cancel=cancel)
-        support = ovd.support_set(spec, cancel=cancel)
+        support = ovd.support_set(spec, progress=fault_progress, cancel=cancel)  # cached once written
+        runs.stage_start(run_id, "banks")
+        banks = ovd.banks(spec, progress=fault_progress, cancel=cancel)
         record_artifacts(run.profile, support, banks)
         runs.stage_advance(run_id, "support")
         runs.stage_advance(run_id, "banks")

@@ -71,6 +71,36 @@ class EngineTask(Task):
         return self._ovdiffs[key]
 
 
+_FAULTS_HIT: set[str] = set()
+
+
+def fault_point(stage: str) -> None:
+    """Fault-injection hook for the reliability tests (tests/reliability/), a no-op unless configured.
+
+    With ``OVDIFF_FAULT_STAGE=<stage>`` and ``OVDIFF_FAULT_DIR`` set, the first time this worker process gets
+    here it writes ``<dir>/<stage>.reached`` and really sleeps ``OVDIFF_FAULT_SLEEP_S`` seconds, so a test's
+    SIGKILL lands inside that stage (mid-sampling, between banks, mid-shard, before metrics)."""
+    import os
+
+    if os.environ.get("OVDIFF_FAULT_STAGE") != stage or stage in _FAULTS_HIT:
+        return
+    _FAULTS_HIT.add(stage)
+    folder = os.environ.get("OVDIFF_FAULT_DIR")
+    if folder:
+        from pathlib import Path
+
+        Path(folder, f"{stage}.reached").write_text(str(os.getpid()))
+    time.sleep(float(os.environ.get("OVDIFF_FAULT_SLEEP_S", "60")))
+
+
+def fault_progress(stage: str, done: int, total: int) -> None:
+    """Engine progress callback that only serves ``fault_point``: mid-denoising (support) and between banks."""
+    if stage == "sampling" and done > 0:
+        fault_point("support")
+    elif stage == "banks" and done < total:
+        fault_point("banks")
+
+
 def cancel_checker(run_id: int, interval: float = CANCEL_POLL_SECONDS) -> Callable[[], bool]:
     """``cancel()`` for the engine: reads the run's flag at most every ``interval`` seconds."""
     from ovdiff_web.core.models import Run

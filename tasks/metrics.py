@@ -7,7 +7,7 @@ import numpy as np
 from celery import shared_task
 from django.utils import timezone
 
-from tasks.base import RunTask, load_active_run, mark_cancelled, run_guard
+from tasks.base import RunTask, fault_point, load_active_run, mark_cancelled, run_guard
 
 
 @shared_task(bind=True, base=RunTask, name="tasks.metrics.finalize_metrics")
@@ -20,6 +20,7 @@ def finalize_metrics(self: RunTask, run_id: int) -> dict[str, Any]:
         return {"skipped": "run not active"}
     with run_guard(run_id, "metrics"):
         runs.stage_start(run_id, "metrics")
+        fault_point("metrics")
         shards = list(RunShard.objects.filter(run_id=run_id))
         unfinished = [s.index for s in shards if s.finished_at is None]
         if unfinished:

@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from tasks.base import RunTask, cancel_checker, load_active_run, run_guard
+from tasks.base import RunTask, cancel_checker, fault_point, load_active_run, run_guard
 
 
 @shared_task(bind=True, base=RunTask, name="tasks.segment.segment_shard")
@@ -26,6 +26,8 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
     if run is None:
         return {"skipped": "run not active"}
     shard = RunShard.objects.get(run_id=run_id, index=shard_index)
+    if shard.finished_at is not None:  # re-delivered after its work was recorded: nothing to redo
+        return {"shard": shard_index, "images": len(shard.image_ids), "already_done": True}
     with run_guard(run_id, "segment"):
         runs.stage_start(run_id, "segment")
         dataset = run.dataset
@@ -61,6 +63,7 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
                 "iou": iou, "width": int(image.shape[1]), "height": int(image.shape[0]),
                 "classes_present": present, **fields})
             runs.stage_sync_images(run_id)
+            fault_point("segment")
         RunShard.objects.filter(pk=shard.pk).update(confusion=cm.matrix.tolist() if evaluate else None,
                                                     finished_at=timezone.now())
         save_confusion_npy(out_dir, shard_index, cm.matrix)

@@ -11,6 +11,7 @@ from celery import chain, group, shared_task
 from celery.canvas import Signature
 from django.utils import timezone
 
+from ovdiff_web.celery import queue_name
 from tasks.artifacts import build_class_artifacts
 from tasks.base import RunTask, load_active_run, run_guard
 from tasks.metrics import finalize_metrics
@@ -21,12 +22,13 @@ def build_workflow(run_id: int, class_indices: Sequence[int], shard_indices: Seq
     """The canvas for one run (pure: no I/O), empty groups left out. Celery upgrades a group followed by
     more work into a chord, so the result is chord(classes, chord(shards, finalize)): each stage waits for
     the whole previous group (chords use the result backend only as a counter, not as the source of truth)."""
+    gpu = queue_name("gpu")
     steps: list[Signature] = []
     if class_indices:
-        steps.append(group([build_class_artifacts.si(run_id, i) for i in class_indices]))
+        steps.append(group([build_class_artifacts.si(run_id, i).set(queue=gpu) for i in class_indices]))
     if shard_indices:
-        steps.append(group([segment_shard.si(run_id, i) for i in shard_indices]))
-    steps.append(finalize_metrics.si(run_id))
+        steps.append(group([segment_shard.si(run_id, i).set(queue=gpu) for i in shard_indices]))
+    steps.append(finalize_metrics.si(run_id).set(queue=queue_name("cpu")))
     return chain(*steps)
 
 
@@ -52,10 +54,11 @@ def start_run(self: RunTask, run_id: int) -> dict[str, Any]:
             else:
                 to_build.append(i)
         Run.objects.filter(pk=run_id).update(skipped_classes=cached)
-        if cached:
-            runs.stage_advance(run_id, "support", len(cached), skipped=len(cached))
-            runs.stage_advance(run_id, "banks", len(cached), skipped=len(cached))
-        shards = list(RunShard.objects.filter(run_id=run_id).values_list("index", flat=True))
+        if cached:  # absolute, not incremental: a resumed run plans again over the same classes
+            runs.stage_at_least(run_id, "support", len(cached), skipped=len(cached))
+            runs.stage_at_least(run_id, "banks", len(cached), skipped=len(cached))
+        shards = list(RunShard.objects.filter(run_id=run_id, finished_at__isnull=True)
+                      .values_list("index", flat=True))  # a resumed run keeps its finished shards
         result = build_workflow(run_id, to_build, shards).apply_async()
         Run.objects.filter(pk=run_id).update(celery_ids=list(run.celery_ids or []) + [result.id])
         return {"build": len(to_build), "cached": len(cached), "shards": len(shards)}

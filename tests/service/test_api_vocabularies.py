@@ -114,16 +114,19 @@ def test_deleting_vocabulary_keeps_shared_artifacts(api: APIClient) -> None:
     assert SupportSet.objects.filter(pk=ss.pk).exists() and PrototypeBank.objects.count() == 1
 
 
-def test_regenerate_validates_settings_and_queues(api: APIClient) -> None:
+def test_regenerate_validates_settings_and_queues(api: APIClient, settings) -> None:
+    import os
+
     import redis
+
+    settings.OVDIFF_QUEUE_PREFIX = f"regen{os.getpid()}-"  # private queue: no other session consumes it
 
     vid = _vocab(api, names="cat")["id"]
     cid = VocabularyClass.objects.get(vocabulary_id=vid).pk
     bad = api.post(f"/api/classes/{cid}/regenerate/", {"settings": {"support": {"nope": 1}}}, format="json")
     assert bad.status_code == 400 and "nope" in bad.json()["settings"][0]
     client = redis.Redis.from_url("redis://127.0.0.1:6379/15")
-    client.delete("gpu")
     ok = api.post(f"/api/classes/{cid}/regenerate/", {"settings": {"support": {"seed": 7}}}, format="json")
     assert ok.status_code == 202 and ok.json()["task_id"]
-    assert client.llen("gpu") == 1  # routed to the gpu queue
-    client.delete("gpu")
+    assert client.llen(f"regen{os.getpid()}-gpu") == 1  # routed to the gpu queue
+    client.delete(f"regen{os.getpid()}-gpu")

@@ -225,6 +225,18 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         run = run_service.request_cancel(run)
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=None, responses={202: s.RunSerializer,
+                                            409: OpenApiResponse(description="run is not failed or cancelled")})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a failed or cancelled run again; cached classes and finished shards are not recomputed."""
+        run = self.get_object()
+        try:
+            run = run_service.resume_run(run)
+        except run_service.ResumeRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
     @extend_schema(responses=s.RunResultsSerializer)
     @action(detail=True, methods=["get"])
     def results(self, request: Request, pk: str | None = None) -> Response:

@@ -83,7 +83,9 @@ def ingest_now_or_later(dataset: Dataset) -> Dataset:
         return ingest(dataset)
     from tasks.ingest import ingest_dataset
 
-    transaction.on_commit(lambda: ingest_dataset.delay(dataset.pk))
+    from ovdiff_web.celery import queue_name
+
+    transaction.on_commit(lambda: ingest_dataset.apply_async(args=(dataset.pk,), queue=queue_name("cpu")))
     return dataset
 
 

@@ -7,8 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from ovdiff_web.celery import queue_name
 from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary, is_random_profile
 from ovdiff_web.core.services import engine_bridge
 from ovdiff_web.core.services.labels import build_label_map, snapshot_from_dataset
@@ -65,7 +67,7 @@ def queue_regenerate(cls: Any, profile: str | None, overrides: dict[str, Any]) -
         config = engine_bridge.build_config(profile, overrides)
     except (ValueError, TypeError) as exc:
         raise RunInputError(str(exc)) from None
-    result = regenerate_class.apply_async(args=(cls.pk, profile, config.to_dict()))
+    result = regenerate_class.apply_async(args=(cls.pk, profile, config.to_dict()), queue=queue_name("gpu"))
     return str(result.id)
 
 
@@ -74,12 +76,33 @@ def enqueue_start(run_id: int) -> None:
     from tasks.workflow import start_run
 
     try:
-        result = start_run.apply_async(args=(run_id,), retry=True, retry_policy={"max_retries": 2})
+        result = start_run.apply_async(args=(run_id,), queue=queue_name("cpu"), retry=True,
+                                       retry_policy={"max_retries": 2})
     except Exception as exc:  # broker down: say so on the run instead of leaving it queued forever
         Run.objects.filter(pk=run_id).update(status=Run.Status.FAILED, finished_at=timezone.now(),
                                              error=f"could not queue the run: broker unavailable ({type(exc).__name__})")
         return
     Run.objects.filter(pk=run_id).update(celery_ids=[result.id])
+
+
+class ResumeRefused(ValueError):
+    """Only failed or cancelled runs can be resumed."""
+
+
+def resume_run(run: Run) -> Run:
+    """Queue a failed or cancelled run again. Finished work is kept: classes whose artifacts are in the store
+    are skipped by planning, finished shards are not segmented again, progress never goes back."""
+    with transaction.atomic():
+        updated = Run.objects.filter(pk=run.pk, status__in=(Run.Status.FAILED, Run.Status.CANCELLED)).update(
+            status=Run.Status.QUEUED, error="", traceback="", cancel_requested=False, finished_at=None)
+        if not updated:
+            run.refresh_from_db()
+            raise ResumeRefused(f"run {run.pk} is {run.status}; only failed or cancelled runs can be resumed")
+        RunStage.objects.filter(run_id=run.pk).exclude(status=RunStage.Status.DONE).update(
+            status=RunStage.Status.PENDING, finished_at=None)
+        transaction.on_commit(lambda: enqueue_start(run.pk))
+    run.refresh_from_db()
+    return run
 
 
 def request_cancel(run: Run) -> Run:
@@ -100,9 +123,19 @@ def stage_start(run_id: int, name: str) -> None:
 
 
 def stage_advance(run_id: int, name: str, by: int = 1, *, skipped: int = 0) -> None:
-    """Atomic increment (F expression) and completion when done reaches total."""
+    """Atomic increment (F expression), capped at total (a task re-delivered after a worker died between
+    its progress write and its ack must not count twice), and completion when done reaches total."""
     stage_start(run_id, name)
-    RunStage.objects.filter(run_id=run_id, name=name).update(done=F("done") + by, skipped=F("skipped") + skipped)
+    RunStage.objects.filter(run_id=run_id, name=name).update(done=Least(F("done") + by, F("total")),
+                                                             skipped=Least(F("skipped") + skipped, F("total")))
+    _close_if_complete(run_id, name)
+
+
+def stage_at_least(run_id: int, name: str, done: int, *, skipped: int = 0) -> None:
+    """Raise done/skipped to at least these values (idempotent: planning may run again on resume)."""
+    stage_start(run_id, name)
+    RunStage.objects.filter(run_id=run_id, name=name).update(done=Greatest(F("done"), done),
+                                                             skipped=Greatest(F("skipped"), skipped))
     _close_if_complete(run_id, name)
 
 
