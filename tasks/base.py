@@ -34,41 +34,40 @@ class EngineTask(Task):
     acks_late = True
     reject_on_worker_lost = True
 
-    _registries: dict[str, Any] | None = None
-    _ovdiffs: dict[str, Any] | None = None
-    _store: Any = None
+    # One cache per worker PROCESS, shared by every task class (a class attribute mutated in place, never
+    # rebound): the models loaded for start_run are the ones build_class_artifacts and segment_shard use.
+    _engine_cache: dict[str, Any] = {"registries": {}, "ovdiffs": {}, "store": None}
 
     @property
     def store(self) -> Any:
-        if self._store is None:
+        cache = EngineTask._engine_cache
+        if cache["store"] is None:
             from ovdiff_web.core.services.engine_bridge import make_store
 
-            self._store = make_store()
-        return self._store
+            cache["store"] = make_store()
+        return cache["store"]
 
     def registry(self, profile: str) -> Any:
-        if self._registries is None:
-            self._registries = {}
-        if profile not in self._registries:
+        registries = EngineTask._engine_cache["registries"]
+        if profile not in registries:
             from ovdiff_web.core.services.engine_bridge import make_registry
 
-            self._registries[profile] = make_registry(profile)
-        return self._registries[profile]
+            registries[profile] = make_registry(profile)
+        return registries[profile]
 
     def ovdiff(self, profile: str, settings_dict: dict[str, Any]) -> Any:
         """One ``OVDiff`` per (profile, config): its banks/segmenter caches survive between tasks."""
         from engine.config import OVDiffConfig
         from ovdiff_web.core.services.engine_bridge import make_ovdiff
 
-        if self._ovdiffs is None:
-            self._ovdiffs = {}
+        ovdiffs = EngineTask._engine_cache["ovdiffs"]
         key = stable_hash(profile, settings_dict)
-        if key not in self._ovdiffs:
-            if len(self._ovdiffs) >= 4:  # bound memory: configs rarely vary within one worker's life
-                self._ovdiffs.pop(next(iter(self._ovdiffs)))
+        if key not in ovdiffs:
+            if len(ovdiffs) >= 4:  # bound memory: configs rarely vary within one worker's life
+                ovdiffs.pop(next(iter(ovdiffs)))
             config = OVDiffConfig.from_dict(settings_dict)
-            self._ovdiffs[key] = make_ovdiff(config, self.registry(profile), self.store)
-        return self._ovdiffs[key]
+            ovdiffs[key] = make_ovdiff(config, self.registry(profile), self.store)
+        return ovdiffs[key]
 
 
 _FAULTS_HIT: set[str] = set()

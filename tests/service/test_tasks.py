@@ -150,3 +150,23 @@ def test_image_progress_is_idempotent(run: Run) -> None:
     runs.stage_advance(run.pk, "support", 1, skipped=1)
     support = run.stages.get(name="support")
     assert (support.done, support.skipped, support.status) == (2, 1, "done")
+
+
+def test_engine_objects_are_cached_once_per_process_and_lazily(settings, tmp_path) -> None:
+    from tasks.base import EngineTask
+
+    settings.OVDIFF_STORE_DIR = tmp_path / "store"
+    saved = {k: (dict(v) if isinstance(v, dict) else v) for k, v in EngineTask._engine_cache.items()}
+    EngineTask._engine_cache.update(registries={}, ovdiffs={}, store=None)
+    try:
+        cfg = {"support": {"n_images": 2}}
+        from ovdiff_web.core.services.engine_bridge import build_config
+
+        full = build_config("tiny", cfg).to_dict()
+        a = build_class_artifacts.ovdiff("tiny", full)
+        b = segment_shard.ovdiff("tiny", full)
+        assert a is b and a.registry is finalize_metrics.registry("tiny")
+        assert a.registry._models == {}  # nothing loaded until a stage needs a model
+    finally:
+        EngineTask._engine_cache.clear()
+        EngineTask._engine_cache.update(saved)
