@@ -40,11 +40,14 @@ class RandomWeightsMixin(serializers.Serializer):
 class VocabularyClassSerializer(serializers.ModelSerializer):
     label_changed_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True)
     is_stuff = serializers.BooleanField(required=False, allow_null=True, default=None)
+    expected_version = serializers.IntegerField(
+        write_only=True, required=False, min_value=1,
+        help_text="update only if the class is still at this version (else 409: someone else edited it)")
 
     class Meta:
         model = VocabularyClass
         fields = ["id", "vocabulary", "name", "prompt", "is_stuff", "label_source", "label_note", "label_changed_by",
-                  "label_changed_at", "order", "user_support_dir", "version"]
+                  "label_changed_at", "order", "user_support_dir", "version", "expected_version"]
         read_only_fields = ["label_source", "label_note", "label_changed_by", "label_changed_at",
                             "version"]
 
@@ -76,11 +79,14 @@ class VocabularySerializer(serializers.ModelSerializer):
     class_count = serializers.IntegerField(read_only=True, source="classes.count")
     names = serializers.CharField(write_only=True, required=False, allow_blank=True,
                                   help_text="optional pasted class names (one per line or comma separated)")
+    expected_version = serializers.IntegerField(
+        write_only=True, required=False, min_value=1,
+        help_text="update only if the vocabulary is still at this version (else 409: someone else edited it)")
 
     class Meta:
         model = Vocabulary
         fields = ["id", "name", "description", "owner", "version", "created_at", "updated_at", "class_count",
-                  "classes", "names"]
+                  "classes", "names", "expected_version"]
         read_only_fields = ["owner", "version", "created_at", "updated_at"]
 
 

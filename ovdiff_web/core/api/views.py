@@ -25,8 +25,19 @@ from ovdiff_web.core.services.uploads import ZipRejected
 
 
 def _conflict(current: int) -> Response:
-    return Response({"detail": "version conflict: reload and retry", "current_version": current},
+    return Response({"detail": "version conflict: someone else changed this since you loaded it (now at version "
+                               f"{current}); reload and retry", "current_version": current},
                     status=status.HTTP_409_CONFLICT)
+
+
+def _version_mismatch(request: Request, current: int) -> Response | None:
+    """A 409 when the body's ``expected_version`` is given and differs from the stored version."""
+    expected = request.data.get("expected_version") if hasattr(request.data, "get") else None
+    if expected is None or expected == "":
+        return None
+    if str(expected) != str(current):
+        return _conflict(current)
+    return None
 
 
 class VocabularyViewSet(viewsets.ModelViewSet):
@@ -40,20 +51,29 @@ class VocabularyViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: s.VocabularySerializer) -> None:
         names = serializer.validated_data.pop("names", "")
+        serializer.validated_data.pop("expected_version", None)
         with transaction.atomic():
             vocabulary = serializer.save(owner=self.request.user)
             if names:
                 vocab_service.add_classes(vocabulary, names)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        expected = request.data.get("expected_version")
-        vocabulary = self.get_object()
-        if expected is not None and str(expected) != str(vocabulary.version):
-            return _conflict(vocabulary.version)
-        response = super().update(request, *args, **kwargs)
-        vocabulary.bump_version()
+        """Compare-and-swap on ``expected_version`` under a row lock: of two concurrent editors one gets 409."""
+        with transaction.atomic():
+            vocabulary = self.get_object()
+            current = Vocabulary.objects.select_for_update().values_list("version", flat=True).get(pk=vocabulary.pk)
+            conflict = _version_mismatch(request, current)
+            if conflict is not None:
+                return conflict
+            response = super().update(request, *args, **kwargs)
+            vocabulary.bump_version()
         response.data["version"] = vocabulary.version
         return response
+
+    def perform_update(self, serializer: s.VocabularySerializer) -> None:
+        serializer.validated_data.pop("names", None)
+        serializer.validated_data.pop("expected_version", None)
+        serializer.save()
 
     @extend_schema(request=s.BulkClassesSerializer, responses={201: s.BulkClassesResultSerializer})
     @action(detail=True, methods=["post"], url_path="classes/bulk")
@@ -91,6 +111,7 @@ class VocabularyClassViewSet(viewsets.ModelViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
+        fields.pop("expected_version", None)
         vocabulary = fields.pop("vocabulary", None)
         if vocabulary is None:
             return Response({"vocabulary": ["This field is required."]}, status=status.HTTP_400_BAD_REQUEST)
@@ -100,11 +121,30 @@ class VocabularyClassViewSet(viewsets.ModelViewSet):
             return Response({"name": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
 
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Compare-and-swap on ``expected_version`` under a row lock: of two concurrent editors one gets 409."""
+        with transaction.atomic():
+            obj = self.get_object()
+            current = VocabularyClass.objects.select_for_update().values_list("version", flat=True).get(pk=obj.pk)
+            conflict = _version_mismatch(request, current)
+            if conflict is not None:
+                return conflict
+            return super().update(request, *args, **kwargs)
+
     def perform_update(self, serializer: s.VocabularyClassSerializer) -> None:
-        serializer.validated_data.pop("vocabulary", None)  # a class never moves between vocabularies
-        if serializer.validated_data.get("is_stuff") is None:
-            serializer.validated_data.pop("is_stuff", None)
+        from django.db.models import F
+        from django.utils import timezone
+
+        data = serializer.validated_data
+        data.pop("vocabulary", None)  # a class never moves between vocabularies
+        data.pop("expected_version", None)
+        if data.get("is_stuff") is None:
+            data.pop("is_stuff", None)
+        elif data["is_stuff"] != serializer.instance.is_stuff:  # a person's label decision, as in set_label
+            data.update(label_source="person", label_changed_by=self.request.user, label_changed_at=timezone.now())
         obj = serializer.save()
+        VocabularyClass.objects.filter(pk=obj.pk).update(version=F("version") + 1)  # every edit moves the version
+        obj.refresh_from_db(fields=["version"])
         obj.vocabulary.bump_version()
 
     @extend_schema(request=s.SetLabelSerializer,
