@@ -139,9 +139,9 @@ def test_non_utf8_names_are_handled(api: APIClient, media_root: Path) -> None:
     buf.seek(0)
     buf.name = "x.zip"
     response = _upload(api, buf)
-    # extracted safely (then rejected by the folder reader for lacking images/), never a 500
-    assert response.status_code == 201
-    assert response.json()["status"] == "failed" and response.json()["ingest_errors"]
+    # extracted safely, then refused (the folder reader finds no images/): a 400 with the reason, never a 500
+    assert response.status_code == 400 and "no usable image" in response.json()["file"][0]
+    assert response.json()["ingest_errors"] and Dataset.objects.count() == 0
 
 
 def test_register_server_path_confined(api: APIClient, settings, tmp_path: Path) -> None:

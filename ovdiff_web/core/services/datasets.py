@@ -81,12 +81,51 @@ def ingest_now_or_later(dataset: Dataset) -> Dataset:
     n_files = sum(1 for _ in root.rglob("*")) if root.is_dir() else 0
     if n_files <= settings.OVDIFF_INGEST_SYNC_MAX_FILES:
         return ingest(dataset)
+    if not probe(dataset):  # a big archive of junk (e.g. 10,000 tiny non-images) is refused at once
+        return dataset
     from tasks.ingest import ingest_dataset
 
     from ovdiff_web.celery import queue_name
 
     transaction.on_commit(lambda: ingest_dataset.apply_async(args=(dataset.pk,), queue=queue_name("cpu")))
     return dataset
+
+
+PROBE_SAMPLES = 20
+
+
+def probe(dataset: Dataset, n: int = PROBE_SAMPLES) -> bool:
+    """Read the first ``n`` samples in the request; if none is usable the dataset is marked failed (False)."""
+    from engine.errors import BadInputError
+
+    errors: list[dict[str, str]] = []
+    try:
+        seg = engine_bridge.open_dataset(dataset.format, dataset.root, dataset.split, dataset.protocol,
+                                         check_files=False)
+        for sample in seg.samples[:n]:
+            try:
+                seg.load(sample)
+                return True
+            except (BadInputError, OSError) as exc:
+                errors.append({"item": getattr(exc, "item", None) or str(sample.image_path), "sample": sample.id,
+                               "error": str(exc)})
+    except BadInputError as exc:
+        errors.append({"item": exc.item or dataset.root, "error": str(exc)})
+    errors.append({"item": dataset.root, "error": f"none of the first {n} samples is a usable image/mask pair"})
+    _finish(dataset, status=Dataset.Status.FAILED, errors=errors)
+    return False
+
+
+def discard(dataset: Dataset) -> None:
+    """Delete a dataset row and, for uploads, its extracted folder (``MEDIA_ROOT/datasets/<id>``)."""
+    import shutil
+
+    if dataset.source == Dataset.Source.UPLOAD:
+        base = (Path(settings.MEDIA_ROOT) / "datasets").resolve()
+        root = Path(dataset.root).resolve()
+        if root.is_relative_to(base) and root != base:
+            shutil.rmtree(base / root.relative_to(base).parts[0], ignore_errors=True)
+    dataset.delete()
 
 
 def _user(user: Any) -> Any:

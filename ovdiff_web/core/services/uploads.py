@@ -41,13 +41,18 @@ class ZipLimits:
 
 
 def decode_name(info: zipfile.ZipInfo) -> str:
-    """Entry name as text: zipfile decodes non-UTF-8-flagged names as cp437; many tools wrote UTF-8 anyway."""
+    """Entry name as text: zipfile decodes non-UTF-8-flagged names as cp437; many tools wrote UTF-8 anyway.
+    Names whose bytes are not UTF-8 are refused: guessing a legacy code page would give files names nobody
+    typed (and mismatched image/mask pairs)."""
     if info.flag_bits & 0x800:
         return info.filename
     try:
         return info.filename.encode("cp437").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return info.filename  # keep the cp437 reading: still a valid, safe str
+    except UnicodeEncodeError:
+        return info.filename
+    except UnicodeDecodeError:
+        raise ZipRejected(f"{info.filename!r}: entry name is not valid UTF-8; re-create the archive with UTF-8 "
+                          "file names") from None
 
 
 def safe_member_path(name: str) -> PurePosixPath:
