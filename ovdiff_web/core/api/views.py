@@ -228,6 +228,12 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets
         except PathNotAllowed as exc:
             return Response({"path": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         dataset = dataset_service.ingest_now_or_later(dataset)
+        if dataset.status == Dataset.Status.FAILED:  # nothing usable: refuse the upload, keep nothing of it
+            errors = list(dataset.ingest_errors)
+            dataset_service.discard(dataset)
+            summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])
+            return Response({"file": [f"no usable image/mask pair in the dataset ({summary})"],
+                             "ingest_errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
