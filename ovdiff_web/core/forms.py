@@ -11,6 +11,8 @@ from ovdiff_web.core.models import PROFILE_CHOICES, Dataset, Vocabulary
 from ovdiff_web.core.services.vocab import parse_names
 
 MAX_CLASSES = 1000
+# profiles small enough to segment inside a web request (random-weight tiny models, seconds on a CPU)
+SYNC_SEGMENT_PROFILES = ("tiny",)
 
 
 class RunForm(forms.Form):
@@ -132,3 +134,102 @@ class SegmentForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
+        self.fields["profile"].help_text = "only tiny runs in this page; the full-size models need a worker"
+
+    def clean_profile(self) -> str:
+        """Only small models run inside a web request: the full-size ones take minutes per image."""
+        profile = self.cleaned_data["profile"]
+        if profile not in SYNC_SEGMENT_PROFILES:
+            raise forms.ValidationError(
+                f"The '{profile}' profile loads full-size Stable Diffusion, DINO and CLIP models and needs minutes "
+                "per new class, so this page does not run it inside a web request. Use it on a worker: register "
+                "the images as a folder dataset and queue a run, or run "
+                f"`python -m engine segment photo.jpg --classes \"cat, dog\" --profile {profile}` on a GPU machine.")
+        return profile
+
+
+# --- datasets ------------------------------------------------------------------------------------------------
+
+UPLOAD_FORMATS = [(Dataset.Format.FOLDER, "folder (images/, masks/, classes.txt)"),
+                  (Dataset.Format.VOC, "voc (JPEGImages/, SegmentationClass/, ImageSets/)")]
+
+
+class _DatasetFields(forms.Form):
+    """Name, split and protocol shared by the upload and the server-path forms (checked like the API does)."""
+
+    name = forms.CharField(max_length=200)
+    split = forms.CharField(max_length=64, initial="val", help_text="e.g. val; a split file may restrict the images")
+    protocol = forms.CharField(max_length=64, required=False,
+                               help_text="evaluation protocol of the reader (blank = the format's default)")
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("a name is required")
+        if Dataset.objects.filter(name__iexact=name).exists():
+            raise forms.ValidationError(f"a dataset named {name!r} already exists")
+        return name
+
+    def clean_split(self) -> str:
+        value = self.cleaned_data["split"].strip()
+        if not value.replace("_", "").replace("-", "").isalnum():
+            raise forms.ValidationError("letters, digits, '-' and '_' only")
+        return value
+
+
+class DatasetUploadForm(_DatasetFields):
+    """A zip of a dataset in folder or VOC layout; checked for zip slip, size and bombs before anything is kept."""
+
+    field_order = ["name", "format", "archive", "split", "protocol"]
+    format = forms.ChoiceField(choices=UPLOAD_FORMATS, initial=Dataset.Format.FOLDER)
+    archive = forms.FileField(label="Zip archive", widget=forms.ClearableFileInput(attrs={"accept": ".zip"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["archive"].help_text = f"at most {settings.OVDIFF_MAX_UPLOAD_MB} MB"
+
+
+class DatasetPathForm(_DatasetFields):
+    """A dataset already on the server, inside one of OVDIFF_DATASET_ROOTS."""
+
+    field_order = ["name", "format", "path", "split", "protocol"]
+    format = forms.ChoiceField(choices=Dataset.Format.choices, initial=Dataset.Format.FOLDER)
+    path = forms.CharField(max_length=1000, label="Server path", widget=forms.TextInput(attrs={"class": "mono"}))
+
+    def clean_path(self) -> str:
+        from ovdiff_web.core.services.paths import PathNotAllowed, confine
+
+        raw = self.cleaned_data["path"].strip()
+        try:
+            resolved = confine(raw, settings.OVDIFF_DATASET_ROOTS)
+        except PathNotAllowed as exc:
+            raise forms.ValidationError(str(exc))
+        if not resolved.is_dir():
+            raise forms.ValidationError(f"{raw}: not a directory on the server")
+        return raw
+
+
+class ImportIntoVocabularyForm(forms.Form):
+    """Copy a dataset's class list into an existing vocabulary, or into a new one named after the dataset."""
+
+    vocabulary = forms.ModelChoiceField(queryset=Vocabulary.objects.all(), required=False,
+                                        empty_label="— a new vocabulary named after the dataset —",
+                                        label="Import the classes into")
+
+
+# --- class page: regenerate -----------------------------------------------------------------------------------
+
+class RegenerateForm(forms.Form):
+    """Rebuild one class's support set and prototype banks; a new seed draws a different support set."""
+
+    seed = forms.IntegerField(required=False, min_value=0, max_value=2**32 - 1,
+                              help_text="blank keeps the profile's seed (an unchanged set is a cache hit)")
+    profile = forms.ChoiceField(choices=PROFILE_CHOICES)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["profile"].initial = settings.OVDIFF_PROFILE
+
+    def overrides(self) -> dict[str, Any]:
+        seed = self.cleaned_data.get("seed")
+        return {} if seed is None else {"support": {"seed": seed}}

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from ovdiff_web.core.views import classes, compare, files, run_files, runs, segment, vocabularies, workers
+from ovdiff_web.core.views import classes, compare, datasets, files, run_files, runs, segment, vocabularies, workers
 
 app_name = "ui"
 
@@ -27,7 +27,15 @@ urlpatterns = [
     path("vocabularies/<int:pk>/import/", vocabularies.vocabulary_import, name="vocabulary_import"),
     path("vocabularies/<int:pk>/classes/<int:class_pk>/label/", vocabularies.class_label, name="class_label"),
     path("vocabularies/<int:pk>/classes/<int:class_pk>/prompt/", vocabularies.class_prompt, name="class_prompt"),
+    path("datasets/", datasets.dataset_list, name="datasets"),
+    path("datasets/upload/", datasets.dataset_upload, name="dataset_upload"),
+    path("datasets/register/", datasets.dataset_register, name="dataset_register"),
+    path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset_detail"),
+    path("datasets/<int:pk>/import/", datasets.dataset_import, name="dataset_import"),
     path("classes/<int:pk>/", classes.class_detail, name="class_detail"),
+    path("classes/<int:pk>/regenerate/", classes.class_regenerate, name="class_regenerate"),
+    path("classes/<int:pk>/regenerate/<str:task_id>.json", classes.class_regenerate_status,
+         name="class_regenerate_status"),
     path("support-images/<int:image_pk>/<str:layer>.png", classes.support_layer, name="support_layer"),
     path("segment/", segment.segment, name="segment"),
     path("segment/<str:token>/", segment.segment_result, name="segment_result"),

@@ -1,15 +1,17 @@
 """Class page: its support sets as a gallery (attribution and fg/bg masks as overlays), prototype counts per
-extractor, and uploading your own support images."""
+extractor, uploading your own support images, and queueing a rebuild (optionally with a new seed)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ovdiff_web.core.forms import SupportUploadForm
+from ovdiff_web.core.forms import RegenerateForm, SupportUploadForm
 from ovdiff_web.core.models import SupportImage, VocabularyClass
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import ui_support, ui_tasks
+from ovdiff_web.core.services.runs import RunInputError
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -30,10 +32,67 @@ def class_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{n} support image{'s' if n != 1 else ''} stored for “{cls.name}”; "
                                       "the next run builds its prototypes from them.")
             return redirect("ui:class_detail", pk=cls.pk)
-    support_sets = list(ui_support.support_sets_for(cls))
-    return render(request, "ovdiff/classes/detail.html",
-                  {"cls": cls, "support_sets": support_sets, "form": form},
-                  status=400 if form.errors else 200)
+    return _render_detail(request, cls, form=form)
+
+
+def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportUploadForm | None = None,
+                   regen_form: RegenerateForm | None = None, status: int = 200) -> HttpResponse:
+    form = form or SupportUploadForm()
+    regen_form = regen_form or RegenerateForm()
+    jobs = [{**job, **ui_tasks.task_state(job["id"])} for job in _jobs(request, cls)]
+    context = {"cls": cls, "support_sets": list(ui_support.support_sets_for(cls)), "form": form,
+               "regen_form": regen_form, "jobs": jobs}
+    return render(request, "ovdiff/classes/detail.html", context,
+                  status=400 if (form.errors or regen_form.errors) else status)
+
+
+REGEN_SESSION_KEY = "ovdiff_regenerate"
+REGEN_KEPT = 5
+
+
+def _jobs(request: HttpRequest, cls: VocabularyClass) -> list[dict[str, object]]:
+    """The rebuilds this browser session queued for ``cls`` (newest first)."""
+    return list(request.session.get(REGEN_SESSION_KEY, {}).get(str(cls.pk), []))
+
+
+@ui_login_required
+@require_POST
+def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue ``tasks.artifacts.regenerate_class``; a new seed gives a new support set, the same one a cache hit."""
+    cls = get_object_or_404(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"), pk=pk)
+    form = RegenerateForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, cls, regen_form=form)
+    try:
+        task_id = ui_tasks.queue_regeneration(cls, form.cleaned_data["profile"], form.overrides())
+    except RunInputError as exc:
+        form.add_error("seed", str(exc))
+        return _render_detail(request, cls, regen_form=form)
+    except ui_tasks.BrokerUnavailable as exc:
+        form.add_error(None, f"The task queue is unavailable, so nothing was queued: {exc}. Start Redis and a "
+                             "worker (see the Workers page), then try again.")
+        return _render_detail(request, cls, regen_form=form, status=503)
+    store = request.session.get(REGEN_SESSION_KEY, {})
+    jobs = [{"id": task_id, "seed": form.cleaned_data["seed"], "profile": form.cleaned_data["profile"],
+             "queued_at": timezone.now().strftime("%Y-%m-%d %H:%M:%S")}] + store.get(str(cls.pk), [])
+    store[str(cls.pk)] = jobs[:REGEN_KEPT]
+    request.session[REGEN_SESSION_KEY] = store
+    seed = form.cleaned_data["seed"]
+    messages.success(request, f"Rebuild of “{cls.name}” queued"
+                              f"{f' with seed {seed}' if seed is not None else ''}; its status is shown below.")
+    return redirect("ui:class_detail", pk=cls.pk)
+
+
+@ui_login_required
+@require_GET
+def class_regenerate_status(request: HttpRequest, pk: int, task_id: str) -> JsonResponse:
+    """State of a rebuild this session queued, in the shape the dashboard's progress poller reads."""
+    cls = get_object_or_404(VocabularyClass, pk=pk)
+    if task_id not in {job["id"] for job in _jobs(request, cls)}:
+        raise Http404("no such rebuild in this session")
+    state = ui_tasks.task_state(task_id)
+    return JsonResponse({"status": state["status"], "label": state["label"], "finished": state["finished"],
+                         "error": state["error"], "stages": []})
 
 
 @ui_login_required

@@ -1,0 +1,161 @@
+"""Datasets: the list, one dataset's per-file ingest errors and class list, a zip upload form and a
+server-path form (confined to OVDIFF_DATASET_ROOTS). A dataset with no usable image is refused whole."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ovdiff_web.core.forms import DatasetPathForm, DatasetUploadForm, ImportIntoVocabularyForm
+from ovdiff_web.core.models import Dataset, Vocabulary
+from ovdiff_web.core.services import datasets as dataset_service
+from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services.paths import PathNotAllowed
+from ovdiff_web.core.services.uploads import ZipRejected
+from ovdiff_web.core.views.common import paginate, ui_login_required
+
+ERRORS_PER_PAGE = 100
+
+
+def _roots() -> list[str]:
+    return [str(r) for r in settings.OVDIFF_DATASET_ROOTS]
+
+
+def _list_context(upload_form: DatasetUploadForm, path_form: DatasetPathForm) -> dict[str, Any]:
+    return {"datasets": Dataset.objects.select_related("created_by"), "upload_form": upload_form,
+            "path_form": path_form, "roots": _roots(), "max_upload_mb": settings.OVDIFF_MAX_UPLOAD_MB}
+
+
+@ui_login_required
+@require_GET
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "ovdiff/datasets/list.html", _list_context(DatasetUploadForm(), DatasetPathForm()))
+
+
+def _refused(form: Any, field: str, dataset: Dataset) -> None:
+    """A dataset with nothing usable is deleted (row and extracted files); its errors go next to ``field``."""
+    errors = list(dataset.ingest_errors)
+    dataset_service.discard(dataset)
+    for e in errors[:5]:
+        item = e.get("item", "")
+        form.add_error(field, f"{item}: {e.get('error', '')}" if item else e.get("error", ""))
+    if len(errors) > 5:
+        form.add_error(field, f"… and {len(errors) - 5} more")
+
+
+def _created(request: HttpRequest, dataset: Dataset) -> HttpResponse:
+    if dataset.status == Dataset.Status.READY:
+        text = f"Dataset “{dataset.name}” is ready: {dataset.image_count} images, {len(dataset.class_names)} classes."
+        if dataset.ingest_errors:
+            text += f" {len(dataset.ingest_errors)} files were left out (listed below)."
+        messages.success(request, text)
+    else:
+        messages.info(request, f"Dataset “{dataset.name}” is large: a worker checks its files now.")
+    return redirect("ui:dataset_detail", pk=dataset.pk)
+
+
+def _create(request: HttpRequest, form: Any, field: str, make: Any) -> HttpResponse | None:
+    """Create + ingest; on any refusal the error is added to ``form`` and nothing is kept."""
+    data = form.cleaned_data
+    common = {"name": data["name"], "fmt": data["format"], "split": data["split"], "protocol": data["protocol"],
+              "user": request.user}
+    try:
+        dataset = make(**common)
+    except ZipRejected as exc:
+        form.add_error(field, str(exc))
+        return None
+    except PathNotAllowed as exc:
+        form.add_error(field, str(exc))
+        return None
+    except IntegrityError:
+        form.add_error("name", f"a dataset named {data['name']!r} already exists")
+        return None
+    dataset = dataset_service.ingest_now_or_later(dataset)
+    if dataset.status == Dataset.Status.FAILED:
+        _refused(form, field, dataset)
+        form.add_error("format", f"no usable image/mask pair for the {dataset.format!r} layout: check the format")
+        return None
+    return _created(request, dataset)
+
+
+@ui_login_required
+@require_http_methods(["GET", "POST"])
+def dataset_upload(request: HttpRequest) -> HttpResponse:
+    form = DatasetUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        archive = form.cleaned_data["archive"]
+        response = _create(request, form, "archive",
+                           lambda **kw: dataset_service.create_from_upload(upload=archive, **kw))
+        if response is not None:
+            return response
+    if request.method == "GET":
+        return redirect("ui:datasets")
+    return render(request, "ovdiff/datasets/list.html", _list_context(form, DatasetPathForm()), status=400)
+
+
+@ui_login_required
+@require_http_methods(["GET", "POST"])
+def dataset_register(request: HttpRequest) -> HttpResponse:
+    form = DatasetPathForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        path = form.cleaned_data["path"]
+        response = _create(request, form, "path",
+                           lambda **kw: dataset_service.register_server_path(path=path, **kw))
+        if response is not None:
+            return response
+    if request.method == "GET":
+        return redirect("ui:datasets")
+    return render(request, "ovdiff/datasets/list.html", _list_context(DatasetUploadForm(), form), status=400)
+
+
+@ui_login_required
+@require_GET
+def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = get_object_or_404(Dataset.objects.select_related("created_by"), pk=pk)
+    errors = paginate(request, dataset.ingest_errors, ERRORS_PER_PAGE)
+    classes = [{"index": i, "name": n, "prompt": p if p != n else ""}
+               for i, (n, p) in enumerate(zip(dataset.class_names, list(dataset.prompts) + [""] * len(dataset.class_names)))]
+    runs = dataset.runs.select_related("vocabulary").order_by("-created_at")[:10]
+    return render(request, "ovdiff/datasets/detail.html",
+                  {"dataset": dataset, "errors": errors, "classes": classes, "runs": runs,
+                   "import_form": ImportIntoVocabularyForm()})
+
+
+@ui_login_required
+@require_POST
+def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """Copy the dataset's class list into a vocabulary (existing, or a new one named after the dataset)."""
+    dataset = get_object_or_404(Dataset, pk=pk)
+    form = ImportIntoVocabularyForm(request.POST)
+    if not dataset.class_names or not form.is_valid():
+        messages.error(request, "Nothing imported: choose a vocabulary (the dataset needs a class list).")
+        return redirect("ui:dataset_detail", pk=dataset.pk)
+    vocab = form.cleaned_data["vocabulary"]
+    with transaction.atomic():
+        if vocab is None:
+            vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
+                                              description=f"classes of dataset {dataset.name}")
+        created, skipped = ui_support.import_dataset_classes(vocab, dataset)
+    text = f"Imported {len(created)} classes of “{dataset.name}” into “{vocab.name}”."
+    if skipped:
+        text += f" Already present: {len(skipped)}."
+    messages.success(request, text)
+    return redirect("ui:vocabulary_detail", pk=vocab.pk)
+
+
+def _free_vocabulary_name(base: str) -> str:
+    taken = set(Vocabulary.objects.filter(Q(name__iexact=base) | Q(name__istartswith=f"{base} (")).values_list(
+        "name", flat=True))
+    taken = {t.lower() for t in taken}
+    if base.lower() not in taken:
+        return base
+    n = 2
+    while f"{base} ({n})".lower() in taken:
+        n += 1
+    return f"{base} ({n})"
