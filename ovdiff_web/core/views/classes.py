@@ -43,7 +43,7 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
     context = {"cls": cls, "support_sets": list(ui_support.support_sets_for(cls)), "form": form,
                "regen_form": regen_form, "jobs": jobs}
     return render(request, "ovdiff/classes/detail.html", context,
-                  status=400 if (form.errors or regen_form.errors) else status)
+                  status=status if status != 200 else (400 if (form.errors or regen_form.errors) else 200))
 
 
 REGEN_SESSION_KEY = "ovdiff_regenerate"
