@@ -139,15 +139,15 @@ def kmeans(
 
     # One pass: squared norms (reused by every distance) and sklearn's tolerance,
     # tol * mean per-feature variance (accumulated in float64 for stability).
+    # mean_j var_j = (sum_i ||x_i||^2 / n - ||mean||^2) / D: the squared norms give the second moment for free.
     x_sq = torch.empty(n, dtype=torch.float32, device=dev)
     s1 = torch.zeros(dim, dtype=torch.float64, device=dev)
-    s2 = torch.zeros(dim, dtype=torch.float64, device=dev)
     for s, e, xc in rows:
-        x_sq[s:e] = (xc * xc).sum(1)
-        s1 += xc.sum(0, dtype=torch.float64)
-        s2 += (xc * xc).sum(0, dtype=torch.float64)
-    var = (s2 / n - (s1 / n) ** 2).clamp_min(0)
-    tol_abs = float(var.mean()) * tol
+        torch.linalg.vector_norm(xc, dim=1, out=x_sq[s:e]).square_()
+        s1 += xc.sum(0)  # float32 within a chunk, float64 across chunks
+    mean = s1 / n
+    var_mean = (float(x_sq.double().sum()) / n - float((mean * mean).sum())) / dim
+    tol_abs = max(var_mean, 0.0) * tol
 
     centers = _kmeans_plusplus(x, rows, x_sq, k, gen)
     kk = centers.shape[0]

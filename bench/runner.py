@@ -1,0 +1,98 @@
+"""Entry point: run every benchmark module in order, collect figures, write JSON and the Markdown summary.
+
+A benchmark that raises is recorded with its error (the others still run) and makes the exit status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from bench.common import Context, machine_info
+
+ROOT = Path(__file__).resolve().parent.parent
+# Order matters for the wall-clock budget only: cheap, independent figures first.
+BENCHMARKS: tuple[str, ...] = (
+    "matching_overhead",
+    "batched_windows",
+    "kmeans_speed",
+    "bank_memory",
+    "vocab_growth",
+    "vocab_scaling",
+    "service_latency",
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="tiny profile and small sizes (about 2 minutes)")
+    p.add_argument("--only", nargs="+", choices=BENCHMARKS, metavar="NAME", help=f"subset of {', '.join(BENCHMARKS)}")
+    p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json", help="results file")
+    p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "PERFORMANCE.md", help="summary file")
+    return p.parse_args(argv)
+
+
+def run_all(ctx: Context, names: tuple[str, ...]) -> dict:
+    """{"benchmarks": {name: {figures, details, seconds} | {error}}, "figures": merged headline figures}."""
+    results: dict[str, dict] = {}
+    figures: dict[str, object] = {}
+    for name in names:
+        ctx.log(f"[bench] {name} ({ctx.mode}) ...")
+        t0 = time.perf_counter()
+        try:
+            out = importlib.import_module(f"bench.{name}").run(ctx)
+        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
+            traceback.print_exc()
+            results[name] = {"error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - t0}
+            continue
+        out["seconds"] = round(time.perf_counter() - t0, 1)
+        results[name] = out
+        figures.update(out.get("figures", {}))
+        ctx.log(f"[bench] {name}: {json.dumps(out.get('figures', {}), default=str)} in {out['seconds']} s")
+    return {"benchmarks": results, "figures": figures}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    ctx = Context(quick=args.quick, log=lambda m: print(m, flush=True))
+    names = tuple(args.only) if args.only else BENCHMARKS
+    started = _dt.datetime.now(_dt.timezone.utc)
+    t0 = time.perf_counter()
+    run = run_all(ctx, names)
+    doc = {
+        "mode": ctx.mode,
+        "profile": ctx.profile,
+        "date": started.isoformat(timespec="seconds"),
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        "machine": machine_info(),
+        **run["figures"],
+        "benchmarks": run["benchmarks"],
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(doc, indent=1, default=_jsonable) + "\n")
+    from bench.report import render
+
+    args.markdown.parent.mkdir(parents=True, exist_ok=True)
+    args.markdown.write_text(render(doc))
+    print(f"[bench] wrote {args.json} and {args.markdown} in {doc['total_seconds']} s", flush=True)
+    return 1 if any("error" in r for r in run["benchmarks"].values()) else 0
+
+
+def _jsonable(o: object) -> object:
+    if hasattr(o, "item"):
+        return o.item()  # numpy / torch scalars
+    if isinstance(o, tuple):
+        return list(o)
+    return str(o)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

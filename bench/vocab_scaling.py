@@ -1,0 +1,56 @@
+"""Figure 6: segmentation time per image at 20, 60 and 150 classes (a quarter of them stuff, as in ADE/Context).
+
+Per vocabulary size: the real CLIP pre-filter picks the classes (at most 10 things; stuff always passes), timed;
+then the segmenter matches the kept prototypes (synthetic paper-sized banks) with the forward passes replayed
+(see ``bench.matching_overhead``), timed as a median; the forward time of one image (the same at every size) is added.
+"No worse than linear": matching time per kept prototype must not grow with the vocabulary (15 % noise margin).
+"""
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+from bench.common import Context, FixedSelection, median_time, synthetic_banks, test_image, timed, vocabulary
+from bench.matching_overhead import prime, replay_extractors
+
+SIZES = (20, 60, 150)
+
+
+def run(ctx: Context) -> dict:
+    from engine.features.clip_text import clip_text_image_similarity
+    from engine.prefilter import CategoryPrefilter
+    from engine.segmenter import Segmenter
+    from engine.stuff import background_keep_masks
+
+    cfg = ctx.config
+    seg_cfg = dataclasses.replace(cfg.segment, pamr=False)
+    image = test_image()
+    extractors = ctx.cache.get("replay_extractors") or replay_extractors(ctx, repeats=1)
+    ctx.cache["replay_extractors"] = extractors
+    prefilter = CategoryPrefilter(partial(clip_text_image_similarity, ctx.registry()), seg_cfg)
+    repeats = 3 if not ctx.quick else 5
+    rows = {}
+    for n in SIZES:
+        classes = vocabulary(n, stuff_every=4)
+        banks = synthetic_banks(classes, {e: x.dim for e, x in extractors.items()})
+        t_pre, selected = timed(lambda: prefilter(image, classes))
+        seg = Segmenter(seg_cfg, extractors, banks, classes, FixedSelection(selected))
+        forward = sum(prime(extractors, image, seg_cfg)[1].values())  # cached after bench.matching_overhead
+        t_match = median_time(lambda: seg(image), repeats)
+        is_stuff = {c.name: c.is_stuff for c in classes}
+        kept = 0
+        for e in extractors:
+            keep = background_keep_masks({c.name: banks[c.name][e] for c in classes}, is_stuff, seg_cfg)
+            kept += sum(banks[s][e].fg.shape[0] + int(keep[s].sum()) for s in selected)
+        rows[str(n)] = {"seconds_per_image": forward + t_pre + t_match, "forward_seconds": forward,
+                        "prefilter_seconds": t_pre, "matching_seconds": t_match, "classes_kept": len(selected),
+                        "prototypes_kept": kept, "matching_seconds_per_1k_prototypes": 1000 * t_match / kept}
+        ctx.log(f"  {n} classes: {rows[str(n)]}")
+    per = [r["matching_seconds_per_1k_prototypes"] for r in rows.values()]
+    linear = all(p <= per[0] * 1.15 for p in per[1:])
+    return {
+        "figures": {"vocab_scaling": {k: r["seconds_per_image"] for k, r in rows.items()},
+                    "vocab_scaling_linear": linear},
+        "details": {"profile": ctx.profile, "sizes": rows, "stuff_fraction": 0.25,
+                    "target": "matching time per kept prototype does not grow (<= +15 %)", "passes": linear},
+    }
