@@ -175,6 +175,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "ovdiff_web.core.api.schema_hooks.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "ovdiff_web.core.models.Run.Status",
         "StageStatusEnum": "ovdiff_web.core.models.RunStage.Status",

@@ -12,3 +12,6 @@ urlpatterns = [
 
 if settings.DEBUG:
     urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+
+handler404 = "ovdiff_web.core.api.errors.not_found"
+handler500 = "ovdiff_web.core.api.errors.server_error"

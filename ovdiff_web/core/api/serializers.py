@@ -38,7 +38,8 @@ class RandomWeightsMixin(serializers.Serializer):
 
 
 class VocabularyClassSerializer(serializers.ModelSerializer):
-    label_changed_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True)
+    label_changed_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
+                                                    allow_null=True)
     is_stuff = serializers.BooleanField(required=False, allow_null=True, default=None)
     expected_version = serializers.IntegerField(
         write_only=True, required=False, min_value=1,
@@ -74,7 +75,8 @@ class VocabularyClassSerializer(serializers.ModelSerializer):
 
 
 class VocabularySerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True)
+    owner = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
+                                                    allow_null=True)
     classes = VocabularyClassSerializer(many=True, read_only=True)
     class_count = serializers.IntegerField(read_only=True, source="classes.count")
     names = serializers.CharField(write_only=True, required=False, allow_blank=True,
@@ -132,7 +134,8 @@ class SupportSetSerializer(RandomWeightsMixin, serializers.ModelSerializer):
 
 
 class DatasetSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
+                                                    allow_null=True)
 
     class Meta:
         model = Dataset
@@ -182,7 +185,8 @@ class RunStageSerializer(serializers.ModelSerializer):
 
 
 class RunSerializer(RandomWeightsMixin, serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
+                                                    allow_null=True)
     stages = RunStageSerializer(many=True, read_only=True)
     image_count = serializers.SerializerMethodField()
 
