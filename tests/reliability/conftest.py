@@ -74,19 +74,21 @@ def web_broker(url: str) -> Iterator[None]:
 class RedisServer:
     """A private ``redis-server`` (append-only file, so a restart keeps queued and unacked messages)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, password: str = "") -> None:
         if not shutil.which("redis-server"):
             pytest.skip("redis-server is not installed")
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        self.url = f"redis://{':' + password + '@' if password else ''}127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
+        auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "no"],
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "no", *auth],
             stdout=open(self.dir / "redis.log", "ab"), stderr=subprocess.STDOUT)
         import redis
 
