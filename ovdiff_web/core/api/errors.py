@@ -15,3 +15,14 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Internal server error."}, status=500)
     return defaults.server_error(request)
+
+
+def api_exception_handler(exc: Exception, context: dict) -> HttpResponse | None:
+    """DRF's handler, with one body shape for every error: a bare list of messages (a ValidationError raised
+    with a list, e.g. by a query filter) becomes ``{"detail": "..."}`` as the schema documents."""
+    from rest_framework.views import exception_handler
+
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        response.data = {"detail": " ".join(str(item) for item in response.data)}
+    return response
