@@ -7,7 +7,6 @@ from typing import Any
 HEADLINES: list[tuple[str, str, str, Any]] = [
     ("matching_overhead_ratio", "matching time / forward time, one VOC image, 3 extractors, 60 classes "
      "(pre-filter keeps 10)", "<= 0.05", lambda v: v <= 0.05),
-    ("matching_overhead_ratio_all_classes", "same with the pre-filter off (all 60 classes matched)", "-", None),
     ("batched_window_ratio", "per-image time, windows batched / one at a time", "< 1 is a gain", None),
     ("kmeans_speedup", "sklearn KMeans time / engine K-means time (worst shape)", ">= 5", lambda v: v >= 5),
     ("kmeans_inertia_rel_diff", "|inertia - sklearn inertia| / sklearn inertia (worst shape)", "<= 0.01",

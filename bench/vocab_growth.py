@@ -50,6 +50,7 @@ def run(ctx: Context) -> dict:
             "seconds_build_alone": statistics.median(b_build),
             "seconds_segment_cached": statistics.median(b_seg),
             "repeats": repeats,
+            "runs_a": a_times, "runs_b_build": b_build, "runs_b_segment": b_seg,
             "target": "vocab_growth_ratio <= 1.1",
             "passes": a / b <= 1.1,
         },

@@ -78,6 +78,24 @@ class _SidePool:
         self.grid[index] = hw
 
 
+def _consolidate(pieces: list[torch.Tensor]) -> torch.Tensor:
+    """One (N, D) tensor from row blocks, copied and released block by block so the pool is never held twice.
+
+    ``pieces`` is left holding just the result (a bank can be built again)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    out = torch.empty(sum(p.shape[0] for p in pieces), pieces[0].shape[1], dtype=pieces[0].dtype)
+    at = 0
+    pieces.reverse()
+    while pieces:
+        block = pieces.pop()
+        out[at:at + block.shape[0]] = block
+        at += block.shape[0]
+        del block
+    pieces.append(out)
+    return out
+
+
 class BankBuilder:
     """Streaming prototype-bank builder: ``add`` feature batches, then ``build`` once."""
 
@@ -134,7 +152,7 @@ class BankBuilder:
             vecs.append(torch.stack([v for v, _ in pool.instances]))
             sources.extend(s for _, s in pool.instances)
         if cfg.use_parts and cfg.kmeans_k > 0:
-            rows = torch.cat(pool.rows) if len(pool.rows) > 1 else pool.rows[0]
+            rows = _consolidate(pool.rows)
             res = kmeans(rows, cfg.kmeans_k, max_iter=cfg.kmeans_max_iter, tol=cfg.kmeans_tol, seed=cfg.kmeans_seed)
             del rows
             images, cells = torch.cat(pool.image), torch.cat(pool.cell)
