@@ -1,8 +1,13 @@
 """Browser-test fixtures: a live Django server, a REAL Celery worker subprocess on the local Redis (DB 14) sharing
-the file SQLite test database and MEDIA_ROOT, and a headless system Chromium that may only talk to localhost."""
+the file SQLite test database and MEDIA_ROOT, and a headless system Chromium that may only talk to localhost.
+
+Queues are private to this test session (``OVDIFF_QUEUE_PREFIX``): the live server sends to ``<prefix>gpu`` /
+``<prefix>cpu`` and the worker consumes only those, so concurrent sessions on one Redis never take each other's
+tasks. Nothing is flushed: only this session's own queue keys are deleted."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +27,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+QUEUE_PREFIX = f"browser{os.getpid()}-"
 
 
 @pytest.fixture
@@ -34,34 +40,49 @@ def shared_paths(settings: Any, tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def celery_worker(transactional_db: Any, live_server: Any, shared_paths: dict[str, Path]) -> Iterator[subprocess.Popen]:
-    """``celery worker`` in a subprocess on the test database file; the web side sends to the same broker DB."""
+def celery_worker(transactional_db: Any, live_server: Any, shared_paths: dict[str, Path],
+                  settings: Any) -> Iterator[subprocess.Popen]:
+    """``celery worker`` in a subprocess on the test database file; the web side sends to the same broker DB,
+    both on this session's private queues."""
     import redis
-    from django.conf import settings
     from django.db import connection
 
-    from ovdiff_web.celery import app
+    from ovdiff_web.celery import app, queue_name
 
-    redis.Redis.from_url(BROKER).flushdb()
+    queues = [f"{QUEUE_PREFIX}gpu", f"{QUEUE_PREFIX}cpu"]
+    client = redis.Redis.from_url(BROKER)
+    client.delete(*queues)  # leftovers of a crashed earlier session with this pid; other sessions' keys untouched
+    # The live server runs in this process: every send names its queue through queue_name(), which reads
+    # settings.OVDIFF_QUEUE_PREFIX at call time; routes and default queue follow for any send that does not.
+    settings.OVDIFF_QUEUE_PREFIX = QUEUE_PREFIX
+    settings.CELERY_TASK_DEFAULT_QUEUE = queues[1]
+    settings.CELERY_TASK_ROUTES = {pattern: {"queue": f"{QUEUE_PREFIX}{route['queue'][-3:]}"}
+                                          for pattern, route in settings.CELERY_TASK_ROUTES.items()}
+    assert queue_name("gpu") == queues[0] and queue_name("cpu") == queues[1]
+    old_conf = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_default_queue", "task_routes")}
     app.conf.broker_url = BROKER
     app.conf.result_backend = BROKER
+    app.conf.task_default_queue = queues[1]
+    app.conf.task_routes = settings.CELERY_TASK_ROUTES
+    _drop_cached_connections(app)  # an earlier test may have opened pools on another broker URL
     db_name = connection.settings_dict["NAME"]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ovdiff_web.settings_test", "REDIS_URL": BROKER,
            "CELERY_RESULT_BACKEND": BROKER, "DATABASE_URL": f"sqlite:///{db_name}",
            "OVDIFF_DATA_DIR": str(settings.OVDIFF_DATA_DIR), "MEDIA_ROOT": str(shared_paths["media"]),
            "OVDIFF_STORE_DIR": str(shared_paths["store"]), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "OVDIFF_PROFILE": "tiny"}
+           "OVDIFF_PROFILE": "tiny", "OVDIFF_QUEUE_PREFIX": QUEUE_PREFIX}
     log = open(shared_paths["tmp"] / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ovdiff_web", "worker", "-Q", "gpu,cpu",
+    worker_name = f"browser-{os.getpid()}@{socket.gethostname()}"
+    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ovdiff_web", "worker", "-Q", ",".join(queues),
                              "--pool=solo", "-c", "1", "-l", "INFO", "--without-mingle", "--without-gossip",
-                             "-n", f"browser-{os.getpid()}@%h"],
+                             "-n", worker_name],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {(shared_paths['tmp'] / 'worker.log').read_text()[-3000:]}")
-            if app.control.ping(timeout=0.5):
+            if app.control.ping(destination=[worker_name], timeout=0.5):  # our worker, not another session's
                 break
         else:
             raise RuntimeError("worker did not answer a ping within 60 s")
@@ -73,10 +94,23 @@ def celery_worker(transactional_db: Any, live_server: Any, shared_paths: dict[st
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        client.delete(*queues)
+        for key, value in old_conf.items():
+            app.conf[key] = value
+        _drop_cached_connections(app)
         worker_log = shared_paths["tmp"] / "worker.log"
         if worker_log.exists():
             (REPO / "test-artifacts").mkdir(exist_ok=True)
             (REPO / "test-artifacts" / "browser-worker.log").write_bytes(worker_log.read_bytes()[-200_000:])
+
+
+def _drop_cached_connections(app: Any) -> None:
+    """Celery caches its connection pool, producer pool and result backend at first use: after changing the
+    broker URL they must be rebuilt, or sends would still go to the old broker."""
+    app._pool = None
+    app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
 
 
 @pytest.fixture(scope="session")

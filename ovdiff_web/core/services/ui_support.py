@@ -323,10 +323,17 @@ def save_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> int:
 
 
 def support_sets_for(cls: VocabularyClass) -> Any:
-    """Support sets built for this class's name and text (any profile), newest first, with images and banks."""
-    from ovdiff_web.core.models import SupportSet
+    """Support sets built for this class's name and text (any profile), newest first, with images and banks.
 
-    return (SupportSet.objects.filter(class_name=cls.name, prompt=cls.text)
+    A generated set stores the generator prompt (the profile's template around the class text, e.g. "A good photo
+    of a cat"); a user folder stores the bare text. Both forms are matched."""
+    from ovdiff_web.core.models import PROFILE_CHOICES, SupportSet
+    from ovdiff_web.core.services.engine_bridge import build_config
+
+    prompts = {cls.text}
+    for profile, _ in PROFILE_CHOICES:
+        prompts.add(build_config(profile).support.prompt_template.format(cls.text.strip()))
+    return (SupportSet.objects.filter(class_name=cls.name, prompt__in=prompts)
             .prefetch_related("images", "banks").order_by("-created_at"))
 
 

@@ -53,7 +53,8 @@ def _created(request: HttpRequest, dataset: Dataset) -> HttpResponse:
     if dataset.status == Dataset.Status.READY:
         text = f"Dataset “{dataset.name}” is ready: {dataset.image_count} images, {len(dataset.class_names)} classes."
         if dataset.ingest_errors:
-            text += f" {len(dataset.ingest_errors)} files were left out (listed below)."
+            n = len(dataset.ingest_errors)
+            text += f" {n} file{' was' if n == 1 else 's were'} left out (listed below)."
         messages.success(request, text)
     else:
         messages.info(request, f"Dataset “{dataset.name}” is large: a worker checks its files now.")
@@ -118,7 +119,7 @@ def dataset_register(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = get_object_or_404(Dataset.objects.select_related("created_by"), pk=pk)
-    errors = paginate(request, dataset.ingest_errors, ERRORS_PER_PAGE)
+    errors = paginate(request, [_short(e, dataset.root) for e in dataset.ingest_errors], ERRORS_PER_PAGE)
     classes = [{"index": i, "name": n, "prompt": p if p != n else ""}
                for i, (n, p) in enumerate(zip(dataset.class_names, list(dataset.prompts) + [""] * len(dataset.class_names)))]
     runs = dataset.runs.select_related("vocabulary").order_by("-created_at")[:10]
@@ -147,6 +148,13 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
         text += f" Already present: {len(skipped)}."
     messages.success(request, text)
     return redirect("ui:vocabulary_detail", pk=vocab.pk)
+
+
+def _short(error: dict[str, str], root: str) -> dict[str, str]:
+    """File paths relative to the dataset root: the same long prefix on every row hides what matters."""
+    prefix = root.rstrip("/") + "/"
+    return {"item": str(error.get("item", "")).replace(prefix, ""),
+            "error": str(error.get("error", "")).replace(prefix, "")}
 
 
 def _free_vocabulary_name(base: str) -> str:
