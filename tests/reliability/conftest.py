@@ -54,9 +54,7 @@ def web_broker(url: str) -> Iterator[None]:
     """Point this (web) process's Celery app at ``url``; connection pools are rebuilt and restored after."""
     from ovdiff_web.celery import app
 
-    def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+    def reset() -> None:  # drop references only: kombu's global pools stay usable for whoever shares them
         app._pool = None
         app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
 

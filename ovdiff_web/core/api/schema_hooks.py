@@ -16,7 +16,8 @@ COMMON = {"400": "invalid input", "401": "authentication required", "403": "perm
           "404": "not found", "405": "method not allowed", "406": "not acceptable",
           "415": "unsupported media type"}
 BY_METHOD = {"put": {"409": "version conflict"}, "patch": {"409": "version conflict"},
-             "post": {"409": "conflict with the current state", "413": "upload too large"}}
+             "post": {"409": "conflict with the current state", "413": "upload too large",
+                      "503": "task queue unavailable"}}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

@@ -173,6 +173,8 @@ class VocabularyClassViewSet(viewsets.ModelViewSet):
                                                    body.validated_data.get("settings") or {})
         except run_service.RunInputError as exc:
             return Response({"settings": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        except run_service.QueueUnavailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response({"queued": True, "task_id": task_id}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -320,7 +322,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 class WorkersView(APIView):
     """Celery workers answering a ping within a short timeout, their queues and active tasks."""
 
-    @extend_schema(responses=s.WorkersSerializer)
+    @extend_schema(responses={200: s.WorkersSerializer, 503: s.WorkersSerializer})
     def get(self, request: Request) -> Response:
         from ovdiff_web.core.services.workers import worker_status
 

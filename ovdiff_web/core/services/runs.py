@@ -67,8 +67,16 @@ def queue_regenerate(cls: Any, profile: str | None, overrides: dict[str, Any]) -
         config = engine_bridge.build_config(profile, overrides)
     except (ValueError, TypeError) as exc:
         raise RunInputError(str(exc)) from None
-    result = regenerate_class.apply_async(args=(cls.pk, profile, config.to_dict()), queue=queue_name("gpu"))
+    try:
+        result = regenerate_class.apply_async(args=(cls.pk, profile, config.to_dict()), queue=queue_name("gpu"),
+                                              retry=True, retry_policy={"max_retries": 2})
+    except Exception as exc:  # broker down: the caller answers 503 with this message
+        raise QueueUnavailable(f"task queue unavailable ({type(exc).__name__}); try again later") from None
     return str(result.id)
+
+
+class QueueUnavailable(RuntimeError):
+    """The broker could not take the task."""
 
 
 def enqueue_start(run_id: int) -> None:
