@@ -97,8 +97,9 @@ def confusion_heatmap(run: Any) -> SafeString:
     show_labels = n <= 40
     margin = 130 if show_labels else 10
     size = margin + n * cell + 4
-    parts = [f'<svg class="chart" role="img" aria-label="confusion matrix heatmap" viewBox="0 0 {size} {size}" '
-             f'width="{size}" height="{size}" xmlns="http://www.w3.org/2000/svg">']
+    width = margin + max(len(r) for r in matrix) * cell + 4  # + the "no dataset label" column
+    parts = [f'<svg class="chart" role="img" aria-label="confusion matrix heatmap" viewBox="0 0 {width} {size}" '
+             f'width="{width}" height="{size}" xmlns="http://www.w3.org/2000/svg">']
     if show_labels:
         for i, name in enumerate(names):
             label = escape(name)
@@ -113,7 +114,9 @@ def confusion_heatmap(run: Any) -> SafeString:
             shade = int(255 - 215 * share)
             colour = f"rgb({shade},{shade},255)" if gt != pred else f"rgb({shade},255,{shade})"
             x, y = margin + pred * cell, margin + gt * cell
-            title = f"ground truth {escape(names[gt])} → predicted {escape(names[pred])}: {value} px ({share * 100:.1f}% of row)"
+            # the matrix has one extra last column: pixels given to an engine class with no dataset label
+            pred_name = names[pred] if pred < len(names) else "a class with no dataset label"
+            title = f"ground truth {escape(names[gt])} → predicted {escape(pred_name)}: {value} px ({share * 100:.1f}% of row)"
             rect = f'<rect x="{x}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="{colour}"><title>{title}</title></rect>'
             if value:
                 href = reverse("ui:confusion_cell", args=[run.pk, gt, pred])
