@@ -56,6 +56,9 @@ def web_broker(url: str) -> Iterator[None]:
 
     def reset() -> None:  # drop references only: kombu's global pools stay usable for whoever shares them
         app._pool = None
+        # the result backend (and its pub/sub consumer) is bound to the old URL: forget it (per thread too)
+        app._backend_cache = None
+        app._local.__dict__.pop("backend", None)
         app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
 
     old = (app.conf.broker_url, app.conf.result_backend)

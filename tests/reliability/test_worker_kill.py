@@ -38,7 +38,10 @@ def _wait_for_fault(marker: Path, proc: Any, api: Any, run_id: int, percents: li
             return
         if proc.poll() is not None:
             pytest.fail(f"worker exited before reaching {marker.name}:\n{logs()}")
-        percents.append(api.get(f"/api/runs/{run_id}/progress/").json()["percent"])
+        progress = api.get(f"/api/runs/{run_id}/progress/").json()
+        if progress["status"] in ("failed", "cancelled"):
+            pytest.fail(f"run {progress['status']} before {marker.name}: {progress['error']}\n{logs()}")
+        percents.append(progress["percent"])
         time.sleep(0.2)
     pytest.fail(f"{marker.name} not reached in {timeout} s:\n{logs()}")
 
