@@ -50,8 +50,8 @@ def queue_regeneration(cls: Any, profile: str, overrides: dict[str, Any]) -> str
         return runs.queue_regenerate(cls, profile, overrides)
     except runs.RunInputError:
         raise
-    except Exception as exc:  # the broker went away between the check and the send
-        raise BrokerUnavailable(f"could not queue the task ({type(exc).__name__})") from None
+    except Exception as exc:  # the broker went away between the check and the send (runs.QueueUnavailable)
+        raise BrokerUnavailable(str(exc) or f"could not queue the task ({type(exc).__name__})") from None
 
 
 def task_state(task_id: str) -> dict[str, Any]:
