@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="tiny profile and small sizes (about 2 minutes)")
     p.add_argument("--only", nargs="+", choices=BENCHMARKS, metavar="NAME", help=f"subset of {', '.join(BENCHMARKS)}")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json", help="results file")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the other benchmarks' results already in --json (re-run a subset)")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "PERFORMANCE.md", help="summary file")
     return p.parse_args(argv)
 
@@ -67,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     run = run_all(ctx, names)
+    if args.merge and args.json.is_file():
+        old = json.loads(args.json.read_text())
+        kept = {k: v for k, v in old.get("benchmarks", {}).items() if k not in names}
+        run["benchmarks"] = {**kept, **run["benchmarks"]}
+        run["figures"] = {k: v for b in run["benchmarks"].values() for k, v in b.get("figures", {}).items()}
     doc = {
         "mode": ctx.mode,
         "profile": ctx.profile,
