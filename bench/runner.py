@@ -74,12 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         kept = {k: v for k, v in old.get("benchmarks", {}).items() if k not in names}
         run["benchmarks"] = {**kept, **run["benchmarks"]}
         run["figures"] = {k: v for b in run["benchmarks"].values() for k, v in b.get("figures", {}).items()}
+        run["merged"] = {"kept_from": old.get("merged", {}).get("kept_from", old.get("date")), "rerun": list(names)}
     doc = {
         "mode": ctx.mode,
         "profile": ctx.profile,
         "date": started.isoformat(timespec="seconds"),
         "total_seconds": round(time.perf_counter() - t0, 1),
         "machine": machine_info(),
+        **({"merged": run["merged"]} if "merged" in run else {}),
         **run["figures"],
         "benchmarks": run["benchmarks"],
     }

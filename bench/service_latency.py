@@ -234,7 +234,7 @@ def run(ctx) -> dict:  # noqa: ANN001 - bench.common.Context
                     "run_first_progress_seconds": progress["seconds_to_first_progress"]},
         "details": {"clients": CLIENTS, "requests_per_client": per_client, "image_results": n_results,
                     "server": "gunicorn, 3 workers, SQLite", "latency": latency, **progress,
-                    "note": "worker started and ready before queueing; the run is cancelled after its first progress update"},
+                    "note": "worker ready before queueing; the run is cancelled after its first progress update"},
     }
 
 

@@ -1,8 +1,9 @@
 """Figure 6: segmentation time per image at 20, 60 and 150 classes (a quarter of them stuff, as in ADE/Context).
 
 Per vocabulary size: the real CLIP pre-filter's first stage picks the candidate things (at most 10; stuff always
-passes), timed; its subset search is timed once (see ``run``); then the segmenter matches the kept prototypes (synthetic paper-sized banks) with the forward passes replayed
-(see ``bench.matching_overhead``), timed as a median; the forward time of one image (the same at every size) is added.
+passes), timed; its subset search is timed once (see ``run``); then the segmenter matches the kept prototypes
+(synthetic paper-sized banks) with the forward passes replayed (see ``bench.matching_overhead``), timed as a
+median; the forward time of one image (the same at every size) is added.
 "No worse than linear": matching time per kept prototype must not grow with the vocabulary (15 % noise margin).
 """
 from __future__ import annotations
