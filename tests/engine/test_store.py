@@ -87,18 +87,23 @@ def _racer(root: str, barrier, tag: str) -> None:
         (d / "who").write_text(tag)
         for i in range(50):
             (d / f"f{i}").write_text(tag * 100)
-        barrier.wait()
+        barrier.wait(timeout=60)
     assert store.exists("bank", KEY)
 
 
 def test_two_processes_racing(tmp_path):
-    ctx = mp.get_context("fork")
+    # spawn, not fork: forking a test process that already runs threads (browser driver, torch pools) can
+    # deadlock the child on an inherited lock.
+    ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=_racer, args=(str(tmp_path), barrier, t)) for t in "ab"]
+    procs = [ctx.Process(target=_racer, args=(str(tmp_path), barrier, t), daemon=True) for t in "ab"]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(30)
+        p.join(120)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
     assert [p.exitcode for p in procs] == [0, 0]
     store = ArtifactStore(tmp_path)
     final = store.path("bank", KEY)
