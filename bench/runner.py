@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         kept = {k: v for k, v in old.get("benchmarks", {}).items() if k not in names}
         run["benchmarks"] = {**kept, **run["benchmarks"]}
         run["figures"] = {k: v for b in run["benchmarks"].values() for k, v in b.get("figures", {}).items()}
-        run["merged"] = {"kept_from": old.get("merged", {}).get("kept_from", old.get("date")), "rerun": list(names)}
+        run["merged"] = {"kept_from": old.get("merged", {}).get("kept_from", old.get("date")), "rerun": sorted(set(old.get("merged", {}).get("rerun", [])) | set(names))}
     doc = {
         "mode": ctx.mode,
         "profile": ctx.profile,
