@@ -168,7 +168,9 @@ def _formatted_logs(caplog: Any) -> str:
 def test_check_deploy_clean_and_quiet_about_secrets(tmp_path: Path) -> None:
     secret = "Zq" + "9" * 48 + "-deploy-secret-key"
     db_password = "dbPW-never-printed"
-    env = {**{k: v for k, v in os.environ.items() if k not in ("DEBUG",)}, "DJANGO_SETTINGS_MODULE": "ovdiff_web.settings",
+    # A deployment's environment: nothing the test session set for itself (the browser tests' async override).
+    inherited = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    env = {**inherited, "DJANGO_SETTINGS_MODULE": "ovdiff_web.settings",
            "DEBUG": "0", "SECRET_KEY": secret, "ALLOWED_HOSTS": "ovdiff.example.org",
            "DATABASE_URL": f"postgres://ovdiff:{db_password}@127.0.0.1:5432/ovdiff",
            "REDIS_URL": "redis://:redisPW-never-printed@127.0.0.1:6379/11", "OVDIFF_DATA_DIR": str(tmp_path)}
