@@ -20,3 +20,18 @@ def tiny_registry():
     from engine.models import ModelRegistry
 
     return ModelRegistry("tiny")
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """A fresh MEDIA_ROOT and artifact store per test (and nothing else of the machine is writable)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.OVDIFF_STORE_DIR = tmp_path / "store"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def user(django_user_model):
+    """The signed-in user of service and dashboard tests."""
+    return django_user_model.objects.create_user("alice", password="pw-alice-123")

@@ -15,20 +15,6 @@ from rest_framework.test import APIClient  # noqa: E402
 
 
 @pytest.fixture
-def media_root(settings: Any, tmp_path: Path) -> Path:
-    """A fresh MEDIA_ROOT and artifact store per test (and nothing else of the machine is writable)."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.OVDIFF_STORE_DIR = tmp_path / "store"
-    settings.MEDIA_ROOT.mkdir()
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def user(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password="pw-alice-123")
-
-
-@pytest.fixture
 def other_user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("bob", password="pw-bob-123")
 

@@ -14,19 +14,6 @@ from tests.ui.factories import make_demo_dataset, make_finished_run  # noqa: E40
 
 
 @pytest.fixture
-def media_root(settings: Any, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.OVDIFF_STORE_DIR = tmp_path / "store"
-    settings.MEDIA_ROOT.mkdir()
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def user(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password="pw-alice-123")
-
-
-@pytest.fixture
 def ui(client: Any, user: Any, media_root: Path) -> Any:
     """Django test client signed in as ``alice``."""
     client.force_login(user)
