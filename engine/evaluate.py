@@ -40,17 +40,24 @@ def dataset_classes(ds: SegDataset, stuff: Sequence[str] | None = None) -> list[
     return out
 
 
+def best_class_labels(seg: Segmentation) -> np.ndarray:
+    """Labels in the segmenter's index space (1..C) with background left out: each pixel takes its best class.
+
+    This is the without-background protocol (VOC-20, Context-59, ADE-150): there is no background to predict.
+    """
+    if seg.scores is None:
+        raise ValueError("without-background protocols need the class scores (segment with return_scores=True)")
+    return np.argmax(seg.scores[1:], axis=0).astype(np.int64) + 1
+
+
 def to_dataset_labels(seg: Segmentation, has_background: bool) -> np.ndarray:
     """Map the segmenter's labels (0 = background, then vocabulary order) to the dataset's label ids.
 
-    With background the ids coincide. Without background (VOC-20, Context-59, ADE-150) every pixel takes its
-    best class: the argmax of the class scores with the background class left out.
+    With background the ids coincide; without, every pixel takes its best class (``best_class_labels``).
     """
     if has_background:
         return seg.labels.astype(np.int64)
-    if seg.scores is None:
-        raise ValueError("without-background protocols need the class scores (segment with return_scores=True)")
-    return np.argmax(seg.scores[1:], axis=0).astype(np.int64)
+    return best_class_labels(seg) - 1
 
 
 @dataclass

@@ -17,6 +17,7 @@ from tasks.base import RunTask, cancel_checker, fault_point, load_active_run, ru
 def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any]:
     """Segment the images of shard ``shard_index`` (ids stored on the RunShard row)."""
     from engine.errors import CancelledError
+    from engine.evaluate import best_class_labels
     from engine.metrics import ConfusionMatrix
     from ovdiff_web.core.models import ImageResult, Run, RunShard
     from ovdiff_web.core.services import engine_bridge, runs
@@ -47,8 +48,9 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
             if cancel():
                 raise CancelledError(f"run {run_id} cancelled")
             image, gt = seg_ds.load(samples[image_id])
-            result = ovd.segment(image, specs)
-            pred = to_dataset_labels(result.labels, result.class_names, run.label_map, unmatched=n)
+            result = ovd.segment(image, specs, return_scores=not seg_ds.has_background)
+            labels = result.labels if seg_ds.has_background else best_class_labels(result)
+            pred = to_dataset_labels(labels, result.class_names, run.label_map, unmatched=n)
             fields = write_prediction(out_dir, image_id, image, pred, n)
             iou = None
             if evaluate:

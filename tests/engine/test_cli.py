@@ -74,3 +74,22 @@ def test_set_overrides_switch_ablations_and_reject_unknown_settings():
     assert cfg.support.prompt_template == "A {}"
     with pytest.raises(Exception, match="unknown setting"):
         apply_overrides(cfg, ["segment.nonsense=1"])
+
+
+def test_evaluate_without_background_predicts_a_class_everywhere(tmp_path, store):
+    """Without-background protocol (no "background" in classes.txt): every pixel gets one of the classes."""
+    root = write_demo_dataset(tmp_path / "ds", n_images=2, size=64)
+    lines = (root / "classes.txt").read_text().splitlines()
+    (root / "classes.txt").write_text("\n".join(lines[1:]) + "\n")
+    from engine.images import load_label_png, save_label_png
+
+    for p in (root / "masks").glob("*.png"):  # shift labels down; old background becomes ignore
+        lab = load_label_png(p)
+        save_label_png(np.where(lab == 0, 255, lab - 1).astype(np.uint8), p)
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--dataset", "folder", "--root", str(root), "--profile", "tiny", "--store", store,
+                 "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["confusion"]["matrix"]) == 3
+    pred = np.asarray(Image.open(next((out / "pred").glob("*.png"))))
+    assert set(np.unique(pred)) <= {0, 1, 2}
