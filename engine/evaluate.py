@@ -6,7 +6,6 @@ the shards' confusion matrices afterwards; ``evaluate_dataset`` is the single-pr
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from engine.atomic import atomic_write
 from engine.datasets.base import Sample, SegDataset
 from engine.errors import CancelledError
 from engine.images import save_label_png, voc_palette
@@ -81,11 +81,7 @@ def predict_sample(ovd: "OVDiff", ds: SegDataset, classes: Sequence[ClassSpec], 
 
 def write_prediction(pred: np.ndarray, path: Path) -> Path:
     """Write a palette PNG atomically (temp file + rename) so a killed process leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    save_label_png(pred.astype(np.uint8), tmp, voc_palette())
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: save_label_png(pred.astype(np.uint8), tmp, voc_palette()))
 
 
 def evaluate_dataset(
@@ -124,8 +120,5 @@ def evaluate_dataset(
         random_weights=ovd.registry.is_random_weights,
     )
     if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        tmp = Path(out_dir) / ".metrics.json.tmp"
-        tmp.write_text(json.dumps(metrics, indent=2))
-        os.replace(tmp, Path(out_dir) / "metrics.json")
+        atomic_write(Path(out_dir) / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
     return metrics

@@ -10,6 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from engine.atomic import atomic_write
 from tasks.base import RunTask, cancel_checker, fault_point, load_active_run, run_guard
 
 
@@ -87,23 +88,13 @@ def write_prediction(out_dir: Path, image_id: str, image: np.ndarray, pred: np.n
     labels = np.where(pred >= n, 255, pred).astype(np.uint8)
     label_img = Image.fromarray(labels)  # putpalette turns the L image into P
     label_img.putpalette(palette.astype(np.uint8).flatten().tolist())
-    _save_atomic(label_img, media / pred_rel)
+    atomic_write(media / pred_rel, lambda tmp: label_img.save(tmp, format="PNG"))
     colours = palette[labels].astype(np.float32)
     blended = (0.5 * image.astype(np.float32) + 0.5 * colours).clip(0, 255).astype(np.uint8)
-    _save_atomic(Image.fromarray(blended), media / overlay_rel)
+    atomic_write(media / overlay_rel, lambda tmp: Image.fromarray(blended).save(tmp, format="PNG"))
     return {"prediction": pred_rel.as_posix(), "overlay": overlay_rel.as_posix()}
-
-
-def _save_atomic(img: Any, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    img.save(tmp, format="PNG")
-    tmp.replace(target)
 
 
 def save_confusion_npy(out_dir: Path, shard_index: int, matrix: np.ndarray) -> None:
     target = Path(settings.MEDIA_ROOT) / out_dir / "shards" / f"{shard_index:05d}.npy"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp.npy")
-    np.save(tmp, matrix)
-    tmp.replace(target)
+    atomic_write(target, lambda tmp: np.save(tmp, matrix))
