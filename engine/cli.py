@@ -125,16 +125,24 @@ def cmd_support(args: argparse.Namespace) -> int:
 
 
 def cmd_prototypes(args: argparse.Namespace) -> int:
-    from engine.prototypes.banks import save_bank
+    from engine.prototypes.files import bank_shape, copy_bank
     from engine.types import ClassSpec
 
     ovd = _ovdiff(args)
     cls = ClassSpec(name=args.class_name, user_support_dir=args.images)
-    banks = ovd.banks(cls, progress=Progress(args.quiet))
     out = Path(args.out)
-    for ename, bank in banks.items():
-        save_bank(bank, out / ename)
-        print(f"{ename}: {bank.fg.shape[0]} fg / {bank.bg.shape[0]} bg prototypes of dim {bank.fg.shape[1]}")
+    stored = ovd.cached_bank_dirs(cls)
+    if stored is None:  # build (loads the models); a cached class is copied without loading torch
+        from engine.prototypes.banks import save_bank
+
+        for ename, bank in ovd.banks(cls, progress=Progress(args.quiet)).items():
+            save_bank(bank, out / ename)
+        stored = {e: out / e for e in ovd.config.features.extractors}
+    for ename, src in stored.items():
+        if src != out / ename:
+            copy_bank(src, out / ename)
+        fg, bg, dim = bank_shape(out / ename)
+        print(f"{ename}: {fg} fg / {bg} bg prototypes of dim {dim}")
     return 0
 
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from engine.runtime import RuntimeConfig
+
 # Stable Diffusion cross-attention layers whose to_q projections are features (paper, sec. 3).
 SD_PAPER_LAYERS: tuple[str, ...] = (
     "down_blocks.0.attentions.0",
@@ -128,6 +130,7 @@ class OVDiffConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     prototypes: PrototypeConfig = field(default_factory=PrototypeConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)  # how models run; not hashed (engine.runtime)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -6,23 +6,23 @@ the ``ModelRegistry`` and are reused for the lifetime of this object.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from engine.config import OVDiffConfig, stable_hash
 from engine.errors import BadInputError, CancelledError
-from engine.masks.fgbg import apply_masks
-from engine.masks.proposer import build_proposer
 from engine.models.registry import ModelRegistry
-from engine.prototypes.banks import BankBuilder, load_bank, save_bank
-from engine.support.sampling import sample_support_images, support_prompt
+from engine.runtime import windows_per_batch
 from engine.store import ArtifactStore
 from engine.support.io import folder_content_hash, load_support_set, load_user_support_folder, save_support_set
 from engine.types import CancelFn, ClassSpec, PrototypeBank, ProgressFn, Segmentation, SupportSet
+
+if TYPE_CHECKING:  # torch and the model libraries load only when a model is needed (cached calls stay instant)
+    import torch
 
 # Bump when a stage's code changes what it produces: old artifacts then miss the cache instead of being reused.
 STAGE_VERSION = {"support": 1, "bank": 1}
@@ -61,6 +61,13 @@ class OVDiff:
             for e in cfg.features.extractors
         }
 
+    def cached_bank_dirs(self, cls: ClassSpec) -> dict[str, Path] | None:
+        """extractor -> store directory of each bank of ``cls`` when all are cached (else None); loads nothing."""
+        keys = self.bank_keys(cls)
+        if not all(self.store.exists(BANK, k) for k in keys.values()):
+            return None
+        return {e: self.store.path(BANK, k) for e, k in keys.items()}
+
     def is_cached(self, cls: ClassSpec) -> bool:
         """True when every bank of ``cls`` is in the store: nothing would be recomputed."""
         return all(self.store.exists(BANK, k) for k in self.bank_keys(cls).values())
@@ -74,6 +81,9 @@ class OVDiff:
             support = load_support_set(self.store.path(SUPPORT, key))
             support.key = key
             return support
+        from engine.masks.fgbg import apply_masks
+        from engine.support.sampling import sample_support_images, support_prompt
+
         if cls.user_support_dir:
             support = load_user_support_folder(cls.user_support_dir, cls.name, cls.prompt)
         else:
@@ -91,6 +101,8 @@ class OVDiff:
         return support
 
     def _proposer(self):  # noqa: ANN202 - a Proposer callable or None
+        from engine.masks.proposer import build_proposer
+
         cfg = self.config.masks
         if cfg.proposer == "maskcut" and cfg.use_instance_masks:
             return build_proposer(cfg, self.registry.extractor("dino", self.config.features),
@@ -101,6 +113,8 @@ class OVDiff:
     def banks(self, cls: ClassSpec, progress: ProgressFn | None = None,
               cancel: CancelFn | None = None) -> dict[str, PrototypeBank]:
         """One prototype bank per extractor; only the missing ones are built (and the support set only then)."""
+        from engine.prototypes.banks import load_bank
+
         keys = self.bank_keys(cls)
         out: dict[str, PrototypeBank] = {}
         missing = []
@@ -120,6 +134,10 @@ class OVDiff:
 
     def _build_bank(self, cls: ClassSpec, ename: str, key: str, support: SupportSet,
                     cancel: CancelFn | None) -> PrototypeBank:
+        import torch
+
+        from engine.prototypes.banks import BankBuilder, save_bank
+
         extractor = self.registry.extractor(ename, self.config.features)
         builder = BankBuilder(cls.name, ename, self.config.prototypes)
         batch = max(1, self.config.support.batch_size)
@@ -152,12 +170,16 @@ class OVDiff:
         prefilter = None
         if self.config.segment.category_prefilter:
             prefilter = CategoryPrefilter(partial(clip_text_image_similarity, self.registry), self.config.segment)
-        seg = Segmenter(self.config.segment, extractors, banks, list(vocab), prefilter, device=self.registry.device)
+        segment_cfg = replace(self.config.segment, window_batch_size=windows_per_batch(
+            self.registry.runtime, self.config.segment.window_batch_size))
+        seg = Segmenter(segment_cfg, extractors, banks, list(vocab), prefilter, device=self.registry.device)
         self._segmenters = {vocab: seg}  # keep one: a vocabulary's prototypes can be large
         return seg
 
     def segment(self, image: np.ndarray, classes: Sequence[ClassSpec], explain: bool = False,
                 return_scores: bool = False) -> Segmentation:
+        import torch
+
         with torch.inference_mode():
             return self.segmenter(classes)(image, explain=explain, return_scores=return_scores)
 
@@ -166,8 +188,10 @@ def chunk_images(chunk: Sequence) -> list[np.ndarray]:
     return [im.image for im in chunk]
 
 
-def _to_batch(images: list[np.ndarray], device: torch.device) -> torch.Tensor:
+def _to_batch(images: list[np.ndarray], device: "torch.device") -> "torch.Tensor":
     """Stack uint8 HxWx3 images (resized to the first one's size if they differ) as (B, 3, H, W) in [0, 1]."""
+    import torch
+
     h, w = images[0].shape[:2]
     tensors = []
     for im in images:
@@ -190,5 +214,6 @@ def build_ovdiff(profile: str, store_dir: Path | str, config: OVDiffConfig | Non
     """Convenience constructor used by the CLI, the service and the benchmarks."""
     from engine.profiles import default_config
 
-    return OVDiff(config or default_config(profile), ModelRegistry(profile, sources, device=device),
+    config = config or default_config(profile)
+    return OVDiff(config, ModelRegistry(profile, sources, device=device, runtime=config.runtime),
                   ArtifactStore(Path(store_dir)))

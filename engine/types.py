@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Protocol
+from typing import TYPE_CHECKING, Callable, Literal, Protocol
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # annotations only: loading a cached artifact must not import torch
+    import torch
 
 # progress(stage, done, total) ; cancel() -> True to stop. Both optional everywhere.
 ProgressFn = Callable[[str, int, int], None]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.models import builders
 from engine.models.loading import ROLE_SOURCES
 from engine.models.registry import ROLES, ModelRegistry
 
@@ -17,6 +16,8 @@ def save_tiny_models(dirpath: str | Path) -> dict[str, Path]:
     ``generator/`` a diffusers pipeline, ``dino/`` a ViTModel, ``dinov2/`` a Dinov2Model, ``clip/`` CLIPModel +
     tokenizer.
     """
+    from engine.models import builders
+
     root = Path(dirpath)
     out = {name: root / name for name in ("generator", "dino", "dinov2", "clip")}
     builders.tiny_generator().save_pretrained(out["generator"])

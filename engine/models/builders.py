@@ -30,9 +30,9 @@ from transformers import (
     ViTModel,
 )
 
+from engine.models.registry import BUILD_SEED
 from engine.models.tokenizer import MODEL_MAX_LENGTH, build_byte_tokenizer
 
-BUILD_SEED = 0
 
 # Stable Diffusion v1.5 scheduler settings (scheduler_config.json of the public checkpoint).
 SD15_SCHEDULER: dict[str, Any] = {

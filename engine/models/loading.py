@@ -9,11 +9,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import MissingModelError
+
+if TYPE_CHECKING:
+    import torch
 
 # role -> (paper default Hugging Face id, environment variable that overrides it). METHOD_NOTES section 8.
 ROLE_SOURCES: dict[str, tuple[str, str]] = {
@@ -96,7 +97,7 @@ def resolve(role: str, source: str, allow_download: bool = False) -> ResolvedSou
     return ResolvedSource(role, source, path, path.name)
 
 
-def load_generator(src: ResolvedSource, dtype: torch.dtype) -> Any:
+def load_generator(src: ResolvedSource, dtype: "torch.dtype") -> Any:
     """A Stable Diffusion pipeline directory; the scheduler is replaced by DPM-Solver multistep (paper)."""
     from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
 
@@ -115,7 +116,7 @@ def load_generator(src: ResolvedSource, dtype: torch.dtype) -> Any:
     return pipe
 
 
-def load_dino(src: ResolvedSource, dtype: torch.dtype) -> Any:
+def load_dino(src: ResolvedSource, dtype: "torch.dtype") -> Any:
     """``ViTModel`` or ``Dinov2Model``, whichever the directory's config.json names."""
     from transformers import AutoConfig, AutoModel
 
@@ -127,7 +128,7 @@ def load_dino(src: ResolvedSource, dtype: torch.dtype) -> Any:
         raise _missing("dino", src.source, f"unreadable model ({exc}) at") from exc
 
 
-def load_clip(src: ResolvedSource, dtype: torch.dtype) -> tuple[Any, Any]:
+def load_clip(src: ResolvedSource, dtype: "torch.dtype") -> tuple[Any, Any]:
     from transformers import CLIPModel, CLIPTokenizer
 
     try:

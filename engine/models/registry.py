@@ -18,26 +18,29 @@ an uncached id download. Anything missing raises ``MissingModelError`` naming th
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable
 
 from engine.config import FeatureConfig
 from engine.errors import BadInputError
-from engine.models import builders
-from engine.models.loading import ROLE_SOURCES, ResolvedSource, load_clip, load_dino, load_generator, resolve
+from engine.models.loading import ROLE_SOURCES, ResolvedSource, resolve
 from engine.profiles import PROFILES
+from engine.runtime import RuntimeConfig, apply_runtime, dtype_name, torch_dtype
 from engine.types import FeatureExtractor
 
+if TYPE_CHECKING:
+    import torch
+
 ROLES: tuple[str, ...] = ("generator", "dino", "clip")
-_RANDOM_BUILDERS: dict[str, dict[str, Callable[[], Any]]] = {
-    "tiny": {"generator": builders.tiny_generator, "dino": builders.tiny_dino, "clip": builders.tiny_clip},
-    "paper-shape": {
-        "generator": builders.paper_shape_generator,
-        "dino": builders.paper_shape_dino,
-        "clip": builders.paper_shape_clip,
-    },
-}
+RANDOM_PROFILES: tuple[str, ...] = ("tiny", "paper-shape")
+BUILD_SEED = 0  # engine.models.builders seeds every random model with this (kept here: identity loads nothing)
+
+
+def _random_builder(profile: str, role: str) -> Callable[[], Any]:
+    """The builder of a random-weight model (imports diffusers/transformers only now)."""
+    from engine.models import builders
+
+    prefix = "tiny" if profile == "tiny" else "paper_shape"
+    return getattr(builders, f"{prefix}_{role}")
 
 
 class ModelRegistry:
@@ -48,17 +51,24 @@ class ModelRegistry:
         profile: str,
         sources: dict[str, str] | None = None,
         device: str = "cpu",
-        dtype: torch.dtype = torch.float32,
+        dtype: "torch.dtype | None" = None,
         allow_download: bool | None = None,
+        runtime: RuntimeConfig | None = None,
     ) -> None:
+        """``runtime`` chooses precision, kernels and layout per role (``engine.runtime``); ``dtype``, if given,
+        forces one precision on every role (older callers)."""
         if profile not in PROFILES:
             raise BadInputError(f"unknown profile; choose one of {', '.join(PROFILES)}", item=repr(profile))
         unknown = set(sources or {}) - set(ROLES)
         if unknown:
             raise BadInputError(f"unknown model role(s); roles are {', '.join(ROLES)}", item=", ".join(sorted(unknown)))
         self.profile = profile
-        self.device = torch.device(device)
-        self.dtype = dtype
+        self.device_name = str(device)
+        self.runtime = runtime or RuntimeConfig()
+        if dtype is not None:
+            name = str(dtype).removeprefix("torch.")
+            self.runtime = RuntimeConfig(name, name, name, self.runtime.attention, self.runtime.channels_last,
+                                         self.runtime.compile, self.runtime.window_batching)
         self.allow_download = (
             os.environ.get("OVDIFF_ALLOW_DOWNLOAD") == "1" if allow_download is None else allow_download
         )
@@ -77,9 +87,19 @@ class ModelRegistry:
         return None
 
     @property
+    def device(self) -> "torch.device":
+        import torch
+
+        return torch.device(self.device_name)
+
+    def dtype(self, role: str) -> "torch.dtype":
+        """The precision ``role`` runs in on this registry's device."""
+        return torch_dtype(self.runtime, role, self.device_name)
+
+    @property
     def is_random_weights(self) -> bool:
         """True for the tiny and paper-shape profiles: their outputs mean nothing, only their shapes do."""
-        return self.profile in _RANDOM_BUILDERS
+        return self.profile in RANDOM_PROFILES
 
     def source(self, role: str) -> str | None:
         """The configured id/directory of a role, or None when it is built with random weights."""
@@ -88,42 +108,47 @@ class ModelRegistry:
     def identity(self, role: str) -> str:
         """A string naming exactly which weights a role uses, for artifact cache keys. Loads nothing."""
         src = self._sources[role]
+        precision = dtype_name(self.runtime, role, self.device_name)
+        suffix = "" if precision == "float32" else f"+{precision}"  # float32 keys are those of older stores
         if src is None:
-            return f"{self.profile}:random-seed{builders.BUILD_SEED}"
+            return f"{self.profile}:random-seed{BUILD_SEED}{suffix}"
         if role not in self._resolved:
             self._resolved[role] = resolve(role, src, self.allow_download)
-        return self._resolved[role].identity
+        return self._resolved[role].identity + suffix
 
     def _get(self, role: str) -> Any:
         if role in self._models:
             return self._models[role]
         src = self._sources[role]
         if src is None:
-            model = _RANDOM_BUILDERS[self.profile][role]()
+            model = _random_builder(self.profile, role)()
         else:
+            from engine.models import loading
+
             if role not in self._resolved:
                 self._resolved[role] = resolve(role, src, self.allow_download)
-            loader = {"generator": load_generator, "dino": load_dino, "clip": load_clip}[role]
-            model = loader(self._resolved[role], self.dtype)
-        model = self._place(role, model)
+            loader = {"generator": loading.load_generator, "dino": loading.load_dino, "clip": loading.load_clip}[role]
+            model = loader(self._resolved[role], self.dtype(role))
+        model = apply_runtime(role, self._place(role, model), self.runtime, self.device_name)
         self._models[role] = model
         return model
 
     def _place(self, role: str, model: Any) -> Any:
-        """Move to the device/dtype and switch to inference mode (no dropout, no grads)."""
+        """Move to the device and the role's dtype and switch to inference mode (no dropout, no grads)."""
+        dtype = self.dtype(role)
         if role == "generator":
             model.to(self.device)
-            if model.unet.dtype != self.dtype:
-                model.to(dtype=self.dtype)
+            if model.unet.dtype != dtype:
+                model.to(dtype=dtype)
             model.set_progress_bar_config(disable=True)
             for part in (model.unet, model.vae, model.text_encoder):
                 part.eval().requires_grad_(False)
             return model
         if role == "clip":
             net, tok = model
-            net.to(self.device, self.dtype).eval().requires_grad_(False)
+            net.to(self.device, dtype).eval().requires_grad_(False)
             return net, tok
-        model.to(self.device, self.dtype).eval().requires_grad_(False)
+        model.to(self.device, dtype).eval().requires_grad_(False)
         return model
 
     def generator(self) -> Any:

@@ -17,16 +17,16 @@ def ovd(tiny_registry, tmp_path):
 
 
 def test_banks_are_built_once_then_read_from_the_store(ovd, monkeypatch):
-    import engine.pipeline as pipeline
+    import engine.support.sampling as sampling  # the pipeline imports it when a class must be sampled
 
     calls = {"sample": 0}
-    real = pipeline.sample_support_images
+    real = sampling.sample_support_images
 
     def counting(*a, **k):
         calls["sample"] += 1
         return real(*a, **k)
 
-    monkeypatch.setattr(pipeline, "sample_support_images", counting)
+    monkeypatch.setattr(sampling, "sample_support_images", counting)
     cls = ClassSpec("brick")
     first = ovd.banks(cls)
     assert set(first) == {"sd", "dino", "clip"} and calls["sample"] == 1
@@ -66,14 +66,14 @@ def test_segment_returns_labels_at_image_size_with_background_first(ovd):
 def test_user_support_folder_replaces_sampling(ovd, tmp_path, monkeypatch):
     from PIL import Image
 
-    import engine.pipeline as pipeline
+    import engine.support.sampling as sampling
 
     folder = tmp_path / "mine"
     folder.mkdir()
     rng = np.random.default_rng(1)
     for i in range(3):
         Image.fromarray((rng.random((48, 48, 3)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
-    monkeypatch.setattr(pipeline, "sample_support_images", lambda *a, **k: pytest.fail("must not sample"))
+    monkeypatch.setattr(sampling, "sample_support_images", lambda *a, **k: pytest.fail("must not sample"))
     banks = ovd.banks(ClassSpec("logo", user_support_dir=str(folder)))
     assert banks["dino"].fg.shape[0] >= 1
     support = ovd.support_set(ClassSpec("logo", user_support_dir=str(folder)))

@@ -1,0 +1,120 @@
+"""How the models run on a device: precision per model role, attention kernels, memory layout, compilation.
+
+The ``runtime`` settings group never changes what the method computes beyond floating-point rounding, so it is
+not hashed into artifact keys, with one exception: a role running in a reduced precision (float16/bfloat16) gets
+that precision appended to its weights' identity (``ModelRegistry.identity``), so half-precision artifacts never
+answer for float32 ones. Every fast path has a CPU test against the reference path (``runtime.reference()``)
+with a stated tolerance (tests/engine/test_runtime_equivalence.py).
+
+``auto`` resolves per device: on CUDA the authors' choices (Stable Diffusion in float16, DINO and CLIP in
+float32, channels-last convolutions); on the CPU float32 everywhere and the default memory layout.
+Attention: ``sdpa`` runs PyTorch's ``scaled_dot_product_attention`` in every attention the attribution does not
+read; the cross-attention layers that feed attribution keep an explicit softmax, computed only for the
+conditional half of classifier-free guidance (``engine.support.capture``). ``eager`` is the reference: explicit
+softmax everywhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import torch
+
+DType = Literal["auto", "float32", "float16", "bfloat16"]
+ROLE_DTYPE_FIELDS: dict[str, str] = {"generator": "generator_dtype", "dino": "dino_dtype", "clip": "clip_dtype"}
+# The authors' precision per role on a GPU (karazijal/sdov runs the diffusion pipeline in float16).
+CUDA_DEFAULT_DTYPES: dict[str, str] = {"generator": "float16", "dino": "float32", "clip": "float32"}
+DTYPE_ALIASES: dict[str, str] = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Device-level speed settings; ``auto`` picks per device (see the module docstring)."""
+
+    generator_dtype: DType = "auto"  # Stable Diffusion (UNet, VAE, text encoder); CUDA auto: float16
+    dino_dtype: DType = "auto"  # CUDA auto: float32
+    clip_dtype: DType = "auto"  # CUDA auto: float32
+    attention: Literal["sdpa", "eager"] = "sdpa"  # eager = explicit softmax everywhere (the reference path)
+    channels_last: Literal["auto", "on", "off"] = "auto"  # convolutions of the UNet/VAE; CUDA auto: on
+    compile: bool = False  # torch.compile the UNet, VAE decoder and the ViTs (slow first call)
+    window_batching: Literal["auto", "on", "off"] = "auto"  # off: one window per forward; auto: on (see bench)
+
+    def __post_init__(self) -> None:
+        for name in ROLE_DTYPE_FIELDS.values():
+            value = getattr(self, name)
+            if value in DTYPE_ALIASES:
+                object.__setattr__(self, name, DTYPE_ALIASES[value])
+            elif value not in ("auto", "float32", "float16", "bfloat16"):
+                raise ValueError(f"runtime.{name} must be auto, float32, float16 or bfloat16 (fp32/fp16/bf16)")
+        if self.attention not in ("sdpa", "eager"):
+            raise ValueError("runtime.attention must be sdpa or eager")
+        for name in ("channels_last", "window_batching"):
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                object.__setattr__(self, name, "on" if value else "off")
+            elif value not in ("auto", "on", "off"):
+                raise ValueError(f"runtime.{name} must be auto, on or off")
+
+
+def reference() -> RuntimeConfig:
+    """The reference path every fast path is tested against: float32, explicit softmax, no layout change."""
+    return RuntimeConfig("float32", "float32", "float32", "eager", "off", False, "on")
+
+
+def is_cuda(device: Any) -> bool:
+    return str(device).startswith("cuda")
+
+
+def dtype_name(runtime: RuntimeConfig, role: str, device: Any) -> str:
+    """The precision a role runs in on ``device`` ("float32", "float16" or "bfloat16")."""
+    value = getattr(runtime, ROLE_DTYPE_FIELDS[role])
+    if value != "auto":
+        return value
+    return CUDA_DEFAULT_DTYPES[role] if is_cuda(device) else "float32"
+
+
+def torch_dtype(runtime: RuntimeConfig, role: str, device: Any) -> "torch.dtype":
+    import torch
+
+    return getattr(torch, dtype_name(runtime, role, device))
+
+
+def use_channels_last(runtime: RuntimeConfig, device: Any) -> bool:
+    return runtime.channels_last == "on" or (runtime.channels_last == "auto" and is_cuda(device))
+
+
+def windows_per_batch(runtime: RuntimeConfig, configured: int) -> int:
+    """Windows per extractor forward: the segment setting, or 1 when batching is switched off."""
+    return 1 if runtime.window_batching == "off" else max(1, configured)
+
+
+def apply_runtime(role: str, model: Any, runtime: RuntimeConfig, device: Any) -> Any:
+    """Set the attention kernels, memory layout and compilation of a placed model (its dtype is already set)."""
+    if role == "generator":
+        _generator_runtime(model, runtime, device)
+        return model
+    net = model[0] if role == "clip" else model
+    if hasattr(net, "set_attn_implementation"):
+        net.set_attn_implementation("sdpa" if runtime.attention == "sdpa" else "eager")
+    if runtime.compile:
+        net.compile(dynamic=False)
+    return model
+
+
+def _generator_runtime(pipe: Any, runtime: RuntimeConfig, device: Any) -> None:
+    import torch
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    processor = AttnProcessor2_0 if runtime.attention == "sdpa" else AttnProcessor
+    for part in (pipe.unet, pipe.vae):
+        part.set_attn_processor(processor())
+    text = pipe.text_encoder
+    if hasattr(text, "set_attn_implementation"):
+        text.set_attn_implementation("sdpa" if runtime.attention == "sdpa" else "eager")
+    if use_channels_last(runtime, device):
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+    if runtime.compile:
+        pipe.unet.compile(dynamic=False)
+        pipe.vae.decoder.compile(dynamic=False)
