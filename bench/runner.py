@@ -19,7 +19,9 @@ from bench.common import Context, machine_info
 ROOT = Path(__file__).resolve().parent.parent
 # Order matters for the wall-clock budget only: cheap, independent figures first.
 BENCHMARKS: tuple[str, ...] = (
+    "cached_calls",
     "matching_overhead",
+    "prefilter_cache",
     "batched_windows",
     "kmeans_speed",
     "bank_memory",

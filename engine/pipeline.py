@@ -7,7 +7,6 @@ the ``ModelRegistry`` and are reused for the lifetime of this object.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -37,6 +36,7 @@ class OVDiff:
         self.registry = registry
         self.store = store
         self._segmenters: dict[tuple[ClassSpec, ...], object] = {}
+        self._scorer: object | None = None
 
     # ---- keys ---------------------------------------------------------------------------------------------
     def support_key(self, cls: ClassSpec) -> str:
@@ -158,7 +158,7 @@ class OVDiff:
     def segmenter(self, classes: Sequence[ClassSpec], progress: ProgressFn | None = None,
                   cancel: CancelFn | None = None):  # noqa: ANN201 - engine.segment.segmenter.Segmenter
         """A segmenter for ``classes`` (banks built when missing); reused for the same vocabulary."""
-        from engine.features.clip_text import clip_text_image_similarity
+        from engine.features.text_cache import CachedClipScorer
         from engine.segment.prefilter import CategoryPrefilter
         from engine.segment.segmenter import Segmenter
 
@@ -169,7 +169,9 @@ class OVDiff:
         extractors = {e: self.registry.extractor(e, self.config.features) for e in self.config.features.extractors}
         prefilter = None
         if self.config.segment.category_prefilter:
-            prefilter = CategoryPrefilter(partial(clip_text_image_similarity, self.registry), self.config.segment)
+            if self._scorer is None:  # text embeddings by prompt, kept across vocabularies and in the store
+                self._scorer = CachedClipScorer(self.registry, self.store)
+            prefilter = CategoryPrefilter(self._scorer, self.config.segment)
         segment_cfg = replace(self.config.segment, window_batch_size=windows_per_batch(
             self.registry.runtime, self.config.segment.window_batch_size))
         seg = Segmenter(segment_cfg, extractors, banks, list(vocab), prefilter, device=self.registry.device)
