@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.common import Context, machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 # Order matters for the wall-clock budget only: cheap, independent figures first.
 BENCHMARKS: tuple[str, ...] = (
     "cached_calls",
@@ -35,11 +36,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="tiny profile and small sizes (about 2 minutes)")
     p.add_argument("--only", nargs="+", choices=BENCHMARKS, metavar="NAME", help=f"subset of {', '.join(BENCHMARKS)}")
-    p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json", help="results file")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results file")
     p.add_argument("--merge", action="store_true",
                    help="keep the other benchmarks' results already in --json (re-run a subset)")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "PERFORMANCE.md", help="summary file")
+    p.add_argument("--device", default=None,
+                   help="run the GPU check on this device instead (cuda, cuda:1; cpu to test it), see bench.gpu_check")
+    p.add_argument("--profile", default="paper-shape", choices=("paper-shape", "tiny"),
+                   help="models of the GPU check (tiny: seconds on a CPU)")
     return p.parse_args(argv)
+
+
+def device_check(args: argparse.Namespace) -> int:
+    """``--device``: the GPU check alone, printed and written to --json (default bench/results/gpu_check.json)."""
+    from bench.gpu_check import run_check
+
+    out = run_check(args.device, args.profile, args.quick, log=lambda m: print(m, flush=True))
+    out = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(), **out}
+    path = args.json if args.json != DEFAULT_JSON else ROOT / "bench" / "results" / "gpu_check.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(out, indent=1, default=_jsonable)
+    path.write_text(text + "\n")
+    print(text)
+    print(f"[bench] wrote {path}", flush=True)
+    return 0
 
 
 def run_all(ctx: Context, names: tuple[str, ...]) -> dict:
@@ -66,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if args.device:
+        return device_check(args)
     ctx = Context(quick=args.quick, log=lambda m: print(m, flush=True))
     names = tuple(args.only) if args.only else BENCHMARKS
     started = _dt.datetime.now(_dt.timezone.utc)

@@ -102,7 +102,10 @@ class AttributionRecorder:
         probs = probs.reshape(total, heads, probs.shape[1], probs.shape[2])
         if self.cfg_batches:
             probs = probs[total // 2 :]
-        token_probs = probs[..., self.token_positions].mean(dim=-1)
+        self.add_token_probs(probs[..., self.token_positions].mean(dim=-1))
+
+    def add_token_probs(self, token_probs: torch.Tensor) -> None:
+        """``token_probs``: (B, heads, HW) class-token probabilities of the conditional images of one call."""
         contribution = layer_attribution(token_probs, self.latent_hw, self.size)
         self.accumulated = contribution if self.accumulated is None else self.accumulated + contribution
         self.calls += 1

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.support.attribution import AttributionRecorder, capture_processors, class_token_positions, finalize_attribution
+from engine.support.attribution import AttributionRecorder, class_token_positions, finalize_attribution
+from engine.support.capture import capture_processor_map
 from engine.config import SupportConfig
 from engine.errors import BadInputError, CancelledError
 from engine.types import CancelFn, ProgressFn, SupportImage
@@ -68,7 +69,7 @@ def sample_support_images(
             b = min(cfg.batch_size, cfg.n_images - len(images))
             done_before = len(images) * steps
             recorder = AttributionRecorder(positions, latent_hw, cfg.attribution_size, do_cfg)
-            pipe.unet.set_attn_processor(capture_processors(pipe.unet, recorder))
+            pipe.unet.set_attn_processor(capture_processor_map(pipe.unet, recorder, getattr(registry, "runtime", None)))
 
             def on_step(_pipe: Any, step: int, _t: Any, kwargs: dict, b: int = b, base: int = done_before) -> dict:
                 if progress is not None:

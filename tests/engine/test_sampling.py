@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine.support.attribution import CrossAttentionCaptureProcessor
+from engine.support.capture import SDPACaptureProcessor
 from engine.errors import BadInputError, CancelledError
 from engine.profiles import default_config
 from engine.support.sampling import sample_support_images
@@ -58,7 +59,7 @@ def test_cancel_stops_within_a_step_and_restores_processors(tiny_registry):
         )
     assert len(steps) == 2  # the flag raised after step 2 stopped before step 3
     procs = tiny_registry.generator().unet.attn_processors.values()
-    assert not any(isinstance(p, CrossAttentionCaptureProcessor) for p in procs)
+    assert not any(isinstance(p, (CrossAttentionCaptureProcessor, SDPACaptureProcessor)) for p in procs)
     with pytest.raises(CancelledError):
         sample_support_images(tiny_registry, "dog", CFG, cancel=lambda: True)
 
