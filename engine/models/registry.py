@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from engine.config import FeatureConfig
 from engine.errors import BadInputError
 from engine.models.loading import ROLE_SOURCES, ResolvedSource, resolve
-from engine.profiles import PROFILES
+from engine.profiles import PROFILES, is_random_profile
 from engine.runtime import RuntimeConfig, apply_runtime, dtype_name, torch_dtype
 from engine.types import FeatureExtractor
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import torch
 
 ROLES: tuple[str, ...] = ("generator", "dino", "clip")
-RANDOM_PROFILES: tuple[str, ...] = ("tiny", "paper-shape")
 BUILD_SEED = 0  # engine.models.builders seeds every random model with this (kept here: identity loads nothing)
 
 
@@ -99,7 +98,7 @@ class ModelRegistry:
     @property
     def is_random_weights(self) -> bool:
         """True for the tiny and paper-shape profiles: their outputs mean nothing, only their shapes do."""
-        return self.profile in RANDOM_PROFILES
+        return is_random_profile(self.profile)
 
     def source(self, role: str) -> str | None:
         """The configured id/directory of a role, or None when it is built with random weights."""

@@ -10,10 +10,12 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from engine.evaluation.labelmap import dataset_label_map
 from ovdiff_web.celery import queue_name
-from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary, is_random_profile
+from engine.profiles import is_random_profile, random_weights_note
+from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary
 from ovdiff_web.core.services import engine_bridge
-from ovdiff_web.core.services.labels import build_label_map, snapshot_from_dataset
+from ovdiff_web.core.services.vocab import snapshot_from_dataset
 
 STAGES = ("support", "banks", "segment", "metrics")
 
@@ -39,7 +41,8 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
             raise RunInputError(f"vocabulary {vocabulary.name!r} has no classes")
     else:
         snapshot = snapshot_from_dataset(dataset.class_names, dataset.prompts, dataset.has_background)
-    label_map = build_label_map(dataset.class_names, dataset.prompts, dataset.has_background, snapshot)
+    label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names,
+                                  dataset.prompts, dataset.has_background)
     image_ids = list(dataset.image_ids)[: limit or None]
     with transaction.atomic():
         run = Run.objects.create(
@@ -193,8 +196,6 @@ def run_progress(run: Run) -> dict[str, Any]:
 
 def random_weights_fields(profile: str) -> dict[str, Any]:
     """``{"random_weights": True, "random_weights_note": ...}`` for random-weight profiles, else ``{}``."""
-    from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE
-
     if not is_random_profile(profile):
         return {}
-    return {"random_weights": True, "random_weights_note": RANDOM_WEIGHTS_NOTE.format(profile=profile)}
+    return {"random_weights": True, "random_weights_note": random_weights_note(profile)}
