@@ -29,6 +29,7 @@ BENCHMARKS: tuple[str, ...] = (
     "vocab_growth",
     "vocab_scaling",
     "service_latency",
+    "scale_out",
 )
 
 

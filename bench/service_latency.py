@@ -69,11 +69,11 @@ def seed(n_results: int) -> dict:
     return {"token": token.key, "run": big.pk}
 
 
-def _demo_zip() -> bytes:
+def _demo_zip(n_images: int = 2) -> bytes:
     from engine.evaluation.demo_data import write_demo_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = write_demo_dataset(Path(tmp) / "ds", n_images=2, size=32, seed=0)
+        root = write_demo_dataset(Path(tmp) / "ds", n_images=n_images, size=32, seed=0)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
             for p in sorted(Path(root).rglob("*")):

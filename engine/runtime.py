@@ -3,8 +3,9 @@
 The ``runtime`` settings group never changes what the method computes beyond floating-point rounding, so it is
 not hashed into artifact keys, with one exception: a role running in a reduced precision (float16/bfloat16) gets
 that precision appended to its weights' identity (``ModelRegistry.identity``), so half-precision artifacts never
-answer for float32 ones. Every fast path has a CPU test against the reference path (``runtime.reference()``)
-with a stated tolerance (tests/engine/test_runtime_equivalence.py).
+answer for float32 ones. SDPA, channels-last and bfloat16 have CPU tests against the reference path
+(``runtime.reference()``) with stated tolerances (tests/engine/test_runtime_equivalence.py); ``compile`` is
+optional and untested on the CPU (minutes to compile here).
 
 ``auto`` resolves per device: on CUDA the authors' choices (Stable Diffusion in float16, DINO and CLIP in
 float32, channels-last convolutions); on the CPU float32 everywhere and the default memory layout.

@@ -18,7 +18,7 @@ from tasks.base import EngineTask, RunTask, cancel_checker, fault_progress, load
 @shared_task(bind=True, base=RunTask, name="tasks.artifacts.build_class_artifacts")
 def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[str, Any]:
     """Build (or find) the artifacts of class ``class_index`` of the run's vocabulary snapshot."""
-    from ovdiff_web.core.services import runs
+    from ovdiff_web.core.services import engine_bridge, runs
 
     run = load_active_run(run_id)
     if run is None:
@@ -27,6 +27,7 @@ def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[
     with run_guard(run_id, "support"):
         runs.stage_start(run_id, "support")
         ovd = self.ovdiff(run.profile, run.settings)
+        built = not engine_bridge.class_is_cached(ovd, self.store, spec)  # False: a cache hit
         cancel = cancel_checker(run_id)
         support = ovd.support_set(spec, progress=fault_progress, cancel=cancel)  # cached once written
         runs.stage_start(run_id, "banks")
@@ -34,7 +35,8 @@ def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[
         record_artifacts(run.profile, support, banks)
         runs.stage_advance(run_id, "support")
         runs.stage_advance(run_id, "banks")
-        return {"class": spec.name, "support_key": support.key, "banks": {k: b.key for k, b in banks.items()}}
+        return {"class": spec.name, "built": built, "support_key": support.key,
+                "banks": {k: b.key for k, b in banks.items()}}
     return {"class": spec.name, "cancelled": True}
 
 

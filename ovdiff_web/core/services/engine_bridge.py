@@ -38,14 +38,18 @@ def store() -> Any:
     return ENGINE_CACHE["store"]
 
 
-def registry(profile: str) -> Any:
-    """The process's ``ModelRegistry`` of ``profile`` (models load lazily, on first use)."""
+def registry(profile: str, runtime: Any = None) -> Any:
+    """The process's ``ModelRegistry`` of ``profile`` and runtime settings (models load lazily, on first use)."""
+    from engine.runtime import RuntimeConfig
+
+    runtime = runtime or RuntimeConfig()  # None and the defaults share one registry (models load once)
     registries = ENGINE_CACHE["registries"]
-    if profile not in registries:
+    if (profile, runtime) not in registries:
         from engine.models import ModelRegistry
 
-        registries[profile] = ModelRegistry(profile, sources=model_sources() or None, device=settings.OVDIFF_DEVICE)
-    return registries[profile]
+        registries[(profile, runtime)] = ModelRegistry(profile, sources=model_sources() or None,
+                                                       device=settings.OVDIFF_DEVICE, runtime=runtime)
+    return registries[(profile, runtime)]
 
 
 def ovdiff(profile: str, settings_dict: dict[str, Any] | None = None) -> Any:
@@ -60,7 +64,8 @@ def ovdiff(profile: str, settings_dict: dict[str, Any] | None = None) -> Any:
     if key not in ovdiffs:
         if len(ovdiffs) >= MAX_CACHED_OVDIFFS:
             ovdiffs.pop(next(iter(ovdiffs)))
-        ovdiffs[key] = OVDiff(OVDiffConfig.from_dict(settings_dict), registry(profile), store())
+        config = OVDiffConfig.from_dict(settings_dict)
+        ovdiffs[key] = OVDiff(config, registry(profile, config.runtime), store())
     return ovdiffs[key]
 
 
