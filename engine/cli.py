@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def engine_opts(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--profile", choices=PROFILES, default=os.environ.get("OVDIFF_PROFILE", "tiny"))
-        sp.add_argument("--store", default=_default_store(), help="artifact store (cache) directory")
+        sp.add_argument("--store", default=_default_store(), help="artifact store (cache) directory, or s3://bucket/prefix (endpoint: AWS_ENDPOINT_URL)")
         sp.add_argument("--device", default=os.environ.get("OVDIFF_DEVICE", "cpu"))
         sp.add_argument("--set", action="append", metavar="GROUP.FIELD=VALUE", help="override a setting")
         sp.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -217,5 +217,7 @@ def build_ovdiff(profile: str, store_dir: Path | str, config: OVDiffConfig | Non
     from engine.profiles import default_config
 
     config = config or default_config(profile)
+    from engine.object_store import open_store
+
     return OVDiff(config, ModelRegistry(profile, sources, device=device, runtime=config.runtime),
-                  ArtifactStore(Path(store_dir)))
+                  open_store(str(store_dir)))

@@ -25,6 +25,11 @@ OVDIFF_DATA_DIR = env_path("OVDIFF_DATA_DIR", BASE_DIR / "data")
 MEDIA_ROOT = env_path("MEDIA_ROOT", OVDIFF_DATA_DIR / "media")
 MEDIA_URL = "/media/"
 OVDIFF_STORE_DIR = env_path("OVDIFF_STORE_DIR", OVDIFF_DATA_DIR / "store")
+# s3://bucket/prefix: the artifact store lives in S3-compatible object storage (endpoint: AWS_ENDPOINT_URL,
+# credentials: the usual AWS_* variables); OVDIFF_STORE_DIR is then this machine's local read cache.
+OVDIFF_STORE_URL = env_str("OVDIFF_STORE_URL", "")
+if OVDIFF_STORE_URL and not OVDIFF_STORE_URL.startswith("s3://"):
+    raise ImproperlyConfigured("OVDIFF_STORE_URL must look like s3://bucket/prefix")
 STATIC_URL = "/static/"
 STATIC_ROOT = env_path("STATIC_ROOT", OVDIFF_DATA_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "ovdiff_web" / "static"]  # dashboard css/js (vendored, no CDN)

@@ -29,12 +29,13 @@ MAX_CACHED_OVDIFFS = 4  # bound memory: configs rarely vary within one process's
 
 
 def store() -> Any:
-    """The process's ``ArtifactStore`` under ``OVDIFF_STORE_DIR``."""
+    """The process's ``ArtifactStore`` under ``OVDIFF_STORE_DIR`` (or in the bucket of ``OVDIFF_STORE_URL``)."""
     if ENGINE_CACHE["store"] is None:
-        from engine.store import ArtifactStore
+        from engine.object_store import open_store
 
-        Path(settings.OVDIFF_STORE_DIR).mkdir(parents=True, exist_ok=True)
-        ENGINE_CACHE["store"] = ArtifactStore(settings.OVDIFF_STORE_DIR)
+        Path(settings.OVDIFF_STORE_DIR).mkdir(parents=True, exist_ok=True)  # the store, or its local cache
+        ENGINE_CACHE["store"] = open_store(settings.OVDIFF_STORE_URL or str(settings.OVDIFF_STORE_DIR),
+                                           cache_root=settings.OVDIFF_STORE_DIR)
     return ENGINE_CACHE["store"]
 
 

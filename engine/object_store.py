@@ -1,0 +1,134 @@
+"""The artifact store on S3-compatible object storage, for GPU machines that share no filesystem.
+
+Same contract as ``engine.store.ArtifactStore``: an artifact is visible only when complete, and a complete one is a
+cache hit for every process. Objects live under ``s3://bucket/prefix/<kind>/<key[:2]>/<key>/<file>``; a writer
+fills a local temp directory, uploads every file, and uploads the ``COMPLETE`` marker LAST, so a reader (which
+checks the marker) never sees a partial artifact; two writers of one key upload equal bytes (content-addressed),
+and whoever's marker lands first is the one read. Readers get a local copy: ``path(kind, key)`` of a complete
+remote artifact downloads it once into the local cache directory (itself published atomically, marker last),
+so every loader that reads files keeps working unchanged.
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from engine.store import MARKER, ArtifactStore
+
+
+class ObjectArtifactStore(ArtifactStore):
+    """``ArtifactStore`` whose source of truth is a bucket; ``root`` is this machine's local read cache."""
+
+    def __init__(self, cache_root: Path | str, bucket: str, prefix: str = "", client: Any = None,
+                 endpoint_url: str | None = None) -> None:
+        super().__init__(cache_root)
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        if client is None:
+            import boto3
+
+            client = boto3.client("s3", endpoint_url=endpoint_url)
+        self.s3 = client
+
+    def _object(self, kind: str, key: str, name: str = "") -> str:
+        super().path(kind, key)  # validates kind and key
+        return f"{self.prefix}{kind}/{key[:2]}/{key}/{name}"
+
+    # --- reading --------------------------------------------------------------------------------------------
+    def exists(self, kind: str, key: str) -> bool:
+        """True only for a complete artifact (its marker object exists)."""
+        if (super().path(kind, key) / MARKER).is_file():  # the local cache holds complete artifacts only
+            return True
+        return self._remote_complete(kind, key)
+
+    def path(self, kind: str, key: str) -> Path:
+        """The local copy of an artifact, downloaded first when only the bucket holds it complete."""
+        local = super().path(kind, key)
+        if not (local / MARKER).is_file() and self._remote_complete(kind, key):
+            self._cache_locally(local, lambda tmp: self._download(kind, key, tmp))
+        return local
+
+    def _cache_locally(self, final: Path, fill: Any) -> None:
+        """Fill a temp dir next to ``final`` and rename it into place, marker last (the local store's rule)."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+        try:
+            fill(tmp)
+            (tmp / MARKER).write_text(f"{time.time():.3f}\n")
+            self._publish(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _remote_complete(self, kind: str, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=self._object(kind, key, MARKER))
+            return True
+        except self.s3.exceptions.ClientError:
+            return False
+
+    def _download(self, kind: str, key: str, into: Path) -> None:
+        base = self._object(kind, key)
+        for name in self._names(base):
+            if name != MARKER:
+                target = into / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(self.bucket, base + name, str(target))
+
+    def _names(self, base: str) -> list[str]:
+        names = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
+            names += [obj["Key"][len(base):] for obj in page.get("Contents", [])]
+        return names
+
+    def keys(self, kind: str) -> list[str]:
+        """Keys of the complete artifacts of one kind in the bucket."""
+        super().path(kind, "xx")
+        base, out = f"{self.prefix}{kind}/", set()
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
+            for obj in page.get("Contents", []):
+                parts = obj["Key"][len(base):].split("/")
+                if len(parts) == 3 and parts[2] == MARKER:
+                    out.add(parts[1])
+        return sorted(out)
+
+    # --- writing --------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self, kind: str, key: str) -> Iterator[Path]:
+        """Yield a temp dir to fill; on success its files are uploaded, the marker last, and cached locally."""
+        base = self._object(kind, key)
+        tmp = Path(tempfile.mkdtemp(prefix="ovdiff-upload-"))
+        try:
+            yield tmp
+            if not self._remote_complete(kind, key):  # someone else finished first: a cache hit
+                files = sorted(p for p in tmp.rglob("*") if p.is_file())
+                for f in files:
+                    self.s3.upload_file(str(f), self.bucket, base + f.relative_to(tmp).as_posix())
+                self.s3.put_object(Bucket=self.bucket, Key=base + MARKER, Body=f"{time.time():.3f}\n".encode())
+            self._cache_locally(super().path(kind, key), lambda d: shutil.copytree(tmp, d, dirs_exist_ok=True))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def remove(self, kind: str, key: str) -> bool:
+        """Delete an artifact from the bucket (marker first, so it stops being visible at once) and the cache."""
+        base = self._object(kind, key)
+        names = self._names(base)
+        for name in sorted(names, key=lambda n: n != MARKER):
+            self.s3.delete_object(Bucket=self.bucket, Key=base + name)
+        local = super().path(kind, key)
+        if local.exists():
+            self._discard(local)
+        return bool(names) or local.exists()
+
+
+def open_store(location: str, cache_root: Path | str | None = None, endpoint_url: str | None = None) -> ArtifactStore:
+    """``s3://bucket/prefix`` -> ``ObjectArtifactStore`` (local cache under ``cache_root``); a path -> local store."""
+    if location.startswith("s3://"):
+        bucket, _, prefix = location[len("s3://"):].partition("/")
+        cache = cache_root or Path(tempfile.gettempdir()) / "ovdiff-store-cache" / bucket
+        return ObjectArtifactStore(cache, bucket, prefix, endpoint_url=endpoint_url)
+    return ArtifactStore(location)
