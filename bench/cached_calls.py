@@ -40,7 +40,7 @@ def run(ctx: Context) -> dict:
         data = write_demo_dataset(Path(tmp) / "ds", n_images=2, size=64)
         cls = ["--class", "red car"]
         cold = _run(["-m", "engine", "prototypes", *cls, "--out", f"{tmp}/p0", *store], env)
-        repeats = 3
+        repeats = 1 if ctx.quick else 3
         calls = {
             "prototypes": ["-m", "engine", "prototypes", *cls, "--out", f"{tmp}/p1", *store],
             "support": ["-m", "engine", "support", *cls, "--out", f"{tmp}/s1", *store],

@@ -2,7 +2,7 @@
 
 Everything real, as in ``bench.service_latency``: a fresh migrated SQLite database, data directory and artifact
 store per side, gunicorn serving the API, ``celery worker --pool=solo -c 1`` processes consuming the private
-``gpu``/``cpu`` queues on the local Redis (DB 13). An 8-image folder dataset, one image per shard
+``gpu``/``cpu`` queues on the local Redis (DB 13). An 8-image folder dataset (4 with --quick), one image per shard
 (``OVDIFF_SHARD_SIZE=1``), the service e2e settings (2 support images, 4 steps, attribution masks), 4 classes.
 Timed from queueing the run through the API to the run's ``succeeded``; workers are ready before queueing.
 """
@@ -22,13 +22,13 @@ from bench.service_latency import (FAST_SETTINGS, FINISHED, ROOT, _demo_zip, _en
 N_IMAGES = 8
 
 
-def _evaluate(base: str, token: str, timeout: float = 600.0) -> float:
+def _evaluate(base: str, token: str, n_images: int, timeout: float = 600.0) -> float:
     import requests
 
     s = requests.Session()
     s.headers["Authorization"] = f"Token {token}"
     r = s.post(f"{base}/api/datasets/", data={"name": "scale", "format": "folder"},
-               files={"file": ("demo.zip", _demo_zip(N_IMAGES), "application/zip")}, timeout=120)
+               files={"file": ("demo.zip", _demo_zip(n_images), "application/zip")}, timeout=120)
     r.raise_for_status()
     t0 = time.perf_counter()
     r = s.post(f"{base}/api/runs/", json={"dataset": r.json()["id"], "settings": FAST_SETTINGS}, timeout=60)
@@ -44,7 +44,7 @@ def _evaluate(base: str, token: str, timeout: float = 600.0) -> float:
     raise RuntimeError(f"run {run} not finished in {timeout} s")
 
 
-def one_side(n_workers: int) -> float:
+def one_side(n_workers: int, n_images: int) -> float:
     """Seconds for the evaluation with ``n_workers`` worker processes, on a fresh database and store."""
     prefix = f"scale{os.getpid()}x{n_workers}-"
     with tempfile.TemporaryDirectory(prefix="ovdiff-bench-scale-") as tmpdir:
@@ -68,7 +68,7 @@ def one_side(n_workers: int) -> float:
                      "-c", "1", "--pool=solo", "-n", f"{prefix}{i}@%h", "--without-gossip", "--without-mingle",
                      "-l", "INFO"], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT))
                 _wait_ready(log, workers[-1])
-            return _evaluate(f"http://127.0.0.1:{port}", token)
+            return _evaluate(f"http://127.0.0.1:{port}", token, n_images)
         finally:
             for proc in workers:
                 _stop(proc)
@@ -76,11 +76,12 @@ def one_side(n_workers: int) -> float:
 
 
 def run(ctx) -> dict:  # noqa: ANN001 - bench.common.Context
-    one = one_side(1)
-    two = one_side(2)
+    n_images = N_IMAGES // 2 if ctx.quick else N_IMAGES
+    one = one_side(1, n_images)
+    two = one_side(2, n_images)
     return {
         "figures": {"scale_out_ratio": two / one},
-        "details": {"profile": "tiny", "images": N_IMAGES, "shard_size": 1, "settings": FAST_SETTINGS,
+        "details": {"profile": "tiny", "images": n_images, "shard_size": 1, "settings": FAST_SETTINGS,
                     "seconds_one_worker": one, "seconds_two_workers": two, "cores": os.cpu_count(),
                     "note": "separate processes on one 2-core machine sharing Redis, the database and the store"},
     }
