@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ovdiff_web.core.forms import RegenerateForm, SupportUploadForm
 from ovdiff_web.core.models import SupportImage, VocabularyClass
 from ovdiff_web.core.services import ui_support, ui_tasks
-from ovdiff_web.core.services.runs import RunInputError
+from ovdiff_web.core.services.queue import QueueUnavailable
+from ovdiff_web.core.services.runs import RunInputError, queue_regenerate
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -64,13 +65,12 @@ def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render_detail(request, cls, regen_form=form)
     try:
-        task_id = ui_tasks.queue_regeneration(cls, form.cleaned_data["profile"], form.overrides())
+        task_id = queue_regenerate(cls, form.cleaned_data["profile"], form.overrides())
     except RunInputError as exc:
         form.add_error("seed", str(exc))
         return _render_detail(request, cls, regen_form=form)
-    except ui_tasks.BrokerUnavailable as exc:
-        form.add_error(None, f"The task queue is unavailable, so nothing was queued: {exc}. Start Redis and a "
-                             "worker (see the Workers page), then try again.")
+    except QueueUnavailable as exc:
+        form.add_error(None, str(exc))
         return _render_detail(request, cls, regen_form=form, status=503)
     store = request.session.get(REGEN_SESSION_KEY, {})
     jobs = [{"id": task_id, "seed": form.cleaned_data["seed"], "profile": form.cleaned_data["profile"],
