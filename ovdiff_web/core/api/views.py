@@ -217,24 +217,16 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets
         body = s.DatasetCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        common = {"name": data["name"], "fmt": data["format"], "split": data["split"], "protocol": data["protocol"],
-                  "user": request.user}
         try:
-            if data.get("file"):
-                dataset = dataset_service.create_from_upload(upload=data["file"], **common)
-            else:
-                dataset = dataset_service.register_server_path(path=data["path"], **common)
+            dataset = dataset_service.create_dataset(
+                name=data["name"], fmt=data["format"], split=data["split"], protocol=data["protocol"],
+                user=request.user, upload=data.get("file") or None, path=data.get("path"))
         except ZipRejected as exc:
             return Response({"file": [str(exc)]}, status=exc.status)
         except PathNotAllowed as exc:
             return Response({"path": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        dataset = dataset_service.ingest_now_or_later(dataset)
-        if dataset.status == Dataset.Status.FAILED:  # nothing usable: refuse the upload, keep nothing of it
-            errors = list(dataset.ingest_errors)
-            dataset_service.discard(dataset)
-            summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])
-            return Response({"file": [f"no usable image/mask pair in the dataset ({summary})"],
-                             "ingest_errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        except dataset_service.DatasetRefused as exc:  # nothing usable: refused, nothing kept
+            return Response({"file": [str(exc)], "ingest_errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
         return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
