@@ -102,6 +102,7 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
+        "load_average_1min": round(os.getloadavg()[0], 1),  # other processes on a shared machine slow every figure
     }
 
 

@@ -59,7 +59,8 @@ class StageMeter:
         return out
 
 
-def run_check(device: str, profile: str, quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_check(device: str, profile: str, quick: bool, log: Callable[[str], None] = print,
+              n_images: int | None = None) -> dict[str, Any]:
     """Every figure of the check as one JSON-ready dict (see the module docstring)."""
     why = unavailable(device)
     if why:
@@ -75,7 +76,7 @@ def run_check(device: str, profile: str, quick: bool, log: Callable[[str], None]
     from engine.types import ClassSpec
 
     base = default_config(profile)
-    n_images = QUICK_IMAGES if quick else FULL_IMAGES
+    n_images = n_images or (QUICK_IMAGES if quick else FULL_IMAGES)
     config = base.replace(support=dataclasses.replace(base.support, n_images=n_images))
     meter = StageMeter(device)
     fast = ModelRegistry(profile, device=device, runtime=RuntimeConfig())

@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="run the GPU check on this device instead (cuda, cuda:1; cpu to test it), see bench.gpu_check")
     p.add_argument("--profile", default="paper-shape", choices=("paper-shape", "tiny"),
                    help="models of the GPU check (tiny: seconds on a CPU)")
+    p.add_argument("--images", type=int, default=None,
+                   help="support images per class in the GPU check (default 8 with --quick, else 64)")
     return p.parse_args(argv)
 
 
@@ -52,7 +54,7 @@ def device_check(args: argparse.Namespace) -> int:
     """``--device``: the GPU check alone, printed and written to --json (default bench/results/gpu_check.json)."""
     from bench.gpu_check import run_check
 
-    out = run_check(args.device, args.profile, args.quick, log=lambda m: print(m, flush=True))
+    out = run_check(args.device, args.profile, args.quick, log=lambda m: print(m, flush=True), n_images=args.images)
     out = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(), **out}
     path = args.json if args.json != DEFAULT_JSON else ROOT / "bench" / "results" / "gpu_check.json"
     path.parent.mkdir(parents=True, exist_ok=True)

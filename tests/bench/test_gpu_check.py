@@ -21,9 +21,9 @@ def test_without_a_gpu_the_check_skips_with_a_reason(tmp_path: Path, capsys) -> 
 
 def test_check_on_cpu_with_the_tiny_profile_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "gpu.json"
-    assert runner.main(["--device", "cpu", "--profile", "tiny", "--quick", "--json", str(out)]) == 0
+    assert runner.main(["--device", "cpu", "--profile", "tiny", "--quick", "--images", "2", "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
-    assert doc["device"] == "cpu" and doc["profile"] == "tiny" and doc["support_images_per_class"] == 8
+    assert doc["device"] == "cpu" and doc["profile"] == "tiny" and doc["support_images_per_class"] == 2
     assert doc["dtypes"] == {"generator": "float32", "dino": "float32", "clip": "float32"}
     assert set(doc["seconds_per_class"]) == {"sampling", "masks", "banks"}
     assert all(v > 0 for v in doc["seconds_per_class"].values())
