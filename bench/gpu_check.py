@@ -8,7 +8,7 @@ channels-last) and reports, as absolute figures named with the device:
 - seconds per image for segmentation at the paper's window settings, one VOC-sized image, 20 and 60 classes
   (synthetic paper-sized banks, the real CLIP pre-filter after the run's first image);
 - peak GPU memory per stage (CUDA only);
-- fast path / float32 reference time for sampling a batch and for segmenting an image.
+- fast path / float32 reference time for sampling a batch and for segmenting an image (interleaved, best of 2).
 
 Without the device it prints why and exits 0 with ``{"skipped": ...}``. On the CPU with ``--profile tiny`` the
 same code runs in seconds (tests/bench/test_gpu_check.py), so it cannot rot.
@@ -146,16 +146,20 @@ def _fast_vs_fp32(profile: str, device: str, config: Any, fast: Any, meter: Stag
     ref = ModelRegistry(profile, device=device, runtime=reference())
     support = dataclasses.replace(config.support, n_images=config.support.batch_size)
     classes = vocabulary(10)
-    out = {}
+    segs = {}
     log("[gpu_check] fast path vs float32 reference ...")
     for label, reg in (("fast", fast), ("fp32", ref)):
-        meter.measure(f"sampling_batch_{label}", lambda: sample_support_images(reg, "red car", support))
         extractors = {e: reg.extractor(e, config.features) for e in config.features.extractors}
         banks = synthetic_banks(classes, {e: x.dim for e, x in extractors.items()})
-        seg = Segmenter(config.segment, extractors, banks, classes, FixedSelection([c.name for c in classes]),
-                        device=reg.device)
-        seg(test_image(seed=0))
-        meter.measure(f"segment_image_{label}", lambda: seg(test_image(seed=1)))
-    for stage in ("sampling_batch", "segment_image"):
-        out[stage] = meter.seconds[f"{stage}_fast"] / meter.seconds[f"{stage}_fp32"]
-    return out
+        segs[label] = Segmenter(config.segment, extractors, banks, classes,
+                                FixedSelection([c.name for c in classes]), device=reg.device)
+        segs[label](test_image(seed=0))  # warm-up: kernels are chosen per shape on the first call
+    best: dict[str, float] = {}
+    for _ in range(2):  # interleaved, best of two: a shared machine's noise hits both sides alike
+        for label, reg in (("fast", fast), ("fp32", ref)):
+            for stage, fn in ((f"sampling_batch_{label}", lambda: sample_support_images(reg, "red car", support)),
+                              (f"segment_image_{label}", lambda: segs[label](test_image(seed=1)))):
+                meter.measure(stage, fn)
+                best[stage] = min(best.get(stage, float("inf")), meter.seconds[stage])
+    meter.seconds.update(best)
+    return {stage: best[f"{stage}_fast"] / best[f"{stage}_fp32"] for stage in ("sampling_batch", "segment_image")}
