@@ -16,7 +16,8 @@ import numpy as np
 from engine.atomic import atomic_write
 from engine.datasets.base import Sample, SegDataset
 from engine.errors import CancelledError
-from engine.images import save_label_png, voc_palette
+from engine.images import save_label_png
+from engine.palette import class_palette
 from engine.metrics import ConfusionMatrix, metrics_dict, per_image_iou
 from engine.types import CancelFn, ClassSpec, ProgressFn, Segmentation
 
@@ -81,7 +82,7 @@ def predict_sample(ovd: "OVDiff", ds: SegDataset, classes: Sequence[ClassSpec], 
 
 def write_prediction(pred: np.ndarray, path: Path) -> Path:
     """Write a palette PNG atomically (temp file + rename) so a killed process leaves no half file."""
-    return atomic_write(path, lambda tmp: save_label_png(pred.astype(np.uint8), tmp, voc_palette()))
+    return atomic_write(path, lambda tmp: save_label_png(pred.astype(np.uint8), tmp, class_palette()))
 
 
 def evaluate_dataset(

@@ -22,6 +22,7 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
     from engine.metrics import ConfusionMatrix
     from ovdiff_web.core.models import ImageResult, Run, RunShard
     from ovdiff_web.core.services import engine_bridge, runs
+    from ovdiff_web.core.services.legend import prediction_label_map
     from ovdiff_web.core.services.labels import spec_from_snapshot, to_dataset_labels
 
     run = load_active_run(run_id)
@@ -44,6 +45,8 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
         evaluate = run.kind == Run.Kind.EVALUATION
         n = len(run.class_names)
         cm = ConfusionMatrix(n + 1, seg_ds.ignore_index)  # extra column: engine classes with no dataset label
+        shown_map = prediction_label_map(run)  # stored predictions keep which extra class won (legend.py)
+        other = max([n, *shown_map.values()]) + 1  # an engine class in no map (none expected)
         out_dir = Path("runs") / str(run_id)
         for image_id in shard.image_ids:
             if cancel():
@@ -51,8 +54,9 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
             image, gt = seg_ds.load(samples[image_id])
             result = ovd.segment(image, specs, return_scores=not seg_ds.has_background)
             labels = result.labels if seg_ds.has_background else best_class_labels(result)
-            pred = to_dataset_labels(labels, result.class_names, run.label_map, unmatched=n)
-            fields = write_prediction(out_dir, image_id, image, pred, n)
+            shown = to_dataset_labels(labels, result.class_names, shown_map, unmatched=other)
+            pred = np.minimum(shown, n)  # every vocabulary class without a dataset label: the extra column
+            fields = write_prediction(out_dir, image_id, image, shown)
             iou = None
             if evaluate:
                 one = ConfusionMatrix(n + 1, seg_ds.ignore_index).update(pred, gt, item=image_id)
@@ -74,23 +78,20 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
     return {"shard": shard_index, "cancelled": True}
 
 
-def write_prediction(out_dir: Path, image_id: str, image: np.ndarray, pred: np.ndarray, n: int) -> dict[str, Any]:
-    """Label PNG (dataset indices, palette) and an overlay PNG, both renamed into place when complete."""
+def write_prediction(out_dir: Path, image_id: str, image: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Label PNG (``legend.py`` indices, class palette) and an overlay PNG, both renamed into place when complete."""
     from PIL import Image
 
-    from engine.images import voc_palette
+    from engine.images import overlay, save_label_png
+    from engine.palette import class_palette
 
     media = Path(settings.MEDIA_ROOT)
     safe = image_id.replace("/", "_").replace("\\", "_")
     pred_rel = out_dir / "pred" / f"{safe}.png"
     overlay_rel = out_dir / "overlay" / f"{safe}.png"
-    palette = voc_palette(256)
-    labels = np.where(pred >= n, 255, pred).astype(np.uint8)
-    label_img = Image.fromarray(labels)  # putpalette turns the L image into P
-    label_img.putpalette(palette.astype(np.uint8).flatten().tolist())
-    atomic_write(media / pred_rel, lambda tmp: label_img.save(tmp, format="PNG"))
-    colours = palette[labels].astype(np.float32)
-    blended = (0.5 * image.astype(np.float32) + 0.5 * colours).clip(0, 255).astype(np.uint8)
+    palette = class_palette(256, ignore_index=None)
+    atomic_write(media / pred_rel, lambda tmp: save_label_png(labels, tmp, palette))
+    blended = overlay(image, labels, palette, alpha=0.5, ignore_index=None)
     atomic_write(media / overlay_rel, lambda tmp: Image.fromarray(blended).save(tmp, format="PNG"))
     return {"prediction": pred_rel.as_posix(), "overlay": overlay_rel.as_posix()}
 

@@ -57,3 +57,44 @@ def make_finished_run(dataset: Any, user: Any, media_root: Path) -> Any:
     for order, name in enumerate(("support", "banks", "segment", "metrics")):
         RunStage.objects.create(run=run, name=name, order=order, done=1, total=1, status=RunStage.Status.DONE)
     return run
+
+
+EXTRA_CLASSES = ("zebra", "lava")  # vocabulary classes the demo dataset has no label for
+
+
+def make_vocabulary_run(dataset: Any, user: Any, media_root: Path, n_classes: int | None = None) -> Any:
+    """A succeeded run of a vocabulary = the dataset's classes + EXTRA_CLASSES, stored like the worker stores it:
+    predictions in ``legend.py`` indices (the right quarter of each image predicted as an extra class) and a
+    confusion matrix with the extra "no dataset label" column. ``n_classes`` pads the class list (big matrices)."""
+    from engine.datasets import open_dataset
+    from engine.images import save_label_png
+    from engine.metrics import ConfusionMatrix
+    from ovdiff_web.core.models import ImageResult, Run, RunStage
+    from ovdiff_web.core.services.labels import build_label_map
+
+    seg = open_dataset("folder", dataset.root, split="val")
+    names = list(seg.class_names) + [f"padding class {i}" for i in range(max(0, (n_classes or 0) - seg.num_classes))]
+    n = len(names)
+    snapshot = [{"name": c, "prompt": "", "is_stuff": False, "class_id": None} for c in names[1:]]
+    snapshot += [{"name": c, "prompt": "", "is_stuff": False, "class_id": None} for c in EXTRA_CLASSES]
+    label_map = build_label_map(names, names, True, snapshot)
+    run = Run.objects.create(dataset=dataset, profile="tiny", is_random_weights=True, status=Run.Status.SUCCEEDED,
+                             class_names=names, label_map=label_map, image_ids=list(dataset.image_ids),
+                             settings={"seed": 0}, vocabulary_snapshot=snapshot, created_by=user)
+    cm = ConfusionMatrix(n + 1)
+    for i, sample in enumerate(seg.samples):
+        _, gt = seg.load(sample)
+        shown = gt.copy()
+        shown[:, -gt.shape[1] // 4:] = n + (i % len(EXTRA_CLASSES))
+        cm.update(np.minimum(shown, n), gt)
+        rel = f"runs/{run.pk}/pred/{sample.id}.png"
+        save_label_png(shown, media_root / rel)
+        ImageResult.objects.create(run=run, image_id=sample.id, iou=0.5, prediction=rel,
+                                   width=gt.shape[1], height=gt.shape[0])
+    run.per_class_iou = {name: float(v) if v == v else None for name, v in zip(names, cm.iou()[:n])}
+    run.miou = 0.5
+    run.confusion = cm.matrix[:n, :n + 1].tolist()
+    run.save()
+    for order, name in enumerate(("support", "banks", "segment", "metrics")):
+        RunStage.objects.create(run=run, name=name, order=order, done=1, total=1, status=RunStage.Status.DONE)
+    return run

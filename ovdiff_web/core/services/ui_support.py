@@ -84,7 +84,7 @@ def parse_hidden(raw: str | None, limit: int = 65536) -> set[int]:
 
 
 def mask_rgba_png(labels: np.ndarray, hidden: Iterable[int] = ()) -> bytes:
-    """Label map -> transparent PNG in the VOC palette; ignored and hidden classes are fully transparent."""
+    """Label map -> transparent PNG in the class palette; ignored and hidden classes are fully transparent."""
     from engine.images import colorize
 
     labels = np.asarray(labels).astype(np.int64)
@@ -104,14 +104,15 @@ def png_bytes(array: np.ndarray) -> bytes:
 
 
 def palette_hex(n: int) -> list[str]:
-    """CSS colours of the first ``n`` label indices (legend swatches)."""
-    from engine.images import voc_palette
+    """CSS colours of the first ``n`` label indices (legend swatches): the engine's one class palette."""
+    from engine.palette import palette_hex as engine_palette_hex
 
-    return ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in voc_palette(256)[:n]]
+    return engine_palette_hex(n)
 
 
 def images_in_cell(run: Run, gt: int, pred: int, limit: int = 60) -> tuple[list[tuple[ImageResult, int]], int]:
-    """Images with pixels of ground-truth ``gt`` predicted as ``pred``: [(result, pixel count)] most first,
+    """Images with pixels of ground-truth ``gt`` predicted as ``pred`` (``pred`` = n: any class with no dataset
+    label, see ``legend.py``): [(result, pixel count)] most first,
     and how many images were scanned (bounded by MAX_CELL_SCAN so the page stays fast)."""
     found: list[tuple[ImageResult, int]] = []
     scanned = 0
@@ -124,11 +125,29 @@ def images_in_cell(run: Run, gt: int, pred: int, limit: int = 60) -> tuple[list[
             continue
         if p.shape != g.shape:
             continue
-        count = int(((g == gt) & (p == pred)).sum())
+        count = int(cell_hits(run, p, g, gt, pred).sum())
         if count:
             found.append((result, count))
     found.sort(key=lambda item: -item[1])
     return found[:limit], scanned
+
+
+def cell_hits(run: Run, p: np.ndarray, g: np.ndarray, gt: int, pred: int) -> np.ndarray:
+    """Boolean map of the pixels of ground truth ``gt`` predicted as ``pred`` (n: any class with no dataset label)."""
+    n = len(run.class_names or [])
+    return (g == gt) & ((p >= n) if pred == n else (p == pred))
+
+
+def cell_mask_png(result: ImageResult, gt: int, pred: int) -> bytes:
+    """The confused pixels of one image as an opaque magenta layer (everything else transparent)."""
+    p = load_prediction(result)
+    g = load_ground_truth(result.run, result.image_id)
+    if p.shape != g.shape:
+        raise LookupError("prediction and ground truth differ in size")
+    hits = cell_hits(result.run, p, g, gt, pred)
+    rgba = np.zeros(hits.shape + (4,), dtype=np.uint8)
+    rgba[hits] = (255, 0, 200, 255)
+    return png_bytes(rgba)
 
 
 # --- runs: labels changed since, settings, exports ------------------------------------------------------------

@@ -11,7 +11,7 @@ from ovdiff_web.core.models import ImageResult, Run
 from ovdiff_web.core.services import ui_support
 from ovdiff_web.core.views.common import ui_login_required
 
-OVERLAY_KINDS = ("pred", "gt")
+OVERLAY_KINDS = ("pred", "gt", "cell")
 
 
 def _result(run_pk: int, result_pk: int) -> ImageResult:
@@ -44,6 +44,9 @@ def run_overlay(request: HttpRequest, pk: int, result_pk: int, kind: str) -> Htt
         raise Http404("unknown overlay")
     result = _result(pk, result_pk)
     try:
+        if kind == "cell":  # ?gt=&pred=: the pixels behind one confusion cell, highlighted
+            gt, pred = int(request.GET.get("gt", "")), int(request.GET.get("pred", ""))
+            return _png(ui_support.cell_mask_png(result, gt, pred))
         labels = ui_support.load_prediction(result) if kind == "pred" else \
             ui_support.load_ground_truth(result.run, result.image_id)
     except (LookupError, OSError, ValueError) as exc:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
 from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services.legend import EXTRA_COLUMN_LABEL, missing_from_dataset, run_legend
 from ovdiff_web.core.services.runs import RunInputError, create_run, request_cancel, run_progress
 from ovdiff_web.core.views.common import choice, paginate, ui_login_required
 
@@ -40,6 +41,11 @@ def run_list(request: HttpRequest) -> HttpResponse:
             form.add_error(field, str(exc))
         else:
             messages.success(request, f"Run {run.pk} queued.")
+            missing = missing_from_dataset(data["dataset"], data["vocabulary"])
+            if missing:
+                messages.warning(request, f"The dataset {data['dataset'].name!r} has no label for "
+                                          f"{len(missing)} vocabulary class(es): {', '.join(missing)}. Their pixels "
+                                          "count in the confusion matrix's \"no dataset label\" column.")
             return redirect("ui:run_detail", pk=run.pk)
     status = request.GET.get("status", "")
     runs = _runs_queryset()
@@ -67,12 +73,12 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gsort = choice(request, "gsort", tuple(GALLERY_SORTS), "iou")
     results = run.image_results.order_by(*GALLERY_SORTS[gsort])
     gallery = paginate(request, results, GALLERY_PAGE, "gpage")
-    colours = ui_support.palette_hex(len(run.class_names or []))
-    legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(run.class_names or [])]
+    legend = run_legend(run)
     context = {
         "run": run, "stages": list(run.stages.all()), "class_rows": rows, "csort": csort, "gsort": gsort,
         "gallery": gallery, "legend": legend, "settings_rows": sorted(ui_support.flatten(run.settings or {}).items()),
         "changed_labels": ui_support.changed_labels(run), "image_count": run.image_results.count(),
+        "elapsed": _elapsed(run),
     }
     return render(request, "ovdiff/runs/detail.html", context)
 
@@ -85,7 +91,7 @@ def run_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
     data = run_progress(run)
     for stage in data["stages"]:
         stage["eta"] = stage.get("eta_seconds")
-    data.update(finished=run.is_finished, miou=run.miou)
+    data.update(finished=run.is_finished, miou=run.miou, elapsed_seconds=_elapsed(run))
     return JsonResponse(data, encoder=DjangoJSONEncoder)
 
 
@@ -117,15 +123,26 @@ def confusion_cell(request: HttpRequest, pk: int, gt: int, pred: int) -> HttpRes
     """The images behind one confusion-matrix cell: ground truth ``gt`` predicted as ``pred``."""
     run = get_object_or_404(Run.objects.select_related("dataset"), pk=pk)
     names = run.class_names or []
-    if gt >= len(names) or pred >= len(names):
+    if gt >= len(names) or pred > len(names):  # pred == len(names): the "no dataset label" column
         return render(request, "ovdiff/404.html", {"what": "confusion cell"}, status=404)
     found, scanned = ui_support.images_in_cell(run, gt, pred)
-    colours = ui_support.palette_hex(len(names))
-    legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(names)]
+    legend = run_legend(run)
+    extras = [c["name"] for c in legend if not c["in_dataset"]]
+    pred_name = names[pred] if pred < len(names) else EXTRA_COLUMN_LABEL
     return render(request, "ovdiff/runs/cell.html", {
-        "run": run, "gt": gt, "pred": pred, "gt_name": names[gt], "pred_name": names[pred], "found": found,
-        "scanned": scanned, "legend": legend,
+        "run": run, "gt": gt, "pred": pred, "gt_name": names[gt], "pred_name": pred_name, "found": found,
+        "scanned": scanned, "legend": legend, "extras": extras if pred == len(names) else [],
         "cell_value": _cell(run.confusion, gt, pred)})
+
+
+def _elapsed(run: Run) -> float | None:
+    """Seconds since the run started (or was queued), up to when it finished; None before it was queued."""
+    from django.utils import timezone
+
+    start = run.started_at or run.created_at
+    if start is None:
+        return None
+    return max(0.0, ((run.finished_at or timezone.now()) - start).total_seconds())
 
 
 def _cell(confusion: list, gt: int, pred: int) -> int | None:

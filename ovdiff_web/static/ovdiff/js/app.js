@@ -11,6 +11,13 @@
     return "ETA " + Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
   }
 
+  function fmtDuration(seconds) {
+    var s = Math.max(0, Math.floor(seconds));
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+    return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m " + (s % 60) + "s";
+  }
+
   /* Live progress: poll while the tab is visible, pause when hidden, stop when the run is finished. */
   function Poller(el) {
     this.el = el;
@@ -38,6 +45,14 @@
     var el = this.el;
     var status = el.querySelector("[data-run-status]");
     if (status) { status.textContent = data.status; status.className = "badge s-" + data.status; }
+    document.querySelectorAll('[data-run-status-live="' + data.run + '"]').forEach(function (b) {
+      b.textContent = data.status; b.className = "badge s-" + data.status;
+    });
+    if (data.elapsed_seconds !== null && data.elapsed_seconds !== undefined) {
+      document.querySelectorAll('[data-run-elapsed="' + data.run + '"]').forEach(function (e) {
+        e.textContent = (data.finished ? "took " : "elapsed ") + fmtDuration(data.elapsed_seconds);
+      });
+    }
     var miou = el.querySelector("[data-run-miou]");
     if (miou && data.miou !== null && data.miou !== undefined) miou.textContent = (data.miou * 100).toFixed(1);
     (data.stages || []).forEach(function (st) {
