@@ -42,3 +42,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     from engine.atomic import atomic_write
 
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def hide_server_paths(text: str, *roots: str | os.PathLike[str]) -> str:
+    """A message fit for a user: paths under ``roots`` (a dataset folder) and the service's own folders
+    (MEDIA_ROOT, the data dir) are shown relative, never as absolute server paths."""
+    for root in [*roots, settings.MEDIA_ROOT, getattr(settings, "OVDIFF_DATA_DIR", "")]:
+        if not root:
+            continue
+        for form in {str(root), str(Path(root).resolve())}:
+            text = text.replace(form.rstrip("/") + "/", "").replace(form.rstrip("/"), "(dataset folder)")
+    return text

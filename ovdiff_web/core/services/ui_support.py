@@ -168,8 +168,13 @@ def changed_labels(run: Run) -> list[dict[str, Any]]:
 
 
 def runs_affected_by(cls: VocabularyClass) -> list[Run]:
-    """Runs that used a different thing/stuff label for this class than the current one."""
-    runs = Run.objects.filter(vocabulary_id=cls.vocabulary_id).only("id", "vocabulary_snapshot", "status", "created_at")
+    """Runs with results that used a different thing/stuff label for this class than the current one (a run
+    cancelled before any result has nothing to be stale)."""
+    from django.db.models import Exists, OuterRef, Q
+
+    has_results = Exists(ImageResult.objects.filter(run=OuterRef("pk")))
+    runs = (Run.objects.filter(vocabulary_id=cls.vocabulary_id).filter(~Q(status=Run.Status.CANCELLED) | has_results)
+            .only("id", "vocabulary_snapshot", "status", "created_at"))
     out = []
     for run in runs:
         for entry in run.vocabulary_snapshot or []:
@@ -275,7 +280,8 @@ def set_prompt(cls: VocabularyClass, *, prompt: str, expected_version: int) -> V
     return cls
 
 
-def import_dataset_classes(vocabulary: Any, dataset: Any) -> tuple[list[VocabularyClass], list[str]]:
+def import_dataset_classes(vocabulary: Any, dataset: Any,
+                           initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
     """Add a dataset's classes (not its background) with the dataset's generator prompts."""
     from ovdiff_web.core.services.vocab import add_classes
 
@@ -283,7 +289,7 @@ def import_dataset_classes(vocabulary: Any, dataset: Any) -> tuple[list[Vocabula
     prompts = list(dataset.prompts or names)
     start = 1 if dataset.has_background and names and names[0] == "background" else 0
     prompt_of = {n.lower(): p for n, p in zip(names[start:], prompts[start:])}
-    created, skipped = add_classes(vocabulary, names[start:])
+    created, skipped = add_classes(vocabulary, names[start:], initial=initial)
     for cls in created:
         prompt = prompt_of.get(cls.name.lower(), "")
         if prompt and prompt != cls.name:

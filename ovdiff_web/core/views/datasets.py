@@ -42,7 +42,7 @@ def _refused(form: Any, field: str, dataset: Dataset) -> None:
     """A dataset with nothing usable is deleted (row and extracted files); its errors go next to ``field``."""
     errors = list(dataset.ingest_errors)
     dataset_service.discard(dataset)
-    for e in errors[:5]:
+    for e in (_short(e, dataset.root) for e in errors[:5]):
         item = e.get("item", "")
         form.add_error(field, f"{item}: {e.get('error', '')}" if item else e.get("error", ""))
     if len(errors) > 5:
@@ -139,10 +139,11 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("ui:dataset_detail", pk=dataset.pk)
     vocab = form.cleaned_data["vocabulary"]
     with transaction.atomic():
-        if vocab is None:
+        new = vocab is None
+        if new:
             vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
                                               description=f"classes of dataset {dataset.name}")
-        created, skipped = ui_support.import_dataset_classes(vocab, dataset)
+        created, skipped = ui_support.import_dataset_classes(vocab, dataset, initial=new)
     text = f"Imported {len(created)} classes of “{dataset.name}” into “{vocab.name}”."
     if skipped:
         text += f" Already present: {len(skipped)}."
@@ -152,9 +153,10 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _short(error: dict[str, str], root: str) -> dict[str, str]:
     """File paths relative to the dataset root: the same long prefix on every row hides what matters."""
-    prefix = root.rstrip("/") + "/"
-    return {"item": str(error.get("item", "")).replace(prefix, ""),
-            "error": str(error.get("error", "")).replace(prefix, "")}
+    from ovdiff_web.core.services.paths import hide_server_paths
+
+    return {"item": hide_server_paths(str(error.get("item", "")), root),
+            "error": hide_server_paths(str(error.get("error", "")), root)}
 
 
 def _free_vocabulary_name(base: str) -> str:

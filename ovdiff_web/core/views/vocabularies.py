@@ -26,7 +26,7 @@ def vocabulary_list(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 vocab = Vocabulary.objects.create(name=data["name"], description=data["description"],
                                                   owner=request.user)
-                created, _ = add_classes(vocab, data["class_names"])
+                created, _ = add_classes(vocab, data["class_names"], initial=True)
         except IntegrityError:
             form.add_error("name", f"a vocabulary named {data['name']!r} already exists")
         else:
