@@ -93,7 +93,7 @@ class ImportClassesForm(forms.Form):
 
 class PromptForm(forms.Form):
     prompt = forms.CharField(max_length=500, required=False,
-                             help_text="text sent to the generator; blank uses the class name")
+                             help_text="the class text inside the generator's prompt template; blank uses the class name")
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 

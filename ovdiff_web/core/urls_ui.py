@@ -34,6 +34,7 @@ urlpatterns = [
     path("datasets/<int:pk>/import/", datasets.dataset_import, name="dataset_import"),
     path("classes/<int:pk>/", classes.class_detail, name="class_detail"),
     path("classes/<int:pk>/regenerate/", classes.class_regenerate, name="class_regenerate"),
+    path("classes/<int:pk>/support/", classes.class_support, name="class_support"),
     path("classes/<int:pk>/regenerate/<str:task_id>.json", classes.class_regenerate_status,
          name="class_regenerate_status"),
     path("support-images/<int:image_pk>/<str:layer>.png", classes.support_layer, name="support_layer"),

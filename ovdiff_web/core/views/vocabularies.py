@@ -1,6 +1,7 @@
 """Vocabularies: create by pasting names, add / import classes, rename prompts, review thing/stuff labels."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Count
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ovdiff_web.core.forms import AddClassesForm, ImportClassesForm, LabelForm, PromptForm, VocabularyForm
 from ovdiff_web.core.models import Vocabulary, VocabularyClass
 from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services.prompts import generator_prompt, template_parts
 from ovdiff_web.core.services.vocab import VersionConflict, add_classes, set_label
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -43,8 +45,10 @@ def _detail_context(vocab: Vocabulary, **forms: object) -> dict[str, object]:
     rows = []
     for cls in classes:
         rows.append({"cls": cls, "affected": ui_support.runs_affected_by(cls) if cls.label_source == "person" else []})
+    before, after = template_parts()
     context: dict[str, object] = {"vocab": vocab, "rows": rows, "add_form": AddClassesForm(),
-                                  "import_form": ImportClassesForm(), "runs": vocab.runs.all()[:10]}
+                                  "import_form": ImportClassesForm(), "runs": vocab.runs.all()[:10],
+                                  "prompt_before": before, "prompt_after": after, "profile": settings.OVDIFF_PROFILE}
     context.update(forms)
     return context
 
@@ -126,7 +130,8 @@ def class_prompt(request: HttpRequest, pk: int, class_pk: int) -> HttpResponse:
     except VersionConflict:
         messages.error(request, f"“{cls.name}” was changed by someone else meanwhile; here is its current state.")
     else:
-        messages.success(request, f"Prompt of “{cls.name}” is now “{cls.text}”.")
+        messages.success(request, f"Prompt of “{cls.name}” is now “{cls.text}”: the generator receives "
+                                  f"“{generator_prompt(cls.text)}”.")
     return redirect(_anchor(cls))
 
 
