@@ -1,7 +1,6 @@
 """Dashboard forms: validation and field errors only; the work is done by ``ovdiff_web.core.services``."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
@@ -25,7 +24,9 @@ class RunForm(forms.Form):
     profile = forms.ChoiceField(choices=PROFILE_CHOICES)
     limit = forms.IntegerField(required=False, min_value=1, help_text="evaluate only the first N images")
     overrides = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
-                                help_text='JSON settings overrides, e.g. {"segmenter": {"use_pamr": false}}')
+                                label="Settings overrides",
+                                help_text="one setting per line as group.field=value, e.g. segment.pamr=true "
+                                          "(a JSON object of groups works too); pick names from the list below")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -33,16 +34,12 @@ class RunForm(forms.Form):
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
 
     def clean_overrides(self) -> dict[str, Any]:
-        raw = (self.cleaned_data.get("overrides") or "").strip()
-        if not raw:
-            return {}
+        from ovdiff_web.core.services.settings_catalog import parse_overrides
+
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
-        if not isinstance(value, dict):
-            raise forms.ValidationError("must be a JSON object of settings sections")
-        return value
+            return parse_overrides(self.cleaned_data.get("overrides") or "")
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class ClassNamesField(forms.CharField):

@@ -100,3 +100,33 @@ def test_iou_figures_show_their_unit(ui: Any, vocab_run: Run) -> None:
     html = ui.get(f"/runs/{vocab_run.pk}/").content.decode()
     assert "mIoU (%)" in html and "IoU (%)" in html
     assert "mIoU (%)" in ui.get("/runs/").content.decode()
+
+
+def test_override_help_example_is_accepted_and_wrong_names_get_the_closest(ui: Any, dataset: Any) -> None:
+    from ovdiff_web.core.forms import RunForm
+    from ovdiff_web.core.services.settings_catalog import EXAMPLE
+
+    help_text = RunForm().fields["overrides"].help_text
+    assert EXAMPLE in help_text
+    response = ui.post("/runs/", {"dataset": dataset.pk, "profile": "tiny", "overrides": EXAMPLE})
+    assert response.status_code == 302
+    run = Run.objects.get()
+    assert run.settings["segment"]["pamr"] is True
+    json_form = ui.post("/runs/", {"dataset": dataset.pk, "profile": "tiny",
+                                   "overrides": '{"segment": {"window_sizes": [336]}}'})
+    assert json_form.status_code == 302
+    wrong = ui.post("/runs/", {"dataset": dataset.pk, "profile": "tiny",
+                               "overrides": '{"segmenter": {"use_pamr": false}}'})
+    assert wrong.status_code == 400 and "did you mean &#x27;segment&#x27;?" in wrong.content.decode()
+    wrong = ui.post("/runs/", {"dataset": dataset.pk, "profile": "tiny", "overrides": "segment.use_pamr=false"})
+    assert "did you mean &#x27;segment.pamr&#x27;?" in wrong.content.decode()
+    typed = ui.post("/runs/", {"dataset": dataset.pk, "profile": "tiny", "overrides": "segment.pamr=maybe"})
+    assert "segment.pamr must be true or false (paper default: false)" in typed.content.decode()
+    assert Run.objects.count() == 2
+
+
+def test_run_form_offers_known_settings_with_types_and_paper_defaults(ui: Any) -> None:
+    html = ui.get("/runs/").content.decode()
+    assert '<datalist id="known-settings">' in html
+    assert '<option value="segment.pamr" data-default="false">bool · paper default false</option>' in html
+    assert '<option value="support.n_images" data-default="64">int · paper default 64</option>' in html

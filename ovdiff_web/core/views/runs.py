@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
 from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services.settings_catalog import known_settings
 from ovdiff_web.core.services.legend import EXTRA_COLUMN_LABEL, missing_from_dataset, run_legend
 from ovdiff_web.core.services.runs import RunInputError, create_run, request_cancel, run_progress
 from ovdiff_web.core.views.common import choice, paginate, ui_login_required
@@ -53,7 +54,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
         runs = runs.filter(status=status)
     page = paginate(request, runs, 25)
     return render(request, "ovdiff/runs/list.html",
-                  {"form": form, "page": page, "status": status, "statuses": Run.Status.choices},
+                  {"form": form, "page": page, "status": status, "statuses": Run.Status.choices,
+                   "known_settings": known_settings()},
                   status=400 if form.errors else 200)
 
 
