@@ -182,6 +182,7 @@ class DatasetUploadForm(_DatasetFields):
     archive = forms.FileField(label="Zip archive", widget=forms.ClearableFileInput(attrs={"accept": ".zip"}))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "upload_%s")  # ids unique on the datasets page, which shows both forms
         super().__init__(*args, **kwargs)
         self.fields["archive"].help_text = f"at most {settings.OVDIFF_MAX_UPLOAD_MB} MB"
 
@@ -192,6 +193,10 @@ class DatasetPathForm(_DatasetFields):
     field_order = ["name", "format", "path", "split", "protocol"]
     format = forms.ChoiceField(choices=Dataset.Format.choices, initial=Dataset.Format.FOLDER)
     path = forms.CharField(max_length=1000, label="Server path", widget=forms.TextInput(attrs={"class": "mono"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "path_%s")  # ids unique on the datasets page, which shows both forms
+        super().__init__(*args, **kwargs)
 
     def clean_path(self) -> str:
         from ovdiff_web.core.services.paths import PathNotAllowed, confine

@@ -50,7 +50,7 @@ def _svg(run: Any, names: list[str], matrix: list[list[int]]) -> str:
     margin = 140
     width, height = margin + cols * cell + 4, margin + n * cell + 4
     col_names = names + [EXTRA_COLUMN_LABEL] * (cols - n)
-    parts = [f'<svg class="chart cm-svg" role="img" aria-label="confusion matrix heatmap" data-cm-svg '
+    parts = [f'<svg class="chart cm-svg" role="group" aria-label="confusion matrix heatmap" data-cm-svg '
              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
     for i, name in enumerate(names):
         c = margin + i * cell + cell / 2
