@@ -130,3 +130,13 @@ def test_run_form_offers_known_settings_with_types_and_paper_defaults(ui: Any) -
     assert '<datalist id="known-settings">' in html
     assert '<option value="segment.pamr" data-default="false">bool · paper default false</option>' in html
     assert '<option value="support.n_images" data-default="64">int · paper default 64</option>' in html
+
+
+def test_failure_messages_show_no_server_paths(ui: Any, vocab_run: Run, media_root: Any, settings: Any) -> None:
+    Run.objects.filter(pk=vocab_run.pk).update(
+        status=Run.Status.FAILED, error=f"FileNotFoundError: {media_root}/runs/{vocab_run.pk}/pred/x.png missing",
+        traceback=f'File "{settings.OVDIFF_DATA_DIR}/store/a.npz"')
+    for url in (f"/runs/{vocab_run.pk}/", "/runs/"):
+        html = ui.get(url).content.decode()
+        assert str(media_root) not in html and str(settings.OVDIFF_DATA_DIR) not in html
+    assert f"runs/{vocab_run.pk}/pred/x.png missing" in ui.get(f"/runs/{vocab_run.pk}/").content.decode()

@@ -50,6 +50,14 @@ def duration(seconds: Any) -> str:
 
 
 @register.filter
+def public(text: Any) -> str:
+    """A stored message without the server's own folders (media, data dir) as absolute paths."""
+    from ovdiff_web.core.services.paths import hide_server_paths
+
+    return hide_server_paths(str(text or ""))
+
+
+@register.filter
 def media_url(path: str) -> str:
     """URL of a MEDIA_ROOT-relative file served to signed-in users; "" when there is no file."""
     return reverse("ui:media", args=[path]) if path else ""
