@@ -23,6 +23,8 @@ class RunForm(forms.Form):
                                         help_text="blank evaluates the dataset's classes with labeller labels")
     profile = forms.ChoiceField(choices=PROFILE_CHOICES)
     limit = forms.IntegerField(required=False, min_value=1, help_text="evaluate only the first N images")
+    name = forms.CharField(required=False, max_length=200, help_text="optional: how your team calls this run")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     overrides = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
                                 label="Settings overrides",
                                 help_text="one setting per line as group.field=value, e.g. segment.pamr=true "

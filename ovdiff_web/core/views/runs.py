@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import lifecycle, ui_support
 from ovdiff_web.core.services.settings_catalog import known_settings
 from ovdiff_web.core.services.legend import EXTRA_COLUMN_LABEL, missing_from_dataset, run_legend
 from ovdiff_web.core.services.runs import RunInputError, create_run, request_cancel, run_progress
@@ -31,7 +31,7 @@ def _runs_queryset():
 @require_http_methods(["GET", "POST"])
 def run_list(request: HttpRequest) -> HttpResponse:
     """All runs, newest first, with per-stage progress; POST queues a new evaluation."""
-    form = RunForm(request.POST or None)
+    form = RunForm(request.POST or None, initial=_clone_initial(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -41,6 +41,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
             field = "overrides" if str(exc).startswith("settings:") else None
             form.add_error(field, str(exc))
         else:
+            if data["name"] or data["notes"]:
+                lifecycle.set_run_label(run, name=data["name"], notes=data["notes"])
             messages.success(request, f"Run {run.pk} queued.")
             missing = missing_from_dataset(data["dataset"], data["vocabulary"])
             if missing:
@@ -57,6 +59,17 @@ def run_list(request: HttpRequest) -> HttpResponse:
                   {"form": form, "page": page, "status": status, "statuses": Run.Status.choices,
                    "known_settings": known_settings()},
                   status=400 if form.errors else 200)
+
+
+def _clone_initial(request: HttpRequest) -> dict[str, object] | None:
+    """``?clone=<run>``: the queue form filled with that run's choices and its non-default settings, to edit."""
+    raw = request.GET.get("clone", "")
+    run = Run.objects.filter(pk=int(raw)).select_related("dataset", "vocabulary").first() if raw.isdigit() else None
+    if run is None:
+        return None
+    return {"dataset": run.dataset_id, "vocabulary": run.vocabulary_id, "profile": run.profile, "limit": run.limit,
+            "overrides": lifecycle.changed_settings(run), "name": f"clone of {run.name or f'run {run.pk}'}",
+            "notes": run.notes}
 
 
 @ui_login_required
