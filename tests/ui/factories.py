@@ -70,14 +70,16 @@ def make_vocabulary_run(dataset: Any, user: Any, media_root: Path, n_classes: in
     from engine.images import save_label_png
     from engine.evaluation.metrics import ConfusionMatrix
     from ovdiff_web.core.models import ImageResult, Run, RunStage
-    from ovdiff_web.core.services.labels import build_label_map
+    from engine.evaluation.predictions import write_prediction
+    from engine.evaluation.labelmap import dataset_label_map
+    from ovdiff_web.core.services.legend import write_shown_labels
 
     seg = open_dataset("folder", dataset.root, split="val")
     names = list(seg.class_names) + [f"padding class {i}" for i in range(max(0, (n_classes or 0) - seg.num_classes))]
     n = len(names)
     snapshot = [{"name": c, "prompt": "", "is_stuff": False, "class_id": None} for c in names[1:]]
     snapshot += [{"name": c, "prompt": "", "is_stuff": False, "class_id": None} for c in EXTRA_CLASSES]
-    label_map = build_label_map(names, names, True, snapshot)
+    label_map = dataset_label_map([(c["name"], "") for c in snapshot], names, names, True)
     run = Run.objects.create(dataset=dataset, profile="tiny", is_random_weights=True, status=Run.Status.SUCCEEDED,
                              class_names=names, label_map=label_map, image_ids=list(dataset.image_ids),
                              settings={"seed": 0}, vocabulary_snapshot=snapshot, created_by=user)
@@ -87,8 +89,9 @@ def make_vocabulary_run(dataset: Any, user: Any, media_root: Path, n_classes: in
         shown = gt.copy()
         shown[:, -gt.shape[1] // 4:] = n + (i % len(EXTRA_CLASSES))
         cm.update(np.minimum(shown, n), gt)
-        rel = f"runs/{run.pk}/pred/{sample.id}.png"
-        save_label_png(shown, media_root / rel)
+        paths = write_prediction(media_root / "runs" / str(run.pk), sample.id, seg.load(sample)[0], shown, n)
+        write_shown_labels(media_root / "runs" / str(run.pk), sample.id, shown)
+        rel = paths["prediction"].relative_to(media_root).as_posix()
         ImageResult.objects.create(run=run, image_id=sample.id, iou=0.5, prediction=rel,
                                    width=gt.shape[1], height=gt.shape[0])
     run.per_class_iou = {name: float(v) if v == v else None for name, v in zip(names, cm.iou()[:n])}

@@ -46,14 +46,23 @@ def dataset_sample(run: Run, image_id: str) -> tuple[Any, Any]:
     raise LookupError(f"image {image_id!r} is not in dataset {ds.name!r}")
 
 
-def load_prediction(result: ImageResult) -> np.ndarray:
-    """The stored prediction (dataset label indices) of one image."""
+def load_prediction(result: ImageResult, shown: bool = False) -> np.ndarray:
+    """The stored prediction of one image: dataset label indices (>= n: no dataset label), or with ``shown`` the
+    ``legend.run_legend`` indices that tell which vocabulary class it was (runs older than that file: the same)."""
     from engine.images import load_label_png
+    from ovdiff_web.core.services.legend import shown_labels_path
 
     if not result.prediction:
         raise LookupError(f"no prediction stored for {result.image_id!r}")
+    rel = result.prediction
+    if shown and shown_labels_path(rel):
+        try:
+            if media_path(shown_labels_path(rel)).is_file():
+                rel = shown_labels_path(rel)
+        except PathNotAllowed:
+            pass
     try:
-        path = media_path(result.prediction)
+        path = media_path(rel)
     except PathNotAllowed as exc:
         raise LookupError(str(exc)) from None
     if not path.is_file():

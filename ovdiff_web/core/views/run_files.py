@@ -47,7 +47,7 @@ def run_overlay(request: HttpRequest, pk: int, result_pk: int, kind: str) -> Htt
         if kind == "cell":  # ?gt=&pred=: the pixels behind one confusion cell, highlighted
             gt, pred = int(request.GET.get("gt", "")), int(request.GET.get("pred", ""))
             return _png(ui_support.cell_mask_png(result, gt, pred))
-        labels = ui_support.load_prediction(result) if kind == "pred" else \
+        labels = ui_support.load_prediction(result, shown=True) if kind == "pred" else \
             ui_support.load_ground_truth(result.run, result.image_id)
     except (LookupError, OSError, ValueError) as exc:
         raise Http404(str(exc)) from None
