@@ -15,18 +15,11 @@ import numpy as np
 
 from engine.atomic import atomic_write
 from engine.errors import CancelledError
-<<<<<<< HEAD
-from engine.images import save_label_png
-from engine.palette import class_palette
-from engine.evaluation.metrics import ConfusionMatrix, metrics_dict, per_image_iou
-from engine.types import CancelFn, ClassSpec, ProgressFn, Segmentation
-=======
 from engine.evaluation.datasets.base import Sample, SegDataset
 from engine.evaluation.labelmap import dataset_label_map, to_dataset_labels
 from engine.evaluation.metrics import ConfusionMatrix, image_scores, metrics_dict
 from engine.evaluation.predictions import write_prediction
 from engine.types import CancelFn, ClassSpec, ProgressFn
->>>>>>> main
 
 if TYPE_CHECKING:
     from engine.pipeline import OVDiff
@@ -80,11 +73,6 @@ def evaluate_sample(ovd: "OVDiff", ds: SegDataset, classes: Sequence[ClassSpec],
     return SampleResult(sample.id, image, pred, one, iou, acc)
 
 
-<<<<<<< HEAD
-def write_prediction(pred: np.ndarray, path: Path) -> Path:
-    """Write a palette PNG atomically (temp file + rename) so a killed process leaves no half file."""
-    return atomic_write(path, lambda tmp: save_label_png(pred.astype(np.uint8), tmp, class_palette()))
-=======
 def metrics_document(cm: ConfusionMatrix, ds: SegDataset, classes: Sequence[ClassSpec],
                      per_image: list[dict[str, Any]], *, config: dict[str, Any], profile: str,
                      random_weights: bool) -> dict[str, Any]:
@@ -101,7 +89,6 @@ def metrics_document(cm: ConfusionMatrix, ds: SegDataset, classes: Sequence[Clas
 def write_metrics(out_dir: Path, metrics: dict[str, Any]) -> Path:
     """``out_dir/metrics.json``, written atomically."""
     return atomic_write(Path(out_dir) / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
->>>>>>> main
 
 
 def evaluate_dataset(
