@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from ovdiff_web.core.views import (classes, compare, datasets, files, manage, run_files, runs, segment, vocabularies,
-                                   workers)
+from ovdiff_web.core.views import (classes, compare, dataset_files, datasets, files, manage, run_files, runs, segment,
+                                   vocabularies, workers)
 
 app_name = "ui"
 
@@ -38,6 +38,7 @@ urlpatterns = [
     path("datasets/register/", datasets.dataset_register, name="dataset_register"),
     path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset_detail"),
     path("datasets/<int:pk>/import/", datasets.dataset_import, name="dataset_import"),
+    path("datasets/<int:pk>/images/<int:index>/<str:kind>.png", dataset_files.dataset_image, name="dataset_image"),
     path("classes/<int:pk>/", classes.class_detail, name="class_detail"),
     path("classes/<int:pk>/regenerate/", classes.class_regenerate, name="class_regenerate"),
     path("classes/<int:pk>/support/", classes.class_support, name="class_support"),

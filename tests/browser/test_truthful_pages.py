@@ -54,6 +54,7 @@ def test_truthful_pages_keyboard_and_axe(page: Any, live_server: Any, shared_pat
     base = live_server.url
     user = django_user_model.objects.create_user("alice", password="pw-alice-123")
     dataset = make_demo_dataset(shared_paths["tmp"] / "demo")
+    type(dataset).objects.filter(pk=dataset.pk).update(created_by=user)
     run = make_vocabulary_run(dataset, user, shared_paths["media"])
     big = make_vocabulary_run(dataset, user, shared_paths["media"], n_classes=150)
     vocab = Vocabulary.objects.create(name="street", owner=user)
@@ -75,6 +76,22 @@ def test_truthful_pages_keyboard_and_axe(page: Any, live_server: Any, shared_pat
         assert name in legend.inner_text()
     screenshot(pg, "truth-run-detail")
     assert_accessible(pg, base, "run detail")
+
+    # every gallery image opens a zoomable viewer with its layers
+    pg.locator("[data-gallery] .stack").first.click()
+    dialog = pg.locator("dialog.viewer")
+    dialog.wait_for()
+    assert dialog.locator("[data-viewer-layer]").evaluate_all("els => els.map(e => e.dataset.viewerLayer)") == \
+        ["prediction", "ground truth", "errors"]
+    dialog.locator("[data-viewer-layer='errors']").check()
+    assert dialog.locator(".viewer-stage img.layer").nth(2).is_visible()
+    dialog.locator(".viewer-port").focus()
+    pg.keyboard.press("+")
+    assert dialog.locator("[data-viewer-zoom]").inner_text() == "150 %"
+    screenshot(pg, "truth-viewer")
+    assert_accessible(pg, base, "viewer")
+    pg.keyboard.press("Escape")
+    assert not dialog.is_visible()
     pg.locator(f"svg[data-cm-svg] a[href$='/confusion/1/{n}/']").click()
     pg.wait_for_selector("[data-image-id]")
     assert pg.locator("img.ovl-cell").first.is_visible()
@@ -118,8 +135,23 @@ def test_truthful_pages_keyboard_and_axe(page: Any, live_server: Any, shared_pat
     pg.locator("[data-explain-out]", has_text="Pixel (27, 30) is \u201cbrick\u201d").wait_for()
     assert_accessible(pg, base, "segment result")
 
+    # delete with a confirmation page that says what happens; a dataset runs read is refused
+    pg.goto(f"{base}/datasets/{dataset.pk}/")
+    pg.locator("[data-manage] summary").click()
+    pg.click("[data-delete-link]")
+    pg.wait_for_selector("[data-refused]")
+    assert_accessible(pg, base, "refused delete")
+    pg.goto(f"{base}/classes/{cls.pk}/")
+    pg.locator("[data-manage] summary").click()
+    pg.click("[data-delete-link]")
+    pg.once("dialog", lambda d: d.accept())
+    pg.click("[data-delete]")
+    pg.wait_for_url(f"**/vocabularies/{vocab.pk}/")
+    assert not VocabularyClass.objects.filter(pk=cls.pk).exists()
+    cls = VocabularyClass.objects.create(vocabulary=vocab, name="bus", prompt="red bus")
+
     # every other page
-    for path in ("/runs/", "/compare/?runs=%d,%d" % (run.pk, big.pk), "/vocabularies/", f"/vocabularies/{vocab.pk}/",
+    for path in ("/runs/", f"/runs/?clone={run.pk}", f"/runs/{run.pk}/delete/", "/compare/?runs=%d,%d" % (run.pk, big.pk), "/vocabularies/", f"/vocabularies/{vocab.pk}/",
                  f"/classes/{cls.pk}/", "/datasets/", f"/datasets/{dataset.pk}/", "/segment/", "/workers/"):
         pg.goto(base + path)
         pg.wait_for_load_state("networkidle")

@@ -27,23 +27,13 @@ MAX_CELL_SCAN = 400  # images scanned to answer "which images are behind this co
 
 # --- datasets and label maps --------------------------------------------------------------------------------
 
-@lru_cache(maxsize=16)
-def _open(fmt: str, root: str, split: str, protocol: str) -> Any:
-    from ovdiff_web.core.services.engine_bridge import open_dataset
-
-    return open_dataset(fmt, root, split, protocol or None, check_files=False)
-
-
 def dataset_sample(run: Run, image_id: str) -> tuple[Any, Any]:
     """(SegDataset, Sample) of one image of a run; LookupError when the dataset or the sample is gone."""
-    ds = run.dataset
-    if ds is None:
+    from ovdiff_web.core.services.dataset_preview import find_sample
+
+    if run.dataset is None:
         raise LookupError("the run's dataset was deleted")
-    seg = _open(ds.format, ds.root, ds.split or "val", ds.protocol or "")
-    for sample in seg.samples:
-        if sample.id == image_id:
-            return seg, sample
-    raise LookupError(f"image {image_id!r} is not in dataset {ds.name!r}")
+    return find_sample(run.dataset, image_id)
 
 
 def load_prediction(result: ImageResult, shown: bool = False) -> np.ndarray:
@@ -147,16 +137,31 @@ def cell_hits(run: Run, p: np.ndarray, g: np.ndarray, gt: int, pred: int) -> np.
     return (g == gt) & ((p >= n) if pred == n else (p == pred))
 
 
-def cell_mask_png(result: ImageResult, gt: int, pred: int) -> bytes:
-    """The confused pixels of one image as an opaque magenta layer (everything else transparent)."""
+def _prediction_and_truth(result: ImageResult) -> tuple[np.ndarray, np.ndarray]:
     p = load_prediction(result)
     g = load_ground_truth(result.run, result.image_id)
     if p.shape != g.shape:
         raise LookupError("prediction and ground truth differ in size")
-    hits = cell_hits(result.run, p, g, gt, pred)
-    rgba = np.zeros(hits.shape + (4,), dtype=np.uint8)
-    rgba[hits] = (255, 0, 200, 255)
+    return p, g
+
+
+def highlight_png(mask: np.ndarray) -> bytes:
+    """``mask`` as an opaque magenta layer (everything else transparent): confused or wrong pixels."""
+    rgba = np.zeros(mask.shape + (4,), dtype=np.uint8)
+    rgba[mask] = (255, 0, 200, 255)
     return png_bytes(rgba)
+
+
+def cell_mask_png(result: ImageResult, gt: int, pred: int) -> bytes:
+    """The pixels of one image behind a confusion cell."""
+    p, g = _prediction_and_truth(result)
+    return highlight_png(cell_hits(result.run, p, g, gt, pred))
+
+
+def error_mask_png(result: ImageResult) -> bytes:
+    """Every wrongly predicted pixel of one image (ignored ground truth left out)."""
+    p, g = _prediction_and_truth(result)
+    return highlight_png((g != IGNORE_INDEX) & (p != g))
 
 
 # --- runs: labels changed since, settings, exports ------------------------------------------------------------

@@ -12,11 +12,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from engine.palette import palette_hex
 from ovdiff_web.core.forms import DatasetPathForm, DatasetUploadForm, ImportIntoVocabularyForm
 from ovdiff_web.core.models import Dataset, Vocabulary
 from ovdiff_web.core.services import datasets as dataset_service
 from ovdiff_web.core.services import ui_support
 from ovdiff_web.core.services.paths import PathNotAllowed
+from ovdiff_web.core.services.dataset_preview import preview_page
 from ovdiff_web.core.services.uploads import ZipRejected
 from ovdiff_web.core.views.common import paginate, ui_login_required
 
@@ -123,9 +125,11 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     classes = [{"index": i, "name": n, "prompt": p if p != n else ""}
                for i, (n, p) in enumerate(zip(dataset.class_names, list(dataset.prompts) + [""] * len(dataset.class_names)))]
     runs = dataset.runs.select_related("vocabulary").order_by("-created_at")[:10]
+    legend = [{"index": c["index"], "name": c["name"], "colour": colour, "in_dataset": True}
+              for c, colour in zip(classes, palette_hex(len(classes)))]
     return render(request, "ovdiff/datasets/detail.html",
-                  {"dataset": dataset, "errors": errors, "classes": classes, "runs": runs,
-                   "import_form": ImportIntoVocabularyForm()})
+                  {"dataset": dataset, "errors": errors, "classes": classes, "runs": runs, "legend": legend,
+                   "import_form": ImportIntoVocabularyForm(), "preview": preview_page(dataset, request.GET.get("ppage"))})
 
 
 @ui_login_required

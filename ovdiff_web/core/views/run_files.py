@@ -11,7 +11,7 @@ from ovdiff_web.core.models import ImageResult, Run
 from ovdiff_web.core.services import ui_support
 from ovdiff_web.core.views.common import ui_login_required
 
-OVERLAY_KINDS = ("pred", "gt", "cell")
+OVERLAY_KINDS = ("pred", "gt", "cell", "error")
 
 
 def _result(run_pk: int, result_pk: int) -> ImageResult:
@@ -47,6 +47,8 @@ def run_overlay(request: HttpRequest, pk: int, result_pk: int, kind: str) -> Htt
         if kind == "cell":  # ?gt=&pred=: the pixels behind one confusion cell, highlighted
             gt, pred = int(request.GET.get("gt", "")), int(request.GET.get("pred", ""))
             return _png(ui_support.cell_mask_png(result, gt, pred))
+        if kind == "error":
+            return _png(ui_support.error_mask_png(result))
         labels = ui_support.load_prediction(result, shown=True) if kind == "pred" else \
             ui_support.load_ground_truth(result.run, result.image_id)
     except (LookupError, OSError, ValueError) as exc:
