@@ -3,16 +3,14 @@ with keyboard at 150 classes), the live run header, keyboard pixel picking on th
 every page with zero serious or critical issues. No worker needed: runs are stored as the worker stores them."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import screenshot
-from tests.ui.factories import EXTRA_CLASSES, make_demo_dataset, make_vocabulary_run
+from tests.ui.factories import EXTRA_CLASSES, make_demo_dataset, make_stored_segmentation, make_vocabulary_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,27 +21,6 @@ def _login(pg: Any, base: str) -> None:
     pg.fill("#id_password", "pw-alice-123")
     pg.click("button[type=submit]")
     pg.wait_for_url(f"{base}/runs/")
-
-
-def _stored_segmentation(media: Path) -> str:
-    """A segmentation stored in the format ``ui_support.segment_upload`` writes (2 classes, one dino prototype)."""
-    from PIL import Image
-
-    from engine.images import save_label_png
-
-    token = "a" * 32
-    out = media / "segment" / token
-    out.mkdir(parents=True)
-    Image.fromarray(np.full((40, 60, 3), 120, np.uint8)).save(out / "image.png")
-    labels = np.zeros((40, 60), np.int64)
-    labels[:, 30:] = 1
-    save_label_png(labels, out / "labels.png")
-    np.savez_compressed(out / "explain.npz", w_dino=np.where(labels == 1, 1, 0), s_dino=np.full((40, 60), 0.5))
-    meta = {"profile": "tiny", "class_names": ["brick", "sky"], "selected": [], "support": {},
-            "prototype_index": {"dino": [["brick", "instance", "fg", 0, 0, [0, 0, 1, 1], 10],
-                                         ["sky", "class", "fg", None, None, None, 20]]}}
-    (out / "meta.json").write_text(json.dumps(meta))
-    return token
 
 
 def test_truthful_pages_keyboard_and_axe(page: Any, live_server: Any, shared_paths: dict[str, Path],
@@ -59,7 +36,7 @@ def test_truthful_pages_keyboard_and_axe(page: Any, live_server: Any, shared_pat
     big = make_vocabulary_run(dataset, user, shared_paths["media"], n_classes=150)
     vocab = Vocabulary.objects.create(name="street", owner=user)
     cls = VocabularyClass.objects.create(vocabulary=vocab, name="bus", prompt="red bus")
-    token = _stored_segmentation(shared_paths["media"])
+    token = make_stored_segmentation(shared_paths["media"])
     n = len(run.class_names)
     _login(pg, base)
 

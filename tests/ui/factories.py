@@ -101,3 +101,30 @@ def make_vocabulary_run(dataset: Any, user: Any, media_root: Path, n_classes: in
     for order, name in enumerate(("support", "banks", "segment", "metrics")):
         RunStage.objects.create(run=run, name=name, order=order, done=1, total=1, status=RunStage.Status.DONE)
     return run
+
+
+def make_stored_segmentation(media: Path, image: np.ndarray | None = None, labels: np.ndarray | None = None,
+                             class_names: tuple[str, ...] = ("brick", "sky")) -> str:
+    """A segmentation stored in the format ``ui_support.segment_upload`` writes, with one dino prototype per class
+    (default: a grey 60x40 image, left half "brick", right half "sky")."""
+    import json
+
+    from PIL import Image
+
+    from engine.images import save_label_png
+
+    if image is None or labels is None:
+        image = np.full((40, 60, 3), 120, np.uint8)
+        labels = np.zeros((40, 60), np.int64)
+        labels[:, 30:] = 1
+    token = "a" * 32
+    out = media / "segment" / token
+    out.mkdir(parents=True)
+    Image.fromarray(image).save(out / "image.png")
+    save_label_png(labels, out / "labels.png")
+    np.savez_compressed(out / "explain.npz", w_dino=labels.astype(np.int64), s_dino=np.full(labels.shape, 0.5))
+    index = [[name, "instance", "fg", 0, 0, [0, 0, 1, 1], 10] for name in class_names]
+    meta = {"profile": "tiny", "class_names": list(class_names), "selected": [], "support": {},
+            "prototype_index": {"dino": index}}
+    (out / "meta.json").write_text(json.dumps(meta))
+    return token
