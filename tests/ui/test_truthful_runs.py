@@ -140,3 +140,25 @@ def test_failure_messages_show_no_server_paths(ui: Any, vocab_run: Run, media_ro
         html = ui.get(url).content.decode()
         assert str(media_root) not in html and str(settings.OVDIFF_DATA_DIR) not in html
     assert f"runs/{vocab_run.pk}/pred/x.png missing" in ui.get(f"/runs/{vocab_run.pk}/").content.decode()
+
+
+def test_new_vocabulary_is_version_1_and_affects_ignores_cancelled_runs_without_results(
+        ui: Any, dataset: Any, user: Any) -> None:
+    from ovdiff_web.core.models import ImageResult, Vocabulary
+    from ovdiff_web.core.services.runs import create_run
+
+    ui.post("/vocabularies/", {"name": "fresh", "class_names": "cat\ngrass"})
+    vocab = Vocabulary.objects.get(name="fresh")
+    assert vocab.version == 1 and "version 1" in ui.get(f"/vocabularies/{vocab.pk}/").content.decode()
+    cancelled = create_run(user=user, dataset=dataset, vocabulary=vocab, profile="tiny")
+    Run.objects.filter(pk=cancelled.pk).update(status=Run.Status.CANCELLED)
+    kept = create_run(user=user, dataset=dataset, vocabulary=vocab, profile="tiny")
+    Run.objects.filter(pk=kept.pk).update(status=Run.Status.CANCELLED)
+    ImageResult.objects.create(run=kept, image_id="x", iou=0.1)
+    grass = vocab.classes.get(name="grass")
+    ui.post(f"/vocabularies/{vocab.pk}/classes/{grass.pk}/label/", {"is_stuff": "0" if grass.is_stuff else "1",
+                                                                    "version": grass.version})
+    row = ui.get(f"/vocabularies/{vocab.pk}/").content.decode()
+    row = row[row.index('data-class="grass"'):]
+    row = row[:row.index("</tr>")]
+    assert f"/runs/{kept.pk}/" in row and f"/runs/{cancelled.pk}/" not in row
