@@ -42,9 +42,8 @@ def vocabulary_list(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(vocab: Vocabulary, **forms: object) -> dict[str, object]:
     classes = list(vocab.classes.select_related("label_changed_by"))
-    rows = []
-    for cls in classes:
-        rows.append({"cls": cls, "affected": ui_support.runs_affected_by(cls) if cls.label_source == "person" else []})
+    affected = ui_support.runs_affected_by_many([c for c in classes if c.label_source == "person"])
+    rows = [{"cls": cls, "affected": affected.get(cls.pk, [])} for cls in classes]
     before, after = template_parts()
     context: dict[str, object] = {"vocab": vocab, "rows": rows, "add_form": AddClassesForm(),
                                   "import_form": ImportClassesForm(), "runs": vocab.runs.all()[:10],
