@@ -75,13 +75,16 @@ def seed() -> dict[str, int | str]:
     media = Path(settings.MEDIA_ROOT)
     media.mkdir(parents=True, exist_ok=True)
     user = get_user_model().objects.create_user(USER, password=PASSWORD)
-    dataset = make_demo_dataset(Path(settings.OVDIFF_DATA_DIR) / "demo", n_images=8, size=96)
+    dataset = make_demo_dataset(Path(settings.OVDIFF_DATA_DIR) / "demo", n_images=8, size=160)
     Dataset.objects.filter(pk=dataset.pk).update(created_by=user)
     plain = make_finished_run(dataset, user, media)
     run = make_vocabulary_run(dataset, user, media)
     big = make_vocabulary_run(dataset, user, media, n_classes=150)
     set_run_label(run, name="street vocabulary, paper settings", notes="Two classes the dataset lacks: zebra, lava.")
-    set_run_label(big, name="150-class stress test", notes="")
+    set_run_label(big, name="150-class stress test",
+                  notes="Its confusion matrix is synthetic (made by scripts/screenshots.py) to show a full 150-class "
+                        "matrix; the 8 demo images only hold 4 classes.")
+    Run.objects.filter(pk=big.pk).update(confusion=_synthetic_confusion(len(big.class_names)))
     Run.objects.filter(pk=plain.pk).update(name="dataset classes")
     vocab = Vocabulary.objects.create(name="street", owner=user, description="what the team segments every week")
     add_classes(vocab, ["bus", "road", "sky", "person", "grass"], initial=True)
@@ -94,6 +97,20 @@ def seed() -> dict[str, int | str]:
     token = make_stored_segmentation(media, image, labels.clip(0, 3), ("background", "brick", "grass", "gravel"))
     return {"run": run.pk, "big": big.pk, "plain": plain.pk, "dataset": dataset.pk, "vocab": vocab.pk,
             "cls": bus.pk, "token": token, "n": len(run.class_names)}
+
+
+def _synthetic_confusion(n: int) -> list[list[int]]:
+    """A plausible n x (n + 1) matrix: mostly diagonal, confusions with neighbouring classes, some extra column."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    m = rng.poisson(3, size=(n, n + 1)).astype(np.int64)
+    for i in range(n):
+        m[i, i] += rng.integers(200, 2000)
+        for d in (1, 2, 7):
+            m[i, (i + d) % n] += rng.integers(0, 400)
+        m[i, n] += rng.integers(0, 300)
+    return m.tolist()
 
 
 def _png(array) -> bytes:  # noqa: ANN001
