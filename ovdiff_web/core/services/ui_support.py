@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db.models import F
 from PIL import Image
 
-from ovdiff_web.core.models import ImageResult, Run, VocabularyClass, is_random_profile
+from engine.profiles import is_random_profile
+from ovdiff_web.core.models import ImageResult, Run, VocabularyClass
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 
 IGNORE_INDEX = 255
@@ -237,18 +238,11 @@ def per_class_rows(run: Run) -> list[dict[str, Any]]:
 
 
 def metrics_payload(run: Run) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "run": run.pk, "status": run.status, "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
-        "vocabulary": run.vocabulary.name if run.vocabulary else None, "miou": run.miou,
-        "pixel_accuracy": run.pixel_accuracy, "class_names": run.class_names, "per_class_iou": run.per_class_iou,
-        "confusion": run.confusion, "settings": run.settings,
-        "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
-                   for r in run.image_results.order_by("image_id")],
-    }
-    if run.is_random_weights:
-        payload["random_weights"] = True
-        payload["random_weights_note"] = run.random_weights_note
-    return payload
+    """``Run.results()`` plus what produced it and every image's scores (the dashboard's metrics.json export)."""
+    return {**run.results(), "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
+            "vocabulary": run.vocabulary.name if run.vocabulary else None, "settings": run.settings,
+            "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
+                       for r in run.image_results.order_by("image_id")]}
 
 
 def metrics_csv(run: Run) -> str:
@@ -409,23 +403,13 @@ def support_layer_png(path: Path, layer: str) -> bytes:
 SEGMENT_DIR = "segment"
 
 
-@lru_cache(maxsize=2)
-def _engine_for(profile: str) -> Any:
-    """One OVDiff per profile per web process: models load once, artifacts come from the shared store."""
-    from ovdiff_web.core.services import engine_bridge
-
-    config = engine_bridge.build_config(profile)
-    return engine_bridge.make_ovdiff(config, engine_bridge.make_registry(profile), engine_bridge.make_store())
-
-
 def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str:
     """Segment an uploaded image with ``class_names`` (labeller thing/stuff) and store image, labels and
     explanation under MEDIA_ROOT/segment/<id>/; returns the id. BadInputError names unusable input."""
     import uuid
 
     from engine.images import load_image, save_label_png
-    from engine.types import ClassSpec
-    from ovdiff_web.core.services.vocab import label_class
+    from engine.class_specs import class_specs
 
     token = uuid.uuid4().hex
     out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token
@@ -437,8 +421,10 @@ def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str
     image = load_image(raw)
     raw.unlink()
     Image.fromarray(image).save(out / "image.png")
-    classes = [ClassSpec(name=n, is_stuff=label_class(n)[0]) for n in class_names]
-    ovd = _engine_for(profile)
+    classes = class_specs(class_names)
+    from ovdiff_web.core.services import engine_bridge
+
+    ovd = engine_bridge.ovdiff(profile)
     seg = ovd.segment(image, classes, explain=True)
     save_label_png(seg.labels, out / "labels.png")
     np.savez_compressed(out / "explain.npz", **{f"w_{k}": v for k, v in seg.winners.items()},
@@ -453,7 +439,7 @@ def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str
             Image.fromarray(im.image).save(Path(settings.MEDIA_ROOT) / rel)
             support_urls[spec.name][im.index] = rel
     meta = {
-        "profile": profile, "class_names": seg.class_names, "selected": seg.selected, "support": support_urls,
+        "profile": profile, "class_names": seg.label_names, "selected": seg.selected, "support": support_urls,
         "prototype_index": {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
                                 for owner, src in entries] for e, entries in seg.prototype_index.items()},
     }
@@ -490,7 +476,7 @@ def explain_stored_pixel(token: str, x: int, y: int) -> dict[str, Any]:
                                      box=tuple(box) if box else None, size=size))
                  for owner, kind, mask, img, cl, box, size in entries]
              for e, entries in meta["prototype_index"].items()}
-    seg = Segmentation(labels=labels, class_names=meta["class_names"], winners=winners, prototype_index=index,
+    seg = Segmentation(labels=labels, label_names=meta["class_names"], winners=winners, prototype_index=index,
                        winner_scores=scores)
     try:
         explanations = explain_pixel(seg, x, y)
