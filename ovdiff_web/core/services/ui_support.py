@@ -114,6 +114,8 @@ def images_in_cell(run: Run, gt: int, pred: int, limit: int = 60) -> tuple[list[
     """Images with pixels of ground-truth ``gt`` predicted as ``pred`` (``pred`` = n: any class with no dataset
     label, see ``legend.py``): [(result, pixel count)] most first,
     and how many images were scanned (bounded by MAX_CELL_SCAN so the page stays fast)."""
+    from ovdiff_web.core.services.pixel_layers import cell_hits
+
     found: list[tuple[ImageResult, int]] = []
     scanned = 0
     for result in run.image_results.exclude(prediction="").order_by("iou", "image_id")[:MAX_CELL_SCAN]:
@@ -130,39 +132,6 @@ def images_in_cell(run: Run, gt: int, pred: int, limit: int = 60) -> tuple[list[
             found.append((result, count))
     found.sort(key=lambda item: -item[1])
     return found[:limit], scanned
-
-
-def cell_hits(run: Run, p: np.ndarray, g: np.ndarray, gt: int, pred: int) -> np.ndarray:
-    """Boolean map of the pixels of ground truth ``gt`` predicted as ``pred`` (n: any class with no dataset label)."""
-    n = len(run.class_names or [])
-    return (g == gt) & ((p >= n) if pred == n else (p == pred))
-
-
-def _prediction_and_truth(result: ImageResult) -> tuple[np.ndarray, np.ndarray]:
-    p = load_prediction(result)
-    g = load_ground_truth(result.run, result.image_id)
-    if p.shape != g.shape:
-        raise LookupError("prediction and ground truth differ in size")
-    return p, g
-
-
-def highlight_png(mask: np.ndarray) -> bytes:
-    """``mask`` as an opaque magenta layer (everything else transparent): confused or wrong pixels."""
-    rgba = np.zeros(mask.shape + (4,), dtype=np.uint8)
-    rgba[mask] = (255, 0, 200, 255)
-    return png_bytes(rgba)
-
-
-def cell_mask_png(result: ImageResult, gt: int, pred: int) -> bytes:
-    """The pixels of one image behind a confusion cell."""
-    p, g = _prediction_and_truth(result)
-    return highlight_png(cell_hits(result.run, p, g, gt, pred))
-
-
-def error_mask_png(result: ImageResult) -> bytes:
-    """Every wrongly predicted pixel of one image (ignored ground truth left out)."""
-    p, g = _prediction_and_truth(result)
-    return highlight_png((g != IGNORE_INDEX) & (p != g))
 
 
 # --- runs: labels changed since, settings, exports ------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from ovdiff_web.core.models import ImageResult, Run
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import pixel_layers, ui_support
 from ovdiff_web.core.views.common import ui_login_required
 
 OVERLAY_KINDS = ("pred", "gt", "cell", "error")
@@ -46,9 +46,9 @@ def run_overlay(request: HttpRequest, pk: int, result_pk: int, kind: str) -> Htt
     try:
         if kind == "cell":  # ?gt=&pred=: the pixels behind one confusion cell, highlighted
             gt, pred = int(request.GET.get("gt", "")), int(request.GET.get("pred", ""))
-            return _png(ui_support.cell_mask_png(result, gt, pred))
+            return _png(pixel_layers.cell_mask_png(result, gt, pred))
         if kind == "error":
-            return _png(ui_support.error_mask_png(result))
+            return _png(pixel_layers.error_mask_png(result))
         labels = ui_support.load_prediction(result, shown=True) if kind == "pred" else \
             ui_support.load_ground_truth(result.run, result.image_id)
     except (LookupError, OSError, ValueError) as exc:
