@@ -107,7 +107,8 @@ def seed_dashboard(user) -> dict:  # noqa: ANN001
         [ImageResult(run=big, image_id=i, iou=rng.random(), prediction=f"runs/{big.pk}/pred/{i}.png", width=500,
                      height=375) for i in ids], batch_size=2000)
     return {"dashboard": {"runs": "/runs/", "run_150_classes": f"/runs/{big.pk}/", "datasets": "/datasets/",
-                          "dataset_5000_images": f"/datasets/{dataset.pk}/", "vocabulary_150": f"/vocabularies/{vocab.pk}/",
+                          "dataset_5000_images": f"/datasets/{dataset.pk}/",
+                          "vocabulary_150": f"/vocabularies/{vocab.pk}/",
                           "workers": "/workers/", "baseline": "/api/health/"}}
 
 

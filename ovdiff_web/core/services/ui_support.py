@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import zipfile
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 

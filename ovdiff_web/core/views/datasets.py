@@ -129,7 +129,8 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
               for c, colour in zip(classes, palette_hex(len(classes)))]
     return render(request, "ovdiff/datasets/detail.html",
                   {"dataset": dataset, "errors": errors, "classes": classes, "runs": runs, "legend": legend,
-                   "import_form": ImportIntoVocabularyForm(), "preview": preview_page(dataset, request.GET.get("ppage"))})
+                   "import_form": ImportIntoVocabularyForm(),
+                   "preview": preview_page(dataset, request.GET.get("ppage"))})
 
 
 @ui_login_required
