@@ -2,7 +2,8 @@
    (drag, arrow keys), with toggles for its layers (prediction, ground truth, errors, confused pixels). */
 (function () {
   "use strict";
-  var NAMES = { "ovl-pred": "prediction", "ovl-gt": "ground truth", "ovl-cell": "confused pixels" };
+  var NAMES = { "ovl-pred": "prediction", "ovl-gt": "ground truth", "ovl-cell": "confused pixels",
+    "ovl-attribution": "attribution", "ovl-fg_mask": "foreground mask", "ovl-bg_mask": "background mask" };
 
   function layerName(img) {
     if (img.getAttribute("data-layer")) return img.getAttribute("data-layer");
