@@ -68,7 +68,7 @@ def seed() -> dict[str, int | str]:
     from ovdiff_web.core.models import Dataset, Run, Vocabulary
     from ovdiff_web.core.services.dataset_preview import image_and_labels
     from ovdiff_web.core.services.lifecycle import set_run_label
-    from ovdiff_web.core.services.ui_support import save_user_support_images
+    from ovdiff_web.core.services.support_images import save_user_support_images
     from ovdiff_web.core.services.vocab import add_classes
     from tests.ui.factories import make_demo_dataset, make_finished_run, make_stored_segmentation, make_vocabulary_run
 

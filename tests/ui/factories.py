@@ -105,7 +105,7 @@ def make_vocabulary_run(dataset: Any, user: Any, media_root: Path, n_classes: in
 
 def make_stored_segmentation(media: Path, image: np.ndarray | None = None, labels: np.ndarray | None = None,
                              class_names: tuple[str, ...] = ("brick", "sky")) -> str:
-    """A segmentation stored in the format ``ui_support.segment_upload`` writes, with one dino prototype per class
+    """A segmentation stored in the format ``segment_page.segment_upload`` writes, with one dino prototype per class
     (default: a grey 60x40 image, left half "brick", right half "sky")."""
     import json
 

@@ -47,7 +47,7 @@ def test_dataset_preview_is_paginated(ui: Any, media_root: Any, tmp_path: Any) -
 
 
 def test_error_layer_marks_wrong_pixels(ui: Any, finished_run: Any) -> None:
-    from ovdiff_web.core.services.ui_support import load_ground_truth, load_prediction
+    from ovdiff_web.core.services.run_images import load_ground_truth, load_prediction
 
     results = list(finished_run.image_results.order_by("image_id"))
     html = ui.get(f"/runs/{finished_run.pk}/").content.decode()

@@ -136,7 +136,7 @@ def changed_settings(run: Run) -> str:
     import json
 
     from ovdiff_web.core.services.engine_bridge import build_config
-    from ovdiff_web.core.services.ui_support import flatten
+    from ovdiff_web.core.services.run_report import flatten
 
     defaults = flatten(build_config(run.profile).to_dict())
     lines = []

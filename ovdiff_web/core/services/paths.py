@@ -37,13 +37,6 @@ def media_relative(path: Path) -> str:
     return Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory and rename: readers never see a half-written file."""
-    from engine.atomic import atomic_write
-
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
 def hide_server_paths(text: str, *roots: str | os.PathLike[str]) -> str:
     """A message fit for a user: paths under ``roots`` (a dataset folder) and the service's own folders
     (MEDIA_ROOT, the data dir) are shown relative, never as absolute server paths."""

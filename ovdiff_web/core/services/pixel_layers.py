@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ovdiff_web.core.models import ImageResult, Run
-from ovdiff_web.core.services.ui_support import IGNORE_INDEX, load_ground_truth, load_prediction, png_bytes
+from ovdiff_web.core.services.run_images import IGNORE_INDEX, load_ground_truth, load_prediction, png_bytes
 
 
 def cell_hits(run: Run, p: np.ndarray, g: np.ndarray, gt: int, pred: int) -> np.ndarray:

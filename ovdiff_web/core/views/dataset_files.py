@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from ovdiff_web.core.models import Dataset
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import run_images
 from ovdiff_web.core.services.dataset_preview import image_and_labels
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -25,7 +25,7 @@ def dataset_image(request: HttpRequest, pk: int, index: int, kind: str) -> HttpR
         image, labels = image_and_labels(dataset, ids[index])
     except (LookupError, OSError, ValueError) as exc:
         raise Http404(str(exc)) from None
-    data = ui_support.png_bytes(image) if kind == "image" else ui_support.mask_rgba_png(labels)
+    data = run_images.png_bytes(image) if kind == "image" else run_images.mask_rgba_png(labels)
     response = HttpResponse(data, content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response

@@ -10,9 +10,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
-from ovdiff_web.core.services import lifecycle, ui_support
-from ovdiff_web.core.services.settings_catalog import known_settings
+from ovdiff_web.core.services import lifecycle, run_images, run_report
 from ovdiff_web.core.services.legend import EXTRA_COLUMN_LABEL, missing_from_dataset, run_legend
+from ovdiff_web.core.services.settings_catalog import known_settings
 from ovdiff_web.core.services.runs import RunInputError, create_run, request_cancel, run_progress
 from ovdiff_web.core.views.common import choice, paginate, ui_login_required
 
@@ -78,7 +78,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Everything about one run: progress, error, per-class IoU, confusion, gallery, settings, exports."""
     run = get_object_or_404(_runs_queryset(), pk=pk)
     csort = choice(request, "csort", ("iou", "-iou", "name", "index"), "iou")
-    rows = ui_support.per_class_rows(run)
+    rows = run_report.per_class_rows(run)
     if csort in ("iou", "-iou"):
         present = [r for r in rows if r["iou"] is not None]
         absent = [r for r in rows if r["iou"] is None]
@@ -91,8 +91,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     legend = run_legend(run)
     context = {
         "run": run, "stages": list(run.stages.all()), "class_rows": rows, "csort": csort, "gsort": gsort,
-        "gallery": gallery, "legend": legend, "settings_rows": sorted(ui_support.flatten(run.settings or {}).items()),
-        "changed_labels": ui_support.changed_labels(run), "image_count": run.image_results.count(),
+        "gallery": gallery, "legend": legend, "settings_rows": sorted(run_report.flatten(run.settings or {}).items()),
+        "changed_labels": run_report.changed_labels(run), "image_count": run.image_results.count(),
         "elapsed": _elapsed(run),
     }
     return render(request, "ovdiff/runs/detail.html", context)
@@ -140,7 +140,7 @@ def confusion_cell(request: HttpRequest, pk: int, gt: int, pred: int) -> HttpRes
     names = run.class_names or []
     if gt >= len(names) or pred > len(names):  # pred == len(names): the "no dataset label" column
         return render(request, "ovdiff/404.html", {"what": "confusion cell"}, status=404)
-    found, scanned = ui_support.images_in_cell(run, gt, pred)
+    found, scanned = run_images.images_in_cell(run, gt, pred)
     legend = run_legend(run)
     extras = [c["name"] for c in legend if not c["in_dataset"]]
     pred_name = names[pred] if pred < len(names) else EXTRA_COLUMN_LABEL
