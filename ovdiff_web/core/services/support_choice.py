@@ -1,7 +1,8 @@
 """Which support images a class uses: its generated sets or one of the folders of images users uploaded for it.
 
-Uploaded folders live under MEDIA_ROOT/user_support/<class id>/<uuid>/ (see ``support_images.save_user_support_images``);
-the class's ``user_support_dir`` names the one in use, blank meaning generated images. Changing it changes the
+Uploaded folders live under MEDIA_ROOT/user_support/<class id>/<uuid>/ (written by
+``support_images.save_user_support_images``); the class's ``user_support_dir`` names the one in use, blank meaning
+generated images. Changing it changes the
 class's support key, so the next run rebuilds (or finds) the matching prototypes; the version bump makes concurrent
 editors and stale runs notice.
 """
