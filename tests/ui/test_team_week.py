@@ -122,3 +122,15 @@ def test_second_user_cannot_rename_delete_or_label_what_they_do_not_own(ui: Any,
     assert VocabularyClass.objects.get(pk=grass.pk).name == "grass"
     assert Dataset.objects.get(pk=dataset.pk).name == dataset.name
     assert Run.objects.get(pk=finished_run.pk).name == ""
+
+
+def test_second_user_rerun_makes_their_own_run_and_leaves_the_original(bob: Any, finished_run: Run) -> None:
+    from ovdiff_web.core.services.engine_bridge import build_config
+
+    Run.objects.filter(pk=finished_run.pk).update(settings=build_config("tiny").to_dict(), name="alice's")
+    response = bob.post(f"/runs/{finished_run.pk}/rerun/")
+    assert response.status_code in (302, 404)  # 404 once runs can be private (issue #18)
+    original = Run.objects.get(pk=finished_run.pk)
+    assert original.name == "alice's" and original.created_by == finished_run.created_by
+    for run in Run.objects.exclude(pk=finished_run.pk):
+        assert run.created_by.get_username() == "bob"
