@@ -210,7 +210,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ds = open_dataset(args.dataset, args.root, split=args.split, protocol=args.protocol,
                       max_pixels=ovd.config.segment.max_image_pixels)
     stuff = [s.strip() for s in args.stuff.split(",")] if args.stuff is not None else None
-    metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=dataset_classes(ds, stuff),
+    classes = dataset_classes(ds, stuff, ovd.config.segment.thing_stuff_table)
+    metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=classes,
                                progress=Progress(args.quiet))
     print(f"{ds.name} {ds.protocol} {args.split}: mIoU {100 * (metrics['miou'] or 0):.2f} over "
           f"{metrics['images']} images; metrics.json and pred/ in {args.out}")

@@ -3,7 +3,8 @@
 ``paper`` and ``paper-shape`` use the paper's settings unchanged (``paper-shape`` differs only in the models:
 paper architectures with random weights, see ``engine.models``). ``tiny`` shrinks every size so a CPU runs the
 whole pipeline (support set, masks, three prototype banks, a segmentation) in seconds on tiny random models;
-its numbers are meaningless, its code paths are the real ones.
+its numbers are meaningless, its code paths are the real ones. ``sdov`` is the authors' code where it differs
+from the paper's text (``engine.profile_sdov``, docs/SDOV_PROFILE.md), with the paper's real weights.
 """
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from engine.config import (
 )
 from engine.errors import BadInputError
 
-PROFILES: tuple[str, ...] = ("tiny", "paper", "paper-shape")
+PROFILES: tuple[str, ...] = ("tiny", "paper", "paper-shape", "sdov")
+REAL_WEIGHT_PROFILES: frozenset[str] = frozenset({"paper", "sdov"})  # the others build random-weight models
+# The paper's own mask proposer; running these profiles with another is recorded as a substitute.
+PAPER_MASK_PROPOSER = "cutler"
 
 
 def _tiny() -> OVDiffConfig:
@@ -57,6 +61,10 @@ def default_config(profile: str) -> OVDiffConfig:
     """The configuration of a named profile; an unknown name is a ``BadInputError``."""
     if profile == "tiny":
         return _tiny()
+    if profile == "sdov":
+        from engine.profile_sdov import sdov_config
+
+        return sdov_config()
     if profile in ("paper", "paper-shape"):
         return OVDiffConfig(
             support=SupportConfig(),

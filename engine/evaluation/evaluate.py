@@ -15,27 +15,32 @@ import numpy as np
 
 from engine.atomic import atomic_write
 from engine.evaluation.datasets.base import Sample, SegDataset
-from engine.errors import CancelledError
+from engine.errors import BadInputError, CancelledError
 from engine.images import save_label_png, voc_palette
 from engine.evaluation.metrics import ConfusionMatrix, metrics_dict, per_image_iou
+from engine.record import run_record
 from engine.types import CancelFn, ClassSpec, ProgressFn, Segmentation
 
 if TYPE_CHECKING:
     from engine.pipeline import OVDiff
 
 
-def dataset_classes(ds: SegDataset, stuff: Sequence[str] | None = None) -> list[ClassSpec]:
+def dataset_classes(ds: SegDataset, stuff: Sequence[str] | None = None, table: str = "") -> list[ClassSpec]:
     """The vocabulary a dataset implies: its classes (without "background"), prompts renamed, thing/stuff labelled.
 
-    ``stuff`` overrides the labeller with an explicit list of stuff class names.
+    ``stuff`` overrides the labeller with an explicit list of stuff class names; ``table`` names the thing/stuff
+    table the labeller tries first (``SegmentConfig.thing_stuff_table``; "" = the default lookup order).
     """
-    from engine.segment.labeller import label_class
+    from engine.segment.labeller import label_class, load_table
 
+    if table and table not in load_table()["tables"]:
+        raise BadInputError(f"unknown thing/stuff table; known: {', '.join(sorted(load_table()['tables']))}",
+                            item="segment.thing_stuff_table")
     names = ds.class_names[1:] if ds.has_background else ds.class_names
     prompts = ds.prompts[1:] if ds.has_background else ds.prompts
     out = []
     for name, prompt in zip(names, prompts):
-        is_stuff = (name in stuff) if stuff is not None else label_class(prompt).label == "stuff"
+        is_stuff = (name in stuff) if stuff is not None else label_class(prompt, table or None).label == "stuff"
         out.append(ClassSpec(name=name, prompt=prompt, is_stuff=is_stuff))
     return out
 
@@ -94,7 +99,8 @@ def evaluate_dataset(
     cancel: CancelFn | None = None,
 ) -> dict:
     """Build every class's banks, segment the split, write predictions and metrics.json; return the metrics."""
-    classes = list(classes) if classes is not None else dataset_classes(ds)
+    table = ovd.config.segment.thing_stuff_table
+    classes = list(classes) if classes is not None else dataset_classes(ds, table=table)
     for i, cls in enumerate(classes):
         ovd.banks(cls, progress=progress, cancel=cancel)
         if progress:
@@ -117,7 +123,7 @@ def evaluate_dataset(
         dataset=ds.name, protocol=ds.protocol, split=ds.split, images=len(samples), per_image=per_image,
         classes=[{"name": c.name, "prompt": c.text, "is_stuff": c.is_stuff} for c in classes],
         config=ovd.config.to_dict(), profile=ovd.registry.profile,
-        random_weights=ovd.registry.is_random_weights,
+        random_weights=ovd.registry.is_random_weights, reproduction=run_record(ovd),
     )
     if out_dir is not None:
         atomic_write(Path(out_dir) / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))

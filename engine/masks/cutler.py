@@ -34,6 +34,16 @@ INSTALL_HINT = (
 )
 
 
+def cutler_weights_identity(weights: str | None = None) -> str:
+    """Path and sha256 of the CutLER checkpoint (for cache keys and run records); "unset" when not configured."""
+    from engine.models.weights_hash import file_sha256
+
+    weights = weights or os.environ.get("OVDIFF_CUTLER_WEIGHTS")
+    if not weights or not Path(weights).is_file():
+        return f"cutler:{weights or 'unset'}"
+    return f"cutler:{weights}@sha256:{file_sha256(weights)[:16]}"
+
+
 def is_detectron2_available() -> bool:
     return importlib.util.find_spec("detectron2") is not None
 
