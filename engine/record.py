@@ -13,7 +13,6 @@ from engine.profiles import PAPER_MASK_PROPOSER, REAL_WEIGHT_PROFILES, default_c
 
 if TYPE_CHECKING:
     from engine.models.registry import ModelRegistry
-    from engine.pipeline import OVDiff
 
 MASKCUT_SUBSTITUTE = "MaskCut substitute for CutLER"
 ROLES = ("generator", "dino", "clip")
@@ -59,12 +58,12 @@ def model_records(registry: "ModelRegistry") -> dict[str, dict[str, Any]]:
     return out
 
 
-def run_record(ovd: "OVDiff") -> dict[str, Any]:
-    """Everything that says what an evaluation reproduced (see the module docstring)."""
-    profile = ovd.registry.profile
+def run_record(config: OVDiffConfig, registry: "ModelRegistry") -> dict[str, Any]:
+    """Everything that says what an evaluation reproduced (see the module docstring). Loads no model."""
+    profile = registry.profile
     return {
         "profile": profile,
-        "models": model_records(ovd.registry),
-        **proposer_record(ovd.config, profile),
-        "settings_changed": changed_settings(ovd.config, profile),
+        "models": model_records(registry),
+        **proposer_record(config, profile),
+        "settings_changed": changed_settings(config, profile),
     }
