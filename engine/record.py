@@ -30,14 +30,15 @@ def changed_settings(config: OVDiffConfig, profile: str) -> list[dict[str, Any]]
     return out
 
 
-def proposer_record(config: OVDiffConfig, profile: str) -> dict[str, Any]:
-    """The instance-mask proposer actually used, with the substitute note for the paper's profiles."""
+def proposer_record(config: OVDiffConfig, profile: str, with_weights: bool = True) -> dict[str, Any]:
+    """The instance-mask proposer actually used, with the substitute note for the paper's profiles
+    (``with_weights``: also the CutLER checkpoint's path and sha256, which reads the file)."""
     masks = config.masks
     used = masks.proposer if masks.use_instance_masks else "attribution"
     out: dict[str, Any] = {"mask_proposer": used}
     if profile in REAL_WEIGHT_PROFILES and used != PAPER_MASK_PROPOSER:
         out["mask_proposer_note"] = MASKCUT_SUBSTITUTE if used == "maskcut" else f"{used} instead of CutLER"
-    if used == "cutler":
+    if used == "cutler" and with_weights:
         from engine.masks.cutler import cutler_weights_identity
 
         out["cutler_weights"] = cutler_weights_identity()
@@ -56,6 +57,12 @@ def model_records(registry: "ModelRegistry") -> dict[str, dict[str, Any]]:
             entry.update(source=registry.source(role), path=str(path), weights_sha256=weights_digest(path))
         out[role] = entry
     return out
+
+
+def settings_record(config: OVDiffConfig, profile: str) -> dict[str, Any]:
+    """The part of ``run_record`` that needs no file: profile, proposer (and note), changed settings."""
+    return {"profile": profile, **proposer_record(config, profile, with_weights=False),
+            "settings_changed": changed_settings(config, profile)}
 
 
 def run_record(config: OVDiffConfig, registry: "ModelRegistry") -> dict[str, Any]:

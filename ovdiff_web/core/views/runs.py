@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
 from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services.reproduction import run_reproduction
 from ovdiff_web.core.services.runs import RunInputError, create_run, request_cancel, run_progress
 from ovdiff_web.core.views.common import choice, paginate, ui_login_required
 
@@ -73,6 +74,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "run": run, "stages": list(run.stages.all()), "class_rows": rows, "csort": csort, "gsort": gsort,
         "gallery": gallery, "legend": legend, "settings_rows": sorted(ui_support.flatten(run.settings or {}).items()),
         "changed_labels": ui_support.changed_labels(run), "image_count": run.image_results.count(),
+        "reproduction": run_reproduction(run),
     }
     return render(request, "ovdiff/runs/detail.html", context)
 
