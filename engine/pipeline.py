@@ -200,12 +200,16 @@ def _check_class(cls: ClassSpec) -> None:
         raise BadInputError("a class prompt must not be empty", item=cls.name)
 
 
+def generator_dtype(config: OVDiffConfig, device: str) -> torch.dtype | None:
+    """float16 for Stable Diffusion when ``sd_half_on_cuda`` and the device is CUDA (the authors' precision)."""
+    return torch.float16 if config.features.sd_half_on_cuda and str(device).startswith("cuda") else None
+
+
 def build_ovdiff(profile: str, store_dir: Path | str, config: OVDiffConfig | None = None,
                  sources: dict[str, str] | None = None, device: str = "cpu") -> OVDiff:
     """Convenience constructor used by the CLI, the service and the benchmarks."""
     from engine.profiles import default_config
 
     config = config or default_config(profile)
-    half = config.features.sd_half_on_cuda and str(device).startswith("cuda")
-    registry = ModelRegistry(profile, sources, device=device, generator_dtype=torch.float16 if half else None)
+    registry = ModelRegistry(profile, sources, device=device, generator_dtype=generator_dtype(config, device))
     return OVDiff(config, registry, ArtifactStore(Path(store_dir)))

@@ -37,8 +37,12 @@ def model_sources() -> dict[str, str]:
 
 def make_registry(profile: str) -> Any:
     from engine.models import ModelRegistry
+    from engine.pipeline import generator_dtype
+    from engine.profiles import default_config
 
-    return ModelRegistry(profile, sources=model_sources() or None, device=settings.OVDIFF_DEVICE)
+    device = settings.OVDIFF_DEVICE
+    return ModelRegistry(profile, sources=model_sources() or None, device=device,
+                         generator_dtype=generator_dtype(default_config(profile), device))
 
 
 def make_store() -> Any:

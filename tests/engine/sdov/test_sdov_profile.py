@@ -117,3 +117,11 @@ def test_sdov_settings_run_end_to_end_on_tiny_models(tiny_registry, tmp_path):
     seg = ovd.segment(image, [ClassSpec("red panda"), ClassSpec("grass", is_stuff=True)])
     assert seg.labels.shape == (70, 90)
     assert ovd.banks(ClassSpec("red panda"))["clip"].fg.shape[1] > 0
+
+
+def test_sd_runs_in_float16_only_for_sdov_on_cuda():
+    from engine.pipeline import generator_dtype
+
+    assert generator_dtype(default_config("sdov"), "cuda:0") is torch.float16
+    assert generator_dtype(default_config("sdov"), "cpu") is None
+    assert generator_dtype(default_config("paper"), "cuda") is None
