@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine.config import OVDiffConfig
-from engine.profiles import PAPER_MASK_PROPOSER, REAL_WEIGHT_PROFILES, default_config
+from engine.profiles import PAPER_MASK_PROPOSER, default_config, is_random_profile
 
 if TYPE_CHECKING:
     from engine.models.registry import ModelRegistry
@@ -36,7 +36,7 @@ def proposer_record(config: OVDiffConfig, profile: str, with_weights: bool = Tru
     masks = config.masks
     used = masks.proposer if masks.use_instance_masks else "attribution"
     out: dict[str, Any] = {"mask_proposer": used}
-    if profile in REAL_WEIGHT_PROFILES and used != PAPER_MASK_PROPOSER:
+    if not is_random_profile(profile) and used != PAPER_MASK_PROPOSER:
         out["mask_proposer_note"] = MASKCUT_SUBSTITUTE if used == "maskcut" else f"{used} instead of CutLER"
     if used == "cutler" and with_weights:
         from engine.masks.cutler import cutler_weights_identity

@@ -19,13 +19,11 @@ from tasks.base import EngineTask, RunTask, cancel_checker, fault_progress, load
 def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[str, Any]:
     """Build (or find) the artifacts of class ``class_index`` of the run's vocabulary snapshot."""
     from ovdiff_web.core.services import runs
-    from ovdiff_web.core.services.labels import spec_from_snapshot
 
     run = load_active_run(run_id)
     if run is None:
         return {"skipped": "run not active"}
-    entry = run.vocabulary_snapshot[class_index]
-    spec = spec_from_snapshot(entry)
+    spec = run.class_specs()[class_index]
     with run_guard(run_id, "support"):
         runs.stage_start(run_id, "support")
         ovd = self.ovdiff(run.profile, run.settings)

@@ -14,8 +14,6 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from engine.config import stable_hash
-
 # Transient infrastructure errors: retried with exponential backoff. Input and memory errors never are.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DbOperationalError, BrokerOperationalError,
                                                      RedisConnectionError, RedisTimeoutError)
@@ -23,7 +21,7 @@ CANCEL_POLL_SECONDS = 0.5
 
 
 class EngineTask(Task):
-    """Base for engine-backed tasks: ``self.ovdiff(profile, settings)`` returns a cached ``OVDiff``."""
+    """Base for engine-backed tasks: ``self.ovdiff(profile, settings)`` returns the process's cached ``OVDiff``."""
 
     abstract = True
     autoretry_for = TRANSIENT_ERRORS
@@ -34,40 +32,23 @@ class EngineTask(Task):
     acks_late = True
     reject_on_worker_lost = True
 
-    # One cache per worker PROCESS, shared by every task class (a class attribute mutated in place, never
-    # rebound): the models loaded for start_run are the ones build_class_artifacts and segment_shard use.
-    _engine_cache: dict[str, Any] = {"registries": {}, "ovdiffs": {}, "store": None}
-
     @property
     def store(self) -> Any:
-        cache = EngineTask._engine_cache
-        if cache["store"] is None:
-            from ovdiff_web.core.services.engine_bridge import make_store
+        from ovdiff_web.core.services import engine_bridge
 
-            cache["store"] = make_store()
-        return cache["store"]
+        return engine_bridge.store()
 
     def registry(self, profile: str) -> Any:
-        registries = EngineTask._engine_cache["registries"]
-        if profile not in registries:
-            from ovdiff_web.core.services.engine_bridge import make_registry
+        from ovdiff_web.core.services import engine_bridge
 
-            registries[profile] = make_registry(profile)
-        return registries[profile]
+        return engine_bridge.registry(profile)
 
     def ovdiff(self, profile: str, settings_dict: dict[str, Any]) -> Any:
-        """One ``OVDiff`` per (profile, config): its banks/segmenter caches survive between tasks."""
-        from engine.config import OVDiffConfig
-        from ovdiff_web.core.services.engine_bridge import make_ovdiff
+        """The worker process's cached ``OVDiff`` (``engine_bridge.ovdiff``): models loaded for start_run are
+        the ones build_class_artifacts and segment_shard use."""
+        from ovdiff_web.core.services import engine_bridge
 
-        ovdiffs = EngineTask._engine_cache["ovdiffs"]
-        key = stable_hash(profile, settings_dict)
-        if key not in ovdiffs:
-            if len(ovdiffs) >= 4:  # bound memory: configs rarely vary within one worker's life
-                ovdiffs.pop(next(iter(ovdiffs)))
-            config = OVDiffConfig.from_dict(settings_dict)
-            ovdiffs[key] = make_ovdiff(config, self.registry(profile), self.store)
-        return ovdiffs[key]
+        return engine_bridge.ovdiff(profile, settings_dict)
 
 
 _FAULTS_HIT: set[str] = set()

@@ -51,7 +51,6 @@ def write_run_metrics(run: Any, matrices: list[list[list[int]]]) -> dict[str, An
     from engine.record import run_record
     from ovdiff_web.core.models import ImageResult
     from ovdiff_web.core.services import engine_bridge
-    from ovdiff_web.core.services.labels import spec_from_snapshot
 
     ds = engine_bridge.open_run_dataset(run)
     total = ConfusionMatrix(ds.num_classes + 1, ds.ignore_index)
@@ -62,10 +61,10 @@ def write_run_metrics(run: Any, matrices: list[list[list[int]]]) -> dict[str, An
     rows = {r.image_id: r for r in ImageResult.objects.filter(run_id=run.pk)}
     per_image = [{"id": i, "iou": rows[i].iou, "pixel_accuracy": rows[i].pixel_accuracy}
                  for i in run.image_ids if i in rows]
-    metrics = metrics_document(total, ds, [spec_from_snapshot(e) for e in run.vocabulary_snapshot], per_image,
+    metrics = metrics_document(total, ds, run.class_specs(), per_image,
                                config=run.settings, profile=run.profile, random_weights=run.is_random_weights,
                                reproduction=run_record(OVDiffConfig.from_dict(run.settings),
-                                                       engine_bridge.make_registry(run.profile)))
+                                                       engine_bridge.registry(run.profile)))
     write_metrics(Path(settings.MEDIA_ROOT) / "runs" / str(run.pk), metrics)
     return {"miou": metrics["miou"], "pixel_accuracy": metrics["pixel_accuracy"],
             "per_class_iou": dict(zip(metrics["class_names"], metrics["per_class_iou"])),

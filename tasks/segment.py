@@ -23,7 +23,6 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
     from engine.evaluation.predictions import write_prediction
     from ovdiff_web.core.models import ImageResult, Run, RunShard
     from ovdiff_web.core.services import engine_bridge, runs
-    from ovdiff_web.core.services.labels import spec_from_snapshot
 
     run = load_active_run(run_id)
     if run is None:
@@ -36,7 +35,7 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
         seg_ds = engine_bridge.open_run_dataset(run)
         samples = {s.id: s for s in seg_ds.samples}
         ovd = self.ovdiff(run.profile, run.settings)
-        specs = [spec_from_snapshot(e) for e in run.vocabulary_snapshot]
+        specs = run.class_specs()
         cancel = cancel_checker(run_id)
         evaluate = run.kind == Run.Kind.EVALUATION
         n = seg_ds.num_classes

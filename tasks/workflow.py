@@ -37,7 +37,6 @@ def start_run(self: RunTask, run_id: int) -> dict[str, Any]:
     """Mark the run running, skip cached classes (keys only, no model weights) and launch the canvas."""
     from ovdiff_web.core.models import Run, RunShard
     from ovdiff_web.core.services import engine_bridge, runs
-    from ovdiff_web.core.services.labels import spec_from_snapshot
 
     run = load_active_run(run_id)
     if run is None:
@@ -48,9 +47,9 @@ def start_run(self: RunTask, run_id: int) -> dict[str, Any]:
         ovd = self.ovdiff(run.profile, run.settings)
         to_build: list[int] = []
         cached: list[str] = []
-        for i, entry in enumerate(run.vocabulary_snapshot):
-            if engine_bridge.class_is_cached(ovd, self.store, spec_from_snapshot(entry)):
-                cached.append(entry["name"])
+        for i, spec in enumerate(run.class_specs()):
+            if engine_bridge.class_is_cached(ovd, self.store, spec):
+                cached.append(spec.name)
             else:
                 to_build.append(i)
         Run.objects.filter(pk=run_id).update(skipped_classes=cached)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from engine.atomic import atomic_write
-from engine.errors import BadInputError, CancelledError
+from engine.class_specs import class_specs, dataset_entries
+from engine.errors import CancelledError
 from engine.evaluation.datasets.base import Sample, SegDataset
 from engine.evaluation.labelmap import dataset_label_map, to_dataset_labels
 from engine.evaluation.metrics import ConfusionMatrix, image_scores, metrics_dict
@@ -27,23 +28,9 @@ if TYPE_CHECKING:
 
 
 def dataset_classes(ds: SegDataset, stuff: Sequence[str] | None = None, table: str = "") -> list[ClassSpec]:
-    """The vocabulary a dataset implies: its classes (without "background"), prompts renamed, thing/stuff labelled.
-
-    ``stuff`` overrides the labeller with an explicit list of stuff class names; ``table`` names the thing/stuff
-    table the labeller tries first (``SegmentConfig.thing_stuff_table``; "" = the default lookup order).
-    """
-    from engine.segment.labeller import label_class, load_table
-
-    if table and table not in load_table()["tables"]:
-        raise BadInputError(f"unknown thing/stuff table; known: {', '.join(sorted(load_table()['tables']))}",
-                            item="segment.thing_stuff_table")
-    names = ds.class_names[1:] if ds.has_background else ds.class_names
-    prompts = ds.prompts[1:] if ds.has_background else ds.prompts
-    out = []
-    for name, prompt in zip(names, prompts):
-        is_stuff = (name in stuff) if stuff is not None else label_class(prompt, table or None).label == "stuff"
-        out.append(ClassSpec(name=name, prompt=prompt, is_stuff=is_stuff))
-    return out
+    """The vocabulary a dataset implies (``class_specs`` of its entries); ``stuff`` overrides the labeller,
+    ``table`` is the thing/stuff table it tries first (``SegmentConfig.thing_stuff_table``)."""
+    return class_specs(dataset_entries(ds.class_names, ds.prompts, ds.has_background), stuff, table=table)
 
 
 def vocabulary_label_map(classes: Sequence[ClassSpec], ds: SegDataset) -> dict[str, int]:

@@ -27,7 +27,7 @@ from engine.config import FeatureConfig
 from engine.errors import BadInputError
 from engine.models import builders
 from engine.models.loading import ROLE_SOURCES, ResolvedSource, load_clip, load_dino, load_generator, resolve
-from engine.profiles import PROFILES, REAL_WEIGHT_PROFILES
+from engine.profiles import PROFILES, is_random_profile
 from engine.types import FeatureExtractor
 
 ROLES: tuple[str, ...] = ("generator", "dino", "clip")
@@ -74,7 +74,7 @@ class ModelRegistry:
         """None means: build the profile's random model."""
         if sources.get(role):
             return sources[role]
-        if self.profile in REAL_WEIGHT_PROFILES:
+        if not is_random_profile(self.profile):
             default, env = ROLE_SOURCES[role]
             return os.environ.get(env) or default
         return None
@@ -82,7 +82,7 @@ class ModelRegistry:
     @property
     def is_random_weights(self) -> bool:
         """True for the tiny and paper-shape profiles: their outputs mean nothing, only their shapes do."""
-        return self.profile in _RANDOM_BUILDERS
+        return is_random_profile(self.profile)
 
     def source(self, role: str) -> str | None:
         """The configured id/directory of a role, or None when it is built with random weights."""

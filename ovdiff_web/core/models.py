@@ -13,17 +13,9 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.utils import timezone
 
+from engine.profiles import is_random_profile, random_weights_note
+
 PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)")]
-RANDOM_WEIGHT_PROFILES = frozenset({"tiny", "paper-shape"})
-RANDOM_WEIGHTS_NOTE = (
-    "Produced with randomly initialised models (profile '{profile}'): it proves the plumbing, not the method's "
-    "quality. Numbers and masks are meaningless as segmentation results."
-)
-
-
-def is_random_profile(profile: str) -> bool:
-    """Profiles whose models carry random weights; their output must be labelled as such everywhere."""
-    return profile in RANDOM_WEIGHT_PROFILES
 
 
 class Vocabulary(models.Model):
@@ -86,13 +78,9 @@ class VocabularyClass(models.Model):
 
     def to_spec(self) -> Any:
         """The engine's ``ClassSpec`` for this class (imported lazily: Django never loads torch at startup)."""
-        from engine.types import ClassSpec
+        from engine.class_specs import class_specs
 
-        support_dir = None
-        if self.user_support_dir:
-            support_dir = str(django_settings.MEDIA_ROOT / self.user_support_dir)
-        return ClassSpec(name=self.name, prompt=self.prompt or None, is_stuff=self.is_stuff,
-                         user_support_dir=support_dir)
+        return class_specs([self.snapshot()], support_root=django_settings.MEDIA_ROOT)[0]
 
     def snapshot(self) -> dict[str, Any]:
         """What a run remembers about this class even if the vocabulary is later edited or deleted."""
@@ -278,7 +266,13 @@ class Run(models.Model):
 
     @property
     def random_weights_note(self) -> str:
-        return RANDOM_WEIGHTS_NOTE.format(profile=self.profile) if self.is_random_weights else ""
+        return random_weights_note(self.profile) if self.is_random_weights else ""
+
+    def class_specs(self) -> list[Any]:
+        """The engine ``ClassSpec``s of the run's vocabulary snapshot (engine imported lazily)."""
+        from engine.class_specs import class_specs
+
+        return class_specs(self.vocabulary_snapshot, support_root=django_settings.MEDIA_ROOT)
 
 
 class RunStage(models.Model):

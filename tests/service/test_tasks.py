@@ -136,11 +136,11 @@ def test_image_progress_is_idempotent(run: Run) -> None:
 
 
 def test_engine_objects_are_cached_once_per_process_and_lazily(settings, tmp_path) -> None:
-    from tasks.base import EngineTask
+    from ovdiff_web.core.services.engine_bridge import ENGINE_CACHE
 
     settings.OVDIFF_STORE_DIR = tmp_path / "store"
-    saved = {k: (dict(v) if isinstance(v, dict) else v) for k, v in EngineTask._engine_cache.items()}
-    EngineTask._engine_cache.update(registries={}, ovdiffs={}, store=None)
+    saved = {k: (dict(v) if isinstance(v, dict) else v) for k, v in ENGINE_CACHE.items()}
+    ENGINE_CACHE.update(registries={}, ovdiffs={}, store=None)
     try:
         cfg = {"support": {"n_images": 2}}
         from ovdiff_web.core.services.engine_bridge import build_config
@@ -151,5 +151,5 @@ def test_engine_objects_are_cached_once_per_process_and_lazily(settings, tmp_pat
         assert a is b and a.registry is finalize_metrics.registry("tiny")
         assert a.registry._models == {}  # nothing loaded until a stage needs a model
     finally:
-        EngineTask._engine_cache.clear()
-        EngineTask._engine_cache.update(saved)
+        ENGINE_CACHE.clear()
+        ENGINE_CACHE.update(saved)

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from engine.evaluation.labelmap import dataset_label_map
 from ovdiff_web.celery import queue_name
-from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary, is_random_profile
+from engine.profiles import is_random_profile, random_weights_note
+from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary
 from ovdiff_web.core.services import engine_bridge
-from ovdiff_web.core.services.labels import snapshot_from_dataset
+from ovdiff_web.core.services.vocab import snapshot_from_dataset
 
 STAGES = ("support", "banks", "segment", "metrics")
 
@@ -195,8 +196,6 @@ def run_progress(run: Run) -> dict[str, Any]:
 
 def random_weights_fields(profile: str) -> dict[str, Any]:
     """``{"random_weights": True, "random_weights_note": ...}`` for random-weight profiles, else ``{}``."""
-    from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE
-
     if not is_random_profile(profile):
         return {}
-    return {"random_weights": True, "random_weights_note": RANDOM_WEIGHTS_NOTE.format(profile=profile)}
+    return {"random_weights": True, "random_weights_note": random_weights_note(profile)}

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db.models import F
 from PIL import Image
 
-from ovdiff_web.core.models import ImageResult, Run, VocabularyClass, is_random_profile
+from engine.profiles import is_random_profile
+from ovdiff_web.core.models import ImageResult, Run, VocabularyClass
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 
 IGNORE_INDEX = 255
@@ -361,23 +362,13 @@ def support_layer_png(path: Path, layer: str) -> bytes:
 SEGMENT_DIR = "segment"
 
 
-@lru_cache(maxsize=2)
-def _engine_for(profile: str) -> Any:
-    """One OVDiff per profile per web process: models load once, artifacts come from the shared store."""
-    from ovdiff_web.core.services import engine_bridge
-
-    config = engine_bridge.build_config(profile)
-    return engine_bridge.make_ovdiff(config, engine_bridge.make_registry(profile), engine_bridge.make_store())
-
-
 def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str:
     """Segment an uploaded image with ``class_names`` (labeller thing/stuff) and store image, labels and
     explanation under MEDIA_ROOT/segment/<id>/; returns the id. BadInputError names unusable input."""
     import uuid
 
     from engine.images import load_image, save_label_png
-    from engine.types import ClassSpec
-    from ovdiff_web.core.services.vocab import label_class
+    from engine.class_specs import class_specs
 
     token = uuid.uuid4().hex
     out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token
@@ -389,8 +380,10 @@ def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str
     image = load_image(raw)
     raw.unlink()
     Image.fromarray(image).save(out / "image.png")
-    classes = [ClassSpec(name=n, is_stuff=label_class(n)[0]) for n in class_names]
-    ovd = _engine_for(profile)
+    classes = class_specs(class_names)
+    from ovdiff_web.core.services import engine_bridge
+
+    ovd = engine_bridge.ovdiff(profile)
     seg = ovd.segment(image, classes, explain=True)
     save_label_png(seg.labels, out / "labels.png")
     np.savez_compressed(out / "explain.npz", **{f"w_{k}": v for k, v in seg.winners.items()},
@@ -405,7 +398,7 @@ def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str
             Image.fromarray(im.image).save(Path(settings.MEDIA_ROOT) / rel)
             support_urls[spec.name][im.index] = rel
     meta = {
-        "profile": profile, "class_names": seg.class_names, "selected": seg.selected, "support": support_urls,
+        "profile": profile, "class_names": seg.label_names, "selected": seg.selected, "support": support_urls,
         "prototype_index": {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
                                 for owner, src in entries] for e, entries in seg.prototype_index.items()},
     }
@@ -442,7 +435,7 @@ def explain_stored_pixel(token: str, x: int, y: int) -> dict[str, Any]:
                                      box=tuple(box) if box else None, size=size))
                  for owner, kind, mask, img, cl, box, size in entries]
              for e, entries in meta["prototype_index"].items()}
-    seg = Segmentation(labels=labels, class_names=meta["class_names"], winners=winners, prototype_index=index,
+    seg = Segmentation(labels=labels, label_names=meta["class_names"], winners=winners, prototype_index=index,
                        winner_scores=scores)
     try:
         explanations = explain_pixel(seg, x, y)
