@@ -45,8 +45,8 @@ def write_run_metrics(run: Any, matrices: list[list[list[int]]]) -> dict[str, An
     """Merge the shard matrices, write ``runs/<id>/metrics.json`` and return the Run fields it fills."""
     import numpy as np
 
-    from engine.evaluation.evaluate import metrics_document, write_metrics
     from engine.config import OVDiffConfig
+    from engine.evaluation.evaluate import metrics_document, write_metrics
     from engine.evaluation.metrics import ConfusionMatrix
     from engine.record import run_record
     from ovdiff_web.core.models import ImageResult
