@@ -3,13 +3,11 @@ throttled cancel flag reader. Models load on the first task that needs them, nev
 from __future__ import annotations
 
 import time
-import traceback as tb
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from celery import Task
 from django.db import OperationalError as DbOperationalError
-from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -100,6 +98,7 @@ def cancel_checker(run_id: int, interval: float = CANCEL_POLL_SECONDS) -> Callab
 def load_active_run(run_id: int) -> Any:
     """The run if work should continue; None (after recording cancellation) if it was cancelled or ended."""
     from ovdiff_web.core.models import Run
+    from ovdiff_web.core.services.run_state import mark_cancelled
 
     run = Run.objects.filter(pk=run_id).first()
     if run is None or run.status in (Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.SUCCEEDED):
@@ -110,33 +109,12 @@ def load_active_run(run_id: int) -> Any:
     return run
 
 
-def mark_cancelled(run_id: int) -> None:
-    from ovdiff_web.core.models import Run, RunStage
-
-    Run.objects.filter(pk=run_id).exclude(status__in=Run.FINISHED).update(
-        status=Run.Status.CANCELLED, finished_at=timezone.now())
-    RunStage.objects.filter(run_id=run_id).exclude(status=RunStage.Status.DONE).update(
-        status=RunStage.Status.CANCELLED)
-
-
-def mark_failed(run_id: int, exc: BaseException, stage: str | None = None) -> None:
-    """Keep the error and traceback; earlier results (images, stages) stay as they are."""
-    from ovdiff_web.core.models import Run, RunStage
-
-    message = f"{type(exc).__name__}: {exc}"
-    Run.objects.filter(pk=run_id).exclude(status__in=Run.FINISHED).update(
-        status=Run.Status.FAILED, error=message[:4000], traceback="".join(tb.format_exception(exc))[-20000:],
-        finished_at=timezone.now())
-    if stage:
-        RunStage.objects.filter(run_id=run_id, name=stage).exclude(status=RunStage.Status.DONE).update(
-            status=RunStage.Status.FAILED, finished_at=timezone.now())
-
-
 @contextmanager
 def run_guard(run_id: int, stage: str | None = None) -> Iterator[None]:
     """Record the outcome of a task body on the run: cancellation ends quietly, transient errors propagate
     for a retry, everything else marks the run failed (and propagates so the chain stops)."""
     from engine.errors import CancelledError
+    from ovdiff_web.core.services.run_state import mark_cancelled, mark_failed
 
     try:
         yield
@@ -166,6 +144,8 @@ class RunTask(EngineTask):
     abstract = True
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        from ovdiff_web.core.services.run_state import mark_failed
+
         run_id = run_id_of(args, kwargs)
         if run_id is not None:
             mark_failed(run_id, exc)

@@ -268,6 +268,16 @@ class Run(models.Model):
     def random_weights_note(self) -> str:
         return random_weights_note(self.profile) if self.is_random_weights else ""
 
+    def results(self) -> dict[str, Any]:
+        """The run's results JSON, built once: the API's ``results`` action and the dashboard's export use it."""
+        out: dict[str, Any] = {
+            "run": self.pk, "status": self.status, "miou": self.miou, "pixel_accuracy": self.pixel_accuracy,
+            "per_class_iou": self.per_class_iou, "class_names": self.class_names, "confusion": self.confusion,
+            "image_count": self.image_results.count()}
+        if self.is_random_weights:
+            out.update(random_weights=True, random_weights_note=self.random_weights_note)
+        return out
+
     def class_specs(self) -> list[Any]:
         """The engine ``ClassSpec``s of the run's vocabulary snapshot (engine imported lazily)."""
         from engine.class_specs import class_specs

@@ -11,7 +11,7 @@ from PIL import Image
 
 from engine.errors import BadInputError, CancelledError
 from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage
-from ovdiff_web.core.services import runs
+from ovdiff_web.core.services import run_state
 from tasks.artifacts import build_class_artifacts
 from tasks.base import cancel_checker, load_active_run, run_guard
 from tasks.metrics import finalize_metrics
@@ -126,11 +126,11 @@ def test_image_progress_is_idempotent(run: Run) -> None:
     for _ in range(2):  # a re-delivered shard rewrites the same rows
         for image_id in ("x", "y"):
             ImageResult.objects.update_or_create(run=run, image_id=image_id, defaults={"iou": 0.1})
-            runs.stage_sync_images(run.pk)
+            run_state.stage_sync_images(run.pk)
     stage = run.stages.get(name="segment")
     assert (stage.done, stage.status, run.image_results.count()) == (2, "done", 2)
-    runs.stage_advance(run.pk, "support", 1)
-    runs.stage_advance(run.pk, "support", 1, skipped=1)
+    run_state.stage_advance(run.pk, "support", 1)
+    run_state.stage_advance(run.pk, "support", 1, skipped=1)
     support = run.stages.get(name="support")
     assert (support.done, support.skipped, support.status) == (2, 1, "done")
 

@@ -191,18 +191,11 @@ def per_class_rows(run: Run) -> list[dict[str, Any]]:
 
 
 def metrics_payload(run: Run) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "run": run.pk, "status": run.status, "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
-        "vocabulary": run.vocabulary.name if run.vocabulary else None, "miou": run.miou,
-        "pixel_accuracy": run.pixel_accuracy, "class_names": run.class_names, "per_class_iou": run.per_class_iou,
-        "confusion": run.confusion, "settings": run.settings,
-        "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
-                   for r in run.image_results.order_by("image_id")],
-    }
-    if run.is_random_weights:
-        payload["random_weights"] = True
-        payload["random_weights_note"] = run.random_weights_note
-    return payload
+    """``Run.results()`` plus what produced it and every image's scores (the dashboard's metrics.json export)."""
+    return {**run.results(), "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
+            "vocabulary": run.vocabulary.name if run.vocabulary else None, "settings": run.settings,
+            "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
+                       for r in run.image_results.order_by("image_id")]}
 
 
 def metrics_csv(run: Run) -> str:
