@@ -51,3 +51,9 @@ def test_unreadable_settings_do_not_break_the_page(ui: Any, finished_run: Run) -
     Run.objects.filter(pk=finished_run.pk).update(settings={"nonsense": {"x": 1}})
     response = ui.get(f"/runs/{finished_run.pk}/")
     assert response.status_code == 200 and "data-reproduction" not in response.content.decode()
+
+
+def test_metrics_export_carries_the_record(ui: Any, finished_run: Run) -> None:
+    Run.objects.filter(pk=finished_run.pk).update(profile="paper", settings=OVDiffConfig().to_dict())
+    data = json.loads(ui.get(f"/runs/{finished_run.pk}/export/metrics.json").content)
+    assert data["reproduction"]["mask_proposer_note"] == "MaskCut substitute for CutLER"

@@ -21,6 +21,7 @@ from PIL import Image
 from engine.profiles import is_random_profile
 from ovdiff_web.core.models import ImageResult, Run, VocabularyClass
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
+from ovdiff_web.core.services.reproduction import run_reproduction
 
 IGNORE_INDEX = 255
 MAX_CELL_SCAN = 400  # images scanned to answer "which images are behind this confusion cell"
@@ -194,6 +195,7 @@ def metrics_payload(run: Run) -> dict[str, Any]:
     """``Run.results()`` plus what produced it and every image's scores (the dashboard's metrics.json export)."""
     return {**run.results(), "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
             "vocabulary": run.vocabulary.name if run.vocabulary else None, "settings": run.settings,
+            "reproduction": run_reproduction(run),
             "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
                        for r in run.image_results.order_by("image_id")]}
 
