@@ -112,7 +112,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     names = _split(args.classes)
     if not names:
         raise EngineError("--classes needs at least one class name")
-    classes = class_specs(names, _split(args.stuff))
+    classes = class_specs(names, _split(args.stuff), table=ovd.config.segment.thing_stuff_table)
     image = load_image(args.image, ovd.config.segment.max_image_pixels)
     ovd.segmenter(classes, progress=Progress(args.quiet))
     seg = ovd.segment(image, classes, explain=args.explain)
