@@ -44,11 +44,11 @@ def ref_pamr(image: torch.Tensor, mask: torch.Tensor, iters: int, dilations: lis
     return mask
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(3))
 def test_pamr_matches_the_code(seed):
     g = torch.Generator().manual_seed(seed)
-    image = torch.rand(1, 3, 40, 52, generator=g) * 255
-    scores = torch.rand(1, 4, 20, 26, generator=g) * 2 - 1
+    image = torch.rand(1, 3, 30, 34, generator=g) * 255
+    scores = torch.rand(1, 4, 15, 17, generator=g) * 2 - 1
     dil = [1, 2, 4, 8, 12, 24]  # predict.py:464
     assert torch.allclose(pamr(image, scores, 10, dil), ref_pamr(image, scores, 10, dil), atol=1e-5)
 

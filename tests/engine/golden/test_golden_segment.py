@@ -100,7 +100,7 @@ def _bank(name: str, fg: torch.Tensor, bg: torch.Tensor) -> PrototypeBank:
     return PrototypeBank(name, "conv", fg, bg, src("fg", len(fg)), src("bg", len(bg)))
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(5))
 def test_segmentation_scores_windows_and_labels_match_the_code(seed):
     """Stuff filter off here (tested below). Deselected classes score -1 in the code and are never matched here:
     the labels are the same because a zeroed -1 never beats background (first index on ties)."""
