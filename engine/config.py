@@ -62,6 +62,8 @@ class MaskConfig:
     maskcut_resize: int = 480
     maskcut_iou_drop: float = 0.5
     maskcut_min_area: float = 0.01
+    maskcut_area_rule_first: bool = True  # drop a tiny first mask too; CutLER: from the 2nd (maskcut.py:136)
+    maskcut_resample: Literal["bilinear", "lanczos"] = "bilinear"  # image -> maskcut_resize; CutLER: Lanczos (:164)
     cutler_confidence: float = 0.35
     fg_threshold: float = 0.5  # fallback: fg = attribution > 0.5
     bg_threshold: float = 0.2  # bg = attribution < 0.2

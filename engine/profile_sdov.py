@@ -27,6 +27,9 @@ def sdov_config() -> OVDiffConfig:
         base.masks,
         proposer="cutler",  # sample_support_set.py:109,227 (utils/cutler.py CUTLER_Processor)
         cutler_confidence=0.35,  # utils/cutler.py:37
+        # if MaskCut stands in for CutLER (no detectron2): CutLER's own MaskCut rules (CutLER maskcut/maskcut.py)
+        maskcut_area_rule_first=False,  # maskcut.py:136-138 (area rule only for i >= 1)
+        maskcut_resample="lanczos",  # maskcut.py:164
     )
     features = dataclasses.replace(
         base.features,

@@ -53,7 +53,8 @@ def _cutler_modules() -> tuple[Any, Any]:
     (``from structures import ...``), so its ``cutler/`` directory must be on ``sys.path``."""
     repo = os.environ.get("OVDIFF_CUTLER_REPO")
     if not repo or not (Path(repo) / "modeling").is_dir():
-        raise MissingDependencyError(f"OVDIFF_CUTLER_REPO is {repo or 'unset'}, not CutLER's cutler/ dir. {INSTALL_HINT}")
+        where = repo or "unset"
+        raise MissingDependencyError(f"OVDIFF_CUTLER_REPO is {where}, not CutLER's cutler/ dir. {INSTALL_HINT}")
     if repo not in sys.path:
         sys.path.insert(0, repo)
     from config import add_cutler_config  # type: ignore[import-not-found]

@@ -9,8 +9,8 @@ Where the weights come from, first match wins:
    format), for any profile.
 2. For the ``paper`` and ``sdov`` profiles only, the environment variables ``OVDIFF_GENERATOR``, ``OVDIFF_DINO``,
    ``OVDIFF_CLIP`` (same meaning).
-3. The profile default: ``paper`` and ``sdov`` use the public checkpoints of METHOD_NOTES section 8; ``tiny`` builds tiny
-   random models; ``paper-shape`` builds the paper architectures with random weights.
+3. The profile default: ``paper`` and ``sdov`` use the public checkpoints of METHOD_NOTES section 8; ``tiny``
+   builds tiny random models; ``paper-shape`` builds the paper architectures with random weights.
 
 Hub ids are looked up in the local cache only; ``OVDIFF_ALLOW_DOWNLOAD=1`` (and not ``HF_HUB_OFFLINE=1``) lets
 an uncached id download. Anything missing raises ``MissingModelError`` naming the variable to set.

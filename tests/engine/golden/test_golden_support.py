@@ -70,7 +70,8 @@ def ref_daam(calls: list[torch.Tensor], heads: int, tokens: list[int], out_size:
         m = m[m.shape[0] // 2 :]
         b, a = m.shape[0], int(math.sqrt(seq))
         size = size or a
-        m = m[..., tokens].view(b, heads, a, a, len(tokens)).permute(0, 4, 1, 2, 3).reshape(b * len(tokens), heads, a, a)
+        m = m[..., tokens].view(b, heads, a, a, len(tokens)).permute(0, 4, 1, 2, 3)
+        m = m.reshape(b * len(tokens), heads, a, a)
         m = F.interpolate(m, size=(size, size), mode="bicubic", align_corners=False).clamp(min=0)
         m = m.view(b, len(tokens), heads, size, size).sum(2)
         store = m if store is None else store + m
@@ -102,13 +103,13 @@ def test_attribution_aggregation_matches_daamstore(seed):
 
 def ref_prototypes(feats: torch.Tensor, fg: list[np.ndarray], bg: list[np.ndarray]) -> dict[str, torch.Tensor]:
     """gen_proto_sd.py:226-300: masks resized bilinearly to the grid then ``.bool()``; images with an empty fg
-    skipped (:234); class = mean of all masked cells, instance = per-image mean; protos.py:214-216 drops
+    skipped (:234); class = mean of all masked cells, instance = per-image mean; protos.py:228 drops
     non-finite rows (an empty bg gives a NaN instance)."""
     _, d, h, w = feats.shape
     out: dict[str, list[torch.Tensor]] = {"fg": [], "bg": []}
     for f, fm, bm in zip(feats, fg, bg):
-        grid = lambda m: F.interpolate(torch.from_numpy(m).float()[None, None], size=(h, w), mode="bilinear")[0].bool().flatten()  # noqa: E731
-        cmap, bgmap = grid(fm), grid(bm)
+        cmap, bgmap = (F.interpolate(torch.from_numpy(m).float()[None, None], size=(h, w), mode="bilinear")[0]
+                       .bool().flatten() for m in (fm, bm))
         if cmap.sum() == 0:
             continue
         cells = f.reshape(d, h * w).T
@@ -124,7 +125,7 @@ def ref_prototypes(feats: torch.Tensor, fg: list[np.ndarray], bg: list[np.ndarra
 
 @pytest.mark.parametrize("seed", range(10))
 def test_class_and_instance_prototypes_match_the_code(seed):
-    """Order [class, instances, parts] as protos.py:185-187 (feat_mode="all"). Parts differ on purpose: torch
+    """Order [class, instances, parts] as protos.py:187-188 (feat_mode="all"). Parts differ on purpose: torch
     k-means++ on a subsample instead of sklearn KMeans on the full pool (docs/SDOV_PROFILE.md), so only their count
     is compared. float32 pool here; the default float16 pool rounds the features first."""
     rng = np.random.default_rng(seed)

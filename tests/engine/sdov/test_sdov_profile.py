@@ -30,6 +30,8 @@ def test_sdov_differs_from_paper_only_where_the_code_does():
         "support.attribution_token_order": "upsample-then-mean",
         "support.attribution_final_mode": "bilinear",
         "masks.proposer": "cutler",
+        "masks.maskcut_area_rule_first": False,
+        "masks.maskcut_resample": "lanczos",
         "features.sd_include_mid_block": True,
         "features.sd_latent": "sample",
         "features.sd_noise_seed": 43,
@@ -125,3 +127,23 @@ def test_sd_runs_in_float16_only_for_sdov_on_cuda():
     assert generator_dtype(default_config("sdov"), "cuda:0") is torch.float16
     assert generator_dtype(default_config("sdov"), "cpu") is None
     assert generator_dtype(default_config("paper"), "cuda") is None
+
+
+def test_maskcut_resample_lanczos_is_what_dino_sees():
+    from PIL import Image
+
+    from engine.config import MaskConfig
+    from engine.masks.maskcut import propose_masks_maskcut
+
+    image = (np.random.default_rng(3).random((50, 70, 3)) * 255).astype(np.uint8)
+    seen = []
+
+    def keys(x: torch.Tensor) -> torch.Tensor:  # records the input, returns fixed key features
+        seen.append(x[0].permute(1, 2, 0).numpy())
+        return torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+
+    for mode, resample in (("lanczos", Image.LANCZOS), ("bilinear", Image.BILINEAR)):
+        propose_masks_maskcut(image, keys, MaskConfig(maskcut_resize=64, maskcut_resample=mode))
+        expected = np.asarray(Image.fromarray(image).resize((64, 64), resample), dtype=np.float32) / 255
+        assert np.allclose(seen[-1], expected)
+    assert not np.allclose(seen[0], seen[1])
