@@ -21,6 +21,7 @@ from ovdiff_web.core.services import datasets as dataset_service
 from ovdiff_web.core.services import runs as run_service
 from ovdiff_web.core.services import vocab as vocab_service
 from ovdiff_web.core.services.paths import PathNotAllowed
+from ovdiff_web.core.services.queue import QueueUnavailable
 from ovdiff_web.core.services.uploads import ZipRejected
 
 
@@ -173,7 +174,7 @@ class VocabularyClassViewSet(viewsets.ModelViewSet):
                                                    body.validated_data.get("settings") or {})
         except run_service.RunInputError as exc:
             return Response({"settings": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        except run_service.QueueUnavailable as exc:
+        except QueueUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response({"queued": True, "task_id": task_id}, status=status.HTTP_202_ACCEPTED)
 

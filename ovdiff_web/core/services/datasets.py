@@ -83,11 +83,9 @@ def ingest_now_or_later(dataset: Dataset) -> Dataset:
         return ingest(dataset)
     if not probe(dataset):  # a big archive of junk (e.g. 10,000 tiny non-images) is refused at once
         return dataset
-    from tasks.ingest import ingest_dataset
+    from ovdiff_web.core.services import queue
 
-    from ovdiff_web.celery import queue_name
-
-    transaction.on_commit(lambda: ingest_dataset.apply_async(args=(dataset.pk,), queue=queue_name("cpu")))
+    transaction.on_commit(lambda: queue.enqueue(queue.INGEST_DATASET, (dataset.pk,), "cpu"))
     return dataset
 
 

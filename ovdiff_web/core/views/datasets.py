@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ovdiff_web.core.forms import DatasetPathForm, DatasetUploadForm, ImportIntoVocabularyForm
 from ovdiff_web.core.models import Dataset, Vocabulary
 from ovdiff_web.core.services import datasets as dataset_service
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import vocab_pages
 from ovdiff_web.core.services.paths import PathNotAllowed
 from ovdiff_web.core.services.uploads import ZipRejected
 from ovdiff_web.core.views.common import paginate, ui_login_required
@@ -142,7 +142,7 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
         if vocab is None:
             vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
                                               description=f"classes of dataset {dataset.name}")
-        created, skipped = ui_support.import_dataset_classes(vocab, dataset)
+        created, skipped = vocab_pages.import_dataset_classes(vocab, dataset)
     text = f"Imported {len(created)} classes of “{dataset.name}” into “{vocab.name}”."
     if skipped:
         text += f" Already present: {len(skipped)}."
