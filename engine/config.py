@@ -85,6 +85,8 @@ class FeatureConfig:
     sd_half_on_cuda: bool = False  # run Stable Diffusion in float16 on CUDA (code: sd.py build_pipeline)
     dino_layer: int = -1  # last block
     dino_facet: Literal["key", "query", "value", "token"] = "key"
+    dino_max_side: int = 0  # 0 = no cap; code: long side capped at 800 (predict.py:176-188)
+    dino_fit: Literal["resize", "crop"] = "resize"  # to the patch grid; code: crop (the stride-8 conv drops the rest)
     clip_layer: int = -2  # second-to-last block
     clip_facet: Literal["key", "query", "value", "token"] = "key"
     clip_input_size: int = 448

@@ -38,6 +38,8 @@ def sdov_config() -> OVDiffConfig:
         sd_noise_seed=43,  # gen_proto_sd.py:55,247-256 (one generator seeded 43 per image, re-seeded for noise)
         sd_half_on_cuda=True,  # sd.py:1194 torch_dtype=torch.float16
         clip_support_native=True,  # gen_vit_features.py:84,139 (PatchResize keeps 512 -> 32x32 patches)
+        dino_max_side=800,  # predict.py:176-188 (TF.resize(img, 448, max_size=800) for inputs over 448)
+        dino_fit="crop",  # predict.py:165-167 (the stride-8 patch conv drops the remainder: fW = w // 8)
     )
     segment = dataclasses.replace(
         base.segment,

@@ -37,6 +37,8 @@ def test_sdov_differs_from_paper_only_where_the_code_does():
         "features.sd_noise_seed": 43,
         "features.sd_half_on_cuda": True,
         "features.clip_support_native": True,
+        "features.dino_max_side": 800,
+        "features.dino_fit": "crop",
         "segment.prefilter_image_prep": "code",
         "segment.thing_stuff_table": "paper_chatgpt",
     }
@@ -111,7 +113,7 @@ def test_sdov_settings_run_end_to_end_on_tiny_models(tiny_registry, tmp_path):
                                     negative_prompt=sdov.support.negative_prompt,
                                     attribution_token_order="upsample-then-mean", attribution_final_mode="bilinear"),
         features=dataclasses.replace(tiny.features, sd_latent="sample", sd_noise_seed=43, sd_half_on_cuda=True,
-                                     clip_support_native=True),
+                                     clip_support_native=True, dino_max_side=100, dino_fit="crop"),
         segment=dataclasses.replace(tiny.segment, prefilter_image_prep="code", thing_stuff_table="paper_chatgpt"),
     )
     ovd = OVDiff(cfg, tiny_registry, ArtifactStore(tmp_path / "store"))
@@ -147,3 +149,19 @@ def test_maskcut_resample_lanczos_is_what_dino_sees():
         expected = np.asarray(Image.fromarray(image).resize((64, 64), resample), dtype=np.float32) / 255
         assert np.allclose(seen[-1], expected)
     assert not np.allclose(seen[0], seen[1])
+
+
+def test_dino_cap_and_crop_are_the_codes_target_preparation(tiny_registry):
+    import torch.nn.functional as F
+
+    base = default_config("tiny").features
+    code = tiny_registry.extractor("dino", dataclasses.replace(base, dino_max_side=80, dino_fit="crop"))
+    plain = tiny_registry.extractor("dino", base)
+    g = torch.Generator().manual_seed(2)
+    odd = torch.rand(1, 3, 70, 45, generator=g)  # under the cap: cropped to 64 x 40, not resized
+    assert torch.allclose(code(odd), plain(odd[..., :64, :40]), atol=1e-5)
+    assert not torch.allclose(code(odd), plain(odd), atol=1e-3)
+    wide = torch.rand(1, 3, 40, 100, generator=g)  # long side 100 > 80: scaled to 32 x 80 first
+    assert code.grid(40, 100) == (4, 10)
+    scaled = F.interpolate(wide, size=(32, 80), mode="bilinear", align_corners=False, antialias=False)
+    assert torch.allclose(code(wide), plain(scaled), atol=1e-5)
