@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from ovdiff_web.core import access
 from ovdiff_web.core.models import PROFILE_CHOICES, Dataset, Vocabulary
 from ovdiff_web.core.services.vocab import parse_names
 
@@ -27,9 +28,11 @@ class RunForm(forms.Form):
     overrides = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
                                 help_text='JSON settings overrides, e.g. {"segmenter": {"use_pamr": false}}')
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = Dataset.objects.filter(status=Dataset.Status.READY).order_by("name")
+        ready = Dataset.objects.filter(status=Dataset.Status.READY).order_by("name")
+        self.fields["dataset"].queryset = access.scope(ready, user)
+        self.fields["vocabulary"].queryset = access.scope(Vocabulary.objects.all(), user)
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
 
     def clean_overrides(self) -> dict[str, Any]:
@@ -86,9 +89,9 @@ class ImportClassesForm(forms.Form):
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), empty_label="— choose a dataset —",
                                      label="Import the class list of")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = Dataset.objects.exclude(class_names=[]).order_by("name")
+        self.fields["dataset"].queryset = access.scope(Dataset.objects.exclude(class_names=[]).order_by("name"), user)
 
 
 class PromptForm(forms.Form):
@@ -215,6 +218,10 @@ class ImportIntoVocabularyForm(forms.Form):
     vocabulary = forms.ModelChoiceField(queryset=Vocabulary.objects.all(), required=False,
                                         empty_label="— a new vocabulary named after the dataset —",
                                         label="Import the classes into")
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["vocabulary"].queryset = access.scope(Vocabulary.objects.all(), user, write=True)
 
 
 # --- class page: regenerate -----------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.utils import timezone
 
+from ovdiff_web.core.sharing import Shareable
+
 PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)")]
 RANDOM_WEIGHT_PROFILES = frozenset({"tiny", "paper-shape"})
 RANDOM_WEIGHTS_NOTE = (
@@ -26,7 +28,7 @@ def is_random_profile(profile: str) -> bool:
     return profile in RANDOM_WEIGHT_PROFILES
 
 
-class Vocabulary(models.Model):
+class Vocabulary(Shareable):
     """A named list of classes to segment. ``version`` increments on every edit (optimistic locking)."""
 
     name = models.CharField(max_length=200, unique=True)
@@ -174,7 +176,7 @@ class PrototypeBank(models.Model):
         return f"{self.support_set.class_name}/{self.extractor} [{self.key[:10]}]"
 
 
-class Dataset(models.Model):
+class Dataset(Shareable):
     """An evaluation dataset: uploaded (zip, copied under MEDIA_ROOT) or registered by a confined server path."""
 
     class Format(models.TextChoices):
@@ -193,6 +195,8 @@ class Dataset(models.Model):
         INGESTING = "ingesting"
         READY = "ready"
         FAILED = "failed"
+
+    OWNER_FIELD = "created_by"
 
     name = models.CharField(max_length=200, unique=True)
     format = models.CharField(max_length=16, choices=Format.choices)
@@ -218,7 +222,7 @@ class Dataset(models.Model):
         return self.name
 
 
-class Run(models.Model):
+class Run(Shareable):
     """An evaluation (dataset) or segmentation job and its results.
 
     The vocabulary may be edited or deleted later: ``vocabulary_snapshot`` keeps the class names and labels
@@ -237,6 +241,8 @@ class Run(models.Model):
         CANCELLED = "cancelled"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    OWNER_FIELD = "created_by"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EVALUATION)
     vocabulary = models.ForeignKey(Vocabulary, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
@@ -265,6 +271,9 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life from a worker")
+    stalled_since = models.DateTimeField(null=True, blank=True,
+                                         help_text="set by the watchdog when no worker or queue holds its tasks")
 
     class Meta:
         ordering = ["-created_at", "-id"]

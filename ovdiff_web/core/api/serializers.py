@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from rest_framework import serializers
 
 from ovdiff_web.core.models import (
@@ -18,7 +19,48 @@ from ovdiff_web.core.models import (
     Vocabulary,
     VocabularyClass,
 )
+from ovdiff_web.core.sharing import Visibility
 from ovdiff_web.core.services.runs import random_weights_fields
+
+
+class ReadableRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key the requesting user may read (``access.scope``); others are "does not exist" (400)."""
+
+    def get_queryset(self) -> Any:
+        from ovdiff_web.core import access
+
+        request = self.context.get("request")
+        return access.scope(super().get_queryset(), getattr(request, "user", None))
+
+
+class ShareSerializer(serializers.Serializer):
+    """Who may see and edit an object; ``users``/``groups`` replace the current lists when given."""
+
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    users = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, many=True, required=False,
+                                         queryset=get_user_model().objects.filter(is_active=True),
+                                         source="shared_users")
+    groups = serializers.SlugRelatedField(slug_field="name", many=True, required=False, queryset=Group.objects.all(),
+                                          source="shared_groups")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "shared_users" in attrs:
+            attrs["users"] = attrs.pop("shared_users")
+        if "shared_groups" in attrs:
+            attrs["groups"] = attrs.pop("shared_groups")
+        return attrs
+
+
+SHARE_FIELDS = ["visibility", "shared_with", "shared_groups"]
+
+
+class SharingFieldsMixin(serializers.Serializer):
+    """Read-only ``visibility``, ``shared_with`` (usernames) and ``shared_groups`` (names); change via share/."""
+
+    visibility = serializers.CharField(read_only=True)
+    shared_with = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, many=True, read_only=True,
+                                               source="shared_users")
+    shared_groups = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
 
 
 class RandomWeightsMixin(serializers.Serializer):
@@ -38,6 +80,7 @@ class RandomWeightsMixin(serializers.Serializer):
 
 
 class VocabularyClassSerializer(serializers.ModelSerializer):
+    vocabulary = ReadableRelatedField(queryset=Vocabulary.objects.all(), required=False)
     label_changed_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
     is_stuff = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -74,7 +117,7 @@ class VocabularyClassSerializer(serializers.ModelSerializer):
         return value
 
 
-class VocabularySerializer(serializers.ModelSerializer):
+class VocabularySerializer(SharingFieldsMixin, serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
     classes = VocabularyClassSerializer(many=True, read_only=True)
@@ -88,7 +131,7 @@ class VocabularySerializer(serializers.ModelSerializer):
     class Meta:
         model = Vocabulary
         fields = ["id", "name", "description", "owner", "version", "created_at", "updated_at", "class_count",
-                  "classes", "names", "expected_version"]
+                  "classes", "names", "expected_version", *SHARE_FIELDS]
         read_only_fields = ["owner", "version", "created_at", "updated_at"]
 
 
@@ -133,14 +176,15 @@ class SupportSetSerializer(RandomWeightsMixin, serializers.ModelSerializer):
                   "created_at", "banks", "random_weights", "random_weights_note"]
 
 
-class DatasetSerializer(serializers.ModelSerializer):
+class DatasetSerializer(SharingFieldsMixin, serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
 
     class Meta:
         model = Dataset
         fields = ["id", "name", "format", "protocol", "source", "root", "split", "class_names", "prompts",
-                  "has_background", "image_count", "status", "ingest_errors", "created_by", "created_at"]
+                  "has_background", "image_count", "status", "ingest_errors", "created_by", "created_at",
+                  *SHARE_FIELDS]
         read_only_fields = fields
 
 
@@ -184,7 +228,7 @@ class RunStageSerializer(serializers.ModelSerializer):
         fields = ["name", "status", "done", "total", "skipped", "percent", "eta_seconds", "started_at", "finished_at"]
 
 
-class RunSerializer(RandomWeightsMixin, serializers.ModelSerializer):
+class RunSerializer(SharingFieldsMixin, RandomWeightsMixin, serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
     stages = RunStageSerializer(many=True, read_only=True)
@@ -198,7 +242,8 @@ class RunSerializer(RandomWeightsMixin, serializers.ModelSerializer):
         fields = ["id", "kind", "vocabulary", "vocabulary_snapshot", "dataset", "profile", "limit", "status", "error",
                   "cancel_requested", "is_random_weights", "class_names", "label_map", "skipped_classes",
                   "image_count", "miou", "pixel_accuracy", "per_class_iou", "created_by", "created_at", "started_at",
-                  "finished_at", "stages", "random_weights", "random_weights_note"]
+                  "finished_at", "heartbeat_at", "stalled_since", "stages", "random_weights", "random_weights_note",
+                  *SHARE_FIELDS]
         read_only_fields = fields
 
 
@@ -210,9 +255,8 @@ class RunDetailSerializer(RunSerializer):
 
 class RunCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Run.Kind.choices, default=Run.Kind.EVALUATION)
-    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
-    vocabulary = serializers.PrimaryKeyRelatedField(queryset=Vocabulary.objects.all(), required=False,
-                                                    allow_null=True)
+    dataset = ReadableRelatedField(queryset=Dataset.objects.all())
+    vocabulary = ReadableRelatedField(queryset=Vocabulary.objects.all(), required=False, allow_null=True)
     profile = serializers.ChoiceField(choices=PROFILE_CHOICES, required=False)
     settings = serializers.DictField(required=False, default=dict,
                                      help_text="partial OVDiffConfig overrides, e.g. {'support': {'n_images': 4}}")

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ovdiff_web.core import access
 from ovdiff_web.core.api import filters, serializers as s
 from ovdiff_web.core.models import Dataset, ImageResult, PrototypeBank, Run, SupportSet, Vocabulary, VocabularyClass
 from ovdiff_web.core.services import datasets as dataset_service
@@ -40,7 +41,33 @@ def _version_mismatch(request: Request, current: int) -> Response | None:
     return None
 
 
-class VocabularyViewSet(viewsets.ModelViewSet):
+class ScopedMixin:
+    """Every viewset: rows narrowed to what the caller may read; writes need edit access (``access``)."""
+
+    permission_classes = [access.ObjectAccess]
+
+    def get_queryset(self) -> Any:
+        return access.scope(super().get_queryset(), self.request.user)  # type: ignore[misc]
+
+
+class ShareMixin:
+    """``POST <id>/share/`` {visibility, users, groups}: only the owner (or staff) changes who may see or edit."""
+
+    @extend_schema(request=s.ShareSerializer, responses={200: s.ShareSerializer})
+    @action(detail=True, methods=["post"])
+    def share(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        obj = self.get_object()
+        if not access.can_share(request.user, obj):
+            return Response({"detail": "only the owner (or staff) may change sharing"},
+                            status=status.HTTP_403_FORBIDDEN)
+        body = s.ShareSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        access.share(obj, visibility=data.get("visibility"), users=data.get("users"), groups=data.get("groups"))
+        return Response(s.ShareSerializer(obj).data)
+
+
+class VocabularyViewSet(ScopedMixin, ShareMixin, viewsets.ModelViewSet):
     """Vocabularies; ``names`` on create pastes classes; ``expected_version`` on update guards concurrent edits."""
 
     queryset = Vocabulary.objects.select_related("owner").prefetch_related("classes__label_changed_by")
@@ -77,7 +104,7 @@ class VocabularyViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=s.BulkClassesSerializer, responses={201: s.BulkClassesResultSerializer})
     @action(detail=True, methods=["post"], url_path="classes/bulk")
-    def bulk_classes(self, request: Request, pk: str | None = None) -> Response:
+    def bulk_classes(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Paste class names; each new class is labelled thing/stuff by the engine's labeller."""
         vocabulary = self.get_object()
         body = s.BulkClassesSerializer(data=request.data)
@@ -91,14 +118,14 @@ class VocabularyViewSet(viewsets.ModelViewSet):
 
     @extend_schema(responses=s.VocabularyClassSerializer(many=True))
     @action(detail=True, methods=["get"])
-    def classes(self, request: Request, pk: str | None = None) -> Response:
+    def classes(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """The vocabulary's classes (paginated, in order)."""
         vocabulary = self.get_object()
         page = self.paginate_queryset(vocabulary.classes.select_related("label_changed_by"))
         return self.get_paginated_response(s.VocabularyClassSerializer(page, many=True).data)
 
 
-class VocabularyClassViewSet(viewsets.ModelViewSet):
+class VocabularyClassViewSet(ScopedMixin, viewsets.ModelViewSet):
     """Classes; ``set_label`` records a person's thing/stuff decision; ``regenerate`` rebuilds artifacts."""
 
     queryset = VocabularyClass.objects.select_related("vocabulary", "label_changed_by")
@@ -115,6 +142,7 @@ class VocabularyClassViewSet(viewsets.ModelViewSet):
         vocabulary = fields.pop("vocabulary", None)
         if vocabulary is None:
             return Response({"vocabulary": ["This field is required."]}, status=status.HTTP_400_BAD_REQUEST)
+        access.check_edit(request.user, vocabulary)
         try:
             obj = vocab_service.create_class(vocabulary, **fields)
         except ValueError as exc:
@@ -150,7 +178,7 @@ class VocabularyClassViewSet(viewsets.ModelViewSet):
     @extend_schema(request=s.SetLabelSerializer,
                    responses={200: s.VocabularyClassSerializer, 409: OpenApiResponse(description="version conflict")})
     @action(detail=True, methods=["post"])
-    def set_label(self, request: Request, pk: str | None = None) -> Response:
+    def set_label(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         obj = self.get_object()
         body = s.SetLabelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -163,7 +191,7 @@ class VocabularyClassViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=s.RegenerateSerializer, responses={202: s.QueuedSerializer})
     @action(detail=True, methods=["post"])
-    def regenerate(self, request: Request, pk: str | None = None) -> Response:
+    def regenerate(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Queue (re)building this class's support set and banks, optionally with other settings (e.g. seed)."""
         obj = self.get_object()
         body = s.RegenerateSerializer(data=request.data)
@@ -178,7 +206,7 @@ class VocabularyClassViewSet(viewsets.ModelViewSet):
         return Response({"queued": True, "task_id": task_id}, status=status.HTTP_202_ACCEPTED)
 
 
-class SupportSetViewSet(viewsets.ReadOnlyModelViewSet):
+class SupportSetViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     queryset = SupportSet.objects.prefetch_related("banks")
     serializer_class = s.SupportSetSerializer
     filterset_class = filters.SupportSetFilter
@@ -187,7 +215,7 @@ class SupportSetViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(responses=s.SupportImageSerializer(many=True))
     @action(detail=True, methods=["get"])
-    def images(self, request: Request, pk: str | None = None) -> Response:
+    def images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         support = self.get_object()
         page = self.paginate_queryset(support.images.all())
         data = s.SupportImageSerializer(page, many=True).data
@@ -196,14 +224,15 @@ class SupportSetViewSet(viewsets.ReadOnlyModelViewSet):
         return response
 
 
-class PrototypeBankViewSet(viewsets.ReadOnlyModelViewSet):
+class PrototypeBankViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     queryset = PrototypeBank.objects.select_related("support_set")
     serializer_class = s.PrototypeBankSerializer
     filterset_class = filters.PrototypeBankFilter
     ordering_fields = ["created_at", "extractor"]
 
 
-class DatasetViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+class DatasetViewSet(ScopedMixin, ShareMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+                     viewsets.ReadOnlyModelViewSet):
     """Datasets: create by zip upload (multipart ``file``) or by server ``path`` inside OVDIFF_DATASET_ROOTS."""
 
     queryset = Dataset.objects.select_related("created_by")
@@ -239,7 +268,7 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets
         return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
-class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class RunViewSet(ScopedMixin, ShareMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Runs: create queues an evaluation; ``cancel``, ``results``, ``images`` (sortable by iou), ``progress``."""
 
     queryset = Run.objects.select_related("created_by").prefetch_related("stages")
@@ -253,7 +282,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=s.RunCreateSerializer, responses={201: s.RunSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = s.RunCreateSerializer(data=request.data)
+        body = s.RunCreateSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
@@ -266,7 +295,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=None, responses={202: s.RunSerializer, 409: OpenApiResponse(description="already finished")})
     @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None) -> Response:
+    def cancel(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         run = self.get_object()
         if run.is_finished:
             return Response({"detail": f"run already {run.status}"}, status=status.HTTP_409_CONFLICT)
@@ -276,7 +305,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses={202: s.RunSerializer,
                                             409: OpenApiResponse(description="run is not failed or cancelled")})
     @action(detail=True, methods=["post"])
-    def resume(self, request: Request, pk: str | None = None) -> Response:
+    def resume(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Queue a failed or cancelled run again; cached classes and finished shards are not recomputed."""
         run = self.get_object()
         try:
@@ -287,7 +316,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(responses=s.RunResultsSerializer)
     @action(detail=True, methods=["get"])
-    def results(self, request: Request, pk: str | None = None) -> Response:
+    def results(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         run = self.get_object()
         data = {"run": run.pk, "status": run.status, "miou": run.miou, "pixel_accuracy": run.pixel_accuracy,
                 "per_class_iou": run.per_class_iou, "class_names": run.class_names, "confusion": run.confusion,
@@ -299,7 +328,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                                OpenApiParameter("iou_min", float), OpenApiParameter("iou_max", float),
                                OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
     @action(detail=True, methods=["get"], filter_backends=[])
-    def images(self, request: Request, pk: str | None = None) -> Response:
+    def images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
         run = self.get_object()
         qs = ImageResult.objects.filter(run=run).select_related("run")
@@ -315,7 +344,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(responses=s.RunProgressSerializer)
     @action(detail=True, methods=["get"])
-    def progress(self, request: Request, pk: str | None = None) -> Response:
+    def progress(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         return Response(run_service.run_progress(self.get_object()))
 
 

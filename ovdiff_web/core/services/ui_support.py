@@ -370,7 +370,7 @@ def _engine_for(profile: str) -> Any:
     return engine_bridge.make_ovdiff(config, engine_bridge.make_registry(profile), engine_bridge.make_store())
 
 
-def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str:
+def segment_upload(upload: Any, class_names: Sequence[str], profile: str, user_id: int | None = None) -> str:
     """Segment an uploaded image with ``class_names`` (labeller thing/stuff) and store image, labels and
     explanation under MEDIA_ROOT/segment/<id>/; returns the id. BadInputError names unusable input."""
     import uuid
@@ -405,7 +405,7 @@ def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str
             Image.fromarray(im.image).save(Path(settings.MEDIA_ROOT) / rel)
             support_urls[spec.name][im.index] = rel
     meta = {
-        "profile": profile, "class_names": seg.class_names, "selected": seg.selected, "support": support_urls,
+        "profile": profile, "user_id": user_id, "class_names": seg.class_names, "selected": seg.selected, "support": support_urls,
         "prototype_index": {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
                                 for owner, src in entries] for e, entries in seg.prototype_index.items()},
     }

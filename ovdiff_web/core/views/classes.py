@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ovdiff_web.core import access
 from ovdiff_web.core.forms import RegenerateForm, SupportUploadForm
 from ovdiff_web.core.models import SupportImage, VocabularyClass
 from ovdiff_web.core.services import ui_support, ui_tasks
@@ -19,7 +20,10 @@ from ovdiff_web.core.views.common import ui_login_required
 @ui_login_required
 @require_http_methods(["GET", "POST"])
 def class_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    cls = get_object_or_404(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"), pk=pk)
+    cls = access.get_readable(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"),
+                              request.user, pk=pk)
+    if request.method == "POST":
+        access.check_edit(request.user, cls)
     form = SupportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         from engine.errors import BadInputError
@@ -59,7 +63,8 @@ def _jobs(request: HttpRequest, cls: VocabularyClass) -> list[dict[str, object]]
 @require_POST
 def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue ``tasks.artifacts.regenerate_class``; a new seed gives a new support set, the same one a cache hit."""
-    cls = get_object_or_404(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"), pk=pk)
+    cls = access.get_editable(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"),
+                              request.user, pk=pk)
     form = RegenerateForm(request.POST)
     if not form.is_valid():
         return _render_detail(request, cls, regen_form=form)
@@ -87,7 +92,7 @@ def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def class_regenerate_status(request: HttpRequest, pk: int, task_id: str) -> JsonResponse:
     """State of a rebuild this session queued, in the shape the dashboard's progress poller reads."""
-    cls = get_object_or_404(VocabularyClass, pk=pk)
+    cls = access.get_readable(VocabularyClass.objects.all(), request.user, pk=pk)
     if task_id not in {job["id"] for job in _jobs(request, cls)}:
         raise Http404("no such rebuild in this session")
     state = ui_tasks.task_state(task_id)
@@ -101,7 +106,7 @@ def support_layer(request: HttpRequest, image_pk: int, layer: str) -> HttpRespon
     """Attribution heat map or fg/bg mask of one support image as a transparent PNG overlay."""
     if layer not in ui_support.SUPPORT_LAYERS:
         raise Http404("unknown layer")
-    image = get_object_or_404(SupportImage, pk=image_pk)
+    image = access.get_readable(SupportImage.objects.all(), request.user, pk=image_pk)
     rel = getattr(image, layer)
     try:
         path = media_path(rel) if rel else None

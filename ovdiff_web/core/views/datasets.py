@@ -9,9 +9,10 @@ from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ovdiff_web.core import access
 from ovdiff_web.core.forms import DatasetPathForm, DatasetUploadForm, ImportIntoVocabularyForm
 from ovdiff_web.core.models import Dataset, Vocabulary
 from ovdiff_web.core.services import datasets as dataset_service
@@ -27,15 +28,16 @@ def _roots() -> list[str]:
     return [str(r) for r in settings.OVDIFF_DATASET_ROOTS]
 
 
-def _list_context(upload_form: DatasetUploadForm, path_form: DatasetPathForm) -> dict[str, Any]:
-    return {"datasets": Dataset.objects.select_related("created_by"), "upload_form": upload_form,
+def _list_context(request: HttpRequest, upload_form: DatasetUploadForm, path_form: DatasetPathForm) -> dict[str, Any]:
+    return {"datasets": access.scope(Dataset.objects.select_related("created_by"), request.user),
+            "upload_form": upload_form,
             "path_form": path_form, "roots": _roots(), "max_upload_mb": settings.OVDIFF_MAX_UPLOAD_MB}
 
 
 @ui_login_required
 @require_GET
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "ovdiff/datasets/list.html", _list_context(DatasetUploadForm(), DatasetPathForm()))
+    return render(request, "ovdiff/datasets/list.html", _list_context(request, DatasetUploadForm(), DatasetPathForm()))
 
 
 def _refused(form: Any, field: str, dataset: Dataset) -> None:
@@ -97,7 +99,7 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
             return response
     if request.method == "GET":
         return redirect("ui:datasets")
-    return render(request, "ovdiff/datasets/list.html", _list_context(form, DatasetPathForm()), status=400)
+    return render(request, "ovdiff/datasets/list.html", _list_context(request, form, DatasetPathForm()), status=400)
 
 
 @ui_login_required
@@ -112,28 +114,28 @@ def dataset_register(request: HttpRequest) -> HttpResponse:
             return response
     if request.method == "GET":
         return redirect("ui:datasets")
-    return render(request, "ovdiff/datasets/list.html", _list_context(DatasetUploadForm(), form), status=400)
+    return render(request, "ovdiff/datasets/list.html", _list_context(request, DatasetUploadForm(), form), status=400)
 
 
 @ui_login_required
 @require_GET
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    dataset = get_object_or_404(Dataset.objects.select_related("created_by"), pk=pk)
+    dataset = access.get_readable(Dataset.objects.select_related("created_by"), request.user, pk=pk)
     errors = paginate(request, [_short(e, dataset.root) for e in dataset.ingest_errors], ERRORS_PER_PAGE)
     classes = [{"index": i, "name": n, "prompt": p if p != n else ""}
                for i, (n, p) in enumerate(zip(dataset.class_names, list(dataset.prompts) + [""] * len(dataset.class_names)))]
-    runs = dataset.runs.select_related("vocabulary").order_by("-created_at")[:10]
+    runs = access.scope(dataset.runs.select_related("vocabulary"), request.user).order_by("-created_at")[:10]
     return render(request, "ovdiff/datasets/detail.html",
                   {"dataset": dataset, "errors": errors, "classes": classes, "runs": runs,
-                   "import_form": ImportIntoVocabularyForm()})
+                   "import_form": ImportIntoVocabularyForm(user=request.user)})
 
 
 @ui_login_required
 @require_POST
 def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
     """Copy the dataset's class list into a vocabulary (existing, or a new one named after the dataset)."""
-    dataset = get_object_or_404(Dataset, pk=pk)
-    form = ImportIntoVocabularyForm(request.POST)
+    dataset = access.get_readable(Dataset.objects.all(), request.user, pk=pk)
+    form = ImportIntoVocabularyForm(request.POST, user=request.user)
     if not dataset.class_names or not form.is_valid():
         messages.error(request, "Nothing imported: choose a vocabulary (the dataset needs a class list).")
         return redirect("ui:dataset_detail", pk=dataset.pk)

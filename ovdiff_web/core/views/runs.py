@@ -5,9 +5,10 @@ from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F, Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ovdiff_web.core import access
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
 from ovdiff_web.core.services import ui_support
@@ -20,16 +21,17 @@ GALLERY_SORTS = {"iou": (F("iou").asc(nulls_last=True), "image_id"),
                  "name": ("image_id",)}
 
 
-def _runs_queryset():
+def _runs_queryset(request: HttpRequest):
     stages = Prefetch("stages", queryset=RunStage.objects.order_by("order"))
-    return Run.objects.select_related("dataset", "vocabulary", "created_by").prefetch_related(stages)
+    runs = Run.objects.select_related("dataset", "vocabulary", "created_by").prefetch_related(stages)
+    return access.scope(runs, request.user)
 
 
 @ui_login_required
 @require_http_methods(["GET", "POST"])
 def run_list(request: HttpRequest) -> HttpResponse:
     """All runs, newest first, with per-stage progress; POST queues a new evaluation."""
-    form = RunForm(request.POST or None)
+    form = RunForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -42,7 +44,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Run {run.pk} queued.")
             return redirect("ui:run_detail", pk=run.pk)
     status = request.GET.get("status", "")
-    runs = _runs_queryset()
+    runs = _runs_queryset(request)
     if status in Run.Status.values:
         runs = runs.filter(status=status)
     page = paginate(request, runs, 25)
@@ -55,7 +57,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Everything about one run: progress, error, per-class IoU, confusion, gallery, settings, exports."""
-    run = get_object_or_404(_runs_queryset(), pk=pk)
+    run = access.get_readable(_runs_queryset(request), request.user, pk=pk)
     csort = choice(request, "csort", ("iou", "-iou", "name", "index"), "iou")
     rows = ui_support.per_class_rows(run)
     if csort in ("iou", "-iou"):
@@ -81,7 +83,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def run_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
     """Polled by the progress bars: per-stage percent and ETA, and whether polling can stop."""
-    run = get_object_or_404(Run, pk=pk)
+    run = access.get_readable(Run.objects.all(), request.user, pk=pk)
     data = run_progress(run)
     for stage in data["stages"]:
         stage["eta"] = stage.get("eta_seconds")
@@ -92,7 +94,7 @@ def run_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
 @ui_login_required
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(Run, pk=pk)
+    run = access.get_editable(Run.objects.all(), request.user, pk=pk)
     if run.is_finished:
         messages.info(request, f"Run {run.pk} had already finished ({run.status}).")
     else:
@@ -115,7 +117,7 @@ def _safe_next(request: HttpRequest) -> bool:
 @require_GET
 def confusion_cell(request: HttpRequest, pk: int, gt: int, pred: int) -> HttpResponse:
     """The images behind one confusion-matrix cell: ground truth ``gt`` predicted as ``pred``."""
-    run = get_object_or_404(Run.objects.select_related("dataset"), pk=pk)
+    run = access.get_readable(Run.objects.select_related("dataset"), request.user, pk=pk)
     names = run.class_names or []
     if gt >= len(names) or pred >= len(names):
         return render(request, "ovdiff/404.html", {"what": "confusion cell"}, status=404)

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ovdiff_web.core.forms import SegmentForm
 from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE, is_random_profile
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import segment_jobs, ui_support
 from ovdiff_web.core.views.common import ui_login_required
 
 
@@ -22,7 +22,8 @@ def segment(request: HttpRequest) -> HttpResponse:
 
         data = form.cleaned_data
         try:
-            token = ui_support.segment_upload(data["image"], data["class_names"], data["profile"])
+            token = ui_support.segment_upload(data["image"], data["class_names"], data["profile"],
+                                              user_id=request.user.pk)
         except BadInputError as exc:
             form.add_error("image" if "upload" in str(exc) else "class_names", str(exc))
         except EngineError as exc:
@@ -36,6 +37,7 @@ def segment(request: HttpRequest) -> HttpResponse:
 @require_GET
 def segment_result(request: HttpRequest, token: str) -> HttpResponse:
     try:
+        segment_jobs.check_owner(token, request.user)
         result = ui_support.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
@@ -53,6 +55,7 @@ def segment_overlay(request: HttpRequest, token: str) -> HttpResponse:
     from engine.images import load_label_png
 
     try:
+        segment_jobs.check_owner(token, request.user)
         result = ui_support.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
@@ -66,6 +69,10 @@ def segment_overlay(request: HttpRequest, token: str) -> HttpResponse:
 @ui_login_required
 @require_GET
 def segment_explain(request: HttpRequest, token: str) -> JsonResponse:
+    try:
+        segment_jobs.check_owner(token, request.user)
+    except LookupError as exc:
+        return JsonResponse({"error": str(exc)}, status=404)
     try:
         x, y = int(request.GET.get("x", "")), int(request.GET.get("y", ""))
     except ValueError:
