@@ -18,8 +18,8 @@ from tasks.base import RunTask, cancel_checker, fault_point, load_active_run, ru
 def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any]:
     """Segment the images of shard ``shard_index`` (ids stored on the RunShard row)."""
     from engine.errors import CancelledError
-    from engine.evaluate import best_class_labels
-    from engine.metrics import ConfusionMatrix
+    from engine.evaluation.evaluate import best_class_labels
+    from engine.evaluation.metrics import ConfusionMatrix
     from ovdiff_web.core.models import ImageResult, Run, RunShard
     from ovdiff_web.core.services import engine_bridge, runs
     from ovdiff_web.core.services.labels import spec_from_snapshot, to_dataset_labels

@@ -68,6 +68,6 @@ def store_has(store: Any, kind: str, key: str) -> bool:
 
 def open_dataset(fmt: str, root: str, split: str, protocol: str | None, *, check_files: bool = True) -> Any:
     """The engine's ``SegDataset`` for a dataset row's format/root/split/protocol."""
-    from engine.datasets import open_dataset as engine_open
+    from engine.evaluation.datasets import open_dataset as engine_open
 
     return engine_open(fmt, root, split=split or "val", protocol=protocol or None, check_files=check_files)

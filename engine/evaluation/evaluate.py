@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from engine.atomic import atomic_write
-from engine.datasets.base import Sample, SegDataset
+from engine.evaluation.datasets.base import Sample, SegDataset
 from engine.errors import CancelledError
 from engine.images import save_label_png, voc_palette
-from engine.metrics import ConfusionMatrix, metrics_dict, per_image_iou
+from engine.evaluation.metrics import ConfusionMatrix, metrics_dict, per_image_iou
 from engine.types import CancelFn, ClassSpec, ProgressFn, Segmentation
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def dataset_classes(ds: SegDataset, stuff: Sequence[str] | None = None) -> list[
 
     ``stuff`` overrides the labeller with an explicit list of stuff class names.
     """
-    from engine.labeller import label_class
+    from engine.segment.labeller import label_class
 
     names = ds.class_names[1:] if ds.has_background else ds.class_names
     prompts = ds.prompts[1:] if ds.has_background else ds.prompts
