@@ -376,3 +376,6 @@ class RunShard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}/shard {self.index}"
+
+
+from ovdiff_web.core.audit import AuditEntry  # noqa: E402,F401  (the audit trail's model, registered with the app)

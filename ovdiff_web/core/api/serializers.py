@@ -336,3 +336,13 @@ class RegenerateSerializer(serializers.Serializer):
 class QueuedSerializer(serializers.Serializer):
     queued = serializers.BooleanField()
     task_id = serializers.CharField()
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    user = serializers.CharField(source="username")
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    changes = serializers.DictField(help_text="field -> [old, new]")
+    from_version = serializers.IntegerField(allow_null=True)

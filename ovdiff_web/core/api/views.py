@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ovdiff_web.core import access
+from ovdiff_web.core import access, audit
 from ovdiff_web.core.api import filters, serializers as s
 from ovdiff_web.core.models import Dataset, ImageResult, PrototypeBank, Run, SupportSet, Vocabulary, VocabularyClass
 from ovdiff_web.core.services import datasets as dataset_service
@@ -32,11 +32,16 @@ def _conflict(current: int) -> Response:
 
 
 def _version_mismatch(request: Request, current: int) -> Response | None:
-    """A 409 when the body's ``expected_version`` is given and differs from the stored version."""
+    """A 409 when the body's ``expected_version`` is given and differs from the stored version; a 400 when it is
+    not a positive integer (a malformed request, not a conflict)."""
     expected = request.data.get("expected_version") if hasattr(request.data, "get") else None
     if expected is None or expected == "":
         return None
-    if str(expected) != str(current):
+    digits = isinstance(expected, str) and expected.isascii() and expected.isdigit()
+    if isinstance(expected, bool) or not (isinstance(expected, int) or digits) or int(expected) < 1:
+        return Response({"expected_version": ["must be a positive integer (the version you loaded)"]},
+                        status=status.HTTP_400_BAD_REQUEST)
+    if int(expected) != current:
         return _conflict(current)
     return None
 
@@ -63,11 +68,28 @@ class ShareMixin:
         body = s.ShareSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        before = {"visibility": obj.visibility, "users": sorted(obj.shared_users.values_list("username", flat=True)),
+                  "groups": sorted(obj.shared_groups.values_list("name", flat=True))}
         access.share(obj, visibility=data.get("visibility"), users=data.get("users"), groups=data.get("groups"))
+        after = {"visibility": obj.visibility, "users": sorted(obj.shared_users.values_list("username", flat=True)),
+                 "groups": sorted(obj.shared_groups.values_list("name", flat=True))}
+        audit.record(request.user, obj, "share", {k: [v, after[k]] for k, v in before.items() if after[k] != v})
         return Response(s.ShareSerializer(obj).data)
 
 
-class VocabularyViewSet(ScopedMixin, ShareMixin, viewsets.ModelViewSet):
+class HistoryMixin:
+    """``GET <id>/history/``: the object's append-only audit entries, newest first (readers may see them)."""
+
+    @extend_schema(responses=s.AuditEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        obj = self.get_object()
+        entries = audit.AuditEntry.objects.filter(object_type=type(obj).__name__, object_id=str(obj.pk))
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(s.AuditEntrySerializer(page, many=True).data)
+
+
+class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelViewSet):
     """Vocabularies; ``names`` on create pastes classes; ``expected_version`` on update guards concurrent edits."""
 
     queryset = Vocabulary.objects.select_related("owner").prefetch_related("classes__label_changed_by")
@@ -81,8 +103,9 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, viewsets.ModelViewSet):
         serializer.validated_data.pop("expected_version", None)
         with transaction.atomic():
             vocabulary = serializer.save(owner=self.request.user)
+            audit.record(self.request.user, vocabulary, "create", {"name": [None, vocabulary.name]})
             if names:
-                vocab_service.add_classes(vocabulary, names)
+                vocab_service.add_classes(vocabulary, names, user=self.request.user)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Compare-and-swap on ``expected_version`` under a row lock: of two concurrent editors one gets 409."""
@@ -92,7 +115,12 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, viewsets.ModelViewSet):
             conflict = _version_mismatch(request, current)
             if conflict is not None:
                 return conflict
+            before = {"name": vocabulary.name, "description": vocabulary.description}
             response = super().update(request, *args, **kwargs)
+            vocabulary.refresh_from_db()
+            audit.record(request.user, vocabulary, "update", {k: [v, getattr(vocabulary, k)] for k, v in
+                                                              before.items() if getattr(vocabulary, k) != v},
+                         from_version=current)
             vocabulary.bump_version()
         response.data["version"] = vocabulary.version
         return response
@@ -101,6 +129,10 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, viewsets.ModelViewSet):
         serializer.validated_data.pop("names", None)
         serializer.validated_data.pop("expected_version", None)
         serializer.save()
+
+    def perform_destroy(self, instance: Vocabulary) -> None:
+        audit.record(self.request.user, instance, "delete", from_version=instance.version)
+        instance.delete()
 
     @extend_schema(request=s.BulkClassesSerializer, responses={201: s.BulkClassesResultSerializer})
     @action(detail=True, methods=["post"], url_path="classes/bulk")
@@ -112,7 +144,7 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, viewsets.ModelViewSet):
         names = vocab_service.parse_names(body.validated_data["names"])
         if not names:
             return Response({"names": ["no class names found"]}, status=status.HTTP_400_BAD_REQUEST)
-        created, skipped = vocab_service.add_classes(vocabulary, names)
+        created, skipped = vocab_service.add_classes(vocabulary, names, user=request.user)
         data = {"created": s.VocabularyClassSerializer(created, many=True).data, "skipped": skipped}
         return Response(data, status=status.HTTP_201_CREATED)
 
@@ -125,7 +157,7 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, viewsets.ModelViewSet):
         return self.get_paginated_response(s.VocabularyClassSerializer(page, many=True).data)
 
 
-class VocabularyClassViewSet(ScopedMixin, viewsets.ModelViewSet):
+class VocabularyClassViewSet(ScopedMixin, HistoryMixin, viewsets.ModelViewSet):
     """Classes; ``set_label`` records a person's thing/stuff decision; ``regenerate`` rebuilds artifacts."""
 
     queryset = VocabularyClass.objects.select_related("vocabulary", "label_changed_by")
@@ -147,6 +179,7 @@ class VocabularyClassViewSet(ScopedMixin, viewsets.ModelViewSet):
             obj = vocab_service.create_class(vocabulary, **fields)
         except ValueError as exc:
             return Response({"name": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        audit.record(request.user, obj, "create", {"name": [None, obj.name]})
         return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -170,10 +203,22 @@ class VocabularyClassViewSet(ScopedMixin, viewsets.ModelViewSet):
             data.pop("is_stuff", None)
         elif data["is_stuff"] != serializer.instance.is_stuff:  # a person's label decision, as in set_label
             data.update(label_source="person", label_changed_by=self.request.user, label_changed_at=timezone.now())
+        tracked = ("name", "prompt", "is_stuff", "order", "user_support_dir")
+        changes = {f: [getattr(serializer.instance, f), data[f]] for f in tracked
+                   if f in data and data[f] != getattr(serializer.instance, f)}
+        from_version = serializer.instance.version
         obj = serializer.save()
+        audit.record(self.request.user, obj, "update", changes, from_version=from_version)
         VocabularyClass.objects.filter(pk=obj.pk).update(version=F("version") + 1)  # every edit moves the version
         obj.refresh_from_db(fields=["version"])
         obj.vocabulary.bump_version()
+
+    def perform_destroy(self, instance: VocabularyClass) -> None:
+        audit.record(self.request.user, instance, "delete", {"name": [instance.name, None]},
+                     from_version=instance.version)
+        vocabulary = instance.vocabulary
+        instance.delete()
+        vocabulary.bump_version()
 
     @extend_schema(request=s.SetLabelSerializer,
                    responses={200: s.VocabularyClassSerializer, 409: OpenApiResponse(description="version conflict")})
@@ -231,7 +276,7 @@ class PrototypeBankViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["created_at", "extractor"]
 
 
-class DatasetViewSet(ScopedMixin, ShareMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+class DatasetViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
                      viewsets.ReadOnlyModelViewSet):
     """Datasets: create by zip upload (multipart ``file``) or by server ``path`` inside OVDIFF_DATASET_ROOTS."""
 
@@ -267,8 +312,13 @@ class DatasetViewSet(ScopedMixin, ShareMixin, mixins.CreateModelMixin, mixins.De
                              "ingest_errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
+    def perform_destroy(self, instance: Dataset) -> None:
+        """The row and, for uploads, its extracted files."""
+        audit.record(self.request.user, instance, "delete", {"name": [instance.name, None]})
+        dataset_service.discard(instance)
 
-class RunViewSet(ScopedMixin, ShareMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+
+class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Runs: create queues an evaluation; ``cancel``, ``results``, ``images`` (sortable by iou), ``progress``."""
 
     queryset = Run.objects.select_related("created_by").prefetch_related("stages")
@@ -300,6 +350,7 @@ class RunViewSet(ScopedMixin, ShareMixin, mixins.CreateModelMixin, viewsets.Read
         if run.is_finished:
             return Response({"detail": f"run already {run.status}"}, status=status.HTTP_409_CONFLICT)
         run = run_service.request_cancel(run)
+        audit.record(request.user, run, "cancel")
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: s.RunSerializer,
@@ -312,6 +363,7 @@ class RunViewSet(ScopedMixin, ShareMixin, mixins.CreateModelMixin, viewsets.Read
             run = run_service.resume_run(run)
         except run_service.ResumeRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        audit.record(request.user, run, "resume")
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=s.RunResultsSerializer)

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from ovdiff_web.core.audit import record
 from ovdiff_web.core.models import LabelSource, Vocabulary, VocabularyClass
 
 
@@ -48,7 +49,8 @@ def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
     return names
 
 
-def add_classes(vocabulary: Vocabulary, names: Iterable[str]) -> tuple[list[VocabularyClass], list[str]]:
+def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None
+                ) -> tuple[list[VocabularyClass], list[str]]:
     """Create classes for new names (labeller decides thing/stuff); returns (created, already present)."""
     existing = {n.lower() for n in vocabulary.classes.values_list("name", flat=True)}
     created: list[VocabularyClass] = []
@@ -65,13 +67,16 @@ def add_classes(vocabulary: Vocabulary, names: Iterable[str]) -> tuple[list[Voca
                 label_note=note[:500], order=start + len(created)))
             existing.add(name.lower())
         if created:
+            from_version = vocabulary.version
             vocabulary.bump_version()
+            record(user, vocabulary, "add_classes", {"classes": [[], [c.name for c in created]]}, from_version)
     return created, skipped
 
 
 def set_label(cls: VocabularyClass, *, is_stuff: bool, user: Any, expected_version: int | None = None) -> VocabularyClass:
     """A person's thing/stuff decision: records who and when; compare-and-swap on ``version``."""
     now = timezone.now()
+    old = cls.is_stuff
     query = VocabularyClass.objects.filter(pk=cls.pk)
     if expected_version is not None:
         query = query.filter(version=expected_version)
@@ -82,6 +87,7 @@ def set_label(cls: VocabularyClass, *, is_stuff: bool, user: Any, expected_versi
         raise VersionConflict(current)
     cls.vocabulary.bump_version()
     cls.refresh_from_db()
+    record(user, cls, "set_label", {"is_stuff": [old, is_stuff]}, from_version=cls.version - 1)
     return cls
 
 

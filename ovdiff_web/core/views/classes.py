@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ovdiff_web.core import access
+from ovdiff_web.core import access, audit
 from ovdiff_web.core.forms import RegenerateForm, SupportUploadForm
 from ovdiff_web.core.models import SupportImage, VocabularyClass
 from ovdiff_web.core.services import ui_support, ui_tasks
@@ -29,10 +29,13 @@ def class_detail(request: HttpRequest, pk: int) -> HttpResponse:
         from engine.errors import BadInputError
 
         try:
+            old_dir, from_version = cls.user_support_dir, cls.version
             n = ui_support.save_user_support_images(cls, form.cleaned_data["images"])
         except BadInputError as exc:
             form.add_error("images", str(exc))
         else:
+            audit.record(request.user, cls, "support_upload", {"user_support_dir": [old_dir, cls.user_support_dir]},
+                         from_version=from_version)
             messages.success(request, f"{n} support image{'s' if n != 1 else ''} stored for “{cls.name}”; "
                                       "the next run builds its prototypes from them.")
             return redirect("ui:class_detail", pk=cls.pk)

@@ -144,7 +144,7 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
         if vocab is None:
             vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
                                               description=f"classes of dataset {dataset.name}")
-        created, skipped = ui_support.import_dataset_classes(vocab, dataset)
+        created, skipped = ui_support.import_dataset_classes(vocab, dataset, user=request.user)
     text = f"Imported {len(created)} classes of “{dataset.name}” into “{vocab.name}”."
     if skipped:
         text += f" Already present: {len(skipped)}."

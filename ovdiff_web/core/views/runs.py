@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ovdiff_web.core import access
+from ovdiff_web.core import access, audit
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
 from ovdiff_web.core.services import ui_support
@@ -99,6 +99,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, f"Run {run.pk} had already finished ({run.status}).")
     else:
         request_cancel(run)
+        audit.record(request.user, run, "cancel")
         messages.success(request, f"Cancel requested for run {run.pk}.")
     if _safe_next(request):
         return redirect(request.POST["next"])

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ovdiff_web.core import access
+from ovdiff_web.core import access, audit
 from ovdiff_web.core.forms import AddClassesForm, ImportClassesForm, LabelForm, PromptForm, VocabularyForm
 from ovdiff_web.core.models import Vocabulary, VocabularyClass
 from ovdiff_web.core.services import ui_support
@@ -27,7 +27,8 @@ def vocabulary_list(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 vocab = Vocabulary.objects.create(name=data["name"], description=data["description"],
                                                   owner=request.user)
-                created, _ = add_classes(vocab, data["class_names"])
+                audit.record(request.user, vocab, "create", {"name": [None, vocab.name]})
+                created, _ = add_classes(vocab, data["class_names"], user=request.user)
         except IntegrityError:
             form.add_error("name", f"a vocabulary named {data['name']!r} already exists")
         else:
@@ -66,7 +67,7 @@ def vocabulary_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = AddClassesForm(request.POST)
     if not form.is_valid():
         return render(request, "ovdiff/vocabularies/detail.html", _detail_context(request, vocab, add_form=form), status=400)
-    created, skipped = add_classes(vocab, form.cleaned_data["class_names"])
+    created, skipped = add_classes(vocab, form.cleaned_data["class_names"], user=request.user)
     _report(request, created, skipped)
     return redirect("ui:vocabulary_detail", pk=vocab.pk)
 
@@ -78,7 +79,7 @@ def vocabulary_import(request: HttpRequest, pk: int) -> HttpResponse:
     form = ImportClassesForm(request.POST, user=request.user)
     if not form.is_valid():
         return render(request, "ovdiff/vocabularies/detail.html", _detail_context(request, vocab, import_form=form), status=400)
-    created, skipped = ui_support.import_dataset_classes(vocab, form.cleaned_data["dataset"])
+    created, skipped = ui_support.import_dataset_classes(vocab, form.cleaned_data["dataset"], user=request.user)
     _report(request, created, skipped)
     return redirect("ui:vocabulary_detail", pk=vocab.pk)
 
@@ -127,7 +128,8 @@ def class_prompt(request: HttpRequest, pk: int, class_pk: int) -> HttpResponse:
         context = _detail_context(request, vocab, prompt_errors={cls.pk: form.errors}, prompt_values={cls.pk: request.POST.get("prompt", "")})
         return render(request, "ovdiff/vocabularies/detail.html", context, status=400)
     try:
-        ui_support.set_prompt(cls, prompt=form.cleaned_data["prompt"], expected_version=form.cleaned_data["version"])
+        ui_support.set_prompt(cls, prompt=form.cleaned_data["prompt"], expected_version=form.cleaned_data["version"],
+                             user=request.user)
     except VersionConflict:
         messages.error(request, f"“{cls.name}” was changed by someone else meanwhile; here is its current state.")
     else:
