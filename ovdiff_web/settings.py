@@ -222,6 +222,24 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Bounded work (docs/RELIABILITY.md): every task stops after this long (the engine's cancel callback enforces it in
+# every pool, the solo gpu pool included; prefork pools also get Celery's own limits). Runs are queued in chunks of
+# OVDIFF_FAIR_CHUNK tasks so other users' work interleaves with a big run.
+OVDIFF_TASK_TIME_LIMIT_S = env_int("OVDIFF_TASK_TIME_LIMIT_S", OVDIFF_LONGEST_TASK_S, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = OVDIFF_TASK_TIME_LIMIT_S + 30
+CELERY_TASK_TIME_LIMIT = OVDIFF_TASK_TIME_LIMIT_S + 120
+OVDIFF_FAIR_CHUNK = env_int("OVDIFF_FAIR_CHUNK", 8, minimum=1)
+OVDIFF_MAX_ACTIVE_PER_USER = env_int("OVDIFF_MAX_ACTIVE_PER_USER", 10, minimum=1)
+OVDIFF_MAX_CLASSES_PER_VOCABULARY = env_int("OVDIFF_MAX_CLASSES_PER_VOCABULARY", 1000, minimum=1)
+OVDIFF_MAX_SUPPORT_IMAGES = env_int("OVDIFF_MAX_SUPPORT_IMAGES", 128, minimum=1)
+# Watchdog (celery beat): a run with no sign of life for OVDIFF_STALL_AFTER_S whose tasks no queue or live worker
+# holds is marked failed ("stalled since ..."), so resume and cancel work on it.
+OVDIFF_STALL_AFTER_S = env_int("OVDIFF_STALL_AFTER_S", 180, minimum=5)
+OVDIFF_WATCHDOG_INTERVAL_S = env_int("OVDIFF_WATCHDOG_INTERVAL_S", 60, minimum=5)
+CELERY_BEAT_SCHEDULE = {
+    "watchdog": {"task": "tasks.watchdog.watchdog", "schedule": float(OVDIFF_WATCHDOG_INTERVAL_S),
+                 "options": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu", "expires": float(OVDIFF_WATCHDOG_INTERVAL_S)}},
+}
 OVDIFF_WORKER_PING_TIMEOUT = float(env_int("OVDIFF_WORKER_PING_TIMEOUT_MS", 1000, minimum=50)) / 1000.0
 
 # --- logging (never prints settings or secrets; request bodies are not logged) -------------------------

@@ -12,7 +12,7 @@ import numpy as np
 from celery import shared_task
 from django.conf import settings
 
-from tasks.base import EngineTask, RunTask, cancel_checker, fault_progress, load_active_run, run_guard
+from tasks.base import EngineTask, RunTask, cancel_checker, deadline_checker, fault_progress, load_active_run, run_guard
 
 
 @shared_task(bind=True, base=RunTask, name="tasks.artifacts.build_class_artifacts")
@@ -92,7 +92,7 @@ def write_support_pngs(rel_dir: Path, image: Any) -> dict[str, str]:
     return out
 
 
-@shared_task(bind=True, base=EngineTask, name="tasks.artifacts.regenerate_class")
+@shared_task(bind=True, base=EngineTask, name="tasks.artifacts.regenerate_class", acks_late=False)
 def regenerate_class(self: EngineTask, class_id: int, profile: str, settings_dict: dict[str, Any]) -> dict[str, Any]:
     """Build one vocabulary class's artifacts outside any run (the ``regenerate`` API action)."""
     from ovdiff_web.core.models import VocabularyClass
@@ -100,7 +100,8 @@ def regenerate_class(self: EngineTask, class_id: int, profile: str, settings_dic
     cls = VocabularyClass.objects.get(pk=class_id)
     spec = cls.to_spec()
     ovd = self.ovdiff(profile, settings_dict)
-    banks = ovd.banks(spec)
-    support = ovd.support_set(spec)
+    cancel = deadline_checker()  # bounded: a rebuild never holds a worker past OVDIFF_TASK_TIME_LIMIT_S
+    banks = ovd.banks(spec, cancel=cancel)
+    support = ovd.support_set(spec, cancel=cancel)
     record_artifacts(profile, support, banks)
     return {"class": spec.name, "support_key": support.key}

@@ -12,8 +12,8 @@ from ovdiff_web.core.models import PROFILE_CHOICES, Dataset, Vocabulary
 from ovdiff_web.core.services.vocab import parse_names
 
 MAX_CLASSES = 1000
-# profiles small enough to segment inside a web request (random-weight tiny models, seconds on a CPU)
-SYNC_SEGMENT_PROFILES = ("tiny",)
+# classes one "segment an image" request may name (each new one costs a support set on a worker)
+MAX_SEGMENT_CLASSES = 30
 
 
 class RunForm(forms.Form):
@@ -24,7 +24,8 @@ class RunForm(forms.Form):
                                         empty_label="the dataset's own class list",
                                         help_text="blank evaluates the dataset's classes with labeller labels")
     profile = forms.ChoiceField(choices=PROFILE_CHOICES)
-    limit = forms.IntegerField(required=False, min_value=1, help_text="evaluate only the first N images")
+    limit = forms.IntegerField(required=False, min_value=1, max_value=1_000_000,
+                               help_text="evaluate only the first N images")
     overrides = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
                                 help_text='JSON settings overrides, e.g. {"segmenter": {"use_pamr": false}}')
 
@@ -137,18 +138,14 @@ class SegmentForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
-        self.fields["profile"].help_text = "only tiny runs in this page; the full-size models need a worker"
+        self.fields["profile"].help_text = "the image is segmented on a worker; this page shows it when done"
 
-    def clean_profile(self) -> str:
-        """Only small models run inside a web request: the full-size ones take minutes per image."""
-        profile = self.cleaned_data["profile"]
-        if profile not in SYNC_SEGMENT_PROFILES:
-            raise forms.ValidationError(
-                f"The '{profile}' profile loads full-size Stable Diffusion, DINO and CLIP models and needs minutes "
-                "per new class, so this page does not run it inside a web request. Use it on a worker: register "
-                "the images as a folder dataset and queue a run, or run "
-                f"`python -m engine segment photo.jpg --classes \"cat, dog\" --profile {profile}` on a GPU machine.")
-        return profile
+    def clean_class_names(self) -> list[str]:
+        names = self.cleaned_data["class_names"]
+        if len(names) > MAX_SEGMENT_CLASSES:
+            raise forms.ValidationError(f"{len(names)} classes; at most {MAX_SEGMENT_CLASSES} per image (queue a run "
+                                        "on a dataset for a bigger vocabulary)")
+        return names
 
 
 # --- datasets ------------------------------------------------------------------------------------------------

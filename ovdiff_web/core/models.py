@@ -378,4 +378,5 @@ class RunShard(models.Model):
         return f"{self.run_id}/shard {self.index}"
 
 
-from ovdiff_web.core.audit import AuditEntry  # noqa: E402,F401  (the audit trail's model, registered with the app)
+from ovdiff_web.core.audit import AuditEntry  # noqa: E402,F401  (registered with the app)
+from ovdiff_web.core.jobs import SegmentJob  # noqa: E402,F401

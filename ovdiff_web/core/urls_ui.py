@@ -15,6 +15,7 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/progress.json", runs.run_progress_json, name="run_progress"),
     path("runs/<int:pk>/cancel/", runs.run_cancel, name="run_cancel"),
+    path("runs/<int:pk>/resume/", runs.run_resume, name="run_resume"),
     path("runs/<int:pk>/confusion/<int:gt>/<int:pred>/", runs.confusion_cell, name="confusion_cell"),
     path("runs/<int:pk>/images/<int:result_pk>/image.png", run_files.run_image, name="run_image"),
     path("runs/<int:pk>/images/<int:result_pk>/<str:kind>.png", run_files.run_overlay, name="run_overlay"),

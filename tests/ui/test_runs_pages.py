@@ -134,8 +134,11 @@ def test_failed_run_shows_error_and_traceback(ui: Any, dataset: Any, user: Any) 
     run = Run.objects.create(dataset=dataset, created_by=user, profile="paper", status=Run.Status.FAILED,
                              error="MissingModelError: set OVDIFF_GENERATOR", traceback="Traceback (most recent call last)")
     html = ui.get(f"/runs/{run.pk}/").content.decode()
-    assert "This run failed" in html and "set OVDIFF_GENERATOR" in html and "Traceback" in html
-    assert "Random-weight output" not in html
+    assert "This run failed" in html and "set OVDIFF_GENERATOR" in html and "Random-weight output" not in html
+    assert "Traceback" not in html  # server internals are for staff only
+    user.is_staff = True
+    user.save()
+    assert "Traceback" in ui.get(f"/runs/{run.pk}/").content.decode()
 
 
 def test_deleted_things_are_404(ui: Any, finished_run: Run) -> None:

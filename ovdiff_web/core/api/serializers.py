@@ -260,7 +260,7 @@ class RunCreateSerializer(serializers.Serializer):
     profile = serializers.ChoiceField(choices=PROFILE_CHOICES, required=False)
     settings = serializers.DictField(required=False, default=dict,
                                      help_text="partial OVDiffConfig overrides, e.g. {'support': {'n_images': 4}}")
-    limit = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    limit = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1_000_000)
 
 
 class ImageResultSerializer(RandomWeightsMixin, serializers.ModelSerializer):

@@ -19,10 +19,21 @@ from ovdiff_web.core import access, audit
 from ovdiff_web.core.api import filters, serializers as s
 from ovdiff_web.core.models import Dataset, ImageResult, PrototypeBank, Run, SupportSet, Vocabulary, VocabularyClass
 from ovdiff_web.core.services import datasets as dataset_service
+from ovdiff_web.core.services import quotas
 from ovdiff_web.core.services import runs as run_service
 from ovdiff_web.core.services import vocab as vocab_service
 from ovdiff_web.core.services.paths import PathNotAllowed
 from ovdiff_web.core.services.uploads import ZipRejected
+
+
+def _input_error(exc: Exception, default_field: str = "detail") -> Response:
+    """400 (or the quota's 429) naming the field at fault, with a one-line ``detail`` too."""
+    field = getattr(exc, "field", None) or default_field
+    code = getattr(exc, "status", status.HTTP_400_BAD_REQUEST)
+    body: dict[str, Any] = {"detail": f"{field}: {exc}" if field != "detail" else str(exc)}
+    if field != "detail":
+        body[field] = [str(exc)]
+    return Response(body, status=code)
 
 
 def _conflict(current: int) -> Response:
@@ -105,7 +116,10 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelVie
             vocabulary = serializer.save(owner=self.request.user)
             audit.record(self.request.user, vocabulary, "create", {"name": [None, vocabulary.name]})
             if names:
-                vocab_service.add_classes(vocabulary, names, user=self.request.user)
+                try:
+                    vocab_service.add_classes(vocabulary, names, user=self.request.user)
+                except quotas.QuotaExceeded as exc:
+                    raise ValidationError({"names": [str(exc)]}) from None
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Compare-and-swap on ``expected_version`` under a row lock: of two concurrent editors one gets 409."""
@@ -144,7 +158,10 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelVie
         names = vocab_service.parse_names(body.validated_data["names"])
         if not names:
             return Response({"names": ["no class names found"]}, status=status.HTTP_400_BAD_REQUEST)
-        created, skipped = vocab_service.add_classes(vocabulary, names, user=request.user)
+        try:
+            created, skipped = vocab_service.add_classes(vocabulary, names, user=request.user)
+        except quotas.QuotaExceeded as exc:
+            return _input_error(exc)
         data = {"created": s.VocabularyClassSerializer(created, many=True).data, "skipped": skipped}
         return Response(data, status=status.HTTP_201_CREATED)
 
@@ -245,7 +262,7 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, viewsets.ModelViewSet):
             task_id = run_service.queue_regenerate(obj, body.validated_data.get("profile"),
                                                    body.validated_data.get("settings") or {})
         except run_service.RunInputError as exc:
-            return Response({"settings": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+            return _input_error(exc, "settings")
         except run_service.QueueUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response({"queued": True, "task_id": task_id}, status=status.HTTP_202_ACCEPTED)
@@ -339,8 +356,8 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
             run = run_service.create_run(user=request.user, dataset=data["dataset"], vocabulary=data.get("vocabulary"),
                                          profile=data.get("profile"), overrides=data.get("settings"),
                                          limit=data.get("limit"), kind=data["kind"])
-        except run_service.RunInputError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        except (run_service.RunInputError, quotas.QuotaExceeded) as exc:
+            return _input_error(exc)
         return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: s.RunSerializer, 409: OpenApiResponse(description="already finished")})

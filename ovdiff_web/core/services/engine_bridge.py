@@ -21,12 +21,21 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
 
 
 def build_config(profile: str, overrides: dict[str, Any] | None = None) -> Any:
-    """The profile's ``OVDiffConfig`` with user overrides; unknown keys raise ValueError naming them."""
+    """The profile's ``OVDiffConfig`` with user overrides; unknown keys raise ValueError naming them, values of a
+    wrong type or out of range ``settings_check.SettingError`` naming the field and what is allowed."""
     from engine.config import OVDiffConfig
     from engine.profiles import default_config
+    from ovdiff_web.core.services.settings_check import SettingError, check_config
 
+    if overrides is not None and not isinstance(overrides, dict):
+        raise SettingError("settings", "must be an object of setting groups, e.g. {\"support\": {\"seed\": 1}}")
+    for group, values in (overrides or {}).items():
+        if not isinstance(values, dict):
+            raise SettingError(f"settings.{group}", "must be an object of settings")
     base = default_config(profile).to_dict()
-    return OVDiffConfig.from_dict(deep_merge(base, overrides or {}))
+    config = OVDiffConfig.from_dict(deep_merge(base, overrides or {}))
+    check_config(config)
+    return config
 
 
 def model_sources() -> dict[str, str]:

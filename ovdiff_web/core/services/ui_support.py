@@ -20,6 +20,7 @@ from PIL import Image
 
 from ovdiff_web.core.models import ImageResult, Run, VocabularyClass, is_random_profile
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
+from ovdiff_web.core.services.segment_jobs import SEGMENT_DIR
 
 IGNORE_INDEX = 255
 MAX_CELL_SCAN = 400  # images scanned to answer "which images are behind this confusion cell"
@@ -362,63 +363,11 @@ def support_layer_png(path: Path, layer: str) -> bytes:
 
 # --- segment one uploaded image, keep what the click-to-explain needs ----------------------------------------
 
-SEGMENT_DIR = "segment"
-
-
-@lru_cache(maxsize=2)
-def _engine_for(profile: str) -> Any:
-    """One OVDiff per profile per web process: models load once, artifacts come from the shared store."""
-    from ovdiff_web.core.services import engine_bridge
-
-    config = engine_bridge.build_config(profile)
-    return engine_bridge.make_ovdiff(config, engine_bridge.make_registry(profile), engine_bridge.make_store())
-
-
-def segment_upload(upload: Any, class_names: Sequence[str], profile: str, user_id: int | None = None) -> str:
-    """Segment an uploaded image with ``class_names`` (labeller thing/stuff) and store image, labels and
-    explanation under MEDIA_ROOT/segment/<id>/; returns the id. BadInputError names unusable input."""
-    import uuid
-
-    from engine.images import load_image, save_label_png
-    from engine.types import ClassSpec
-    from ovdiff_web.core.services.vocab import label_class
-
-    token = uuid.uuid4().hex
-    out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token
-    out.mkdir(parents=True)
-    raw = out / "upload"
-    with open(raw, "wb") as fh:
-        for chunk in upload.chunks():
-            fh.write(chunk)
-    image = load_image(raw)
-    raw.unlink()
-    Image.fromarray(image).save(out / "image.png")
-    classes = [ClassSpec(name=n, is_stuff=label_class(n)[0]) for n in class_names]
-    ovd = _engine_for(profile)
-    seg = ovd.segment(image, classes, explain=True)
-    save_label_png(seg.labels, out / "labels.png")
-    np.savez_compressed(out / "explain.npz", **{f"w_{k}": v for k, v in seg.winners.items()},
-                        **{f"s_{k}": v for k, v in seg.winner_scores.items()})
-    support_urls: dict[str, dict[int, str]] = {}
-    for spec in classes:
-        sset = ovd.support_set(spec)
-        support_urls[spec.name] = {}
-        for im in sset.images:
-            rel = f"{SEGMENT_DIR}/{token}/support/{len(support_urls)}_{im.index}.png"
-            (out / "support").mkdir(exist_ok=True)
-            Image.fromarray(im.image).save(Path(settings.MEDIA_ROOT) / rel)
-            support_urls[spec.name][im.index] = rel
-    meta = {
-        "profile": profile, "user_id": user_id, "class_names": seg.class_names, "selected": seg.selected, "support": support_urls,
-        "prototype_index": {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
-                                for owner, src in entries] for e, entries in seg.prototype_index.items()},
-    }
-    (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    return token
+# --- the computation runs on a worker (``segment_jobs``, ``tasks.segment_image``); these read its files
 
 
 def segment_result(token: str) -> dict[str, Any]:
-    """The stored result of ``segment_upload``; LookupError when it does not exist."""
+    """The stored result of a finished segmentation job; LookupError when it does not exist."""
     if not token.isalnum():
         raise LookupError("no such segmentation")
     out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token

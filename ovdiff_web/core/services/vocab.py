@@ -51,13 +51,19 @@ def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
 
 def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None
                 ) -> tuple[list[VocabularyClass], list[str]]:
-    """Create classes for new names (labeller decides thing/stuff); returns (created, already present)."""
+    """Create classes for new names (labeller decides thing/stuff); returns (created, already present).
+
+    ``quotas.QuotaExceeded`` (nothing created) when the vocabulary would exceed its class limit."""
+    from ovdiff_web.core.services.quotas import check_class_count
+
     existing = {n.lower() for n in vocabulary.classes.values_list("name", flat=True)}
+    wanted = parse_names(names)
+    check_class_count(vocabulary, sum(1 for n in wanted if n.lower() not in existing), user)
     created: list[VocabularyClass] = []
     skipped: list[str] = []
     with transaction.atomic():
         start = (vocabulary.classes.aggregate(m=Max("order"))["m"] or 0) + 1
-        for name in parse_names(names):
+        for name in wanted:
             if name.lower() in existing:
                 skipped.append(name)
                 continue
@@ -99,6 +105,9 @@ def create_class(vocabulary: Vocabulary, **fields: Any) -> VocabularyClass:
     else:
         is_stuff, note = label_class(name)
         fields.update(is_stuff=is_stuff, label_note=note[:500], label_source=LabelSource.LABELLER)
+    from ovdiff_web.core.services.quotas import check_class_count
+
+    check_class_count(vocabulary, 1)
     fields.setdefault("order", (vocabulary.classes.aggregate(m=Max("order"))["m"] or 0) + 1)
     try:
         with transaction.atomic():

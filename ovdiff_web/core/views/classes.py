@@ -74,7 +74,7 @@ def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         task_id = ui_tasks.queue_regeneration(cls, form.cleaned_data["profile"], form.overrides())
     except RunInputError as exc:
-        form.add_error("seed", str(exc))
+        form.add_error("seed", f"{exc.field}: {exc}" if exc.field else str(exc))
         return _render_detail(request, cls, regen_form=form)
     except ui_tasks.BrokerUnavailable as exc:
         form.add_error(None, f"The task queue is unavailable, so nothing was queued: {exc}. Start Redis and a "

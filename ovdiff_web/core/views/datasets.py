@@ -18,6 +18,7 @@ from ovdiff_web.core.models import Dataset, Vocabulary
 from ovdiff_web.core.services import datasets as dataset_service
 from ovdiff_web.core.services import ui_support
 from ovdiff_web.core.services.paths import PathNotAllowed
+from ovdiff_web.core.services.quotas import QuotaExceeded
 from ovdiff_web.core.services.uploads import ZipRejected
 from ovdiff_web.core.views.common import paginate, ui_login_required
 
@@ -139,17 +140,26 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
     if not dataset.class_names or not form.is_valid():
         messages.error(request, "Nothing imported: choose a vocabulary (the dataset needs a class list).")
         return redirect("ui:dataset_detail", pk=dataset.pk)
-    vocab = form.cleaned_data["vocabulary"]
-    with transaction.atomic():
-        if vocab is None:
-            vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
-                                              description=f"classes of dataset {dataset.name}")
-        created, skipped = ui_support.import_dataset_classes(vocab, dataset, user=request.user)
+    try:
+        vocab, created, skipped = _import(request, dataset, form.cleaned_data["vocabulary"])
+    except QuotaExceeded as exc:
+        messages.error(request, f"Nothing imported: {exc}.")
+        return redirect("ui:dataset_detail", pk=dataset.pk)
     text = f"Imported {len(created)} classes of “{dataset.name}” into “{vocab.name}”."
     if skipped:
         text += f" Already present: {len(skipped)}."
     messages.success(request, text)
     return redirect("ui:vocabulary_detail", pk=vocab.pk)
+
+
+def _import(request: HttpRequest, dataset: Dataset, vocab: Vocabulary | None) -> tuple[Vocabulary, list, list[str]]:
+    """Import into ``vocab`` (or a new vocabulary named after the dataset), all or nothing."""
+    with transaction.atomic():
+        if vocab is None:
+            vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
+                                              description=f"classes of dataset {dataset.name}")
+        created, skipped = ui_support.import_dataset_classes(vocab, dataset, user=request.user)
+    return vocab, created, skipped
 
 
 def _short(error: dict[str, str], root: str) -> dict[str, str]:

@@ -12,7 +12,15 @@ from ovdiff_web.core import access, audit
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
 from ovdiff_web.core.services import ui_support
-from ovdiff_web.core.services.runs import RunInputError, create_run, request_cancel, run_progress
+from ovdiff_web.core.services.quotas import QuotaExceeded
+from ovdiff_web.core.services.runs import (
+    ResumeRefused,
+    RunInputError,
+    create_run,
+    request_cancel,
+    resume_run,
+    run_progress,
+)
 from ovdiff_web.core.views.common import choice, paginate, ui_login_required
 
 GALLERY_PAGE = 24
@@ -37,9 +45,10 @@ def run_list(request: HttpRequest) -> HttpResponse:
         try:
             run = create_run(user=request.user, dataset=data["dataset"], vocabulary=data["vocabulary"],
                              profile=data["profile"], overrides=data["overrides"], limit=data["limit"])
-        except RunInputError as exc:
-            field = "overrides" if str(exc).startswith("settings:") else None
-            form.add_error(field, str(exc))
+        except (RunInputError, QuotaExceeded) as exc:
+            named = getattr(exc, "field", None)
+            field = "overrides" if named and named.startswith("settings") else None
+            form.add_error(field, f"{named}: {exc}" if named and named != "detail" else str(exc))
         else:
             messages.success(request, f"Run {run.pk} queued.")
             return redirect("ui:run_detail", pk=run.pk)
@@ -103,6 +112,21 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Cancel requested for run {run.pk}.")
     if _safe_next(request):
         return redirect(request.POST["next"])
+    return redirect("ui:run_detail", pk=run.pk)
+
+
+@ui_login_required
+@require_POST
+def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a failed, stalled or cancelled run again; finished classes and shards are kept."""
+    run = access.get_editable(Run.objects.all(), request.user, pk=pk)
+    try:
+        resume_run(run)
+    except ResumeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        audit.record(request.user, run, "resume")
+        messages.success(request, f"Run {run.pk} queued again.")
     return redirect("ui:run_detail", pk=run.pk)
 
 

@@ -10,34 +10,46 @@ from django.views.decorators.http import require_GET, require_http_methods
 from ovdiff_web.core.forms import SegmentForm
 from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE, is_random_profile
 from ovdiff_web.core.services import segment_jobs, ui_support
+from ovdiff_web.core.services.quotas import QuotaExceeded
 from ovdiff_web.core.views.common import ui_login_required
 
 
 @ui_login_required
 @require_http_methods(["GET", "POST"])
 def segment(request: HttpRequest) -> HttpResponse:
+    """Queue the segmentation of an uploaded image on a worker (never in this process) and show its page."""
     form = SegmentForm(request.POST or None, request.FILES or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        from engine.errors import BadInputError, EngineError
+        from engine.errors import BadInputError
 
         data = form.cleaned_data
         try:
-            token = ui_support.segment_upload(data["image"], data["class_names"], data["profile"],
-                                              user_id=request.user.pk)
+            job = segment_jobs.queue(data["image"], data["class_names"], data["profile"], request.user)
         except BadInputError as exc:
-            form.add_error("image" if "upload" in str(exc) else "class_names", str(exc))
-        except EngineError as exc:
-            form.add_error(None, f"{type(exc).__name__}: {exc}")
+            form.add_error("image", str(exc))
+        except QuotaExceeded as exc:
+            form.add_error(None, str(exc))
+            status = 429
+        except segment_jobs.SegmentQueueUnavailable as exc:
+            form.add_error(None, f"The task queue is unavailable, so nothing was queued: {exc}. Start Redis and a "
+                                 "worker (see the Workers page), then try again.")
+            status = 503
         else:
-            return redirect("ui:segment_result", token=token)
-    return render(request, "ovdiff/segment.html", {"form": form}, status=400 if form.errors else 200)
+            return redirect("ui:segment_result", token=job.token)
+    if form.errors and status == 200:
+        status = 400
+    return render(request, "ovdiff/segment.html", {"form": form}, status=status)
 
 
 @ui_login_required
 @require_GET
 def segment_result(request: HttpRequest, token: str) -> HttpResponse:
+    """The result when the worker is done; until then a page that reloads itself (and the reason if it failed)."""
     try:
-        segment_jobs.check_owner(token, request.user)
+        job = segment_jobs.get_job(token, request.user)
+        if job.status != job.Status.SUCCEEDED:
+            return render(request, "ovdiff/segment_pending.html", {"job": job})
         result = ui_support.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None

@@ -12,6 +12,7 @@ from ovdiff_web.core import access, audit
 from ovdiff_web.core.forms import AddClassesForm, ImportClassesForm, LabelForm, PromptForm, VocabularyForm
 from ovdiff_web.core.models import Vocabulary, VocabularyClass
 from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services.quotas import QuotaExceeded
 from ovdiff_web.core.services.vocab import VersionConflict, add_classes, set_label
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -31,6 +32,8 @@ def vocabulary_list(request: HttpRequest) -> HttpResponse:
                 created, _ = add_classes(vocab, data["class_names"], user=request.user)
         except IntegrityError:
             form.add_error("name", f"a vocabulary named {data['name']!r} already exists")
+        except QuotaExceeded as exc:
+            form.add_error("class_names", str(exc))
         else:
             messages.success(request, f"Vocabulary “{vocab.name}” created with {len(created)} classes.")
             return redirect("ui:vocabulary_detail", pk=vocab.pk)
@@ -67,7 +70,12 @@ def vocabulary_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = AddClassesForm(request.POST)
     if not form.is_valid():
         return render(request, "ovdiff/vocabularies/detail.html", _detail_context(request, vocab, add_form=form), status=400)
-    created, skipped = add_classes(vocab, form.cleaned_data["class_names"], user=request.user)
+    try:
+        created, skipped = add_classes(vocab, form.cleaned_data["class_names"], user=request.user)
+    except QuotaExceeded as exc:
+        form.add_error("class_names", str(exc))
+        return render(request, "ovdiff/vocabularies/detail.html", _detail_context(request, vocab, add_form=form),
+                      status=400)
     _report(request, created, skipped)
     return redirect("ui:vocabulary_detail", pk=vocab.pk)
 
@@ -79,7 +87,11 @@ def vocabulary_import(request: HttpRequest, pk: int) -> HttpResponse:
     form = ImportClassesForm(request.POST, user=request.user)
     if not form.is_valid():
         return render(request, "ovdiff/vocabularies/detail.html", _detail_context(request, vocab, import_form=form), status=400)
-    created, skipped = ui_support.import_dataset_classes(vocab, form.cleaned_data["dataset"], user=request.user)
+    try:
+        created, skipped = ui_support.import_dataset_classes(vocab, form.cleaned_data["dataset"], user=request.user)
+    except QuotaExceeded as exc:
+        messages.error(request, f"Nothing imported: {exc}.")
+        return redirect("ui:vocabulary_detail", pk=vocab.pk)
     _report(request, created, skipped)
     return redirect("ui:vocabulary_detail", pk=vocab.pk)
 
