@@ -213,7 +213,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=dataset_classes(ds, stuff),
                                progress=Progress(args.quiet))
     print(f"{ds.name} {ds.protocol} {args.split}: mIoU {100 * (metrics['miou'] or 0):.2f} over "
-          f"{metrics['images']} images; metrics.json and pred/ in {args.out}")
+          f"{metrics['images']} images; metrics.json, pred/ and overlay/ in {args.out}")
     if ovd.registry.is_random_weights:
         print(f"note: {RANDOM_NOTE}")
     return 0

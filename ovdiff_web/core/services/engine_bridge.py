@@ -80,3 +80,11 @@ def open_dataset(fmt: str, root: str, split: str, protocol: str | None, *, check
     from engine.evaluation.datasets import open_dataset as engine_open
 
     return engine_open(fmt, root, split=split or "val", protocol=protocol or None, check_files=check_files)
+
+
+def open_run_dataset(run: Any) -> Any:
+    """The engine's ``SegDataset`` a run segments (file checks were done at ingest)."""
+    dataset = run.dataset
+    if dataset is None:
+        raise RuntimeError("the run's dataset was deleted")
+    return open_dataset(dataset.format, dataset.root, dataset.split, dataset.protocol, check_files=False)
