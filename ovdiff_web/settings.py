@@ -76,7 +76,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ovdiff_web.security.ContentSecurityPolicyMiddleware",
 ]
+AUTHENTICATION_BACKENDS = ["ovdiff_web.security.LockoutModelBackend"]
+# Sign-in hardening (ovdiff_web.security): lock-out after repeated failures, token lifetime (0 = never expire).
+OVDIFF_LOGIN_MAX_FAILURES = env_int("OVDIFF_LOGIN_MAX_FAILURES", 5, minimum=1)
+OVDIFF_LOGIN_LOCKOUT_S = env_int("OVDIFF_LOGIN_LOCKOUT_S", 900, minimum=1)
+OVDIFF_TOKEN_TTL_HOURS = env_int("OVDIFF_TOKEN_TTL_HOURS", 24 * 30, minimum=0)
 
 ROOT_URLCONF = "ovdiff_web.urls"
 WSGI_APPLICATION = "ovdiff_web.wsgi.application"
@@ -151,7 +157,7 @@ SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous requests 401 (not 403).
-        "rest_framework.authentication.TokenAuthentication",
+        "ovdiff_web.token_auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -165,6 +171,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ovdiff_web.core.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_RATES": {"auth": env_str("OVDIFF_TOKEN_RATE", "10/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ovdiff API",
@@ -189,6 +196,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery --------------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Shared by every web process: sign-in failure counters and the token endpoint's throttle (ovdiff_web.security).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": env_str("CACHE_URL", REDIS_URL), "KEY_PREFIX": "ovdiff",
+                      "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)  # convenience only; the DB is the truth
 CELERY_RESULT_EXPIRES = 24 * 3600

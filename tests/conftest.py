@@ -48,3 +48,12 @@ def ui_client(client, user, media_root):
     """Django test client signed in as ``alice`` (dashboard pages)."""
     client.force_login(user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Sign-in failure counters and throttles (the per-process test cache) never leak from one test to the next."""
+    yield
+    from django.core.cache import cache
+
+    cache.clear()

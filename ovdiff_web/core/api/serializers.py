@@ -176,6 +176,18 @@ class SupportSetSerializer(RandomWeightsMixin, serializers.ModelSerializer):
                   "created_at", "banks", "random_weights", "random_weights_note"]
 
 
+def is_staff(context: dict[str, Any]) -> bool:
+    request = context.get("request")
+    return bool(getattr(getattr(request, "user", None), "is_staff", False))
+
+
+def relative_errors(errors: list[dict[str, Any]], root: str) -> list[dict[str, Any]]:
+    """Ingest errors with the dataset's server folder cut off (server paths are for staff only)."""
+    prefix = root.rstrip("/") + "/"
+    return [{k: str(v).replace(prefix, "").replace(root, ".") if isinstance(v, str) else v for k, v in e.items()}
+            for e in errors]
+
+
 class DatasetSerializer(SharingFieldsMixin, serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
@@ -186,6 +198,13 @@ class DatasetSerializer(SharingFieldsMixin, serializers.ModelSerializer):
                   "has_background", "image_count", "status", "ingest_errors", "created_by", "created_at",
                   *SHARE_FIELDS]
         read_only_fields = fields
+
+    def to_representation(self, instance: Dataset) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not is_staff(self.context):  # where the files live on the server is for staff only
+            data["root"] = None
+            data["ingest_errors"] = relative_errors(list(instance.ingest_errors or []), instance.root)
+        return data
 
 
 class DatasetCreateSerializer(serializers.Serializer):
@@ -251,6 +270,12 @@ class RunDetailSerializer(RunSerializer):
     class Meta(RunSerializer.Meta):
         fields = RunSerializer.Meta.fields + ["settings", "traceback", "confusion", "celery_ids"]
         read_only_fields = fields
+
+    def to_representation(self, instance: Run) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not is_staff(self.context):  # tracebacks show server internals: staff only
+            data["traceback"] = ""
+        return data
 
 
 class RunCreateSerializer(serializers.Serializer):

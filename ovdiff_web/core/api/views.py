@@ -323,11 +323,14 @@ class DatasetViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMi
         dataset = dataset_service.ingest_now_or_later(dataset)
         if dataset.status == Dataset.Status.FAILED:  # nothing usable: refuse the upload, keep nothing of it
             errors = list(dataset.ingest_errors)
+            if not request.user.is_staff:
+                errors = s.relative_errors(errors, dataset.root)
             dataset_service.discard(dataset)
             summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])
             return Response({"file": [f"no usable image/mask pair in the dataset ({summary})"],
                              "ingest_errors": errors}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+        return Response(s.DatasetSerializer(dataset, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: Dataset) -> None:
         """The row and, for uploads, its extracted files."""
@@ -358,7 +361,7 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
                                          limit=data.get("limit"), kind=data["kind"])
         except (run_service.RunInputError, quotas.QuotaExceeded) as exc:
             return _input_error(exc)
-        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
+        return Response(s.RunSerializer(run, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: s.RunSerializer, 409: OpenApiResponse(description="already finished")})
     @action(detail=True, methods=["post"])
