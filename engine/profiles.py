@@ -20,6 +20,22 @@ from engine.config import (
 from engine.errors import BadInputError
 
 PROFILES: tuple[str, ...] = ("tiny", "paper", "paper-shape")
+# The one place that knows which profiles carry random weights and what everything showing their output says.
+RANDOM_WEIGHT_PROFILES = frozenset({"tiny", "paper-shape"})
+RANDOM_WEIGHTS_NOTE = (
+    "Produced with randomly initialised models (profile '{profile}'): it proves the plumbing, not the method's "
+    "quality. Numbers and masks are meaningless as segmentation results."
+)
+
+
+def is_random_profile(profile: str) -> bool:
+    """Profiles whose models carry random weights; their output must be labelled as such everywhere."""
+    return profile in RANDOM_WEIGHT_PROFILES
+
+
+def random_weights_note(profile: str) -> str:
+    """The note for output of ``profile``; empty for profiles with real weights."""
+    return RANDOM_WEIGHTS_NOTE.format(profile=profile) if is_random_profile(profile) else ""
 
 
 def _tiny() -> OVDiffConfig:

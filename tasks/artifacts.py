@@ -18,24 +18,22 @@ from tasks.base import EngineTask, RunTask, cancel_checker, deadline_checker, fa
 @shared_task(bind=True, base=RunTask, name="tasks.artifacts.build_class_artifacts")
 def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[str, Any]:
     """Build (or find) the artifacts of class ``class_index`` of the run's vocabulary snapshot."""
-    from ovdiff_web.core.services import runs
-    from ovdiff_web.core.services.labels import spec_from_snapshot
+    from ovdiff_web.core.services import run_state
 
     run = load_active_run(run_id)
     if run is None:
         return {"skipped": "run not active"}
-    entry = run.vocabulary_snapshot[class_index]
-    spec = spec_from_snapshot(entry)
+    spec = run.class_specs()[class_index]
     with run_guard(run_id, "support"):
-        runs.stage_start(run_id, "support")
+        run_state.stage_start(run_id, "support")
         ovd = self.ovdiff(run.profile, run.settings)
         cancel = cancel_checker(run_id)
         support = ovd.support_set(spec, progress=fault_progress, cancel=cancel)  # cached once written
-        runs.stage_start(run_id, "banks")
+        run_state.stage_start(run_id, "banks")
         banks = ovd.banks(spec, progress=fault_progress, cancel=cancel)
         record_artifacts(run.profile, support, banks)
-        runs.stage_advance(run_id, "support")
-        runs.stage_advance(run_id, "banks")
+        run_state.stage_advance(run_id, "support")
+        run_state.stage_advance(run_id, "banks")
         return {"class": spec.name, "support_key": support.key, "banks": {k: b.key for k, b in banks.items()}}
     return {"class": spec.name, "cancelled": True}
 

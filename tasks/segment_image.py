@@ -16,15 +16,14 @@ def segment_image(self: EngineTask, job_id: int) -> dict[str, Any]:
     Acknowledged on receipt (not late): a job that killed its worker is not delivered again to kill the next one;
     the watchdog marks it failed instead."""
     from ovdiff_web.core.jobs import SegmentJob
-    from ovdiff_web.core.services import engine_bridge, segment_jobs
+    from ovdiff_web.core.services import segment_jobs
 
     job = SegmentJob.objects.filter(pk=job_id, status=SegmentJob.Status.QUEUED).first()
     if job is None:
         return {"skipped": "job not queued"}
     SegmentJob.objects.filter(pk=job_id).update(status=SegmentJob.Status.RUNNING, started_at=timezone.now())
     try:
-        settings_dict = engine_bridge.build_config(job.profile).to_dict()
-        segment_jobs.compute(job, self.ovdiff(job.profile, settings_dict), cancel=deadline_checker())
+        segment_jobs.compute(job, self.ovdiff(job.profile, None), cancel=deadline_checker())
     except Exception as exc:  # every failure is shown on the result page; nothing is retried
         SegmentJob.objects.filter(pk=job_id).update(status=SegmentJob.Status.FAILED, finished_at=timezone.now(),
                                                     error=f"{type(exc).__name__}: {exc}"[:2000])

@@ -10,7 +10,6 @@ from typing import Any, Sequence
 from celery import chord, shared_task
 from celery.canvas import Signature
 from django.conf import settings
-from django.utils import timezone
 from kombu.utils.uuid import uuid
 
 from ovdiff_web.celery import queue_name
@@ -53,13 +52,13 @@ def task_ids(signature: Signature) -> list[str]:
 def launch(run_id: int, class_indices: Sequence[int], shard_indices: Sequence[int]) -> dict[str, int]:
     """Send the run's next step and record its task ids (replacing the previous step's)."""
     from ovdiff_web.core.models import Run
-    from ovdiff_web.core.services import runs
+    from ovdiff_web.core.services import run_state
 
     step = build_workflow(run_id, class_indices, shard_indices)
     ids = task_ids(step)
     Run.objects.filter(pk=run_id).update(celery_ids=ids)
     step.apply_async()
-    runs.heartbeat(run_id)
+    run_state.heartbeat(run_id)
     return {"tasks": len(ids), "classes_left": len(class_indices), "shards_left": len(shard_indices)}
 
 
@@ -78,27 +77,25 @@ def advance_run(self: RunTask, run_id: int, class_indices: list[int], shard_indi
 def start_run(self: RunTask, run_id: int) -> dict[str, Any]:
     """Mark the run running, skip cached classes (keys only, no model weights) and launch the canvas."""
     from ovdiff_web.core.models import Run, RunShard
-    from ovdiff_web.core.services import engine_bridge, runs
-    from ovdiff_web.core.services.labels import spec_from_snapshot
+    from ovdiff_web.core.services import engine_bridge, run_state
 
     run = load_active_run(run_id)
     if run is None:
         return {"skipped": "run not active"}
     with run_guard(run_id, "support"):
-        Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING,
-                                                                       started_at=timezone.now())
+        run_state.mark_running(run_id)
         ovd = self.ovdiff(run.profile, run.settings)
         to_build: list[int] = []
         cached: list[str] = []
-        for i, entry in enumerate(run.vocabulary_snapshot):
-            if engine_bridge.class_is_cached(ovd, self.store, spec_from_snapshot(entry)):
-                cached.append(entry["name"])
+        for i, spec in enumerate(run.class_specs()):
+            if engine_bridge.class_is_cached(ovd, self.store, spec):
+                cached.append(spec.name)
             else:
                 to_build.append(i)
         Run.objects.filter(pk=run_id).update(skipped_classes=cached)
         if cached:  # absolute, not incremental: a resumed run plans again over the same classes
-            runs.stage_at_least(run_id, "support", len(cached), skipped=len(cached))
-            runs.stage_at_least(run_id, "banks", len(cached), skipped=len(cached))
+            run_state.stage_at_least(run_id, "support", len(cached), skipped=len(cached))
+            run_state.stage_at_least(run_id, "banks", len(cached), skipped=len(cached))
         shards = list(RunShard.objects.filter(run_id=run_id, finished_at__isnull=True)
                       .values_list("index", flat=True))  # a resumed run keeps its finished shards
         launch(run_id, to_build, shards)

@@ -13,19 +13,10 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.utils import timezone
 
+from engine.profiles import is_random_profile, random_weights_note
 from ovdiff_web.core.sharing import Shareable
 
 PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)")]
-RANDOM_WEIGHT_PROFILES = frozenset({"tiny", "paper-shape"})
-RANDOM_WEIGHTS_NOTE = (
-    "Produced with randomly initialised models (profile '{profile}'): it proves the plumbing, not the method's "
-    "quality. Numbers and masks are meaningless as segmentation results."
-)
-
-
-def is_random_profile(profile: str) -> bool:
-    """Profiles whose models carry random weights; their output must be labelled as such everywhere."""
-    return profile in RANDOM_WEIGHT_PROFILES
 
 
 class Vocabulary(Shareable):
@@ -88,13 +79,9 @@ class VocabularyClass(models.Model):
 
     def to_spec(self) -> Any:
         """The engine's ``ClassSpec`` for this class (imported lazily: Django never loads torch at startup)."""
-        from engine.types import ClassSpec
+        from engine.class_specs import class_specs
 
-        support_dir = None
-        if self.user_support_dir:
-            support_dir = str(django_settings.MEDIA_ROOT / self.user_support_dir)
-        return ClassSpec(name=self.name, prompt=self.prompt or None, is_stuff=self.is_stuff,
-                         user_support_dir=support_dir)
+        return class_specs([self.snapshot()], support_root=django_settings.MEDIA_ROOT)[0]
 
     def snapshot(self) -> dict[str, Any]:
         """What a run remembers about this class even if the vocabulary is later edited or deleted."""
@@ -287,7 +274,23 @@ class Run(Shareable):
 
     @property
     def random_weights_note(self) -> str:
-        return RANDOM_WEIGHTS_NOTE.format(profile=self.profile) if self.is_random_weights else ""
+        return random_weights_note(self.profile) if self.is_random_weights else ""
+
+    def results(self) -> dict[str, Any]:
+        """The run's results JSON, built once: the API's ``results`` action and the dashboard's export use it."""
+        out: dict[str, Any] = {
+            "run": self.pk, "status": self.status, "miou": self.miou, "pixel_accuracy": self.pixel_accuracy,
+            "per_class_iou": self.per_class_iou, "class_names": self.class_names, "confusion": self.confusion,
+            "image_count": self.image_results.count()}
+        if self.is_random_weights:
+            out.update(random_weights=True, random_weights_note=self.random_weights_note)
+        return out
+
+    def class_specs(self) -> list[Any]:
+        """The engine ``ClassSpec``s of the run's vocabulary snapshot (engine imported lazily)."""
+        from engine.class_specs import class_specs
+
+        return class_specs(self.vocabulary_snapshot, support_root=django_settings.MEDIA_ROOT)
 
 
 class RunStage(models.Model):

@@ -389,11 +389,7 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
     @extend_schema(responses=s.RunResultsSerializer)
     @action(detail=True, methods=["get"])
     def results(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        run = self.get_object()
-        data = {"run": run.pk, "status": run.status, "miou": run.miou, "pixel_accuracy": run.pixel_accuracy,
-                "per_class_iou": run.per_class_iou, "class_names": run.class_names, "confusion": run.confusion,
-                "image_count": run.image_results.count(), **run_service.random_weights_fields(run.profile)}
-        return Response(data)
+        return Response(self.get_object().results())
 
     @extend_schema(responses=s.ImageResultSerializer(many=True),
                    parameters=[OpenApiParameter("ordering", str, description="iou, -iou, image_id, pixel_accuracy"),

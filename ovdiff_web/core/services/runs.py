@@ -6,15 +6,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Subquery
-from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from engine.evaluation.labelmap import dataset_label_map
+from engine.profiles import is_random_profile, random_weights_note
 from ovdiff_web.celery import queue_name
-from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary, is_random_profile
-from ovdiff_web.core.services import engine_bridge
-from ovdiff_web.core.services.labels import snapshot_from_dataset
+from ovdiff_web.core.models import Dataset, Run, RunShard, RunStage, Vocabulary
+from ovdiff_web.core.services import engine_bridge, run_state
+from ovdiff_web.core.services.vocab import snapshot_from_dataset
 
 STAGES = ("support", "banks", "segment", "metrics")
 
@@ -102,8 +101,7 @@ def enqueue_start(run_id: int) -> None:
         result = start_run.apply_async(args=(run_id,), queue=queue_name("cpu"), retry=True,
                                        retry_policy={"max_retries": 2})
     except Exception as exc:  # broker down: say so on the run instead of leaving it queued forever
-        Run.objects.filter(pk=run_id).update(status=Run.Status.FAILED, finished_at=timezone.now(),
-                                             error=f"could not queue the run: broker unavailable ({type(exc).__name__})")
+        run_state.mark_unqueued(run_id, f"could not queue the run: broker unavailable ({type(exc).__name__})")
         return
     Run.objects.filter(pk=run_id).update(celery_ids=[result.id])
 
@@ -116,14 +114,9 @@ def resume_run(run: Run) -> Run:
     """Queue a failed or cancelled run again. Finished work is kept: classes whose artifacts are in the store
     are skipped by planning, finished shards are not segmented again, progress never goes back."""
     with transaction.atomic():
-        updated = Run.objects.filter(pk=run.pk, status__in=(Run.Status.FAILED, Run.Status.CANCELLED)).update(
-            status=Run.Status.QUEUED, error="", traceback="", cancel_requested=False, finished_at=None,
-            stalled_since=None, heartbeat_at=timezone.now())
-        if not updated:
+        if not run_state.mark_resumed(run.pk):
             run.refresh_from_db()
             raise ResumeRefused(f"run {run.pk} is {run.status}; only failed or cancelled runs can be resumed")
-        RunStage.objects.filter(run_id=run.pk).exclude(status=RunStage.Status.DONE).update(
-            status=RunStage.Status.PENDING, finished_at=None)
         transaction.on_commit(lambda: enqueue_start(run.pk))
     run.refresh_from_db()
     return run
@@ -132,9 +125,7 @@ def resume_run(run: Run) -> Run:
 def request_cancel(run: Run) -> Run:
     """Raise the cancel flag (running tasks see it within ~0.5 s), revoke the run's queued tasks (a worker drops
     them unexecuted; no further chunk is queued) and cancel at once a run nobody started or no worker holds."""
-    Run.objects.filter(pk=run.pk).update(cancel_requested=True)
-    Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED, started_at__isnull=True).update(
-        status=Run.Status.CANCELLED, finished_at=timezone.now())
+    run_state.mark_cancel_requested(run.pk)
     revoke(list(run.celery_ids or []))
     from ovdiff_web.core.services import watchdog
 
@@ -154,56 +145,6 @@ def revoke(task_ids: list[str]) -> None:
         app.control.revoke(task_ids)
     except Exception:  # the cancel flag and the watchdog still stop the run
         pass
-
-
-def heartbeat(run_id: int) -> None:
-    """A worker's sign of life for the watchdog."""
-    Run.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
-
-
-# --- progress writes (called from tasks) --------------------------------------------------------------------
-
-def stage_start(run_id: int, name: str) -> None:
-    heartbeat(run_id)
-    RunStage.objects.filter(run_id=run_id, name=name, started_at__isnull=True).update(started_at=timezone.now())
-    RunStage.objects.filter(run_id=run_id, name=name, status=RunStage.Status.PENDING).update(
-        status=RunStage.Status.RUNNING)
-
-
-def stage_advance(run_id: int, name: str, by: int = 1, *, skipped: int = 0) -> None:
-    """Atomic increment (F expression), capped at total (a task re-delivered after a worker died between
-    its progress write and its ack must not count twice), and completion when done reaches total."""
-    stage_start(run_id, name)
-    RunStage.objects.filter(run_id=run_id, name=name).update(done=Least(F("done") + by, F("total")),
-                                                             skipped=Least(F("skipped") + skipped, F("total")))
-    _close_if_complete(run_id, name)
-
-
-def stage_at_least(run_id: int, name: str, done: int, *, skipped: int = 0) -> None:
-    """Raise done/skipped to at least these values (idempotent: planning may run again on resume)."""
-    stage_start(run_id, name)
-    RunStage.objects.filter(run_id=run_id, name=name).update(done=Greatest(F("done"), done),
-                                                             skipped=Greatest(F("skipped"), skipped))
-    _close_if_complete(run_id, name)
-
-
-def stage_sync_images(run_id: int) -> None:
-    """segment.done = number of ImageResult rows: one UPDATE, idempotent under re-delivered shards."""
-    count = (ImageResult.objects.filter(run_id=OuterRef("run_id")).values("run_id")
-             .annotate(c=Count("id")).values("c"))
-    RunStage.objects.filter(run_id=run_id, name="segment").update(done=Subquery(count))
-    _close_if_complete(run_id, "segment")
-
-
-def _close_if_complete(run_id: int, name: str) -> None:
-    RunStage.objects.filter(run_id=run_id, name=name, done__gte=F("total")).exclude(
-        status=RunStage.Status.DONE).update(status=RunStage.Status.DONE, finished_at=timezone.now())
-
-
-def stage_finish(run_id: int, name: str, status: str = RunStage.Status.DONE) -> None:
-    stage_start(run_id, name)
-    RunStage.objects.filter(run_id=run_id, name=name).exclude(status=RunStage.Status.DONE).update(
-        status=status, finished_at=timezone.now())
 
 
 # --- progress reads (API and dashboard) ---------------------------------------------------------------------
@@ -233,8 +174,6 @@ def run_progress(run: Run) -> dict[str, Any]:
 
 def random_weights_fields(profile: str) -> dict[str, Any]:
     """``{"random_weights": True, "random_weights_note": ...}`` for random-weight profiles, else ``{}``."""
-    from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE
-
     if not is_random_profile(profile):
         return {}
-    return {"random_weights": True, "random_weights_note": RANDOM_WEIGHTS_NOTE.format(profile=profile)}
+    return {"random_weights": True, "random_weights_note": random_weights_note(profile)}

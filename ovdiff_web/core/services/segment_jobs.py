@@ -99,13 +99,12 @@ def _send(job_id: int) -> None:
 
 def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
     """Worker side: segment the stored image with the job's classes and write what the result page shows."""
+    from engine.class_specs import class_specs
     from engine.images import load_image, save_label_png
-    from engine.types import ClassSpec
-    from ovdiff_web.core.services.vocab import label_class
 
     out = job_dir(job.token)
     image = load_image(out / "image.png")
-    classes = [ClassSpec(name=n, is_stuff=label_class(n)[0]) for n in job.class_names]
+    classes = class_specs(job.class_names)
     for spec in classes:  # the slow part (sampling, masks, prototypes), interruptible: cached for the segmenter
         ovd.banks(spec, cancel=cancel)
     seg = ovd.segment(image, classes, explain=True)
@@ -122,7 +121,7 @@ def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
             Image.fromarray(im.image).save(Path(settings.MEDIA_ROOT) / rel)
             support_urls[spec.name][im.index] = rel
     meta = {
-        "profile": job.profile, "user_id": job.user_id, "class_names": seg.class_names, "selected": seg.selected,
+        "profile": job.profile, "user_id": job.user_id, "class_names": seg.label_names, "selected": seg.selected,
         "support": support_urls,
         "prototype_index": {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
                                 for owner, src in entries] for e, entries in seg.prototype_index.items()},

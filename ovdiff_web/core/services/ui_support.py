@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db.models import F
 from PIL import Image
 
-from ovdiff_web.core.models import ImageResult, Run, VocabularyClass, is_random_profile
+from engine.profiles import is_random_profile
+from ovdiff_web.core.models import ImageResult, Run, VocabularyClass
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 from ovdiff_web.core.services.segment_jobs import SEGMENT_DIR
 
@@ -191,18 +192,11 @@ def per_class_rows(run: Run) -> list[dict[str, Any]]:
 
 
 def metrics_payload(run: Run) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "run": run.pk, "status": run.status, "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
-        "vocabulary": run.vocabulary.name if run.vocabulary else None, "miou": run.miou,
-        "pixel_accuracy": run.pixel_accuracy, "class_names": run.class_names, "per_class_iou": run.per_class_iou,
-        "confusion": run.confusion, "settings": run.settings,
-        "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
-                   for r in run.image_results.order_by("image_id")],
-    }
-    if run.is_random_weights:
-        payload["random_weights"] = True
-        payload["random_weights_note"] = run.random_weights_note
-    return payload
+    """``Run.results()`` plus what produced it and every image's scores (the dashboard's metrics.json export)."""
+    return {**run.results(), "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
+            "vocabulary": run.vocabulary.name if run.vocabulary else None, "settings": run.settings,
+            "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
+                       for r in run.image_results.order_by("image_id")]}
 
 
 def metrics_csv(run: Run) -> str:
@@ -362,8 +356,7 @@ def support_layer_png(path: Path, layer: str) -> bytes:
 
 
 # --- segment one uploaded image, keep what the click-to-explain needs ----------------------------------------
-
-# --- the computation runs on a worker (``segment_jobs``, ``tasks.segment_image``); these read its files
+# the computation runs on a worker (``segment_jobs``, ``tasks.segment_image``); these read its files
 
 
 def segment_result(token: str) -> dict[str, Any]:
@@ -395,7 +388,7 @@ def explain_stored_pixel(token: str, x: int, y: int) -> dict[str, Any]:
                                      box=tuple(box) if box else None, size=size))
                  for owner, kind, mask, img, cl, box, size in entries]
              for e, entries in meta["prototype_index"].items()}
-    seg = Segmentation(labels=labels, class_names=meta["class_names"], winners=winners, prototype_index=index,
+    seg = Segmentation(labels=labels, label_names=meta["class_names"], winners=winners, prototype_index=index,
                        winner_scores=scores)
     try:
         explanations = explain_pixel(seg, x, y)

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from ovdiff_web.core.jobs import SegmentJob
-from ovdiff_web.core.models import Run, RunStage
+from ovdiff_web.core.models import Run
+from ovdiff_web.core.services import run_state
 
 
 @dataclass
@@ -95,24 +96,8 @@ def check_run(run_id: int, grace_s: float | None = None, view: BrokerView | None
     if any((i in view.active) if cancelling else view.holds(i) for i in ids):
         return "alive"
     _forget_unacked(view, ids)
-    mark_stalled(run, last)
+    run_state.mark_stalled(run, last)
     return "stalled"
-
-
-def mark_stalled(run: Run, since: Any) -> None:
-    """End a run whose tasks are gone: cancelled if a cancel was asked, else failed with a reason to resume."""
-    now = timezone.now()
-    unfinished = Run.objects.filter(pk=run.pk).exclude(status__in=Run.FINISHED)
-    if run.cancel_requested:
-        unfinished.update(status=Run.Status.CANCELLED, finished_at=now, stalled_since=since)
-        final = RunStage.Status.CANCELLED
-    else:
-        unfinished.update(status=Run.Status.FAILED, finished_at=now, stalled_since=since,
-                          error=f"stalled: no sign of life since {since:%Y-%m-%d %H:%M:%S %Z} and no queue or live "
-                                "worker holds its tasks (a worker or the broker was lost). Resume it to continue: "
-                                "finished work is kept.")
-        final = RunStage.Status.FAILED
-    RunStage.objects.filter(run_id=run.pk).exclude(status=RunStage.Status.DONE).update(status=final)
 
 
 def _forget_unacked(view: BrokerView, ids: Iterable[str]) -> None:

@@ -7,8 +7,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from engine.profiles import random_weights_note
+
 from ovdiff_web.core.forms import SegmentForm
-from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE, is_random_profile
 from ovdiff_web.core.services import segment_jobs, ui_support
 from ovdiff_web.core.services.quotas import QuotaExceeded
 from ovdiff_web.core.views.common import ui_login_required
@@ -56,7 +57,7 @@ def segment_result(request: HttpRequest, token: str) -> HttpResponse:
     names = result["class_names"]
     colours = ui_support.palette_hex(len(names))
     legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(names)]
-    note = RANDOM_WEIGHTS_NOTE.format(profile=result["profile"]) if is_random_profile(result["profile"]) else ""
+    note = random_weights_note(result["profile"])
     return render(request, "ovdiff/segment_result.html",
                   {"result": result, "legend": legend, "note": note, "form": SegmentForm()})
 
