@@ -47,6 +47,14 @@ OVDIFF_ZIP_MAX_UNCOMPRESSED_MB = env_int("OVDIFF_ZIP_MAX_UNCOMPRESSED_MB", 4096,
 OVDIFF_ZIP_MAX_RATIO = env_int("OVDIFF_ZIP_MAX_RATIO", 200, minimum=1)
 # datasets with at most this many files are validated inside the upload request; larger ones on the cpu queue
 OVDIFF_INGEST_SYNC_MAX_FILES = env_int("OVDIFF_INGEST_SYNC_MAX_FILES", 2000, minimum=0)
+# Big uploads spool here (not the system /tmp), so the cleanup sweep finds what a killed request left.
+FILE_UPLOAD_TEMP_DIR = str(env_path("FILE_UPLOAD_TEMP_DIR", OVDIFF_DATA_DIR / "upload-tmp"))
+try:
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+except OSError:  # a read-only data dir (check --deploy in CI): Django reports the missing folder on upload
+    pass
+# Staging files, interrupted ingests and failed segmentations older than this are swept (services.cleanup).
+OVDIFF_STALE_AFTER_S = env_int("OVDIFF_STALE_AFTER_S", 6 * 3600, minimum=60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -77,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ovdiff_web.security.ContentSecurityPolicyMiddleware",
+    "ovdiff_web.core.api.parsers.RejectBadQueryText",
 ]
 AUTHENTICATION_BACKENDS = ["ovdiff_web.security.LockoutModelBackend"]
 # Sign-in hardening (ovdiff_web.security): lock-out after repeated failures, token lifetime (0 = never expire).
@@ -166,6 +175,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
+    "DEFAULT_PARSER_CLASSES": ["ovdiff_web.core.api.parsers.StrictJSONParser",
+                               "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "ovdiff_web.core.api.pagination.StandardPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -189,6 +189,8 @@ def relative_errors(errors: list[dict[str, Any]], root: str) -> list[dict[str, A
 
 
 class DatasetSerializer(SharingFieldsMixin, serializers.ModelSerializer):
+    root = serializers.CharField(read_only=True, allow_null=True,
+                                 help_text="absolute server directory of the dataset (staff only; null for others)")
     created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
 

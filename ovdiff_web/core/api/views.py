@@ -3,23 +3,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import ValidationError
 from rest_framework.decorators import action, api_view, permission_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ovdiff_web.core import access, audit
 from ovdiff_web.core.api import filters, serializers as s
+from ovdiff_web.core.api.parsers import StrictJSONParser
 from ovdiff_web.core.models import Dataset, ImageResult, PrototypeBank, Run, SupportSet, Vocabulary, VocabularyClass
 from ovdiff_web.core.services import datasets as dataset_service
-from ovdiff_web.core.services import quotas
+from ovdiff_web.core.services import cleanup, quotas
 from ovdiff_web.core.services import runs as run_service
 from ovdiff_web.core.services import vocab as vocab_service
 from ovdiff_web.core.services.paths import PathNotAllowed
@@ -113,7 +114,11 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelVie
         names = serializer.validated_data.pop("names", "")
         serializer.validated_data.pop("expected_version", None)
         with transaction.atomic():
-            vocabulary = serializer.save(owner=self.request.user)
+            try:
+                with transaction.atomic():
+                    vocabulary = serializer.save(owner=self.request.user)
+            except IntegrityError:  # a parallel create took the name after validation
+                raise ValidationError({"name": ["a vocabulary with this name already exists"]}) from None
             audit.record(self.request.user, vocabulary, "create", {"name": [None, vocabulary.name]})
             if names:
                 try:
@@ -146,7 +151,9 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelVie
 
     def perform_destroy(self, instance: Vocabulary) -> None:
         audit.record(self.request.user, instance, "delete", from_version=instance.version)
+        class_ids = list(instance.classes.values_list("pk", flat=True))
         instance.delete()
+        cleanup.remove_class_files(class_ids)  # the classes' own support images go with them
 
     @extend_schema(request=s.BulkClassesSerializer, responses={201: s.BulkClassesResultSerializer})
     @action(detail=True, methods=["post"], url_path="classes/bulk")
@@ -233,8 +240,9 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance: VocabularyClass) -> None:
         audit.record(self.request.user, instance, "delete", {"name": [instance.name, None]},
                      from_version=instance.version)
-        vocabulary = instance.vocabulary
+        vocabulary, pk = instance.vocabulary, instance.pk
         instance.delete()
+        cleanup.remove_class_files([pk])
         vocabulary.bump_version()
 
     @extend_schema(request=s.SetLabelSerializer,
@@ -302,7 +310,7 @@ class DatasetViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMi
     filterset_class = filters.DatasetFilter
     ordering_fields = ["name", "created_at", "image_count"]
     search_fields = ["name"]
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
 
     @extend_schema(request=s.DatasetCreateSerializer, responses={201: s.DatasetSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -320,6 +328,8 @@ class DatasetViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMi
             return Response({"file": [str(exc)]}, status=exc.status)
         except PathNotAllowed as exc:
             return Response({"path": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        except dataset_service.NameTaken as exc:
+            return Response({"name": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         dataset = dataset_service.ingest_now_or_later(dataset)
         if dataset.status == Dataset.Status.FAILED:  # nothing usable: refuse the upload, keep nothing of it
             errors = list(dataset.ingest_errors)

@@ -12,6 +12,9 @@ from ovdiff_web.core.audit import record
 from ovdiff_web.core.models import LabelSource, Vocabulary, VocabularyClass
 
 
+MAX_NAME = 200  # VocabularyClass.name's column length
+
+
 class VersionConflict(Exception):
     """The row changed since the client read it; ``current`` is the version now stored."""
 
@@ -57,8 +60,14 @@ def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None
     ``quotas.QuotaExceeded`` (nothing created) when the vocabulary would exceed its class limit."""
     from ovdiff_web.core.services.quotas import check_class_count
 
+    from ovdiff_web.core.services.quotas import QuotaExceeded
+
     existing = {n.lower() for n in vocabulary.classes.values_list("name", flat=True)}
     wanted = parse_names(names)
+    too_long = [n for n in wanted if len(n) > MAX_NAME]
+    if too_long:
+        raise QuotaExceeded(f"a class name holds at most {MAX_NAME} characters: {too_long[0][:40]}…",
+                            field="names", status=400)
     check_class_count(vocabulary, sum(1 for n in wanted if n.lower() not in existing), user)
     created: list[VocabularyClass] = []
     skipped: list[str] = []
@@ -69,9 +78,14 @@ def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None
                 skipped.append(name)
                 continue
             is_stuff, note = label_class(name)
-            created.append(VocabularyClass.objects.create(
-                vocabulary=vocabulary, name=name, is_stuff=is_stuff, label_source=LabelSource.LABELLER,
-                label_note=note[:500], order=start + len(created)))
+            try:
+                with transaction.atomic():  # a savepoint: a parallel add of the same name only skips this one
+                    created.append(VocabularyClass.objects.create(
+                        vocabulary=vocabulary, name=name, is_stuff=is_stuff, label_source=LabelSource.LABELLER,
+                        label_note=note[:500], order=start + len(created)))
+            except IntegrityError:
+                skipped.append(name)
+                continue
             existing.add(name.lower())
         if created:
             from_version = vocabulary.version

@@ -77,7 +77,7 @@ def _create(request: HttpRequest, form: Any, field: str, make: Any) -> HttpRespo
     except PathNotAllowed as exc:
         form.add_error(field, str(exc))
         return None
-    except IntegrityError:
+    except (IntegrityError, dataset_service.NameTaken):
         form.add_error("name", f"a dataset named {data['name']!r} already exists")
         return None
     dataset = dataset_service.ingest_now_or_later(dataset)
