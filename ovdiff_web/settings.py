@@ -224,6 +224,8 @@ CELERY_TASK_DEFAULT_QUEUE = f"{OVDIFF_QUEUE_PREFIX}cpu"
 CELERY_TASK_ROUTES = {
     "tasks.artifacts.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},
     "tasks.segment.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},
+    "tasks.segment_image.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},
+    "tasks.watchdog.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
     "tasks.metrics.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
     "tasks.ingest.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
     "tasks.workflow.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
