@@ -22,7 +22,7 @@ BAD_SETTINGS = [
     ({"support": {"prompt_template": "{}{}"}}, "settings.support.prompt_template", "exactly one {}"),
     ({"support": {"prompt_template": "a photo"}}, "settings.support.prompt_template", "exactly one {}"),
     ({"support": {"prompt_template": "a {x} of {}"}}, "settings.support.prompt_template", "exactly one {}"),
-    ({"support": {"prompt_template": "\u0000{}"}}, "settings.support.prompt_template", "NUL"),
+    ({"support": {"prompt_template": "{}" + "x" * 600}}, "settings.support.prompt_template", "at most 500"),
     ({"support": {"guidance_scale": 1e300}}, "settings.support.guidance_scale", "from 0 to 50"),
     ({"support": 5}, "settings.support", "object"),
     ({"masks": {"proposer": "bogus"}}, "settings.masks.proposer", "one of"),

@@ -19,6 +19,7 @@ from ovdiff_web.core.models import (
     Vocabulary,
     VocabularyClass,
 )
+from ovdiff_web.core.services import datasets as dataset_service
 from ovdiff_web.core.sharing import Visibility
 from ovdiff_web.core.services.runs import random_weights_fields
 
@@ -181,13 +182,6 @@ def is_staff(context: dict[str, Any]) -> bool:
     return bool(getattr(getattr(request, "user", None), "is_staff", False))
 
 
-def relative_errors(errors: list[dict[str, Any]], root: str) -> list[dict[str, Any]]:
-    """Ingest errors with the dataset's server folder cut off (server paths are for staff only)."""
-    prefix = root.rstrip("/") + "/"
-    return [{k: str(v).replace(prefix, "").replace(root, ".") if isinstance(v, str) else v for k, v in e.items()}
-            for e in errors]
-
-
 class DatasetSerializer(SharingFieldsMixin, serializers.ModelSerializer):
     root = serializers.CharField(read_only=True, allow_null=True,
                                  help_text="absolute server directory of the dataset (staff only; null for others)")
@@ -205,7 +199,7 @@ class DatasetSerializer(SharingFieldsMixin, serializers.ModelSerializer):
         data = super().to_representation(instance)
         if not is_staff(self.context):  # where the files live on the server is for staff only
             data["root"] = None
-            data["ingest_errors"] = relative_errors(list(instance.ingest_errors or []), instance.root)
+            data["ingest_errors"] = dataset_service.relative_errors(list(instance.ingest_errors or []), instance.root)
         return data
 
 
@@ -347,11 +341,6 @@ class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     database = serializers.CharField()
     profile = serializers.CharField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
 
 
 class RegenerateSerializer(serializers.Serializer):

@@ -4,12 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import ValidationError
 from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,88 +16,23 @@ from rest_framework.views import APIView
 
 from ovdiff_web.core import access, audit
 from ovdiff_web.core.api import filters, serializers as s
+from ovdiff_web.core.api.mixins import (
+    HistoryMixin,
+    ScopedMixin,
+    ShareMixin,
+    conflict,
+    input_error,
+    version_mismatch,
+)
 from ovdiff_web.core.api.parsers import StrictJSONParser
-from ovdiff_web.core.models import Dataset, ImageResult, PrototypeBank, Run, SupportSet, Vocabulary, VocabularyClass
-from ovdiff_web.core.services import datasets as dataset_service
+from ovdiff_web.core.models import Dataset, PrototypeBank, SupportSet, Vocabulary, VocabularyClass
 from ovdiff_web.core.services import cleanup, quotas
+from ovdiff_web.core.services import datasets as dataset_service
 from ovdiff_web.core.services import runs as run_service
 from ovdiff_web.core.services import vocab as vocab_service
 from ovdiff_web.core.services.paths import PathNotAllowed
+from ovdiff_web.core.services.queue import QueueUnavailable
 from ovdiff_web.core.services.uploads import ZipRejected
-
-
-def _input_error(exc: Exception, default_field: str = "detail") -> Response:
-    """400 (or the quota's 429) naming the field at fault, with a one-line ``detail`` too."""
-    field = getattr(exc, "field", None) or default_field
-    code = getattr(exc, "status", status.HTTP_400_BAD_REQUEST)
-    body: dict[str, Any] = {"detail": f"{field}: {exc}" if field != "detail" else str(exc)}
-    if field != "detail":
-        body[field] = [str(exc)]
-    return Response(body, status=code)
-
-
-def _conflict(current: int) -> Response:
-    return Response({"detail": "version conflict: someone else changed this since you loaded it (now at version "
-                               f"{current}); reload and retry", "current_version": current},
-                    status=status.HTTP_409_CONFLICT)
-
-
-def _version_mismatch(request: Request, current: int) -> Response | None:
-    """A 409 when the body's ``expected_version`` is given and differs from the stored version; a 400 when it is
-    not a positive integer (a malformed request, not a conflict)."""
-    expected = request.data.get("expected_version") if hasattr(request.data, "get") else None
-    if expected is None or expected == "":
-        return None
-    digits = isinstance(expected, str) and expected.isascii() and expected.isdigit()
-    if isinstance(expected, bool) or not (isinstance(expected, int) or digits) or int(expected) < 1:
-        return Response({"expected_version": ["must be a positive integer (the version you loaded)"]},
-                        status=status.HTTP_400_BAD_REQUEST)
-    if int(expected) != current:
-        return _conflict(current)
-    return None
-
-
-class ScopedMixin:
-    """Every viewset: rows narrowed to what the caller may read; writes need edit access (``access``)."""
-
-    permission_classes = [access.ObjectAccess]
-
-    def get_queryset(self) -> Any:
-        return access.scope(super().get_queryset(), self.request.user)  # type: ignore[misc]
-
-
-class ShareMixin:
-    """``POST <id>/share/`` {visibility, users, groups}: only the owner (or staff) changes who may see or edit."""
-
-    @extend_schema(request=s.ShareSerializer, responses={200: s.ShareSerializer})
-    @action(detail=True, methods=["post"])
-    def share(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        obj = self.get_object()
-        if not access.can_share(request.user, obj):
-            return Response({"detail": "only the owner (or staff) may change sharing"},
-                            status=status.HTTP_403_FORBIDDEN)
-        body = s.ShareSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        before = {"visibility": obj.visibility, "users": sorted(obj.shared_users.values_list("username", flat=True)),
-                  "groups": sorted(obj.shared_groups.values_list("name", flat=True))}
-        access.share(obj, visibility=data.get("visibility"), users=data.get("users"), groups=data.get("groups"))
-        after = {"visibility": obj.visibility, "users": sorted(obj.shared_users.values_list("username", flat=True)),
-                 "groups": sorted(obj.shared_groups.values_list("name", flat=True))}
-        audit.record(request.user, obj, "share", {k: [v, after[k]] for k, v in before.items() if after[k] != v})
-        return Response(s.ShareSerializer(obj).data)
-
-
-class HistoryMixin:
-    """``GET <id>/history/``: the object's append-only audit entries, newest first (readers may see them)."""
-
-    @extend_schema(responses=s.AuditEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def history(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        obj = self.get_object()
-        entries = audit.AuditEntry.objects.filter(object_type=type(obj).__name__, object_id=str(obj.pk))
-        page = self.paginate_queryset(entries)
-        return self.get_paginated_response(s.AuditEntrySerializer(page, many=True).data)
 
 
 class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelViewSet):
@@ -131,9 +65,9 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelVie
         with transaction.atomic():
             vocabulary = self.get_object()
             current = Vocabulary.objects.select_for_update().values_list("version", flat=True).get(pk=vocabulary.pk)
-            conflict = _version_mismatch(request, current)
-            if conflict is not None:
-                return conflict
+            refused = version_mismatch(request, current)
+            if refused is not None:
+                return refused
             before = {"name": vocabulary.name, "description": vocabulary.description}
             response = super().update(request, *args, **kwargs)
             vocabulary.refresh_from_db()
@@ -168,7 +102,7 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelVie
         try:
             created, skipped = vocab_service.add_classes(vocabulary, names, user=request.user)
         except quotas.QuotaExceeded as exc:
-            return _input_error(exc)
+            return input_error(exc)
         data = {"created": s.VocabularyClassSerializer(created, many=True).data, "skipped": skipped}
         return Response(data, status=status.HTTP_201_CREATED)
 
@@ -211,9 +145,9 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, viewsets.ModelViewSet):
         with transaction.atomic():
             obj = self.get_object()
             current = VocabularyClass.objects.select_for_update().values_list("version", flat=True).get(pk=obj.pk)
-            conflict = _version_mismatch(request, current)
-            if conflict is not None:
-                return conflict
+            refused = version_mismatch(request, current)
+            if refused is not None:
+                return refused
             return super().update(request, *args, **kwargs)
 
     def perform_update(self, serializer: s.VocabularyClassSerializer) -> None:
@@ -256,7 +190,7 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, viewsets.ModelViewSet):
             obj = vocab_service.set_label(obj, is_stuff=body.validated_data["is_stuff"], user=request.user,
                                           expected_version=body.validated_data.get("expected_version"))
         except vocab_service.VersionConflict as exc:
-            return _conflict(exc.current)
+            return conflict(exc.current)
         return Response(self.get_serializer(obj).data)
 
     @extend_schema(request=s.RegenerateSerializer, responses={202: s.QueuedSerializer})
@@ -270,8 +204,8 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, viewsets.ModelViewSet):
             task_id = run_service.queue_regenerate(obj, body.validated_data.get("profile"),
                                                    body.validated_data.get("settings") or {})
         except run_service.RunInputError as exc:
-            return _input_error(exc, "settings")
-        except run_service.QueueUnavailable as exc:
+            return input_error(exc, "settings")
+        except QueueUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response({"queued": True, "task_id": task_id}, status=status.HTTP_202_ACCEPTED)
 
@@ -317,25 +251,18 @@ class DatasetViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMi
         body = s.DatasetCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        common = {"name": data["name"], "fmt": data["format"], "split": data["split"], "protocol": data["protocol"],
-                  "user": request.user}
         try:
-            if data.get("file"):
-                dataset = dataset_service.create_from_upload(upload=data["file"], **common)
-            else:
-                dataset = dataset_service.register_server_path(path=data["path"], **common)
+            dataset = dataset_service.create_dataset(
+                name=data["name"], fmt=data["format"], split=data["split"], protocol=data["protocol"],
+                user=request.user, upload=data.get("file") or None, path=data.get("path"))
         except ZipRejected as exc:
             return Response({"file": [str(exc)]}, status=exc.status)
         except PathNotAllowed as exc:
             return Response({"path": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         except dataset_service.NameTaken as exc:
             return Response({"name": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        dataset = dataset_service.ingest_now_or_later(dataset)
-        if dataset.status == Dataset.Status.FAILED:  # nothing usable: refuse the upload, keep nothing of it
-            errors = list(dataset.ingest_errors)
-            if not request.user.is_staff:
-                errors = s.relative_errors(errors, dataset.root)
-            dataset_service.discard(dataset)
+        except dataset_service.DatasetRefused as exc:  # nothing usable: refused, nothing kept
+            errors = exc.errors if request.user.is_staff else dataset_service.relative_errors(exc.errors, exc.root)
             summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])
             return Response({"file": [f"no usable image/mask pair in the dataset ({summary})"],
                              "ingest_errors": errors}, status=status.HTTP_400_BAD_REQUEST)
@@ -346,84 +273,6 @@ class DatasetViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMi
         """The row and, for uploads, its extracted files."""
         audit.record(self.request.user, instance, "delete", {"name": [instance.name, None]})
         dataset_service.discard(instance)
-
-
-class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Runs: create queues an evaluation; ``cancel``, ``results``, ``images`` (sortable by iou), ``progress``."""
-
-    queryset = Run.objects.select_related("created_by").prefetch_related("stages")
-    filterset_class = filters.RunFilter
-    ordering_fields = ["created_at", "miou", "status"]
-
-    def get_serializer_class(self) -> type:
-        if self.action == "retrieve":
-            return s.RunDetailSerializer
-        return s.RunSerializer
-
-    @extend_schema(request=s.RunCreateSerializer, responses={201: s.RunSerializer})
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = s.RunCreateSerializer(data=request.data, context={"request": request})
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        try:
-            run = run_service.create_run(user=request.user, dataset=data["dataset"], vocabulary=data.get("vocabulary"),
-                                         profile=data.get("profile"), overrides=data.get("settings"),
-                                         limit=data.get("limit"), kind=data["kind"])
-        except (run_service.RunInputError, quotas.QuotaExceeded) as exc:
-            return _input_error(exc)
-        return Response(s.RunSerializer(run, context={"request": request}).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=None, responses={202: s.RunSerializer, 409: OpenApiResponse(description="already finished")})
-    @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        run = self.get_object()
-        if run.is_finished:
-            return Response({"detail": f"run already {run.status}"}, status=status.HTTP_409_CONFLICT)
-        run = run_service.request_cancel(run)
-        audit.record(request.user, run, "cancel")
-        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(request=None, responses={202: s.RunSerializer,
-                                            409: OpenApiResponse(description="run is not failed or cancelled")})
-    @action(detail=True, methods=["post"])
-    def resume(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        """Queue a failed or cancelled run again; cached classes and finished shards are not recomputed."""
-        run = self.get_object()
-        try:
-            run = run_service.resume_run(run)
-        except run_service.ResumeRefused as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        audit.record(request.user, run, "resume")
-        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(responses=s.RunResultsSerializer)
-    @action(detail=True, methods=["get"])
-    def results(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        return Response(self.get_object().results())
-
-    @extend_schema(responses=s.ImageResultSerializer(many=True),
-                   parameters=[OpenApiParameter("ordering", str, description="iou, -iou, image_id, pixel_accuracy"),
-                               OpenApiParameter("iou_min", float), OpenApiParameter("iou_max", float),
-                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
-    @action(detail=True, methods=["get"], filter_backends=[])
-    def images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
-        run = self.get_object()
-        qs = ImageResult.objects.filter(run=run).select_related("run")
-        image_filter = filters.ImageResultFilter(request.query_params, queryset=qs)
-        if not image_filter.is_valid():
-            raise ValidationError(image_filter.errors)
-        qs = image_filter.qs
-        qs = filters.order_images(qs, request.query_params.get("ordering", "image_id"))
-        page = self.paginate_queryset(qs)
-        response = self.get_paginated_response(s.ImageResultSerializer(page, many=True).data)
-        response.data.update(run_service.random_weights_fields(run.profile))
-        return response
-
-    @extend_schema(responses=s.RunProgressSerializer)
-    @action(detail=True, methods=["get"])
-    def progress(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        return Response(run_service.run_progress(self.get_object()))
 
 
 class WorkersView(APIView):

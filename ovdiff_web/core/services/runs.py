@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from engine.evaluation.labelmap import dataset_label_map
 from engine.profiles import is_random_profile, random_weights_note
-from ovdiff_web.celery import queue_name
 from ovdiff_web.core.models import Dataset, Run, RunShard, RunStage, Vocabulary
-from ovdiff_web.core.services import engine_bridge, run_state
+from ovdiff_web.core.services import engine_bridge, queue, run_state
 from ovdiff_web.core.services.vocab import snapshot_from_dataset
 
 STAGES = ("support", "banks", "segment", "metrics")
@@ -76,34 +75,23 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
 
 
 def queue_regenerate(cls: Any, profile: str | None, overrides: dict[str, Any]) -> str:
-    """Queue a rebuild of one class's artifacts (same settings = cache hit; e.g. another seed = new set)."""
-    from tasks.artifacts import regenerate_class
+    """Queue a rebuild of one class's artifacts (same settings = cache hit; e.g. another seed = new set).
 
+    API and dashboard both call this: ``RunInputError`` for refused settings (400), ``queue.QueueUnavailable``
+    when the broker does not answer (503, its message shown as is)."""
     profile = profile or settings.OVDIFF_PROFILE
     config = _config_or_input_error(profile, overrides)
-    try:
-        result = regenerate_class.apply_async(args=(cls.pk, profile, config.to_dict()), queue=queue_name("gpu"),
-                                              retry=True, retry_policy={"max_retries": 2})
-    except Exception as exc:  # broker down: the caller answers 503 with this message
-        raise QueueUnavailable(f"task queue unavailable ({type(exc).__name__}); try again later") from None
-    return str(result.id)
-
-
-class QueueUnavailable(RuntimeError):
-    """The broker could not take the task."""
+    return queue.enqueue(queue.REGENERATE_CLASS, (cls.pk, profile, config.to_dict()), "gpu", check_broker=True)
 
 
 def enqueue_start(run_id: int) -> None:
     """Send the planning task; it decides which classes need building and launches the canvas."""
-    from tasks.workflow import start_run
-
     try:
-        result = start_run.apply_async(args=(run_id,), queue=queue_name("cpu"), retry=True,
-                                       retry_policy={"max_retries": 2})
-    except Exception as exc:  # broker down: say so on the run instead of leaving it queued forever
-        run_state.mark_unqueued(run_id, f"could not queue the run: broker unavailable ({type(exc).__name__})")
+        task_id = queue.enqueue(queue.START_RUN, (run_id,), "cpu")
+    except queue.QueueUnavailable as exc:  # say so on the run instead of leaving it queued forever
+        run_state.mark_unqueued(run_id, f"could not queue the run: broker unavailable: {exc}")
         return
-    Run.objects.filter(pk=run_id).update(celery_ids=[result.id])
+    Run.objects.filter(pk=run_id).update(celery_ids=[task_id])
 
 
 class ResumeRefused(ValueError):

@@ -20,11 +20,6 @@ from PIL import Image
 from ovdiff_web.core.jobs import SegmentJob
 
 SEGMENT_DIR = "segment"
-TASK_NAME = "tasks.segment_image.segment_image"
-
-
-class SegmentQueueUnavailable(RuntimeError):
-    """The broker did not take the job (nothing is kept)."""
 
 
 def job_dir(token: str) -> Path:
@@ -55,15 +50,12 @@ def queue(upload: Any, class_names: Sequence[str], profile: str, user: Any) -> S
     """Validate and store the image, create the row and queue the worker task after commit.
 
     ``engine.errors.BadInputError`` for an unusable image, ``quotas.QuotaExceeded`` when the user has too much
-    queued, ``SegmentQueueUnavailable`` when the broker is down; in every refusal nothing is left on disk."""
+    queued, ``queue.QueueUnavailable`` when the broker is down; in every refusal nothing is left on disk."""
     from engine.images import load_image
-    from ovdiff_web.core.services import quotas
-    from ovdiff_web.core.services.ui_tasks import broker_error
+    from ovdiff_web.core.services import queue, quotas
 
     quotas.check_can_queue(user)
-    reason = broker_error()
-    if reason:
-        raise SegmentQueueUnavailable(reason)
+    queue.require_broker()
     token = uuid.uuid4().hex
     out = job_dir(token)
     out.mkdir(parents=True)
@@ -85,16 +77,15 @@ def queue(upload: Any, class_names: Sequence[str], profile: str, user: Any) -> S
 
 
 def _send(job_id: int) -> None:
-    from ovdiff_web.celery import app, queue_name
+    from ovdiff_web.core.services import queue
 
     try:
-        result = app.send_task(TASK_NAME, args=(job_id,), queue=queue_name("gpu"), retry=True,
-                               retry_policy={"max_retries": 2})
-    except Exception as exc:  # broker went away after the check: say so on the job
+        task_id = queue.enqueue(queue.SEGMENT_IMAGE, (job_id,), "gpu")
+    except queue.QueueUnavailable as exc:  # broker went away after the check: say so on the job
         SegmentJob.objects.filter(pk=job_id).update(status=SegmentJob.Status.FAILED, finished_at=timezone.now(),
-                                                    error=f"could not queue: broker unavailable ({type(exc).__name__})")
+                                                    error=str(exc))
         return
-    SegmentJob.objects.filter(pk=job_id).update(celery_id=result.id)
+    SegmentJob.objects.filter(pk=job_id).update(celery_id=task_id)
 
 
 def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:

@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from engine.profiles import random_weights_note
 
 from ovdiff_web.core.forms import SegmentForm
-from ovdiff_web.core.services import segment_jobs, ui_support
+from ovdiff_web.core.services import run_images, segment_jobs, segment_page
+from ovdiff_web.core.services.queue import QueueUnavailable
 from ovdiff_web.core.services.quotas import QuotaExceeded
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -32,9 +33,8 @@ def segment(request: HttpRequest) -> HttpResponse:
         except QuotaExceeded as exc:
             form.add_error(None, str(exc))
             status = 429
-        except segment_jobs.SegmentQueueUnavailable as exc:
-            form.add_error(None, f"The task queue is unavailable, so nothing was queued: {exc}. Start Redis and a "
-                                 "worker (see the Workers page), then try again.")
+        except QueueUnavailable as exc:
+            form.add_error(None, str(exc))
             status = 503
         else:
             return redirect("ui:segment_result", token=job.token)
@@ -51,11 +51,11 @@ def segment_result(request: HttpRequest, token: str) -> HttpResponse:
         job = segment_jobs.get_job(token, request.user)
         if job.status != job.Status.SUCCEEDED:
             return render(request, "ovdiff/segment_pending.html", {"job": job})
-        result = ui_support.segment_result(token)
+        result = segment_page.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
     names = result["class_names"]
-    colours = ui_support.palette_hex(len(names))
+    colours = run_images.palette_hex(len(names))
     legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(names)]
     note = random_weights_note(result["profile"])
     return render(request, "ovdiff/segment_result.html",
@@ -69,13 +69,13 @@ def segment_overlay(request: HttpRequest, token: str) -> HttpResponse:
 
     try:
         segment_jobs.check_owner(token, request.user)
-        result = ui_support.segment_result(token)
+        result = segment_page.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
     from ovdiff_web.core.services.paths import media_path
 
     labels = load_label_png(media_path(result["labels"]))
-    png = ui_support.mask_rgba_png(labels, ui_support.parse_hidden(request.GET.get("hide")))
+    png = run_images.mask_rgba_png(labels, run_images.parse_hidden(request.GET.get("hide")))
     return HttpResponse(png, content_type="image/png")
 
 
@@ -91,7 +91,7 @@ def segment_explain(request: HttpRequest, token: str) -> JsonResponse:
     except ValueError:
         return JsonResponse({"error": "x and y must be integers"}, status=400)
     try:
-        data = ui_support.explain_stored_pixel(token, x, y)
+        data = segment_page.explain_stored_pixel(token, x, y)
     except LookupError as exc:
         return JsonResponse({"error": str(exc)}, status=404)
     for item in data["explanations"]:
