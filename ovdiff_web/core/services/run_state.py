@@ -117,6 +117,7 @@ def stage_at_least(run_id: int, name: str, done: int, *, skipped: int = 0) -> No
 
 def stage_sync_images(run_id: int) -> None:
     """segment.done = number of ImageResult rows: one UPDATE, idempotent under re-delivered shards."""
+    heartbeat(run_id)
     count = (ImageResult.objects.filter(run_id=OuterRef("run_id")).values("run_id")
              .annotate(c=Count("id")).values("c"))
     RunStage.objects.filter(run_id=run_id, name="segment").update(done=Subquery(count))
