@@ -2,4 +2,4 @@
 
 Importing the package registers every task with the Celery app (``autodiscover_tasks(["tasks"])``).
 """
-from tasks import artifacts, ingest, metrics, segment, segment_image, watchdog, workflow  # noqa: F401
+from tasks import artifacts, ingest, metrics, monitor, segment, segment_image, watchdog, workflow  # noqa: F401

@@ -22,7 +22,7 @@ from tests.ui.factories import make_demo_dataset, make_finished_run
 pytestmark = pytest.mark.django_db
 WRITE_METHODS = ("post", "put", "patch", "delete")
 # Writes that only READ the object (into a new object of the caller's): allowed on what the caller may read.
-READ_INTO = {"datasets/{pk}/import/"}
+READ_INTO = {"datasets/{pk}/import/", "runs/{pk}/rerun/"}  # rerun: a new run of the caller's own
 
 
 def _templates(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[str]:
@@ -72,13 +72,15 @@ def _fill(template: str, world: dict[str, Any]) -> str:
     head = parts[1] if parts[0] in ("api", "admin") and len(parts) > 1 else parts[0]
     if parts[0] == "admin":
         head = parts[2] if len(parts) > 2 else head
+    if head == "library":  # library/<kind>/<pk>/...: alice's vocabulary
+        head = "vocabularies"
     owner_of_pk = {"runs": "run", "vocabularies": "vocab", "classes": "cls", "datasets": "dataset",
                    "support-sets": "support", "banks": "support", "support-images": "image"}
     values = {
         "pk": world[owner_of_pk.get(head, "run")].pk if head in owner_of_pk else None,
         "object_id": world[ADMIN_MODELS[head]].pk if head in ADMIN_MODELS else 1,
         "class_pk": world["cls"].pk, "result_pk": world["result"].pk, "image_pk": world["image"].pk,
-        "gt": 0, "pred": 0, "kind": "pred", "fmt": "json", "layer": "fg_mask", "task_id": "x" * 8,
+        "gt": 0, "pred": 0, "kind": "vocabulary" if "library/" in template else "pred", "index": 0, "fmt": "json", "layer": "fg_mask", "task_id": "x" * 8,
         "token": world["token"], "path": world["result"].prediction, "user_id": 1, "content_type_id": 1,
         "id": 1,
     }

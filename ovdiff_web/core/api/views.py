@@ -56,7 +56,7 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelVie
             audit.record(self.request.user, vocabulary, "create", {"name": [None, vocabulary.name]})
             if names:
                 try:
-                    vocab_service.add_classes(vocabulary, names, user=self.request.user)
+                    vocab_service.add_classes(vocabulary, names, user=self.request.user, initial=True)
                 except quotas.QuotaExceeded as exc:
                     raise ValidationError({"names": [str(exc)]}) from None
 

@@ -53,14 +53,13 @@ def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
     return names
 
 
-def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None
-                ) -> tuple[list[VocabularyClass], list[str]]:
+def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None,
+                initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
     """Create classes for new names (labeller decides thing/stuff); returns (created, already present).
+    ``initial``: the classes a vocabulary is created with, so it stays at version 1 (no one saw another).
 
     ``quotas.QuotaExceeded`` (nothing created) when the vocabulary would exceed its class limit."""
-    from ovdiff_web.core.services.quotas import check_class_count
-
-    from ovdiff_web.core.services.quotas import QuotaExceeded
+    from ovdiff_web.core.services.quotas import QuotaExceeded, check_class_count
 
     existing = {n.lower() for n in vocabulary.classes.values_list("name", flat=True)}
     wanted = parse_names(names)
@@ -89,7 +88,8 @@ def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None
             existing.add(name.lower())
         if created:
             from_version = vocabulary.version
-            vocabulary.bump_version()
+            if not initial:
+                vocabulary.bump_version()
             record(user, vocabulary, "add_classes", {"classes": [[], [c.name for c in created]]}, from_version)
     return created, skipped
 

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('core', '0001_initial'),
+        ('core', '0002_run_names_notes_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
