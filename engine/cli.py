@@ -121,7 +121,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     names = _split(args.classes)
     if not names:
         raise EngineError("--classes needs at least one class name")
-    classes = class_specs(names, _split(args.stuff))
+    classes = class_specs(names, _split(args.stuff), table=ovd.config.segment.thing_stuff_table)
     image = load_image(args.image, ovd.config.segment.max_image_pixels)
     ovd.segmenter(classes, progress=Progress(args.quiet))
     seg = ovd.segment(image, classes, explain=args.explain)
@@ -186,7 +186,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ovd = _ovdiff(args)
     ds = open_dataset(args.dataset, args.root, split=args.split, protocol=args.protocol,
                       max_pixels=ovd.config.segment.max_image_pixels)
-    classes = dataset_classes(ds, _split(args.stuff))
+    classes = dataset_classes(ds, _split(args.stuff), ovd.config.segment.thing_stuff_table)
     metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=classes,
                                progress=Progress(args.quiet))
     print(f"{ds.name} {ds.protocol} {args.split}: mIoU {100 * (metrics['miou'] or 0):.2f} over "

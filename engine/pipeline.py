@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from engine.config import OVDiffConfig, stable_hash
+from engine.config import FeatureConfig, OVDiffConfig, stable_hash
 from engine.errors import BadInputError, CancelledError
 from engine.models.registry import ModelRegistry
 from engine.runtime import windows_per_batch
@@ -48,6 +48,10 @@ class OVDiff:
         else:
             origin = ("generated", self.registry.identity("generator"), cls.text.strip(), cfg.support)
         mask_models = self.registry.identity("dino") if cfg.masks.proposer == "maskcut" else ""
+        if cfg.masks.proposer == "cutler" and cfg.masks.use_instance_masks:
+            from engine.masks.cutler import cutler_weights_identity
+
+            mask_models = cutler_weights_identity()
         return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, cfg.masks, mask_models, cfg.features.dino_layer,
                            cfg.features.dino_facet)
 
@@ -138,7 +142,7 @@ class OVDiff:
 
         from engine.prototypes.banks import BankBuilder, save_bank
 
-        extractor = self.registry.extractor(ename, self.config.features)
+        extractor = self.registry.extractor(ename, support_feature_config(self.config, ename))
         builder = BankBuilder(cls.name, ename, self.config.prototypes)
         batch = max(1, self.config.support.batch_size)
         for start in range(0, len(support.images), batch):
@@ -170,7 +174,8 @@ class OVDiff:
         prefilter = None
         if self.config.segment.category_prefilter:
             if self._scorer is None:  # text embeddings by prompt, kept across vocabularies and in the store
-                self._scorer = CachedClipScorer(self.registry, self.store)
+                antialias = self.config.segment.prefilter_image_prep != "code"  # "code": the authors' resize
+                self._scorer = CachedClipScorer(self.registry, self.store, antialias=antialias)
             prefilter = CategoryPrefilter(self._scorer, self.config.segment)
         segment_cfg = replace(self.config.segment, window_batch_size=windows_per_batch(
             self.registry.runtime, self.config.segment.window_batch_size))
@@ -184,6 +189,14 @@ class OVDiff:
 
         with torch.inference_mode():
             return self.segmenter(classes)(image, explain=explain, return_scores=return_scores)
+
+
+def support_feature_config(cfg: OVDiffConfig, extractor: str) -> FeatureConfig:
+    """Feature settings for support images: with ``clip_support_native`` CLIP sees them at their own size
+    (512 px -> 32x32 patches, as the authors' ``gen_vit_features.py:84,139``) instead of squashed to 448."""
+    if extractor == "clip" and cfg.features.clip_support_native:
+        return replace(cfg.features, clip_input_size=cfg.support.image_size)
+    return cfg.features
 
 
 def chunk_images(chunk: Sequence) -> list[np.ndarray]:

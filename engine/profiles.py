@@ -3,7 +3,8 @@
 ``paper`` and ``paper-shape`` use the paper's settings unchanged (``paper-shape`` differs only in the models:
 paper architectures with random weights, see ``engine.models``). ``tiny`` shrinks every size so a CPU runs the
 whole pipeline (support set, masks, three prototype banks, a segmentation) in seconds on tiny random models;
-its numbers are meaningless, its code paths are the real ones.
+its numbers are meaningless, its code paths are the real ones. ``sdov`` is the authors' code where it differs
+from the paper's text (``engine.profile_sdov``, docs/SDOV_PROFILE.md), with the paper's real weights.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from engine.config import (
 )
 from engine.errors import BadInputError
 
-PROFILES: tuple[str, ...] = ("tiny", "paper", "paper-shape")
+PROFILES: tuple[str, ...] = ("tiny", "paper", "paper-shape", "sdov")
+# The paper's own mask proposer; a real-weight run with another is recorded as a substitute (engine.record).
+PAPER_MASK_PROPOSER = "cutler"
 # The one place that knows which profiles carry random weights and what everything showing their output says.
 RANDOM_WEIGHT_PROFILES = frozenset({"tiny", "paper-shape"})
 RANDOM_WEIGHTS_NOTE = (
@@ -73,6 +76,10 @@ def default_config(profile: str) -> OVDiffConfig:
     """The configuration of a named profile; an unknown name is a ``BadInputError``."""
     if profile == "tiny":
         return _tiny()
+    if profile == "sdov":
+        from engine.profile_sdov import sdov_config
+
+        return sdov_config()
     if profile in ("paper", "paper-shape"):
         return OVDiffConfig(
             support=SupportConfig(),

@@ -16,16 +16,19 @@ def _embedding(out: Any) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
-def clip_text_image_similarity(registry: Any, image: np.ndarray, prompts: list[str]) -> torch.Tensor:
+def clip_text_image_similarity(
+    registry: Any, image: np.ndarray, prompts: list[str], antialias: bool = True
+) -> torch.Tensor:
     """Cosine similarity (no logit scale) of ``image`` to each prompt: float32 (len(prompts),) on the CPU.
 
     ``image`` is (H, W, 3) uint8 or float in [0, 1]; it is squashed to CLIP's square input size and normalised with
-    CLIP's statistics. Prompts longer than the text encoder's limit are truncated.
+    CLIP's statistics (bilinear; ``antialias=False`` is the authors' torchvision 0.13 tensor resize). Prompts longer
+    than the text encoder's limit are truncated.
     """
     check_image(image)
     if not prompts:
         return torch.zeros(0, dtype=torch.float32)
-    return clip_text_embeddings(registry, prompts) @ clip_image_embedding(registry, image)
+    return clip_text_embeddings(registry, prompts) @ clip_image_embedding(registry, image, antialias)
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -36,14 +39,15 @@ def check_image(image: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
-def clip_image_embedding(registry: Any, image: np.ndarray) -> torch.Tensor:
-    """Unit-norm CLIP embedding of an image: float32 (D,) on the CPU."""
+def clip_image_embedding(registry: Any, image: np.ndarray, antialias: bool = True) -> torch.Tensor:
+    """Unit-norm CLIP embedding of an image: float32 (D,) on the CPU (``antialias`` as in
+    ``clip_text_image_similarity``)."""
     arr = check_image(image)
     model, _ = registry.clip()
     param = next(model.parameters())
     pixels = torch.from_numpy(arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))
     side = int(model.config.vision_config.image_size)
-    x = resize(pixels.permute(2, 0, 1)[None].to(param.device), (side, side))
+    x = resize(pixels.permute(2, 0, 1)[None].to(param.device), (side, side), antialias=antialias)
     x = normalise(x, CLIP_MEAN, CLIP_STD).to(param.dtype)
     img = _embedding(model.get_image_features(pixel_values=x))
     return F.normalize(img.float(), dim=-1)[0].cpu()

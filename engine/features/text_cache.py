@@ -29,9 +29,10 @@ _FILE, _PROMPTS = "embeddings.npy", "prompts.json"
 class CachedClipScorer:
     """``(image, prompts) -> cosine similarities``, a drop-in ``Scorer`` for ``CategoryPrefilter``."""
 
-    def __init__(self, registry: Any, store: Any) -> None:
+    def __init__(self, registry: Any, store: Any, antialias: bool = True) -> None:
         self.registry = registry
         self.store = store
+        self.antialias = antialias  # image resize, as in ``clip_text_image_similarity`` (False: the authors' code)
         self.prefix = stable_hash("clip-text", registry.identity("clip"))[:16]
         self.memory: dict[str, torch.Tensor] = {}
         self.read_keys: set[str] = set()
@@ -47,7 +48,7 @@ class CachedClipScorer:
         arr = np.ascontiguousarray(check_image(image))
         digest = hashlib.blake2b(arr.tobytes(), digest_size=16).hexdigest() + repr((arr.shape, arr.dtype.str))
         if self._image is None or self._image[0] != digest:
-            self._image = (digest, clip_image_embedding(self.registry, arr))
+            self._image = (digest, clip_image_embedding(self.registry, arr, self.antialias))
         return self._image[1]
 
     def text(self, prompts: list[str]) -> torch.Tensor:

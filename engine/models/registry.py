@@ -7,10 +7,10 @@ Where the weights come from, first match wins:
 
 1. ``sources[role]`` given to the constructor: a Hugging Face id or a local directory (``save_pretrained``
    format), for any profile.
-2. For the ``paper`` profile only, the environment variables ``OVDIFF_GENERATOR``, ``OVDIFF_DINO``,
+2. For the ``paper`` and ``sdov`` profiles only, the environment variables ``OVDIFF_GENERATOR``, ``OVDIFF_DINO``,
    ``OVDIFF_CLIP`` (same meaning).
-3. The profile default: ``paper`` uses the public checkpoints of METHOD_NOTES section 8; ``tiny`` builds tiny
-   random models; ``paper-shape`` builds the paper architectures with random weights.
+3. The profile default: ``paper`` and ``sdov`` use the public checkpoints of METHOD_NOTES section 8; ``tiny``
+   builds tiny random models; ``paper-shape`` builds the paper architectures with random weights.
 
 Hub ids are looked up in the local cache only; ``OVDIFF_ALLOW_DOWNLOAD=1`` (and not ``HF_HUB_OFFLINE=1``) lets
 an uncached id download. Anything missing raises ``MissingModelError`` naming the variable to set.
@@ -18,6 +18,7 @@ an uncached id download. Anything missing raises ``MissingModelError`` naming th
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from engine.config import FeatureConfig
@@ -80,7 +81,7 @@ class ModelRegistry:
         """None means: build the profile's random model."""
         if sources.get(role):
             return sources[role]
-        if self.profile == "paper":
+        if not is_random_profile(self.profile):
             default, env = ROLE_SOURCES[role]
             return os.environ.get(env) or default
         return None
@@ -114,6 +115,13 @@ class ModelRegistry:
         if role not in self._resolved:
             self._resolved[role] = resolve(role, src, self.allow_download)
         return self._resolved[role].identity + suffix
+
+    def weights_path(self, role: str) -> Path | None:
+        """Local directory of a role's weights (hub snapshot or given directory); None for random models."""
+        if self._sources[role] is None:
+            return None
+        self.identity(role)
+        return self._resolved[role].path
 
     def _get(self, role: str) -> Any:
         if role in self._models:

@@ -4,8 +4,9 @@ probabilities the attribution needs are computed only for the conditional half o
 The reference (``runtime.attention = "eager"``) is ``CrossAttentionCaptureProcessor``: an explicit softmax over
 the whole batch whose probabilities both produce the output and feed the recorder. Here the output comes from
 ``F.scaled_dot_product_attention`` (fused kernels, no (B, heads, HW, T) tensor kept) and the recorder gets the
-softmax of the conditional images' scores only, at the class tokens. Equal to the reference within float
-rounding (tests/engine/test_runtime_equivalence.py).
+softmax of the conditional images' scores only; it picks the class tokens and combines them (mean, or
+``per_token``) exactly as on the reference path. Equal to the reference within float rounding
+(tests/engine/test_runtime_equivalence.py).
 """
 from __future__ import annotations
 
@@ -60,11 +61,10 @@ class SDPACaptureProcessor:
         return out / attn.rescale_output_factor
 
     def _record(self, q: torch.Tensor, k: torch.Tensor, scale: float) -> None:
-        """Softmax of the conditional images' scores (float32), averaged over the class tokens."""
+        """Softmax of the conditional images' scores (float32); the recorder picks and combines the class tokens."""
         start = q.shape[0] // 2 if self.recorder.cfg_batches else 0
         scores = torch.matmul(q[start:].float(), k[start:].float().transpose(-1, -2)) * scale
-        probs = scores.softmax(dim=-1)[..., self.recorder.token_positions].mean(dim=-1)
-        self.recorder.add_token_probs(probs)
+        self.recorder.add_conditional(scores.softmax(dim=-1))
 
 
 def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:

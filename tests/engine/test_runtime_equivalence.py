@@ -99,6 +99,8 @@ def test_bfloat16_attribution_maps_stay_close(registries):
 
 
 def test_sdpa_capture_matches_eager_on_a_paper_shape_cross_attention():
+    """Both token orders (mean then upsample; sdov's per-token upsample then mean) on both capture paths.
+    The end-to-end comparison above covers the default order on every layer."""
     from diffusers.models.attention_processor import Attention
 
     from engine.support.attribution import AttributionRecorder, CrossAttentionCaptureProcessor
@@ -108,13 +110,18 @@ def test_sdpa_capture_matches_eager_on_a_paper_shape_cross_attention():
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         attn = Attention(query_dim=320, cross_attention_dim=768, heads=8, dim_head=40).eval()
-    hidden, text = torch.randn(2, 4096, 320, generator=gen), torch.randn(2, 77, 768, generator=gen)
-    results = []
-    for processor in (CrossAttentionCaptureProcessor, SDPACaptureProcessor):
-        recorder = AttributionRecorder([5, 6], (64, 64), 64, cfg_batches=True)
-        attn.set_processor(processor(recorder))
-        with torch.inference_mode():
-            results.append((attn(hidden, encoder_hidden_states=text), recorder.accumulated))
-    (out_ref, acc_ref), (out_fast, acc_fast) = results
-    assert torch.allclose(out_ref, out_fast, atol=1e-5)
-    assert acc_ref.shape == (1, 64, 64) and torch.allclose(acc_ref, acc_fast, atol=1e-6, rtol=1e-4)
+    # a 32x32 layer (upsampled to 64) with peaked probabilities: there the two token orders differ
+    hidden, text = torch.randn(2, 1024, 320, generator=gen) * 4, torch.randn(2, 77, 768, generator=gen)
+    by_order = {}
+    for per_token in (False, True):
+        results = []
+        for processor in (CrossAttentionCaptureProcessor, SDPACaptureProcessor):
+            recorder = AttributionRecorder([5, 6], (64, 64), 64, cfg_batches=True, per_token=per_token)
+            attn.set_processor(processor(recorder))
+            with torch.inference_mode():
+                results.append((attn(hidden, encoder_hidden_states=text), recorder.accumulated))
+        (out_ref, acc_ref), (out_fast, acc_fast) = results
+        assert torch.allclose(out_ref, out_fast, atol=1e-5)
+        assert acc_ref.shape == (1, 64, 64) and torch.allclose(acc_ref, acc_fast, atol=1e-6, rtol=1e-4)
+        by_order[per_token] = acc_fast
+    assert not torch.allclose(by_order[False], by_order[True], atol=1e-6, rtol=1e-4)  # the order was applied
