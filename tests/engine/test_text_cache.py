@@ -49,3 +49,13 @@ def test_prefilter_subset_search_is_not_recomputed_for_the_next_image(tiny_regis
     assert prefilter(_image(0), classes) == chosen and scorer.encoded == after_first
     reference = CategoryPrefilter(lambda im, p: clip_text_image_similarity(tiny_registry, im, p), cfg)
     assert prefilter(_image(3), classes) == reference(_image(3), classes)
+
+
+def test_the_image_resize_choice_reaches_the_cached_image_embedding(tiny_registry, tmp_path):
+    """sdov's pre-filter prep ("code") resizes without antialias, as the authors' torchvision 0.13 did."""
+    image, prompts = _image(4), ["a cat", "a dog"]
+    plain = CachedClipScorer(tiny_registry, ArtifactStore(tmp_path / "a"), antialias=False)
+    smooth = CachedClipScorer(tiny_registry, ArtifactStore(tmp_path / "b"))
+    direct = clip_text_image_similarity(tiny_registry, image, prompts, antialias=False)
+    assert torch.allclose(plain(image, prompts), direct, atol=1e-5)
+    assert not torch.allclose(plain(image, prompts), smooth(image, prompts), atol=1e-5)

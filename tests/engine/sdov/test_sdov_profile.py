@@ -120,6 +120,7 @@ def test_sdov_settings_run_end_to_end_on_tiny_models(tiny_registry, tmp_path):
     seg = ovd.segment(image, [ClassSpec("red panda"), ClassSpec("grass", is_stuff=True)])
     assert seg.labels.shape == (70, 90)
     assert ovd.banks(ClassSpec("red panda"))["clip"].fg.shape[1] > 0
+    assert ovd._scorer.antialias is False  # the code's pre-filter resize reaches the cached CLIP scorer
 
 
 def test_sdov_runs_sd_in_float16_on_cuda_only():
