@@ -56,6 +56,8 @@ class MaskConfig:
     maskcut_resize: int = 480
     maskcut_iou_drop: float = 0.5
     maskcut_min_area: float = 0.01
+    maskcut_layer: int | None = None  # MaskCut's own block of the "maskcut" backbone; None: features.dino_layer
+    maskcut_center: bool = False  # subtract the mean feature first (DINOv2 keys share a component: all cosines > tau)
     cutler_confidence: float = 0.35
     fg_threshold: float = 0.5  # fallback: fg = attribution > 0.5
     bg_threshold: float = 0.2  # bg = attribution < 0.2

@@ -32,9 +32,10 @@ def _textures() -> dict[str, np.ndarray]:
     return {"brick": data.brick(), "grass": data.grass(), "gravel": data.gravel()}
 
 
-def _texture_patch(tex: np.ndarray, size: int, rng: np.random.Generator, tint: tuple[float, float, float]) -> np.ndarray:
-    """A random crop, downscaled 2x so more structure fits, tinted to RGB float in [0, 255]."""
-    crop = min(2 * size, tex.shape[0], tex.shape[1])
+def _texture_patch(tex: np.ndarray, size: int, rng: np.random.Generator, tint: tuple[float, float, float],
+                   zoom_out: float = 2.0) -> np.ndarray:
+    """A random crop, downscaled ``zoom_out`` x so more structure fits, tinted to RGB float in [0, 255]."""
+    crop = min(int(zoom_out * size), tex.shape[0], tex.shape[1])
     y = int(rng.integers(0, tex.shape[0] - crop + 1))
     x = int(rng.integers(0, tex.shape[1] - crop + 1))
     patch = Image.fromarray(tex[y:y + crop, x:x + crop]).resize((size, size), Image.BILINEAR)

