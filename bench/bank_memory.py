@@ -39,7 +39,7 @@ def child(images: int, dim: int, grid: int, batch: int) -> dict:
     import torch
 
     from engine.config import PrototypeConfig
-    from engine.prototypes import BankBuilder
+    from engine.prototypes.banks import BankBuilder
 
     torch.manual_seed(0)
     yy, xx = np.mgrid[:grid, :grid]

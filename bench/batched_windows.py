@@ -15,7 +15,7 @@ N_CLASSES = 10
 
 
 def run(ctx: Context) -> dict:
-    from engine.segmenter import Segmenter
+    from engine.segment.segmenter import Segmenter
 
     cfg = ctx.config
     reg = ctx.registry()

@@ -38,7 +38,7 @@ def mixture(n: int, dim: int, centres: int = 96, seed: int = 0) -> torch.Tensor:
 def compare(n: int, dim: int, repeats: int) -> dict:
     from sklearn.cluster import KMeans
 
-    from engine.kmeans import kmeans
+    from engine.prototypes.kmeans import kmeans
 
     x32 = mixture(n, dim).float().numpy()  # both sides' input, made outside the timing
     pool = torch.from_numpy(x32)  # shares memory with x32

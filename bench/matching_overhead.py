@@ -31,7 +31,7 @@ def replay_extractors(ctx: Context, repeats: int) -> dict[str, ReplayExtractor]:
 def prime(extractors: dict[str, ReplayExtractor], image: np.ndarray, seg_cfg: SegmentConfig
           ) -> tuple[int, dict[str, float]]:
     """Run every extractor once per distinct crop shape of the image's windows; (windows, forward s per image)."""
-    from engine.windows import crop_batch, resize_short_side, window_boxes
+    from engine.segment.windows import crop_batch, resize_short_side, window_boxes
 
     work = resize_short_side(image, seg_cfg.short_side)
     img_t = torch.from_numpy(work).permute(2, 0, 1).float().div_(255.0)
@@ -51,7 +51,7 @@ def prime(extractors: dict[str, ReplayExtractor], image: np.ndarray, seg_cfg: Se
 
 
 def run(ctx: Context) -> dict:
-    from engine.segmenter import Segmenter
+    from engine.segment.segmenter import Segmenter
 
     cfg = ctx.config
     image = test_image()

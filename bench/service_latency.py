@@ -70,7 +70,7 @@ def seed(n_results: int) -> dict:
 
 
 def _demo_zip() -> bytes:
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         root = write_demo_dataset(Path(tmp) / "ds", n_images=2, size=32, seed=0)

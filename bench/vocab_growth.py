@@ -19,7 +19,7 @@ N_CACHED = 59
 
 def run(ctx: Context) -> dict:
     from engine.pipeline import BANK, build_ovdiff
-    from engine.prototypes import save_bank
+    from engine.prototypes.banks import save_bank
     from engine.types import ClassSpec
 
     image = test_image()

@@ -19,9 +19,9 @@ SIZES = (20, 60, 150)
 
 def run(ctx: Context) -> dict:
     from engine.features.clip_text import clip_text_image_similarity
-    from engine.prefilter import CategoryPrefilter
-    from engine.segmenter import Segmenter
-    from engine.stuff import background_keep_masks
+    from engine.segment.prefilter import CategoryPrefilter
+    from engine.segment.segmenter import Segmenter
+    from engine.segment.stuff import background_keep_masks
 
     cfg = ctx.config
     seg_cfg = dataclasses.replace(cfg.segment, pamr=False)

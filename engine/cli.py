@@ -90,7 +90,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _classes(text: str, stuff: str | None) -> list:
-    from engine.labeller import label_class
+    from engine.segment.labeller import label_class
     from engine.types import ClassSpec
 
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -109,7 +109,7 @@ def _classes(text: str, stuff: str | None) -> list:
 
 # ---- commands ---------------------------------------------------------------------------------------------
 def cmd_support(args: argparse.Namespace) -> int:
-    from engine.support_io import save_support_set
+    from engine.support.io import save_support_set
     from engine.types import ClassSpec
 
     if args.n is not None:
@@ -126,7 +126,7 @@ def cmd_support(args: argparse.Namespace) -> int:
 
 
 def cmd_prototypes(args: argparse.Namespace) -> int:
-    from engine.prototypes import save_bank
+    from engine.prototypes.banks import save_bank
     from engine.types import ClassSpec
 
     ovd = _ovdiff(args)
@@ -180,7 +180,7 @@ def _write_explanations(ovd, seg, classes, out: Path) -> list[dict]:  # noqa: AN
     """For each predicted class, explain its most confident pixel and draw the support region it came from."""
     from PIL import Image
 
-    from engine.explain import draw_explanation, explain_pixel, support_image_for
+    from engine.segment.explain import draw_explanation, explain_pixel, support_image_for
 
     out.mkdir(parents=True, exist_ok=True)
     supports = {c.name: ovd.support_set(c) for c in classes}
@@ -204,8 +204,8 @@ def _write_explanations(ovd, seg, classes, out: Path) -> list[dict]:  # noqa: AN
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from engine.datasets import open_dataset
-    from engine.evaluate import dataset_classes, evaluate_dataset
+    from engine.evaluation.datasets import open_dataset
+    from engine.evaluation.evaluate import dataset_classes, evaluate_dataset
 
     ovd = _ovdiff(args)
     ds = open_dataset(args.dataset, args.root, split=args.split, protocol=args.protocol,
@@ -214,14 +214,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=dataset_classes(ds, stuff),
                                progress=Progress(args.quiet))
     print(f"{ds.name} {ds.protocol} {args.split}: mIoU {100 * (metrics['miou'] or 0):.2f} over "
-          f"{metrics['images']} images; metrics.json and pred/ in {args.out}")
+          f"{metrics['images']} images; metrics.json, pred/ and overlay/ in {args.out}")
     if ovd.registry.is_random_weights:
         print(f"note: {RANDOM_NOTE}")
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from engine.scoring import score_directories
+    from engine.evaluation.scoring import score_directories
 
     metrics = score_directories(args.pred, args.gt, args.num_classes, args.ignore_index)
     if args.out:

@@ -18,10 +18,10 @@ from engine.errors import BadInputError, CancelledError
 from engine.masks.fgbg import apply_masks
 from engine.masks.proposer import build_proposer
 from engine.models.registry import ModelRegistry
-from engine.prototypes import BankBuilder, load_bank, save_bank
-from engine.sampling import sample_support_images, support_prompt
+from engine.prototypes.banks import BankBuilder, load_bank, save_bank
+from engine.support.sampling import sample_support_images, support_prompt
 from engine.store import ArtifactStore
-from engine.support_io import folder_content_hash, load_support_set, load_user_support_folder, save_support_set
+from engine.support.io import folder_content_hash, load_support_set, load_user_support_folder, save_support_set
 from engine.types import CancelFn, ClassSpec, PrototypeBank, ProgressFn, Segmentation, SupportSet
 
 # Bump when a stage's code changes what it produces: old artifacts then miss the cache instead of being reused.
@@ -138,11 +138,11 @@ class OVDiff:
 
     # ---- segmentation -------------------------------------------------------------------------------------
     def segmenter(self, classes: Sequence[ClassSpec], progress: ProgressFn | None = None,
-                  cancel: CancelFn | None = None):  # noqa: ANN201 - engine.segmenter.Segmenter
+                  cancel: CancelFn | None = None):  # noqa: ANN201 - engine.segment.segmenter.Segmenter
         """A segmenter for ``classes`` (banks built when missing); reused for the same vocabulary."""
         from engine.features.clip_text import clip_text_image_similarity
-        from engine.prefilter import CategoryPrefilter
-        from engine.segmenter import Segmenter
+        from engine.segment.prefilter import CategoryPrefilter
+        from engine.segment.segmenter import Segmenter
 
         vocab = tuple(classes)
         if vocab in self._segmenters:

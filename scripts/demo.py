@@ -97,7 +97,7 @@ def prepare_data() -> int:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
     from ovdiff_web.core.models import Dataset, Vocabulary
     from ovdiff_web.core.services import datasets, runs, vocab
 

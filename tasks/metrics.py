@@ -1,10 +1,12 @@
-"""cpu task: merge the shards' confusion matrices into the run's mIoU / per-class IoU, and close the run."""
+"""cpu task: merge the shards' confusion matrices into the run's metrics (the engine's summary), write the
+run's metrics.json (the same document ``python -m engine evaluate`` writes) and close the run."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from tasks.base import RunTask, fault_point, load_active_run, mark_cancelled, run_guard
@@ -27,7 +29,7 @@ def finalize_metrics(self: RunTask, run_id: int) -> dict[str, Any]:
             raise RuntimeError(f"shards {unfinished} did not finish; metrics would be partial")
         fields: dict[str, Any] = {}
         if run.kind == Run.Kind.EVALUATION:
-            fields = summarise(run.class_names, [s.confusion for s in shards if s.confusion is not None])
+            fields = write_run_metrics(run, [s.confusion for s in shards if s.confusion is not None])
             runs.stage_advance(run_id, "metrics")
         if Run.objects.filter(pk=run_id, cancel_requested=True).exists():
             mark_cancelled(run_id)
@@ -39,21 +41,28 @@ def finalize_metrics(self: RunTask, run_id: int) -> dict[str, Any]:
     return {"cancelled": True}
 
 
-def summarise(class_names: list[str], matrices: list[list[list[int]]]) -> dict[str, Any]:
-    """mmseg-style mIoU over the dataset classes; the extra last row/column (unmatched engine classes)
-    counts as wrong predictions but is not a class of its own."""
-    n = len(class_names)
-    total = np.zeros((n + 1, n + 1), dtype=np.int64)
+def write_run_metrics(run: Any, matrices: list[list[list[int]]]) -> dict[str, Any]:
+    """Merge the shard matrices, write ``runs/<id>/metrics.json`` and return the Run fields it fills."""
+    import numpy as np
+
+    from engine.evaluation.evaluate import metrics_document, write_metrics
+    from engine.evaluation.metrics import ConfusionMatrix
+    from ovdiff_web.core.models import ImageResult
+    from ovdiff_web.core.services import engine_bridge
+    from ovdiff_web.core.services.labels import spec_from_snapshot
+
+    ds = engine_bridge.open_run_dataset(run)
+    total = ConfusionMatrix(ds.num_classes + 1, ds.ignore_index)
     for m in matrices:
-        total += np.asarray(m, dtype=np.int64)
-    inter = np.diag(total)[:n].astype(np.float64)
-    union = (total.sum(0) + total.sum(1))[:n] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, inter / union, np.nan)
-    pixels = total.sum()
-    return {
-        "miou": float(np.nanmean(iou)) if np.isfinite(iou).any() else None,
-        "pixel_accuracy": float(np.diag(total).sum() / pixels) if pixels else None,
-        "per_class_iou": {name: (None if np.isnan(v) else float(v)) for name, v in zip(class_names, iou)},
-        "confusion": total[:n, :n + 1].tolist(),
-    }
+        shard = ConfusionMatrix(ds.num_classes + 1, ds.ignore_index)
+        shard.matrix = np.asarray(m, dtype=np.int64)
+        total.merge(shard)
+    rows = {r.image_id: r for r in ImageResult.objects.filter(run_id=run.pk)}
+    per_image = [{"id": i, "iou": rows[i].iou, "pixel_accuracy": rows[i].pixel_accuracy}
+                 for i in run.image_ids if i in rows]
+    metrics = metrics_document(total, ds, [spec_from_snapshot(e) for e in run.vocabulary_snapshot], per_image,
+                               config=run.settings, profile=run.profile, random_weights=run.is_random_weights)
+    write_metrics(Path(settings.MEDIA_ROOT) / "runs" / str(run.pk), metrics)
+    return {"miou": metrics["miou"], "pixel_accuracy": metrics["pixel_accuracy"],
+            "per_class_iou": dict(zip(metrics["class_names"], metrics["per_class_iou"])),
+            "confusion": metrics["confusion"]["matrix"]}

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler
 
-from engine.attribution import layer_grid
+from engine.support.attribution import layer_grid
 from engine.config import SD_CODE_EXTRA_LAYERS, FeatureConfig
 from engine.errors import BadInputError
 from engine.features.common import check_images, resize

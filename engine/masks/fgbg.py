@@ -10,7 +10,7 @@ Read from the authors' code (karazijal/sdov, ``sample_support_set.py``):
   then ``binary_erosion`` (skimage default: cross-shaped 3x3 footprint, image border not eroded);
 - fallback when there is no instance mask: fg = attribution > ``fg_threshold``, bg = attribution <
   ``bg_threshold``, and the code does NOT erode in this branch; we follow it.
-Empty fg: left empty. ``engine.prototypes`` skips images whose fg is empty on the feature grid (as the code
+Empty fg: left empty. ``engine.prototypes.banks`` skips images whose fg is empty on the feature grid (as the code
 does), so a failed generation contributes nothing rather than a guessed region.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ RUN_TIMEOUT_MS = 150_000
 
 @pytest.fixture
 def demo_dataset(shared_paths: dict[str, Path]) -> Any:
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
     from ovdiff_web.core.models import Dataset
     from ovdiff_web.core.services.datasets import ingest
 

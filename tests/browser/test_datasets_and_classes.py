@@ -18,7 +18,7 @@ REGEN_TIMEOUT_MS = 150_000
 
 
 def _zips(tmp: Path) -> tuple[Path, Path]:
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
 
     root = write_demo_dataset(tmp / "src", n_images=3, size=32, seed=0)
     (root / "images" / "demo_002.png").write_bytes(b"this is not an image")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from diffusers.models.attention_processor import AttnProcessor
 
-from engine.attribution import (
+from engine.support.attribution import (
     AttributionRecorder,
     capture_processors,
     class_token_positions,

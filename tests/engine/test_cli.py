@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from engine.cli import apply_overrides, main
-from engine.demo_data import write_demo_dataset
+from engine.evaluation.demo_data import write_demo_dataset
 from engine.profiles import default_config
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.datasets import (
+from engine.evaluation.datasets import (
     ADE150_CLASSES,
     COCO_OBJECT_CLASSES,
     CONTEXT59_CLASSES,

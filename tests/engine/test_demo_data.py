@@ -6,8 +6,8 @@ import socket
 import numpy as np
 import pytest
 
-from engine.datasets import open_dataset
-from engine.demo_data import DEMO_CLASSES, write_demo_dataset
+from engine.evaluation.datasets import open_dataset
+from engine.evaluation.demo_data import DEMO_CLASSES, write_demo_dataset
 from engine.errors import BadInputError
 
 

@@ -7,8 +7,8 @@ import torch
 
 from engine.config import SegmentConfig
 from engine.errors import BadInputError
-from engine.explain import draw_explanation, explain_pixel, support_image_for
-from engine.segmenter import Segmenter
+from engine.segment.explain import draw_explanation, explain_pixel, support_image_for
+from engine.segment.segmenter import Segmenter
 from engine.types import ClassSpec, PrototypeBank, ProtoSource, SupportImage, SupportSet
 
 CFG = SegmentConfig(short_side=64, window_sizes=(48, 32), window_stride=24)

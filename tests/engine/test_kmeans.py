@@ -7,7 +7,7 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
-from engine.kmeans import kmeans
+from engine.prototypes.kmeans import kmeans
 
 
 def _blobs(n: int = 3000, k: int = 6, d: int = 16, std: float = 1.0, seed: int = 0):
@@ -76,7 +76,7 @@ def test_rejects_bad_shapes():
 
 
 def test_float16_chunked_cast_path(monkeypatch):
-    import engine.kmeans as km
+    import engine.prototypes.kmeans as km
 
     monkeypatch.setattr(km, "_FULL_CAST_BYTES", 0)  # force per-chunk casting through the reused buffer
     x, y = _blobs()
@@ -87,7 +87,7 @@ def test_float16_chunked_cast_path(monkeypatch):
 
 
 def test_empty_cluster_is_reseeded_from_farthest_points(monkeypatch):
-    import engine.kmeans as km
+    import engine.prototypes.kmeans as km
 
     g = torch.Generator().manual_seed(0)
     blobs = [torch.tensor([c, 0.0]) + 0.1 * torch.randn(20, 2, generator=g) for c in (0.0, 10.0, 20.0)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.labeller import (
+from engine.segment.labeller import (
     ThingStuffLabel,
     dataset_classes,
     label_class,
@@ -25,7 +25,7 @@ def test_tables_cover_every_class(dataset, count):
 
 
 def test_tables_agree_with_the_dataset_readers_class_lists():
-    classes = pytest.importorskip("engine.datasets.classes")
+    classes = pytest.importorskip("engine.evaluation.datasets.classes")
     for dataset, names in [("voc", classes.VOC_CLASSES), ("context", classes.CONTEXT59_CLASSES),
                            ("coco_object", classes.COCO_OBJECT_CLASSES), ("ade20k", classes.ADE150_CLASSES)]:
         assert [normalise(n) for n in names] == [normalise(n) for n in dataset_classes(dataset)], dataset

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.matching import PrototypeTable, l2_normalise, match_prototypes
+from engine.segment.matching import PrototypeTable, l2_normalise, match_prototypes
 
 
 def _table(seed: int = 0, sizes=(5, 0, 7, 1, 12), dim: int = 16) -> PrototypeTable:

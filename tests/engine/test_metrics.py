@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.errors import BadInputError
-from engine.metrics import ConfusionMatrix, metrics_dict, per_image_iou
+from engine.evaluation.metrics import ConfusionMatrix, metrics_dict, per_image_iou
 
 # gt has an ignored pixel (255) where the prediction says 0: it must not count anywhere.
 GT = np.array([[0, 0, 1, 1], [0, 255, 1, 2]])

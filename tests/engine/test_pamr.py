@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.pamr import pamr, pamr_affinity
+from engine.segment.pamr import pamr, pamr_affinity
 
 
 def _two_tone(h: int = 32, w: int = 32) -> torch.Tensor:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.config import SegmentConfig
-from engine.prefilter import CategoryPrefilter, nonempty_subsets, subset_prompt
+from engine.segment.prefilter import CategoryPrefilter, nonempty_subsets, subset_prompt
 from engine.types import ClassSpec
 
 IMAGE = np.zeros((8, 8, 3), np.uint8)

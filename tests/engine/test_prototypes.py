@@ -7,7 +7,7 @@ import torch
 
 from engine.config import PrototypeConfig
 from engine.errors import BadInputError
-from engine.prototypes import BankBuilder, build_bank, grid_mask, load_bank, save_bank
+from engine.prototypes.banks import BankBuilder, build_bank, grid_mask, load_bank, save_bank
 
 H = W = 32  # image size
 G = 8  # feature grid

@@ -6,10 +6,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from engine.attribution import CrossAttentionCaptureProcessor
+from engine.support.attribution import CrossAttentionCaptureProcessor
 from engine.errors import BadInputError, CancelledError
 from engine.profiles import default_config
-from engine.sampling import sample_support_images
+from engine.support.sampling import sample_support_images
 
 CFG = dataclasses.replace(default_config("tiny").support, n_images=3, batch_size=2, num_inference_steps=4)
 

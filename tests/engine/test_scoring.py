@@ -6,8 +6,8 @@ import pytest
 
 from engine.errors import BadInputError
 from engine.images import save_label_png
-from engine.metrics import ConfusionMatrix
-from engine.scoring import score_directories
+from engine.evaluation.metrics import ConfusionMatrix
+from engine.evaluation.scoring import score_directories
 
 
 @pytest.fixture()

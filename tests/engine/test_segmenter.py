@@ -7,8 +7,8 @@ import torch
 
 from engine.config import SegmentConfig
 from engine.errors import BadInputError
-from engine.prefilter import CategoryPrefilter
-from engine.segmenter import Segmenter, as_rgb, label_from_scores
+from engine.segment.prefilter import CategoryPrefilter
+from engine.segment.segmenter import Segmenter, as_rgb, label_from_scores
 from engine.types import ClassSpec, PrototypeBank, ProtoSource
 
 RED, GREEN, BLUE, YELLOW, ORANGE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 128, 0)

@@ -5,8 +5,8 @@ import numpy as np
 import torch
 
 from engine.config import SegmentConfig
-from engine.segmenter import Segmenter
-from engine.stuff import background_keep_masks
+from engine.segment.segmenter import Segmenter
+from engine.segment.stuff import background_keep_masks
 from engine.types import ClassSpec, PrototypeBank, ProtoSource
 
 

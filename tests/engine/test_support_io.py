@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from engine.errors import BadInputError
-from engine.support_io import folder_content_hash, load_support_set, load_user_support_folder, save_support_set
+from engine.support.io import folder_content_hash, load_support_set, load_user_support_folder, save_support_set
 from engine.types import SupportImage, SupportSet
 
 

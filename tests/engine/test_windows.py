@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.config import SegmentConfig
-from engine.windows import (
+from engine.segment.windows import (
     CoverageAccumulator,
     Window,
     bilinear_matrix,

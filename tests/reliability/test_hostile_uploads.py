@@ -19,7 +19,7 @@ HTML = b"<!doctype html><html><body><script>alert(document.cookie)</script></bod
 
 def _demo_tree(replace: dict[str, bytes]) -> dict[str, bytes]:
     """The files of a one-image demo dataset, some replaced by hostile content."""
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(write_demo_dataset(Path(tmp) / "ds", n_images=1, size=32, seed=0))

@@ -37,7 +37,7 @@ def demo_zip(n_images: int = 4, size: int = 32, extra: dict[str, bytes] | None =
     """A folder-format dataset zip written by the engine's demo generator (+ optional extra members)."""
     import tempfile
 
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         root = write_demo_dataset(Path(tmp) / "ds", n_images=n_images, size=size, seed=0)

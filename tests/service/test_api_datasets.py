@@ -145,7 +145,7 @@ def test_non_utf8_names_are_handled(api: APIClient, media_root: Path) -> None:
 
 
 def test_register_server_path_confined(api: APIClient, settings, tmp_path: Path) -> None:
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
 
     allowed = tmp_path / "datasets"
     write_demo_dataset(allowed / "demo", n_images=2, size=32)

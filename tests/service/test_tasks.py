@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 from celery import chord
 from django.db import OperationalError
+from PIL import Image
 
 from engine.errors import BadInputError, CancelledError
 from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage
 from ovdiff_web.core.services import runs
-from ovdiff_web.core.services.labels import build_label_map, to_dataset_labels
 from tasks.artifacts import build_class_artifacts
 from tasks.base import cancel_checker, load_active_run, run_guard
-from tasks.metrics import finalize_metrics, summarise
+from tasks.metrics import finalize_metrics
 from tasks.segment import segment_shard
 from tasks.workflow import build_workflow
 
@@ -48,31 +47,15 @@ def test_routes_and_retry_policy(settings) -> None:
         assert not any(issubclass(BadInputError, e) or issubclass(MemoryError, e) for e in task.autoretry_for)
 
 
-def test_summarise_counts_unmatched_as_wrong_but_not_as_a_class() -> None:
-    # 2 dataset classes + 1 unmatched column; rows = ground truth
-    m = [[3, 1, 1],
-         [0, 4, 0],
-         [0, 0, 0]]
-    out = summarise(["a", "b"], [m, m])
-    assert out["per_class_iou"]["a"] == pytest.approx(6 / 10)
-    assert out["per_class_iou"]["b"] == pytest.approx(8 / 10)
-    assert out["miou"] == pytest.approx(0.7) and out["pixel_accuracy"] == pytest.approx(14 / 18)
-    assert np.asarray(out["confusion"]).shape == (2, 3)
-
-
-def test_label_mapping_by_name_or_prompt() -> None:
-    mapping = build_label_map(["background", "aeroplane", "tv monitor"], ["background", "airplane", "television"],
-                              True, [{"name": "airplane"}, {"name": "screen", "prompt": "television"}, {"name": "x"}])
-    assert mapping == {"airplane": 1, "screen": 2, "background": 0}
-    labels = np.array([[0, 1], [2, 3]])
-    out = to_dataset_labels(labels, ["background", "airplane", "screen", "x"], mapping, unmatched=3)
-    assert out.tolist() == [[0, 1], [2, 3]]
-
-
 @pytest.fixture
-def run(db, user) -> Run:
-    ds = Dataset.objects.create(name="d", format="folder", source="server", root="/nonexistent", status="ready",
-                                class_names=["background", "a", "b"], image_ids=["x", "y"])
+def run(db, user, tmp_path) -> Run:
+    root = tmp_path / "d"  # a folder dataset of classes a, b (no background); finalize reads its classes
+    (root / "images").mkdir(parents=True)
+    (root / "classes.txt").write_text("a\nb\n")
+    for name in ("x", "y"):
+        Image.new("RGB", (4, 4)).save(root / "images" / f"{name}.png")
+    ds = Dataset.objects.create(name="d", format="folder", source="server", root=str(root), status="ready",
+                                class_names=["a", "b"], image_ids=["x", "y"])
     run = Run.objects.create(dataset=ds, profile="tiny", class_names=["a", "b"], image_ids=["x", "y"],
                              is_random_weights=True, status="running")
     RunStage.objects.bulk_create([RunStage(run=run, name=n, order=i, total=t) for i, (n, t) in

@@ -9,7 +9,7 @@ import numpy as np
 
 def make_demo_dataset(root: Path, n_images: int = 5, size: int = 32) -> Any:
     """The engine's synthetic demo dataset in folder format, ingested by the service (status READY)."""
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
     from ovdiff_web.core.models import Dataset
     from ovdiff_web.core.services.datasets import ingest
 
@@ -27,9 +27,9 @@ def _shift(labels: np.ndarray, k: int) -> np.ndarray:
 
 def make_finished_run(dataset: Any, user: Any, media_root: Path) -> Any:
     """A succeeded tiny-profile run whose prediction of image i is the ground truth shifted by 3*i pixels."""
-    from engine.datasets import open_dataset
+    from engine.evaluation.datasets import open_dataset
     from engine.images import save_label_png
-    from engine.metrics import ConfusionMatrix, per_image_iou
+    from engine.evaluation.metrics import ConfusionMatrix, per_image_iou
     from ovdiff_web.core.models import ImageResult, Run, RunStage
 
     seg = open_dataset("folder", dataset.root, split="val")

@@ -27,7 +27,7 @@ def _zip_dir(root: Path, wrap: str = "") -> bytes:
 
 
 def _demo_zip(tmp_path: Path, n: int = 3, corrupt: bool = False) -> bytes:
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
 
     root = write_demo_dataset(tmp_path / "src", n_images=n, size=24, seed=0)
     if corrupt:
@@ -151,7 +151,7 @@ def test_not_a_zip_and_duplicate_name(ui: Any, media_root: Path, dataset: Datase
 
 
 def test_register_server_path_confined_to_roots(ui: Any, settings: Any, tmp_path: Path) -> None:
-    from engine.demo_data import write_demo_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
 
     allowed = tmp_path / "roots"
     write_demo_dataset(allowed / "demo2", n_images=2, size=24, seed=1)

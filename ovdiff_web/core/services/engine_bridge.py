@@ -68,6 +68,14 @@ def store_has(store: Any, kind: str, key: str) -> bool:
 
 def open_dataset(fmt: str, root: str, split: str, protocol: str | None, *, check_files: bool = True) -> Any:
     """The engine's ``SegDataset`` for a dataset row's format/root/split/protocol."""
-    from engine.datasets import open_dataset as engine_open
+    from engine.evaluation.datasets import open_dataset as engine_open
 
     return engine_open(fmt, root, split=split or "val", protocol=protocol or None, check_files=check_files)
+
+
+def open_run_dataset(run: Any) -> Any:
+    """The engine's ``SegDataset`` a run segments (file checks were done at ingest)."""
+    dataset = run.dataset
+    if dataset is None:
+        raise RuntimeError("the run's dataset was deleted")
+    return open_dataset(dataset.format, dataset.root, dataset.split, dataset.protocol, check_files=False)

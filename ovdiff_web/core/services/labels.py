@@ -1,37 +1,7 @@
-"""Mapping engine class names to dataset label indices, and turning engine predictions into dataset labels."""
+"""Vocabulary snapshots of a run: from a dataset's classes, and back to engine ``ClassSpec``s."""
 from __future__ import annotations
 
 from typing import Any, Sequence
-
-import numpy as np
-
-
-def build_label_map(dataset_classes: Sequence[str], dataset_prompts: Sequence[str], has_background: bool,
-                    vocabulary: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Engine class name -> dataset index, matching a vocabulary class by name or prompt (case-insensitive)
-    to a dataset class name or prompt. With a background protocol engine "background" -> dataset 0."""
-    index: dict[str, int] = {}
-    for i, (name, prompt) in enumerate(zip(dataset_classes, dataset_prompts)):
-        if has_background and i == 0:
-            continue
-        index.setdefault(name.lower(), i)
-        index.setdefault(str(prompt).lower(), i)
-    mapping: dict[str, int] = {}
-    for cls in vocabulary:
-        for candidate in (cls["name"], cls.get("prompt") or ""):
-            if candidate and candidate.lower() in index:
-                mapping[cls["name"]] = index[candidate.lower()]
-                break
-    if has_background:
-        mapping["background"] = 0
-    return mapping
-
-
-def to_dataset_labels(labels: np.ndarray, engine_classes: Sequence[str], label_map: dict[str, int],
-                      unmatched: int) -> np.ndarray:
-    """Re-index an engine label map: classes absent from ``label_map`` become ``unmatched`` (always wrong)."""
-    lut = np.array([label_map.get(name, unmatched) for name in engine_classes], dtype=np.int64)
-    return lut[np.asarray(labels, dtype=np.int64)]
 
 
 def snapshot_from_dataset(class_names: Sequence[str], prompts: Sequence[str], has_background: bool) -> list[dict]:

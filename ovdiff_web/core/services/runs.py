@@ -10,10 +10,11 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from engine.evaluation.labelmap import dataset_label_map
 from ovdiff_web.celery import queue_name
 from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary, is_random_profile
 from ovdiff_web.core.services import engine_bridge
-from ovdiff_web.core.services.labels import build_label_map, snapshot_from_dataset
+from ovdiff_web.core.services.labels import snapshot_from_dataset
 
 STAGES = ("support", "banks", "segment", "metrics")
 
@@ -39,7 +40,8 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
             raise RunInputError(f"vocabulary {vocabulary.name!r} has no classes")
     else:
         snapshot = snapshot_from_dataset(dataset.class_names, dataset.prompts, dataset.has_background)
-    label_map = build_label_map(dataset.class_names, dataset.prompts, dataset.has_background, snapshot)
+    label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names,
+                                  dataset.prompts, dataset.has_background)
     image_ids = list(dataset.image_ids)[: limit or None]
     with transaction.atomic():
         run = Run.objects.create(

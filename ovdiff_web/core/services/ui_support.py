@@ -428,7 +428,7 @@ def segment_result(token: str) -> dict[str, Any]:
 def explain_stored_pixel(token: str, x: int, y: int) -> dict[str, Any]:
     """Which prototype decided pixel (x, y) of a stored segmentation, and the support region it came from."""
     from engine.errors import BadInputError
-    from engine.explain import explain_pixel
+    from engine.segment.explain import explain_pixel
     from engine.images import load_label_png
     from engine.types import ProtoSource, Segmentation
 

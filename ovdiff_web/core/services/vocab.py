@@ -20,8 +20,8 @@ class VersionConflict(Exception):
 
 
 def label_class(name: str) -> tuple[bool, str]:
-    """(is_stuff, note) from ``engine.labeller.label_class``; accepts a bool, a pair or an object result."""
-    from engine.labeller import label_class as engine_label
+    """(is_stuff, note) from ``engine.segment.labeller.label_class``; accepts a bool, a pair or an object result."""
+    from engine.segment.labeller import label_class as engine_label
 
     result = engine_label(name)
     if isinstance(result, bool):

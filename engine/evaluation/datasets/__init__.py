@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from engine.datasets.ade20k import open_ade20k
-from engine.datasets.base import Sample, SegDataset, reduce_zero_label
-from engine.datasets.classes import (
+from engine.evaluation.datasets.ade20k import open_ade20k
+from engine.evaluation.datasets.base import Sample, SegDataset, reduce_zero_label
+from engine.evaluation.datasets.classes import (
     ADE150_CLASSES,
     COCO_OBJECT_CLASSES,
     CONTEXT59_CLASSES,
@@ -15,10 +15,10 @@ from engine.datasets.classes import (
     prompt_for,
     prompts_for,
 )
-from engine.datasets.coco_object import open_coco_object
-from engine.datasets.context import open_context
-from engine.datasets.folder import open_folder
-from engine.datasets.voc import open_voc
+from engine.evaluation.datasets.coco_object import open_coco_object
+from engine.evaluation.datasets.context import open_context
+from engine.evaluation.datasets.folder import open_folder
+from engine.evaluation.datasets.voc import open_voc
 from engine.errors import BadInputError
 
 READERS: dict[str, Callable[..., SegDataset]] = {

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import torch
 
 from engine.config import SegmentConfig
-from engine.matching import l2_normalise
+from engine.segment.matching import l2_normalise
 from engine.types import PrototypeBank
 
 

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-DATA_PATH = Path(__file__).parent / "data" / "thing_stuff.json"
+DATA_PATH = Path(__file__).parent.parent / "data" / "thing_stuff.json"
 
 
 @dataclass(frozen=True)

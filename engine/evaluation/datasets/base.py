@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from engine.datasets.classes import prompts_for
+from engine.evaluation.datasets.classes import prompts_for
 from engine.errors import BadInputError
 from engine.images import DEFAULT_MAX_PIXELS, load_image, load_label_png
 

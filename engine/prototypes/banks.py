@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from engine.config import PrototypeConfig
 from engine.errors import BadInputError
-from engine.kmeans import kmeans
+from engine.prototypes.kmeans import kmeans
 from engine.types import PrototypeBank, ProtoSource
 
 BANK_FORMAT = 1

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.datasets.base import Sample, SegDataset, check_protocol, find_root
-from engine.datasets.classes import ADE150_CLASSES
+from engine.evaluation.datasets.base import Sample, SegDataset, check_protocol, find_root
+from engine.evaluation.datasets.classes import ADE150_CLASSES
 from engine.errors import BadInputError
 
 PROTOCOLS = ("ade150",)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.attribution import AttributionRecorder, capture_processors, class_token_positions, finalize_attribution
+from engine.support.attribution import AttributionRecorder, capture_processors, class_token_positions, finalize_attribution
 from engine.config import SupportConfig
 from engine.errors import BadInputError, CancelledError
 from engine.types import CancelFn, ProgressFn, SupportImage

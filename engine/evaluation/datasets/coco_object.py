@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.datasets.base import Sample, SegDataset, check_protocol, find_root
-from engine.datasets.classes import COCO_OBJECT_CLASSES
+from engine.evaluation.datasets.base import Sample, SegDataset, check_protocol, find_root
+from engine.evaluation.datasets.classes import COCO_OBJECT_CLASSES
 from engine.errors import BadInputError
 
 PROTOCOLS = ("coco_object",)

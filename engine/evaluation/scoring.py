@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.errors import BadInputError
 from engine.images import DEFAULT_MAX_PIXELS, load_label_png
-from engine.metrics import ConfusionMatrix, metrics_dict, per_image_iou
+from engine.evaluation.metrics import ConfusionMatrix, metrics_dict, per_image_iou
 
 
 def _pngs(folder: Path, what: str) -> dict[str, Path]:
@@ -27,7 +27,7 @@ def score_directories(
     class_names: list[str] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict[str, Any]:
-    """Accumulate one confusion matrix over all ground-truth images; see ``engine.metrics.metrics_dict``.
+    """Accumulate one confusion matrix over all ground-truth images; see ``engine.evaluation.metrics.metrics_dict``.
 
     Adds ``per_image`` {stem: mIoU over classes present}, ``num_images`` and ``unmatched_predictions``.
     """

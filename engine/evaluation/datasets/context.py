@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.datasets.base import Sample, SegDataset, check_protocol, find_root, read_split_file
-from engine.datasets.classes import CONTEXT59_CLASSES
+from engine.evaluation.datasets.base import Sample, SegDataset, check_protocol, find_root, read_split_file
+from engine.evaluation.datasets.classes import CONTEXT59_CLASSES
 
 PROTOCOLS = ("context60", "context59")
 

@@ -21,12 +21,12 @@ import torch
 
 from engine.config import SegmentConfig
 from engine.errors import BadInputError
-from engine.matching import PrototypeTable, l2_normalise, match_prototypes
-from engine.pamr import pamr
-from engine.prefilter import CategoryPrefilter
-from engine.stuff import background_keep_masks
+from engine.segment.matching import PrototypeTable, l2_normalise, match_prototypes
+from engine.segment.pamr import pamr
+from engine.segment.prefilter import CategoryPrefilter
+from engine.segment.stuff import background_keep_masks
 from engine.types import ClassSpec, FeatureExtractor, PrototypeBank, ProtoSource, Segmentation
-from engine.windows import (
+from engine.segment.windows import (
     CoverageAccumulator,
     Window,
     bilinear_matrix,

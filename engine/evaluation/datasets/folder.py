@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.datasets.base import Sample, SegDataset, read_split_file
+from engine.evaluation.datasets.base import Sample, SegDataset, read_split_file
 from engine.errors import BadInputError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

@@ -17,7 +17,7 @@ from engine.images import save_label_png, voc_palette
 DEMO_CLASSES: tuple[str, ...] = ("background", "brick", "grass", "gravel")
 _TINTS = {"brick": (1.0, 0.55, 0.42), "grass": (0.45, 0.9, 0.35), "gravel": (0.9, 0.85, 0.75)}
 
-README = """SYNTHETIC demo dataset written by engine.demo_data.write_demo_dataset (seed={seed}).
+README = """SYNTHETIC demo dataset written by engine.evaluation.demo_data.write_demo_dataset (seed={seed}).
 Images are composed from the brick, grass and gravel textures that ship inside scikit-image
 (skimage.data), tinted and pasted as ellipses, rectangles and half-planes over a smooth gradient
 background. masks/ holds the exact per-pixel class indices (palette PNGs) in the order of classes.txt

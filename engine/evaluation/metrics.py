@@ -99,20 +99,40 @@ def _nan_to_none(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else float(v) for v in values]
 
 
+def _none_if_nan(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
 def metrics_dict(cm: ConfusionMatrix, class_names: list[str] | None = None) -> dict[str, Any]:
-    """JSON-ready summary: NaN becomes None so the dict round-trips through strict JSON."""
-    miou, acc, macc = cm.miou(), cm.pixel_accuracy(), cm.mean_accuracy()
+    """The one metrics summary (CLI, service shards merged, scorer): JSON-ready, NaN becomes None.
+
+    A matrix wider than ``class_names`` carries the "no dataset label" column (vocabulary classes the dataset
+    does not know): those pixels count as wrong predictions but are no class, so means, per-class lists and
+    the confusion rows cover only the named classes.
+    """
+    n = cm.num_classes if class_names is None else len(class_names)
+    iou, class_acc = cm.iou()[:n], cm.class_accuracy()[:n]
     out: dict[str, Any] = {
-        "miou": None if np.isnan(miou) else miou,
-        "pixel_accuracy": None if np.isnan(acc) else acc,
-        "mean_accuracy": None if np.isnan(macc) else macc,
-        "per_class_iou": _nan_to_none(cm.iou()),
-        "per_class_accuracy": _nan_to_none(cm.class_accuracy()),
-        "confusion": cm.to_dict(),
+        "miou": float(np.nanmean(iou)) if np.isfinite(iou).any() else None,
+        "pixel_accuracy": _none_if_nan(cm.pixel_accuracy()),
+        "mean_accuracy": float(np.nanmean(class_acc)) if np.isfinite(class_acc).any() else None,
+        "per_class_iou": _nan_to_none(iou),
+        "per_class_accuracy": _nan_to_none(class_acc),
+        "confusion": {"num_classes": n, "ignore_index": cm.ignore_index, "matrix": cm.matrix[:n].tolist()},
     }
     if class_names is not None:
         out["class_names"] = list(class_names)
     return out
+
+
+def image_scores(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_index: int = 255,
+                 item: str | None = None) -> tuple[ConfusionMatrix, float | None, float | None]:
+    """One image's confusion matrix, mIoU over its first ``num_classes`` classes present in prediction or
+    ground truth, and pixel accuracy; the matrix has one extra "no dataset label" column."""
+    one = ConfusionMatrix(num_classes + 1, ignore_index).update(pred, gt, item=item)
+    ious = one.iou()[:num_classes]
+    iou = float(np.nanmean(ious)) if np.isfinite(ious).any() else None
+    return one, iou, _none_if_nan(one.pixel_accuracy())
 
 
 def per_image_iou(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_index: int = 255) -> float:

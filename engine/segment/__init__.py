@@ -1,0 +1,1 @@
+"""Segmentation (paper sec. 3.3): windows, prototype matching, CLIP pre-filter, stuff filter, PAMR, explanations."""
