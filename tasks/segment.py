@@ -22,8 +22,7 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
     from engine.evaluation.metrics import ConfusionMatrix
     from engine.evaluation.predictions import write_prediction
     from ovdiff_web.core.models import ImageResult, Run, RunShard
-    from ovdiff_web.core.services import engine_bridge, runs
-    from ovdiff_web.core.services.labels import spec_from_snapshot
+    from ovdiff_web.core.services import engine_bridge, run_state
 
     run = load_active_run(run_id)
     if run is None:
@@ -32,11 +31,11 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
     if shard.finished_at is not None:  # re-delivered after its work was recorded: nothing to redo
         return {"shard": shard_index, "images": len(shard.image_ids), "already_done": True}
     with run_guard(run_id, "segment"):
-        runs.stage_start(run_id, "segment")
+        run_state.stage_start(run_id, "segment")
         seg_ds = engine_bridge.open_run_dataset(run)
         samples = {s.id: s for s in seg_ds.samples}
         ovd = self.ovdiff(run.profile, run.settings)
-        specs = [spec_from_snapshot(e) for e in run.vocabulary_snapshot]
+        specs = run.class_specs()
         cancel = cancel_checker(run_id)
         evaluate = run.kind == Run.Kind.EVALUATION
         n = seg_ds.num_classes
@@ -55,7 +54,7 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
                 "pixel_accuracy": res.pixel_accuracy if evaluate else None,
                 "width": int(res.image.shape[1]), "height": int(res.image.shape[0]), "classes_present": present,
                 **{k: p.relative_to(media).as_posix() for k, p in paths.items()}})
-            runs.stage_sync_images(run_id)
+            run_state.stage_sync_images(run_id)
             fault_point("segment")
         RunShard.objects.filter(pk=shard.pk).update(confusion=cm.matrix.tolist() if evaluate else None,
                                                     finished_at=timezone.now())

@@ -9,7 +9,6 @@ from typing import Any, Sequence
 
 from celery import chain, group, shared_task
 from celery.canvas import Signature
-from django.utils import timezone
 
 from ovdiff_web.celery import queue_name
 from tasks.artifacts import build_class_artifacts
@@ -36,27 +35,25 @@ def build_workflow(run_id: int, class_indices: Sequence[int], shard_indices: Seq
 def start_run(self: RunTask, run_id: int) -> dict[str, Any]:
     """Mark the run running, skip cached classes (keys only, no model weights) and launch the canvas."""
     from ovdiff_web.core.models import Run, RunShard
-    from ovdiff_web.core.services import engine_bridge, runs
-    from ovdiff_web.core.services.labels import spec_from_snapshot
+    from ovdiff_web.core.services import engine_bridge, run_state
 
     run = load_active_run(run_id)
     if run is None:
         return {"skipped": "run not active"}
     with run_guard(run_id, "support"):
-        Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING,
-                                                                       started_at=timezone.now())
+        run_state.mark_running(run_id)
         ovd = self.ovdiff(run.profile, run.settings)
         to_build: list[int] = []
         cached: list[str] = []
-        for i, entry in enumerate(run.vocabulary_snapshot):
-            if engine_bridge.class_is_cached(ovd, self.store, spec_from_snapshot(entry)):
-                cached.append(entry["name"])
+        for i, spec in enumerate(run.class_specs()):
+            if engine_bridge.class_is_cached(ovd, self.store, spec):
+                cached.append(spec.name)
             else:
                 to_build.append(i)
         Run.objects.filter(pk=run_id).update(skipped_classes=cached)
         if cached:  # absolute, not incremental: a resumed run plans again over the same classes
-            runs.stage_at_least(run_id, "support", len(cached), skipped=len(cached))
-            runs.stage_at_least(run_id, "banks", len(cached), skipped=len(cached))
+            run_state.stage_at_least(run_id, "support", len(cached), skipped=len(cached))
+            run_state.stage_at_least(run_id, "banks", len(cached), skipped=len(cached))
         shards = list(RunShard.objects.filter(run_id=run_id, finished_at__isnull=True)
                       .values_list("index", flat=True))  # a resumed run keeps its finished shards
         result = build_workflow(run_id, to_build, shards).apply_async()

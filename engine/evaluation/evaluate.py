@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from engine.atomic import atomic_write
+from engine.class_specs import class_specs, dataset_entries
 from engine.errors import CancelledError
 from engine.evaluation.datasets.base import Sample, SegDataset
 from engine.evaluation.labelmap import dataset_label_map, to_dataset_labels
@@ -26,19 +27,8 @@ if TYPE_CHECKING:
 
 
 def dataset_classes(ds: SegDataset, stuff: Sequence[str] | None = None) -> list[ClassSpec]:
-    """The vocabulary a dataset implies: its classes (without "background"), prompts renamed, thing/stuff labelled.
-
-    ``stuff`` overrides the labeller with an explicit list of stuff class names.
-    """
-    from engine.segment.labeller import label_class
-
-    names = ds.class_names[1:] if ds.has_background else ds.class_names
-    prompts = ds.prompts[1:] if ds.has_background else ds.prompts
-    out = []
-    for name, prompt in zip(names, prompts):
-        is_stuff = (name in stuff) if stuff is not None else label_class(prompt).label == "stuff"
-        out.append(ClassSpec(name=name, prompt=prompt, is_stuff=is_stuff))
-    return out
+    """The vocabulary a dataset implies (``class_specs`` of its entries); ``stuff`` overrides the labeller."""
+    return class_specs(dataset_entries(ds.class_names, ds.prompts, ds.has_background), stuff)
 
 
 def vocabulary_label_map(classes: Sequence[ClassSpec], ds: SegDataset) -> dict[str, int]:

@@ -56,5 +56,5 @@ def to_dataset_labels(seg: "Segmentation", label_map: dict[str, int], has_backgr
     With background the segmenter's own labels are used; without, every pixel takes its best class.
     """
     labels = seg.labels if has_background else best_class_labels(seg)
-    lut = np.array([label_map.get(name, num_classes) for name in seg.class_names], dtype=np.int64)
+    lut = np.array([label_map.get(name, num_classes) for name in seg.label_names], dtype=np.int64)
     return lut[np.asarray(labels, dtype=np.int64)]

@@ -31,7 +31,7 @@ from engine.config import FeatureConfig, MaskConfig
 from engine.errors import BadInputError, MissingModelError
 from engine.models import builders
 from engine.models.loading import ROLE_SOURCES, ResolvedSource, load_clip, load_dino, load_generator, resolve
-from engine.profiles import PROFILES
+from engine.profiles import PROFILES, is_random_profile
 from engine.types import FeatureExtractor
 
 ROLES: tuple[str, ...] = ("generator", "dino", "clip", "maskcut")
@@ -100,7 +100,7 @@ class ModelRegistry:
     @property
     def is_random_weights(self) -> bool:
         """True for the tiny and paper-shape profiles: their outputs mean nothing, only their shapes do."""
-        return self.profile in _RANDOM_BUILDERS
+        return is_random_profile(self.profile)
 
     def source(self, role: str) -> str | None:
         """The configured id/directory of a role, or None when it is built with random weights."""

@@ -24,7 +24,7 @@ def explain_pixel(seg: Segmentation, x: int, y: int) -> list[PixelExplanation]:
     h, w = seg.labels.shape
     if not (0 <= x < w and 0 <= y < h):
         raise BadInputError(f"pixel ({x}, {y}) is outside the {w}x{h} image", item=f"({x}, {y})")
-    class_name = seg.class_names[int(seg.labels[y, x])]
+    class_name = seg.label_names[int(seg.labels[y, x])]
     out: list[PixelExplanation] = []
     for extractor, winners in seg.winners.items():
         idx = int(winners[y, x])

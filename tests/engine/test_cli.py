@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.cli import apply_overrides, main
+from engine.cli import main
+from engine.config import apply_overrides
 from engine.evaluation.demo_data import write_demo_dataset
 from engine.profiles import default_config
 
@@ -27,7 +28,7 @@ def test_segment_writes_palette_png_overlay_legend_and_explanations(tmp_path, st
     assert labels.mode == "P" and labels.size == (80, 60)
     legend = json.loads((out / "legend.json").read_text())
     assert [c["name"] for c in legend["classes"]] == ["background", "brick", "grass"]
-    assert legend["random_weights"] is True and "random-weight" in legend["note"]
+    assert legend["random_weights"] is True and "randomly initialised" in legend["note"]
     assert legend["stuff"] == ["grass"]
     assert legend["explanations"] and all("source" in e for e in legend["explanations"])
     assert (out / "overlay.png").exists()

@@ -71,7 +71,7 @@ def test_pixel_explanations_name_the_planted_prototype(seg):
 def test_explain_errors(seg):
     with pytest.raises(BadInputError, match="outside"):
         explain_pixel(seg, 500, 0)
-    plain = type(seg)(labels=seg.labels, class_names=seg.class_names)
+    plain = type(seg)(labels=seg.labels, label_names=seg.label_names)
     with pytest.raises(BadInputError, match="explain=True"):
         explain_pixel(plain, 0, 0)
 

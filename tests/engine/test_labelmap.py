@@ -14,7 +14,7 @@ def test_label_mapping_by_name_or_prompt_with_a_no_dataset_label_column() -> Non
                                 ["background", "aeroplane", "tv monitor"], ["background", "airplane", "television"],
                                 True)
     assert mapping == {"airplane": 1, "screen": 2, "background": 0}
-    seg = Segmentation(labels=np.array([[0, 1], [2, 3]]), class_names=["background", "airplane", "screen", "x"])
+    seg = Segmentation(labels=np.array([[0, 1], [2, 3]]), label_names=["background", "airplane", "screen", "x"])
     assert to_dataset_labels(seg, mapping, True, num_classes=3).tolist() == [[0, 1], [2, 3]]
 
 
@@ -22,7 +22,7 @@ def test_without_background_every_pixel_takes_its_best_class() -> None:
     scores = np.zeros((3, 1, 2), dtype=np.float32)
     scores[0] = 9.0  # background would win, but the protocol has none
     scores[1, 0, 0], scores[2, 0, 1] = 1.0, 1.0
-    seg = Segmentation(labels=np.zeros((1, 2), dtype=np.int32), class_names=["background", "a", "b"], scores=scores)
+    seg = Segmentation(labels=np.zeros((1, 2), dtype=np.int32), label_names=["background", "a", "b"], scores=scores)
     assert to_dataset_labels(seg, {"a": 0, "b": 1}, False, num_classes=2).tolist() == [[0, 1]]
 
 

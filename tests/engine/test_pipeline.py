@@ -58,7 +58,7 @@ def test_segment_returns_labels_at_image_size_with_background_first(ovd):
     image = (np.random.default_rng(0).random((70, 90, 3)) * 255).astype(np.uint8)
     seg = ovd.segment(image, classes, explain=True)
     assert seg.labels.shape == (70, 90)
-    assert seg.class_names == ["background", "brick", "grass"]
+    assert seg.label_names == ["background", "brick", "grass"]
     assert set(np.unique(seg.labels)) <= {0, 1, 2}
     assert set(seg.winners) == {"sd", "dino", "clip"}
 

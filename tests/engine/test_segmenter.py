@@ -70,7 +70,7 @@ def make(cfg=CFG, banks=None, classes=None, extractors=None, prefilter=None) -> 
 
 def test_planted_scene_is_labelled_with_background_from_bg_prototypes(scene):
     seg = make()(scene, return_scores=True)
-    assert seg.class_names == ["background", "cat", "dog"]
+    assert seg.label_names == ["background", "cat", "dog"]
     assert seg.labels.shape == (120, 180) and seg.labels.dtype == np.int32
     assert (seg.labels[:30] == 0).all()
     assert (seg.labels[50:, :80] == 1).all()

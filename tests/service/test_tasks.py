@@ -11,7 +11,7 @@ from PIL import Image
 
 from engine.errors import BadInputError, CancelledError
 from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage
-from ovdiff_web.core.services import runs
+from ovdiff_web.core.services import run_state
 from tasks.artifacts import build_class_artifacts
 from tasks.base import cancel_checker, load_active_run, run_guard
 from tasks.metrics import finalize_metrics
@@ -126,21 +126,21 @@ def test_image_progress_is_idempotent(run: Run) -> None:
     for _ in range(2):  # a re-delivered shard rewrites the same rows
         for image_id in ("x", "y"):
             ImageResult.objects.update_or_create(run=run, image_id=image_id, defaults={"iou": 0.1})
-            runs.stage_sync_images(run.pk)
+            run_state.stage_sync_images(run.pk)
     stage = run.stages.get(name="segment")
     assert (stage.done, stage.status, run.image_results.count()) == (2, "done", 2)
-    runs.stage_advance(run.pk, "support", 1)
-    runs.stage_advance(run.pk, "support", 1, skipped=1)
+    run_state.stage_advance(run.pk, "support", 1)
+    run_state.stage_advance(run.pk, "support", 1, skipped=1)
     support = run.stages.get(name="support")
     assert (support.done, support.skipped, support.status) == (2, 1, "done")
 
 
 def test_engine_objects_are_cached_once_per_process_and_lazily(settings, tmp_path) -> None:
-    from tasks.base import EngineTask
+    from ovdiff_web.core.services.engine_bridge import ENGINE_CACHE
 
     settings.OVDIFF_STORE_DIR = tmp_path / "store"
-    saved = {k: (dict(v) if isinstance(v, dict) else v) for k, v in EngineTask._engine_cache.items()}
-    EngineTask._engine_cache.update(registries={}, ovdiffs={}, store=None)
+    saved = {k: (dict(v) if isinstance(v, dict) else v) for k, v in ENGINE_CACHE.items()}
+    ENGINE_CACHE.update(registries={}, ovdiffs={}, store=None)
     try:
         cfg = {"support": {"n_images": 2}}
         from ovdiff_web.core.services.engine_bridge import build_config
@@ -151,5 +151,5 @@ def test_engine_objects_are_cached_once_per_process_and_lazily(settings, tmp_pat
         assert a is b and a.registry is finalize_metrics.registry("tiny")
         assert a.registry._models == {}  # nothing loaded until a stage needs a model
     finally:
-        EngineTask._engine_cache.clear()
-        EngineTask._engine_cache.update(saved)
+        ENGINE_CACHE.clear()
+        ENGINE_CACHE.update(saved)

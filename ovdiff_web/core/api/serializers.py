@@ -278,11 +278,6 @@ class HealthSerializer(serializers.Serializer):
     profile = serializers.CharField()
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-
 class RegenerateSerializer(serializers.Serializer):
     profile = serializers.ChoiceField(choices=PROFILE_CHOICES, required=False)
     settings = serializers.DictField(required=False, default=dict,

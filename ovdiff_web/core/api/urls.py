@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from ovdiff_web.core.api import views
+from ovdiff_web.core.api import run_views, views
 
 router = DefaultRouter()
 router.register("vocabularies", views.VocabularyViewSet)
@@ -12,7 +12,7 @@ router.register("classes", views.VocabularyClassViewSet)
 router.register("support-sets", views.SupportSetViewSet)
 router.register("banks", views.PrototypeBankViewSet)
 router.register("datasets", views.DatasetViewSet)
-router.register("runs", views.RunViewSet)
+router.register("runs", run_views.RunViewSet)
 
 urlpatterns = [
     path("health/", views.health, name="api-health"),

@@ -4,11 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection, transaction
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import ValidationError
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -16,11 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ovdiff_web.core.api import filters, serializers as s
-from ovdiff_web.core.models import Dataset, ImageResult, PrototypeBank, Run, SupportSet, Vocabulary, VocabularyClass
+from ovdiff_web.core.models import Dataset, PrototypeBank, SupportSet, Vocabulary, VocabularyClass
 from ovdiff_web.core.services import datasets as dataset_service
 from ovdiff_web.core.services import runs as run_service
 from ovdiff_web.core.services import vocab as vocab_service
 from ovdiff_web.core.services.paths import PathNotAllowed
+from ovdiff_web.core.services.queue import QueueUnavailable
 from ovdiff_web.core.services.uploads import ZipRejected
 
 
@@ -173,7 +172,7 @@ class VocabularyClassViewSet(viewsets.ModelViewSet):
                                                    body.validated_data.get("settings") or {})
         except run_service.RunInputError as exc:
             return Response({"settings": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        except run_service.QueueUnavailable as exc:
+        except QueueUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response({"queued": True, "task_id": task_id}, status=status.HTTP_202_ACCEPTED)
 
@@ -218,105 +217,17 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets
         body = s.DatasetCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        common = {"name": data["name"], "fmt": data["format"], "split": data["split"], "protocol": data["protocol"],
-                  "user": request.user}
         try:
-            if data.get("file"):
-                dataset = dataset_service.create_from_upload(upload=data["file"], **common)
-            else:
-                dataset = dataset_service.register_server_path(path=data["path"], **common)
+            dataset = dataset_service.create_dataset(
+                name=data["name"], fmt=data["format"], split=data["split"], protocol=data["protocol"],
+                user=request.user, upload=data.get("file") or None, path=data.get("path"))
         except ZipRejected as exc:
             return Response({"file": [str(exc)]}, status=exc.status)
         except PathNotAllowed as exc:
             return Response({"path": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        dataset = dataset_service.ingest_now_or_later(dataset)
-        if dataset.status == Dataset.Status.FAILED:  # nothing usable: refuse the upload, keep nothing of it
-            errors = list(dataset.ingest_errors)
-            dataset_service.discard(dataset)
-            summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])
-            return Response({"file": [f"no usable image/mask pair in the dataset ({summary})"],
-                             "ingest_errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        except dataset_service.DatasetRefused as exc:  # nothing usable: refused, nothing kept
+            return Response({"file": [str(exc)], "ingest_errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
         return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
-
-
-class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Runs: create queues an evaluation; ``cancel``, ``results``, ``images`` (sortable by iou), ``progress``."""
-
-    queryset = Run.objects.select_related("created_by").prefetch_related("stages")
-    filterset_class = filters.RunFilter
-    ordering_fields = ["created_at", "miou", "status"]
-
-    def get_serializer_class(self) -> type:
-        if self.action == "retrieve":
-            return s.RunDetailSerializer
-        return s.RunSerializer
-
-    @extend_schema(request=s.RunCreateSerializer, responses={201: s.RunSerializer})
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = s.RunCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        try:
-            run = run_service.create_run(user=request.user, dataset=data["dataset"], vocabulary=data.get("vocabulary"),
-                                         profile=data.get("profile"), overrides=data.get("settings"),
-                                         limit=data.get("limit"), kind=data["kind"])
-        except run_service.RunInputError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=None, responses={202: s.RunSerializer, 409: OpenApiResponse(description="already finished")})
-    @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None) -> Response:
-        run = self.get_object()
-        if run.is_finished:
-            return Response({"detail": f"run already {run.status}"}, status=status.HTTP_409_CONFLICT)
-        run = run_service.request_cancel(run)
-        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(request=None, responses={202: s.RunSerializer,
-                                            409: OpenApiResponse(description="run is not failed or cancelled")})
-    @action(detail=True, methods=["post"])
-    def resume(self, request: Request, pk: str | None = None) -> Response:
-        """Queue a failed or cancelled run again; cached classes and finished shards are not recomputed."""
-        run = self.get_object()
-        try:
-            run = run_service.resume_run(run)
-        except run_service.ResumeRefused as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(responses=s.RunResultsSerializer)
-    @action(detail=True, methods=["get"])
-    def results(self, request: Request, pk: str | None = None) -> Response:
-        run = self.get_object()
-        data = {"run": run.pk, "status": run.status, "miou": run.miou, "pixel_accuracy": run.pixel_accuracy,
-                "per_class_iou": run.per_class_iou, "class_names": run.class_names, "confusion": run.confusion,
-                "image_count": run.image_results.count(), **run_service.random_weights_fields(run.profile)}
-        return Response(data)
-
-    @extend_schema(responses=s.ImageResultSerializer(many=True),
-                   parameters=[OpenApiParameter("ordering", str, description="iou, -iou, image_id, pixel_accuracy"),
-                               OpenApiParameter("iou_min", float), OpenApiParameter("iou_max", float),
-                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
-    @action(detail=True, methods=["get"], filter_backends=[])
-    def images(self, request: Request, pk: str | None = None) -> Response:
-        """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
-        run = self.get_object()
-        qs = ImageResult.objects.filter(run=run).select_related("run")
-        image_filter = filters.ImageResultFilter(request.query_params, queryset=qs)
-        if not image_filter.is_valid():
-            raise ValidationError(image_filter.errors)
-        qs = image_filter.qs
-        qs = filters.order_images(qs, request.query_params.get("ordering", "image_id"))
-        page = self.paginate_queryset(qs)
-        response = self.get_paginated_response(s.ImageResultSerializer(page, many=True).data)
-        response.data.update(run_service.random_weights_fields(run.profile))
-        return response
-
-    @extend_schema(responses=s.RunProgressSerializer)
-    @action(detail=True, methods=["get"])
-    def progress(self, request: Request, pk: str | None = None) -> Response:
-        return Response(run_service.run_progress(self.get_object()))
 
 
 class WorkersView(APIView):

@@ -75,6 +75,34 @@ def create_from_upload(*, name: str, fmt: str, upload: IO[bytes], split: str, pr
                                   protocol=protocol, created_by=_user(user))
 
 
+class DatasetRefused(ValueError):
+    """Nothing in the dataset is usable: its row and files are already deleted; ``errors`` says why."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])
+        super().__init__(f"no usable image/mask pair in the dataset ({summary})")
+        self.errors = errors
+
+
+def create_dataset(*, name: str, fmt: str, split: str, protocol: str, user: Any, upload: IO[bytes] | None = None,
+                   path: str | None = None) -> Dataset:
+    """Create a dataset from a zip ``upload`` or a server ``path`` and ingest it (now, or on a worker when big).
+
+    The API and the dashboard both call this. Raises ``ZipRejected`` / ``PathNotAllowed`` for refused input and
+    ``DatasetRefused`` (nothing kept) when no sample is usable."""
+    common = {"name": name, "fmt": fmt, "split": split, "protocol": protocol, "user": user}
+    if upload is not None:
+        dataset = create_from_upload(upload=upload, **common)
+    else:
+        dataset = register_server_path(path=path or "", **common)
+    dataset = ingest_now_or_later(dataset)
+    if dataset.status == Dataset.Status.FAILED:
+        errors = list(dataset.ingest_errors)
+        discard(dataset)
+        raise DatasetRefused(errors)
+    return dataset
+
+
 def ingest_now_or_later(dataset: Dataset) -> Dataset:
     """Small datasets are ingested in the request (errors come back at once); big ones on the cpu queue."""
     root = Path(dataset.root)
@@ -83,11 +111,9 @@ def ingest_now_or_later(dataset: Dataset) -> Dataset:
         return ingest(dataset)
     if not probe(dataset):  # a big archive of junk (e.g. 10,000 tiny non-images) is refused at once
         return dataset
-    from tasks.ingest import ingest_dataset
+    from ovdiff_web.core.services import queue
 
-    from ovdiff_web.celery import queue_name
-
-    transaction.on_commit(lambda: ingest_dataset.apply_async(args=(dataset.pk,), queue=queue_name("cpu")))
+    transaction.on_commit(lambda: queue.enqueue(queue.INGEST_DATASET, (dataset.pk,), "cpu"))
     return dataset
 
 

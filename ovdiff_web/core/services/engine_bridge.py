@@ -2,31 +2,18 @@
 torch/diffusers to serve an API page, and a worker loads models only when its first task needs them."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 
-def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with nested ``overrides`` applied (dicts merge, everything else replaces)."""
-    out = copy.deepcopy(base)
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def build_config(profile: str, overrides: dict[str, Any] | None = None) -> Any:
     """The profile's ``OVDiffConfig`` with user overrides; unknown keys raise ValueError naming them."""
-    from engine.config import OVDiffConfig
+    from engine.config import apply_overrides
     from engine.profiles import default_config
 
-    base = default_config(profile).to_dict()
-    return OVDiffConfig.from_dict(deep_merge(base, overrides or {}))
+    return apply_overrides(default_config(profile), overrides or {})
 
 
 def model_sources() -> dict[str, str]:
@@ -35,23 +22,46 @@ def model_sources() -> dict[str, str]:
     return {role: value for role, value in sources.items() if value}
 
 
-def make_registry(profile: str) -> Any:
-    from engine.models import ModelRegistry
-
-    return ModelRegistry(profile, sources=model_sources() or None, device=settings.OVDIFF_DEVICE)
-
-
-def make_store() -> Any:
-    from engine.store import ArtifactStore
-
-    Path(settings.OVDIFF_STORE_DIR).mkdir(parents=True, exist_ok=True)
-    return ArtifactStore(settings.OVDIFF_STORE_DIR)
+# The one per-process cache of engine objects (worker tasks and the dashboard's segment page alike): models
+# load once per process, an ``OVDiff`` keeps its banks/segmenter caches between calls. Mutated, never rebound.
+ENGINE_CACHE: dict[str, Any] = {"registries": {}, "ovdiffs": {}, "store": None}
+MAX_CACHED_OVDIFFS = 4  # bound memory: configs rarely vary within one process's life
 
 
-def make_ovdiff(config: Any, registry: Any, store: Any) -> Any:
+def store() -> Any:
+    """The process's ``ArtifactStore`` under ``OVDIFF_STORE_DIR``."""
+    if ENGINE_CACHE["store"] is None:
+        from engine.store import ArtifactStore
+
+        Path(settings.OVDIFF_STORE_DIR).mkdir(parents=True, exist_ok=True)
+        ENGINE_CACHE["store"] = ArtifactStore(settings.OVDIFF_STORE_DIR)
+    return ENGINE_CACHE["store"]
+
+
+def registry(profile: str) -> Any:
+    """The process's ``ModelRegistry`` of ``profile`` (models load lazily, on first use)."""
+    registries = ENGINE_CACHE["registries"]
+    if profile not in registries:
+        from engine.models import ModelRegistry
+
+        registries[profile] = ModelRegistry(profile, sources=model_sources() or None, device=settings.OVDIFF_DEVICE)
+    return registries[profile]
+
+
+def ovdiff(profile: str, settings_dict: dict[str, Any] | None = None) -> Any:
+    """The process's ``OVDiff`` for (profile, full settings dict; None = the profile's defaults)."""
+    from engine.config import OVDiffConfig, stable_hash
     from engine.pipeline import OVDiff
 
-    return OVDiff(config, registry, store)
+    if settings_dict is None:
+        settings_dict = build_config(profile).to_dict()
+    ovdiffs = ENGINE_CACHE["ovdiffs"]
+    key = stable_hash(profile, settings_dict)
+    if key not in ovdiffs:
+        if len(ovdiffs) >= MAX_CACHED_OVDIFFS:
+            ovdiffs.pop(next(iter(ovdiffs)))
+        ovdiffs[key] = OVDiff(OVDiffConfig.from_dict(settings_dict), registry(profile), store())
+    return ovdiffs[key]
 
 
 def class_is_cached(ovd: Any, store: Any, spec: Any) -> bool:

@@ -35,10 +35,3 @@ def media_path(relative: str) -> Path:
 def media_relative(path: Path) -> str:
     """The MEDIA_ROOT-relative form stored in the database (POSIX separators)."""
     return Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory and rename: readers never see a half-written file."""
-    from engine.atomic import atomic_write
-
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))

@@ -6,16 +6,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Subquery
-from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from engine.evaluation.labelmap import dataset_label_map
-from engine.profiles import FEW_SHOT_PROFILES
-from ovdiff_web.celery import queue_name
-from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage, Vocabulary, is_random_profile
-from ovdiff_web.core.services import engine_bridge
-from ovdiff_web.core.services.labels import snapshot_from_dataset
+from engine.profiles import FEW_SHOT_PROFILES, is_random_profile, random_weights_note
+from ovdiff_web.core.models import Dataset, Run, RunShard, RunStage, Vocabulary
+from ovdiff_web.core.services import engine_bridge, queue, run_state
+from ovdiff_web.core.services.vocab import snapshot_from_dataset
 
 STAGES = ("support", "banks", "segment", "metrics")
 
@@ -66,38 +63,26 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
 
 
 def queue_regenerate(cls: Any, profile: str | None, overrides: dict[str, Any]) -> str:
-    """Queue a rebuild of one class's artifacts (same settings = cache hit; e.g. another seed = new set)."""
-    from tasks.artifacts import regenerate_class
+    """Queue a rebuild of one class's artifacts (same settings = cache hit; e.g. another seed = new set).
 
+    API and dashboard both call this: ``RunInputError`` for refused settings (400), ``queue.QueueUnavailable``
+    when the broker does not answer (503, its message shown as is)."""
     profile = profile or settings.OVDIFF_PROFILE
     try:
         config = engine_bridge.build_config(profile, overrides)
     except (ValueError, TypeError) as exc:
         raise RunInputError(str(exc)) from None
-    try:
-        result = regenerate_class.apply_async(args=(cls.pk, profile, config.to_dict()), queue=queue_name("gpu"),
-                                              retry=True, retry_policy={"max_retries": 2})
-    except Exception as exc:  # broker down: the caller answers 503 with this message
-        raise QueueUnavailable(f"task queue unavailable ({type(exc).__name__}); try again later") from None
-    return str(result.id)
-
-
-class QueueUnavailable(RuntimeError):
-    """The broker could not take the task."""
+    return queue.enqueue(queue.REGENERATE_CLASS, (cls.pk, profile, config.to_dict()), "gpu", check_broker=True)
 
 
 def enqueue_start(run_id: int) -> None:
     """Send the planning task; it decides which classes need building and launches the canvas."""
-    from tasks.workflow import start_run
-
     try:
-        result = start_run.apply_async(args=(run_id,), queue=queue_name("cpu"), retry=True,
-                                       retry_policy={"max_retries": 2})
-    except Exception as exc:  # broker down: say so on the run instead of leaving it queued forever
-        Run.objects.filter(pk=run_id).update(status=Run.Status.FAILED, finished_at=timezone.now(),
-                                             error=f"could not queue the run: broker unavailable ({type(exc).__name__})")
+        task_id = queue.enqueue(queue.START_RUN, (run_id,), "cpu")
+    except queue.QueueUnavailable as exc:  # say so on the run instead of leaving it queued forever
+        run_state.mark_unqueued(run_id, f"could not queue the run: broker unavailable: {exc}")
         return
-    Run.objects.filter(pk=run_id).update(celery_ids=[result.id])
+    Run.objects.filter(pk=run_id).update(celery_ids=[task_id])
 
 
 class ResumeRefused(ValueError):
@@ -108,13 +93,9 @@ def resume_run(run: Run) -> Run:
     """Queue a failed or cancelled run again. Finished work is kept: classes whose artifacts are in the store
     are skipped by planning, finished shards are not segmented again, progress never goes back."""
     with transaction.atomic():
-        updated = Run.objects.filter(pk=run.pk, status__in=(Run.Status.FAILED, Run.Status.CANCELLED)).update(
-            status=Run.Status.QUEUED, error="", traceback="", cancel_requested=False, finished_at=None)
-        if not updated:
+        if not run_state.mark_resumed(run.pk):
             run.refresh_from_db()
             raise ResumeRefused(f"run {run.pk} is {run.status}; only failed or cancelled runs can be resumed")
-        RunStage.objects.filter(run_id=run.pk).exclude(status=RunStage.Status.DONE).update(
-            status=RunStage.Status.PENDING, finished_at=None)
         transaction.on_commit(lambda: enqueue_start(run.pk))
     run.refresh_from_db()
     return run
@@ -122,55 +103,9 @@ def resume_run(run: Run) -> Run:
 
 def request_cancel(run: Run) -> Run:
     """Raise the cancel flag; workers see it within ~0.5 s. A run nobody started is cancelled at once."""
-    Run.objects.filter(pk=run.pk).update(cancel_requested=True)
-    Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED, started_at__isnull=True).update(
-        status=Run.Status.CANCELLED, finished_at=timezone.now())
+    run_state.mark_cancel_requested(run.pk)
     run.refresh_from_db()
     return run
-
-
-# --- progress writes (called from tasks) --------------------------------------------------------------------
-
-def stage_start(run_id: int, name: str) -> None:
-    RunStage.objects.filter(run_id=run_id, name=name, started_at__isnull=True).update(started_at=timezone.now())
-    RunStage.objects.filter(run_id=run_id, name=name, status=RunStage.Status.PENDING).update(
-        status=RunStage.Status.RUNNING)
-
-
-def stage_advance(run_id: int, name: str, by: int = 1, *, skipped: int = 0) -> None:
-    """Atomic increment (F expression), capped at total (a task re-delivered after a worker died between
-    its progress write and its ack must not count twice), and completion when done reaches total."""
-    stage_start(run_id, name)
-    RunStage.objects.filter(run_id=run_id, name=name).update(done=Least(F("done") + by, F("total")),
-                                                             skipped=Least(F("skipped") + skipped, F("total")))
-    _close_if_complete(run_id, name)
-
-
-def stage_at_least(run_id: int, name: str, done: int, *, skipped: int = 0) -> None:
-    """Raise done/skipped to at least these values (idempotent: planning may run again on resume)."""
-    stage_start(run_id, name)
-    RunStage.objects.filter(run_id=run_id, name=name).update(done=Greatest(F("done"), done),
-                                                             skipped=Greatest(F("skipped"), skipped))
-    _close_if_complete(run_id, name)
-
-
-def stage_sync_images(run_id: int) -> None:
-    """segment.done = number of ImageResult rows: one UPDATE, idempotent under re-delivered shards."""
-    count = (ImageResult.objects.filter(run_id=OuterRef("run_id")).values("run_id")
-             .annotate(c=Count("id")).values("c"))
-    RunStage.objects.filter(run_id=run_id, name="segment").update(done=Subquery(count))
-    _close_if_complete(run_id, "segment")
-
-
-def _close_if_complete(run_id: int, name: str) -> None:
-    RunStage.objects.filter(run_id=run_id, name=name, done__gte=F("total")).exclude(
-        status=RunStage.Status.DONE).update(status=RunStage.Status.DONE, finished_at=timezone.now())
-
-
-def stage_finish(run_id: int, name: str, status: str = RunStage.Status.DONE) -> None:
-    stage_start(run_id, name)
-    RunStage.objects.filter(run_id=run_id, name=name).exclude(status=RunStage.Status.DONE).update(
-        status=status, finished_at=timezone.now())
 
 
 # --- progress reads (API and dashboard) ---------------------------------------------------------------------
@@ -200,8 +135,6 @@ def run_progress(run: Run) -> dict[str, Any]:
 
 def random_weights_fields(profile: str) -> dict[str, Any]:
     """``{"random_weights": True, "random_weights_note": ...}`` for random-weight profiles, else ``{}``."""
-    from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE
-
     if not is_random_profile(profile):
         return {}
-    return {"random_weights": True, "random_weights_note": RANDOM_WEIGHTS_NOTE.format(profile=profile)}
+    return {"random_weights": True, "random_weights_note": random_weights_note(profile)}

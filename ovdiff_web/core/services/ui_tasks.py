@@ -1,10 +1,7 @@
-"""Queueing from dashboard forms: check the broker first (a clear message, never a 500 or a long hang) and read
-the state of a queued task back from the result backend for display."""
+"""The state of a queued task, read back from the result backend for the dashboard."""
 from __future__ import annotations
 
 from typing import Any
-
-from django.conf import settings
 
 # Celery state -> the run-status words the dashboard's badges and poller already use
 TASK_STATUS = {"PENDING": "queued", "RECEIVED": "queued", "STARTED": "running", "RETRY": "running",
@@ -19,39 +16,6 @@ TASK_STATE_LABELS = {
     "FAILURE": "failed",
     "REVOKED": "cancelled",
 }
-
-
-class BrokerUnavailable(RuntimeError):
-    """The message broker (Redis) cannot be reached: nothing was queued."""
-
-
-def broker_error(timeout: float | None = None) -> str | None:
-    """None when the broker answers within ``timeout`` seconds, else a short reason for the user."""
-    from ovdiff_web.celery import app
-
-    timeout = settings.OVDIFF_WORKER_PING_TIMEOUT if timeout is None else timeout
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=timeout)
-    except Exception as exc:  # every transport error means the same thing to the user
-        return f"cannot reach the broker ({type(exc).__name__})"
-    return None
-
-
-def queue_regeneration(cls: Any, profile: str, overrides: dict[str, Any]) -> str:
-    """Queue ``tasks.artifacts.regenerate_class`` for one class; BrokerUnavailable when Redis does not answer,
-    ``runs.RunInputError`` for settings the engine refuses. Returns the Celery task id."""
-    from ovdiff_web.core.services import runs
-
-    reason = broker_error()
-    if reason:
-        raise BrokerUnavailable(reason)
-    try:
-        return runs.queue_regenerate(cls, profile, overrides)
-    except runs.RunInputError:
-        raise
-    except Exception as exc:  # the broker went away between the check and the send (runs.QueueUnavailable)
-        raise BrokerUnavailable(str(exc) or f"could not queue the task ({type(exc).__name__})") from None
 
 
 def task_state(task_id: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 optimistic locking (``expected_version``) so two editors never silently overwrite each other."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
@@ -20,19 +20,20 @@ class VersionConflict(Exception):
 
 
 def label_class(name: str) -> tuple[bool, str]:
-    """(is_stuff, note) from ``engine.segment.labeller.label_class``; accepts a bool, a pair or an object result."""
+    """(is_stuff, why) from the engine's offline thing/stuff labeller."""
     from engine.segment.labeller import label_class as engine_label
 
     result = engine_label(name)
-    if isinstance(result, bool):
-        return result, ""
-    if isinstance(result, tuple):
-        return bool(result[0]), str(result[1]) if len(result) > 1 else ""
-    is_stuff = getattr(result, "is_stuff", None)
-    if is_stuff is None and getattr(result, "label", None) is not None:
-        is_stuff = str(result.label) == "stuff"
-    source, note = getattr(result, "source", ""), getattr(result, "note", "")
-    return bool(is_stuff), "; ".join(x for x in (source, note) if x)
+    return result.label == "stuff", "; ".join(x for x in (result.source, result.note) if x)
+
+
+def snapshot_from_dataset(class_names: Sequence[str], prompts: Sequence[str], has_background: bool) -> list[dict]:
+    """A vocabulary snapshot straight from a dataset's classes (when a run names no vocabulary)."""
+    from engine.class_specs import dataset_entries, is_stuff_text
+
+    return [{"name": e["name"], "prompt": e["prompt"] if e["prompt"] != e["name"] else "",
+             "is_stuff": is_stuff_text(e["prompt"]), "label_source": "labeller", "user_support_dir": "",
+             "class_id": None} for e in dataset_entries(class_names, prompts, has_background)]
 
 
 def parse_names(text_or_list: str | Iterable[str]) -> list[str]:

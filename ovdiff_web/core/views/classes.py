@@ -10,8 +10,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ovdiff_web.core.forms import RegenerateForm, SupportUploadForm
 from ovdiff_web.core.models import SupportImage, VocabularyClass
-from ovdiff_web.core.services import ui_support, ui_tasks
-from ovdiff_web.core.services.runs import RunInputError
+from ovdiff_web.core.services import support_images, ui_tasks
+from ovdiff_web.core.services.queue import QueueUnavailable
+from ovdiff_web.core.services.runs import RunInputError, queue_regenerate
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -25,7 +26,7 @@ def class_detail(request: HttpRequest, pk: int) -> HttpResponse:
         from engine.errors import BadInputError
 
         try:
-            n = ui_support.save_user_support_images(cls, form.cleaned_data["images"])
+            n = support_images.save_user_support_images(cls, form.cleaned_data["images"])
         except BadInputError as exc:
             form.add_error("images", str(exc))
         else:
@@ -40,7 +41,7 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
     form = form or SupportUploadForm()
     regen_form = regen_form or RegenerateForm()
     jobs = [{**job, **ui_tasks.task_state(job["id"])} for job in _jobs(request, cls)]
-    context = {"cls": cls, "support_sets": list(ui_support.support_sets_for(cls)), "form": form,
+    context = {"cls": cls, "support_sets": list(support_images.support_sets_for(cls)), "form": form,
                "regen_form": regen_form, "jobs": jobs}
     return render(request, "ovdiff/classes/detail.html", context,
                   status=status if status != 200 else (400 if (form.errors or regen_form.errors) else 200))
@@ -64,13 +65,12 @@ def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render_detail(request, cls, regen_form=form)
     try:
-        task_id = ui_tasks.queue_regeneration(cls, form.cleaned_data["profile"], form.overrides())
+        task_id = queue_regenerate(cls, form.cleaned_data["profile"], form.overrides())
     except RunInputError as exc:
         form.add_error("seed", str(exc))
         return _render_detail(request, cls, regen_form=form)
-    except ui_tasks.BrokerUnavailable as exc:
-        form.add_error(None, f"The task queue is unavailable, so nothing was queued: {exc}. Start Redis and a "
-                             "worker (see the Workers page), then try again.")
+    except QueueUnavailable as exc:
+        form.add_error(None, str(exc))
         return _render_detail(request, cls, regen_form=form, status=503)
     store = request.session.get(REGEN_SESSION_KEY, {})
     jobs = [{"id": task_id, "seed": form.cleaned_data["seed"], "profile": form.cleaned_data["profile"],
@@ -99,7 +99,7 @@ def class_regenerate_status(request: HttpRequest, pk: int, task_id: str) -> Json
 @require_GET
 def support_layer(request: HttpRequest, image_pk: int, layer: str) -> HttpResponse:
     """Attribution heat map or fg/bg mask of one support image as a transparent PNG overlay."""
-    if layer not in ui_support.SUPPORT_LAYERS:
+    if layer not in support_images.SUPPORT_LAYERS:
         raise Http404("unknown layer")
     image = get_object_or_404(SupportImage, pk=image_pk)
     rel = getattr(image, layer)
@@ -109,6 +109,6 @@ def support_layer(request: HttpRequest, image_pk: int, layer: str) -> HttpRespon
         path = None
     if path is None or not path.is_file():
         raise Http404(f"no {layer} stored for this image")
-    response = HttpResponse(ui_support.support_layer_png(path, layer), content_type="image/png")
+    response = HttpResponse(support_images.support_layer_png(path, layer), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response

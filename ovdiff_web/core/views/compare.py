@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from ovdiff_web.core.models import Run
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import run_report
 from ovdiff_web.core.views.common import ui_login_required
 
 MAX_COMPARED = 6
@@ -34,7 +34,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         class_rows.append({"name": name, "values": values, "best": best,
                            "spread": (max(present) - min(present)) if len(present) > 1 else None})
     show_all = request.GET.get("all") == "1"
-    diff = ui_support.settings_diff(runs) if runs else []
+    diff = run_report.settings_diff(runs) if runs else []
     context = {
         "runs": runs, "missing": missing, "class_rows": class_rows,
         "settings_rows": diff if show_all else [row for row in diff if row["differs"]],

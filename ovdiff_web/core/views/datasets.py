@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ovdiff_web.core.forms import DatasetPathForm, DatasetUploadForm, ImportIntoVocabularyForm
 from ovdiff_web.core.models import Dataset, Vocabulary
 from ovdiff_web.core.services import datasets as dataset_service
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import vocab_pages
 from ovdiff_web.core.services.paths import PathNotAllowed
 from ovdiff_web.core.services.uploads import ZipRejected
 from ovdiff_web.core.views.common import paginate, ui_login_required
@@ -38,10 +38,8 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     return render(request, "ovdiff/datasets/list.html", _list_context(DatasetUploadForm(), DatasetPathForm()))
 
 
-def _refused(form: Any, field: str, dataset: Dataset) -> None:
-    """A dataset with nothing usable is deleted (row and extracted files); its errors go next to ``field``."""
-    errors = list(dataset.ingest_errors)
-    dataset_service.discard(dataset)
+def _refused(form: Any, field: str, errors: list[dict[str, str]]) -> None:
+    """A dataset with nothing usable was deleted (row and extracted files); its errors go next to ``field``."""
     for e in errors[:5]:
         item = e.get("item", "")
         form.add_error(field, f"{item}: {e.get('error', '')}" if item else e.get("error", ""))
@@ -61,13 +59,12 @@ def _created(request: HttpRequest, dataset: Dataset) -> HttpResponse:
     return redirect("ui:dataset_detail", pk=dataset.pk)
 
 
-def _create(request: HttpRequest, form: Any, field: str, make: Any) -> HttpResponse | None:
-    """Create + ingest; on any refusal the error is added to ``form`` and nothing is kept."""
+def _create(request: HttpRequest, form: Any, field: str, **source: Any) -> HttpResponse | None:
+    """``create_dataset`` (as the API); on any refusal the error is added to ``form`` and nothing is kept."""
     data = form.cleaned_data
-    common = {"name": data["name"], "fmt": data["format"], "split": data["split"], "protocol": data["protocol"],
-              "user": request.user}
     try:
-        dataset = make(**common)
+        dataset = dataset_service.create_dataset(name=data["name"], fmt=data["format"], split=data["split"],
+                                                 protocol=data["protocol"], user=request.user, **source)
     except ZipRejected as exc:
         form.add_error(field, str(exc))
         return None
@@ -77,10 +74,9 @@ def _create(request: HttpRequest, form: Any, field: str, make: Any) -> HttpRespo
     except IntegrityError:
         form.add_error("name", f"a dataset named {data['name']!r} already exists")
         return None
-    dataset = dataset_service.ingest_now_or_later(dataset)
-    if dataset.status == Dataset.Status.FAILED:
-        _refused(form, field, dataset)
-        form.add_error("format", f"no usable image/mask pair for the {dataset.format!r} layout: check the format")
+    except dataset_service.DatasetRefused as exc:
+        _refused(form, field, exc.errors)
+        form.add_error("format", f"no usable image/mask pair for the {data['format']!r} layout: check the format")
         return None
     return _created(request, dataset)
 
@@ -91,8 +87,7 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
     form = DatasetUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         archive = form.cleaned_data["archive"]
-        response = _create(request, form, "archive",
-                           lambda **kw: dataset_service.create_from_upload(upload=archive, **kw))
+        response = _create(request, form, "archive", upload=archive)
         if response is not None:
             return response
     if request.method == "GET":
@@ -106,8 +101,7 @@ def dataset_register(request: HttpRequest) -> HttpResponse:
     form = DatasetPathForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         path = form.cleaned_data["path"]
-        response = _create(request, form, "path",
-                           lambda **kw: dataset_service.register_server_path(path=path, **kw))
+        response = _create(request, form, "path", path=path)
         if response is not None:
             return response
     if request.method == "GET":
@@ -142,7 +136,7 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
         if vocab is None:
             vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
                                               description=f"classes of dataset {dataset.name}")
-        created, skipped = ui_support.import_dataset_classes(vocab, dataset)
+        created, skipped = vocab_pages.import_dataset_classes(vocab, dataset)
     text = f"Imported {len(created)} classes of “{dataset.name}” into “{vocab.name}”."
     if skipped:
         text += f" Already present: {len(skipped)}."

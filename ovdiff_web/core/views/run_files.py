@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from ovdiff_web.core.models import ImageResult, Run
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import run_images, run_report
 from ovdiff_web.core.views.common import ui_login_required
 
 OVERLAY_KINDS = ("pred", "gt")
@@ -30,10 +30,10 @@ def run_image(request: HttpRequest, pk: int, result_pk: int) -> HttpResponse:
     """The dataset image behind one result, re-encoded as PNG (any source format, bounded size)."""
     result = _result(pk, result_pk)
     try:
-        image = ui_support.load_dataset_image(result.run, result.image_id)
+        image = run_images.load_dataset_image(result.run, result.image_id)
     except (LookupError, OSError, ValueError) as exc:
         raise Http404(str(exc)) from None
-    return _png(ui_support.png_bytes(image))
+    return _png(run_images.png_bytes(image))
 
 
 @ui_login_required
@@ -44,11 +44,11 @@ def run_overlay(request: HttpRequest, pk: int, result_pk: int, kind: str) -> Htt
         raise Http404("unknown overlay")
     result = _result(pk, result_pk)
     try:
-        labels = ui_support.load_prediction(result) if kind == "pred" else \
-            ui_support.load_ground_truth(result.run, result.image_id)
+        labels = run_images.load_prediction(result) if kind == "pred" else \
+            run_images.load_ground_truth(result.run, result.image_id)
     except (LookupError, OSError, ValueError) as exc:
         raise Http404(str(exc)) from None
-    return _png(ui_support.mask_rgba_png(labels, ui_support.parse_hidden(request.GET.get("hide"))))
+    return _png(run_images.mask_rgba_png(labels, run_images.parse_hidden(request.GET.get("hide"))))
 
 
 @ui_login_required
@@ -57,10 +57,10 @@ def export_metrics(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """metrics.json (everything, incl. settings and per-image IoU) or metrics.csv (per class and per image)."""
     run = get_object_or_404(Run.objects.select_related("dataset", "vocabulary"), pk=pk)
     if fmt == "json":
-        body = json.dumps(ui_support.metrics_payload(run), indent=2, default=str)
+        body = json.dumps(run_report.metrics_payload(run), indent=2, default=str)
         response = HttpResponse(body, content_type="application/json")
     elif fmt == "csv":
-        response = HttpResponse(ui_support.metrics_csv(run), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(run_report.metrics_csv(run), content_type="text/csv; charset=utf-8")
     else:
         raise Http404("unknown export format")
     response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-metrics.{fmt}"'
@@ -72,7 +72,7 @@ def export_metrics(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 def export_predictions(request: HttpRequest, pk: int) -> FileResponse:
     """Palette PNG predictions of every image plus metrics.json, as one zip."""
     run = get_object_or_404(Run.objects.select_related("dataset", "vocabulary"), pk=pk)
-    path = ui_support.predictions_zip(run)
+    path = run_report.predictions_zip(run)
     handle = open(path, "rb")
     path.unlink()  # the open handle keeps the data readable; nothing is left behind on disk (POSIX)
     return FileResponse(handle, as_attachment=True, filename=f"run-{run.pk}-predictions.zip",

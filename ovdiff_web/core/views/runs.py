@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import run_images, run_report
 from ovdiff_web.core.services.runs import RunInputError, create_run, request_cancel, run_progress
 from ovdiff_web.core.views.common import choice, paginate, ui_login_required
 
@@ -57,7 +57,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Everything about one run: progress, error, per-class IoU, confusion, gallery, settings, exports."""
     run = get_object_or_404(_runs_queryset(), pk=pk)
     csort = choice(request, "csort", ("iou", "-iou", "name", "index"), "iou")
-    rows = ui_support.per_class_rows(run)
+    rows = run_report.per_class_rows(run)
     if csort in ("iou", "-iou"):
         present = [r for r in rows if r["iou"] is not None]
         absent = [r for r in rows if r["iou"] is None]
@@ -67,12 +67,12 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gsort = choice(request, "gsort", tuple(GALLERY_SORTS), "iou")
     results = run.image_results.order_by(*GALLERY_SORTS[gsort])
     gallery = paginate(request, results, GALLERY_PAGE, "gpage")
-    colours = ui_support.palette_hex(len(run.class_names or []))
+    colours = run_images.palette_hex(len(run.class_names or []))
     legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(run.class_names or [])]
     context = {
         "run": run, "stages": list(run.stages.all()), "class_rows": rows, "csort": csort, "gsort": gsort,
-        "gallery": gallery, "legend": legend, "settings_rows": sorted(ui_support.flatten(run.settings or {}).items()),
-        "changed_labels": ui_support.changed_labels(run), "image_count": run.image_results.count(),
+        "gallery": gallery, "legend": legend, "settings_rows": sorted(run_report.flatten(run.settings or {}).items()),
+        "changed_labels": run_report.changed_labels(run), "image_count": run.image_results.count(),
     }
     return render(request, "ovdiff/runs/detail.html", context)
 
@@ -119,8 +119,8 @@ def confusion_cell(request: HttpRequest, pk: int, gt: int, pred: int) -> HttpRes
     names = run.class_names or []
     if gt >= len(names) or pred >= len(names):
         return render(request, "ovdiff/404.html", {"what": "confusion cell"}, status=404)
-    found, scanned = ui_support.images_in_cell(run, gt, pred)
-    colours = ui_support.palette_hex(len(names))
+    found, scanned = run_images.images_in_cell(run, gt, pred)
+    colours = run_images.palette_hex(len(names))
     legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(names)]
     return render(request, "ovdiff/runs/cell.html", {
         "run": run, "gt": gt, "pred": pred, "gt_name": names[gt], "pred_name": names[pred], "found": found,

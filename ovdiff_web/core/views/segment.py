@@ -7,9 +7,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from engine.profiles import random_weights_note
+
 from ovdiff_web.core.forms import SegmentForm
-from ovdiff_web.core.models import RANDOM_WEIGHTS_NOTE, is_random_profile
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import run_images, segment_page
 from ovdiff_web.core.views.common import ui_login_required
 
 
@@ -22,7 +23,7 @@ def segment(request: HttpRequest) -> HttpResponse:
 
         data = form.cleaned_data
         try:
-            token = ui_support.segment_upload(data["image"], data["class_names"], data["profile"])
+            token = segment_page.segment_upload(data["image"], data["class_names"], data["profile"])
         except BadInputError as exc:
             form.add_error("image" if "upload" in str(exc) else "class_names", str(exc))
         except EngineError as exc:
@@ -36,13 +37,13 @@ def segment(request: HttpRequest) -> HttpResponse:
 @require_GET
 def segment_result(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        result = ui_support.segment_result(token)
+        result = segment_page.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
     names = result["class_names"]
-    colours = ui_support.palette_hex(len(names))
+    colours = run_images.palette_hex(len(names))
     legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(names)]
-    note = RANDOM_WEIGHTS_NOTE.format(profile=result["profile"]) if is_random_profile(result["profile"]) else ""
+    note = random_weights_note(result["profile"])
     return render(request, "ovdiff/segment_result.html",
                   {"result": result, "legend": legend, "note": note, "form": SegmentForm()})
 
@@ -53,13 +54,13 @@ def segment_overlay(request: HttpRequest, token: str) -> HttpResponse:
     from engine.images import load_label_png
 
     try:
-        result = ui_support.segment_result(token)
+        result = segment_page.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
     from ovdiff_web.core.services.paths import media_path
 
     labels = load_label_png(media_path(result["labels"]))
-    png = ui_support.mask_rgba_png(labels, ui_support.parse_hidden(request.GET.get("hide")))
+    png = run_images.mask_rgba_png(labels, run_images.parse_hidden(request.GET.get("hide")))
     return HttpResponse(png, content_type="image/png")
 
 
@@ -71,7 +72,7 @@ def segment_explain(request: HttpRequest, token: str) -> JsonResponse:
     except ValueError:
         return JsonResponse({"error": "x and y must be integers"}, status=400)
     try:
-        data = ui_support.explain_stored_pixel(token, x, y)
+        data = segment_page.explain_stored_pixel(token, x, y)
     except LookupError as exc:
         return JsonResponse({"error": str(exc)}, status=404)
     for item in data["explanations"]:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ovdiff_web.core.forms import AddClassesForm, ImportClassesForm, LabelForm, PromptForm, VocabularyForm
 from ovdiff_web.core.models import Vocabulary, VocabularyClass
-from ovdiff_web.core.services import ui_support
+from ovdiff_web.core.services import run_report, vocab_pages
 from ovdiff_web.core.services.vocab import VersionConflict, add_classes, set_label
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -42,7 +42,7 @@ def _detail_context(vocab: Vocabulary, **forms: object) -> dict[str, object]:
     classes = list(vocab.classes.select_related("label_changed_by"))
     rows = []
     for cls in classes:
-        rows.append({"cls": cls, "affected": ui_support.runs_affected_by(cls) if cls.label_source == "person" else []})
+        rows.append({"cls": cls, "affected": run_report.runs_affected_by(cls) if cls.label_source == "person" else []})
     context: dict[str, object] = {"vocab": vocab, "rows": rows, "add_form": AddClassesForm(),
                                   "import_form": ImportClassesForm(), "runs": vocab.runs.all()[:10]}
     context.update(forms)
@@ -75,7 +75,7 @@ def vocabulary_import(request: HttpRequest, pk: int) -> HttpResponse:
     form = ImportClassesForm(request.POST)
     if not form.is_valid():
         return render(request, "ovdiff/vocabularies/detail.html", _detail_context(vocab, import_form=form), status=400)
-    created, skipped = ui_support.import_dataset_classes(vocab, form.cleaned_data["dataset"])
+    created, skipped = vocab_pages.import_dataset_classes(vocab, form.cleaned_data["dataset"])
     _report(request, created, skipped)
     return redirect("ui:vocabulary_detail", pk=vocab.pk)
 
@@ -106,7 +106,7 @@ def class_label(request: HttpRequest, pk: int, class_pk: int) -> HttpResponse:
     except VersionConflict:
         messages.error(request, f"“{cls.name}” was changed by someone else meanwhile; here is its current state.")
     else:
-        affected = ui_support.runs_affected_by(cls)
+        affected = run_report.runs_affected_by(cls)
         note = f" Affects {len(affected)} earlier run{'s' if len(affected) != 1 else ''}." if affected else ""
         messages.success(request, f"“{cls.name}” is now {'stuff' if cls.is_stuff else 'a thing'}.{note}")
     return redirect(_anchor(cls))
@@ -122,7 +122,7 @@ def class_prompt(request: HttpRequest, pk: int, class_pk: int) -> HttpResponse:
         context = _detail_context(vocab, prompt_errors={cls.pk: form.errors}, prompt_values={cls.pk: request.POST.get("prompt", "")})
         return render(request, "ovdiff/vocabularies/detail.html", context, status=400)
     try:
-        ui_support.set_prompt(cls, prompt=form.cleaned_data["prompt"], expected_version=form.cleaned_data["version"])
+        vocab_pages.set_prompt(cls, prompt=form.cleaned_data["prompt"], expected_version=form.cleaned_data["version"])
     except VersionConflict:
         messages.error(request, f"“{cls.name}” was changed by someone else meanwhile; here is its current state.")
     else:

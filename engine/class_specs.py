@@ -1,0 +1,58 @@
+"""The vocabulary as ``ClassSpec``s: one builder, whatever the classes come from.
+
+Sources: plain class names (CLI ``--classes``, the dashboard's segment page), a dataset's classes
+(``dataset_entries``; CLI ``evaluate``, a run without a vocabulary) and a run's stored vocabulary snapshot
+(entries with ``name``, ``prompt``, ``is_stuff``, ``user_support_dir``). Thing/stuff comes from, in order: an
+explicit ``stuff`` list, the entry's own ``is_stuff``, the offline labeller on the class text.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from engine.errors import BadInputError
+
+if TYPE_CHECKING:
+    from engine.types import ClassSpec
+
+Entry = str | Mapping[str, Any]
+
+
+def dataset_entries(names: Sequence[str], prompts: Sequence[str], has_background: bool) -> list[dict[str, str]]:
+    """A dataset's classes as entries (``name``, renamed ``prompt``), its "background" left out."""
+    skip = 1 if has_background else 0
+    return [{"name": n, "prompt": p} for n, p in zip(list(names)[skip:], list(prompts)[skip:])]
+
+
+def is_stuff_text(text: str) -> bool:
+    """The offline labeller's verdict for a class text."""
+    from engine.segment.labeller import label_class
+
+    return label_class(text).label == "stuff"
+
+
+def class_specs(entries: Sequence[Entry], stuff: Sequence[str] | None = None,
+                support_root: str | Path | None = None) -> list["ClassSpec"]:
+    """``ClassSpec``s for ``entries`` (names or mappings); ``user_support_dir`` is resolved under
+    ``support_root``. Raises ``BadInputError`` when ``stuff`` names classes not in ``entries``."""
+    from engine.types import ClassSpec
+
+    items = [{"name": e} if isinstance(e, str) else dict(e) for e in entries]
+    stuff_names = None if stuff is None else {s.strip() for s in stuff if s.strip()}
+    unknown = (stuff_names or set()) - {i["name"] for i in items}
+    if unknown:
+        raise BadInputError(f"stuff names classes not in the vocabulary: {', '.join(sorted(unknown))}")
+    out = []
+    for item in items:
+        prompt = item.get("prompt") or None
+        if stuff_names is not None:
+            is_stuff = item["name"] in stuff_names
+        elif item.get("is_stuff") is not None:
+            is_stuff = bool(item["is_stuff"])
+        else:
+            is_stuff = is_stuff_text(prompt or item["name"])
+        support = item.get("user_support_dir") or None
+        if support and support_root is not None:
+            support = str(Path(support_root) / support)
+        out.append(ClassSpec(name=item["name"], prompt=prompt, is_stuff=is_stuff, user_support_dir=support))
+    return out

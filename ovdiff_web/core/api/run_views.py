@@ -1,0 +1,91 @@
+"""/api/runs/: create queues an evaluation; cancel, resume, results, images (sortable by IoU), progress."""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ovdiff_web.core.api import filters, serializers as s
+from ovdiff_web.core.models import ImageResult, Run
+from ovdiff_web.core.services import runs as run_service
+
+
+class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Runs: create queues an evaluation; ``cancel``, ``results``, ``images`` (sortable by iou), ``progress``."""
+
+    queryset = Run.objects.select_related("created_by").prefetch_related("stages")
+    filterset_class = filters.RunFilter
+    ordering_fields = ["created_at", "miou", "status"]
+
+    def get_serializer_class(self) -> type:
+        if self.action == "retrieve":
+            return s.RunDetailSerializer
+        return s.RunSerializer
+
+    @extend_schema(request=s.RunCreateSerializer, responses={201: s.RunSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = s.RunCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            run = run_service.create_run(user=request.user, dataset=data["dataset"], vocabulary=data.get("vocabulary"),
+                                         profile=data.get("profile"), overrides=data.get("settings"),
+                                         limit=data.get("limit"), kind=data["kind"])
+        except run_service.RunInputError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: s.RunSerializer, 409: OpenApiResponse(description="already finished")})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        if run.is_finished:
+            return Response({"detail": f"run already {run.status}"}, status=status.HTTP_409_CONFLICT)
+        run = run_service.request_cancel(run)
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.RunSerializer,
+                                            409: OpenApiResponse(description="run is not failed or cancelled")})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a failed or cancelled run again; cached classes and finished shards are not recomputed."""
+        run = self.get_object()
+        try:
+            run = run_service.resume_run(run)
+        except run_service.ResumeRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=s.RunResultsSerializer)
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str | None = None) -> Response:
+        return Response(self.get_object().results())
+
+    @extend_schema(responses=s.ImageResultSerializer(many=True),
+                   parameters=[OpenApiParameter("ordering", str, description="iou, -iou, image_id, pixel_accuracy"),
+                               OpenApiParameter("iou_min", float), OpenApiParameter("iou_max", float),
+                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def images(self, request: Request, pk: str | None = None) -> Response:
+        """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
+        run = self.get_object()
+        qs = ImageResult.objects.filter(run=run).select_related("run")
+        image_filter = filters.ImageResultFilter(request.query_params, queryset=qs)
+        if not image_filter.is_valid():
+            raise ValidationError(image_filter.errors)
+        qs = image_filter.qs
+        qs = filters.order_images(qs, request.query_params.get("ordering", "image_id"))
+        page = self.paginate_queryset(qs)
+        response = self.get_paginated_response(s.ImageResultSerializer(page, many=True).data)
+        response.data.update(run_service.random_weights_fields(run.profile))
+        return response
+
+    @extend_schema(responses=s.RunProgressSerializer)
+    @action(detail=True, methods=["get"])
+    def progress(self, request: Request, pk: str | None = None) -> Response:
+        return Response(run_service.run_progress(self.get_object()))

@@ -1,0 +1,122 @@
+"""Images behind a run's pages: dataset samples, predictions and ground truth, label-map PNGs for
+overlays (with hidden classes), palette colours and the images behind a confusion cell.
+"""
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from typing import Any, Iterable
+
+import numpy as np
+from PIL import Image
+
+from ovdiff_web.core.models import ImageResult, Run
+from ovdiff_web.core.services.paths import PathNotAllowed, media_path
+
+
+IGNORE_INDEX = 255
+MAX_CELL_SCAN = 400  # images scanned to answer "which images are behind this confusion cell"
+
+
+@lru_cache(maxsize=16)
+def _open(fmt: str, root: str, split: str, protocol: str) -> Any:
+    from ovdiff_web.core.services.engine_bridge import open_dataset
+
+    return open_dataset(fmt, root, split, protocol or None, check_files=False)
+
+
+def dataset_sample(run: Run, image_id: str) -> tuple[Any, Any]:
+    """(SegDataset, Sample) of one image of a run; LookupError when the dataset or the sample is gone."""
+    ds = run.dataset
+    if ds is None:
+        raise LookupError("the run's dataset was deleted")
+    seg = _open(ds.format, ds.root, ds.split or "val", ds.protocol or "")
+    for sample in seg.samples:
+        if sample.id == image_id:
+            return seg, sample
+    raise LookupError(f"image {image_id!r} is not in dataset {ds.name!r}")
+
+
+def load_prediction(result: ImageResult) -> np.ndarray:
+    """The stored prediction (dataset label indices) of one image."""
+    from engine.images import load_label_png
+
+    if not result.prediction:
+        raise LookupError(f"no prediction stored for {result.image_id!r}")
+    try:
+        path = media_path(result.prediction)
+    except PathNotAllowed as exc:
+        raise LookupError(str(exc)) from None
+    if not path.is_file():
+        raise LookupError(f"prediction file of {result.image_id!r} is missing")
+    return load_label_png(path)
+
+
+def load_ground_truth(run: Run, image_id: str) -> np.ndarray:
+    seg, sample = dataset_sample(run, image_id)
+    return seg.load(sample)[1]
+
+
+def load_dataset_image(run: Run, image_id: str) -> np.ndarray:
+    seg, sample = dataset_sample(run, image_id)
+    from engine.images import load_image
+
+    return load_image(sample.image_path, seg.max_pixels, apply_exif=seg.exif_transpose)
+
+
+def parse_hidden(raw: str | None, limit: int = 65536) -> set[int]:
+    """``"1,4,7"`` -> {1, 4, 7}; anything that is not a small non-negative int is ignored."""
+    out: set[int] = set()
+    for part in (raw or "").split(","):
+        part = part.strip()
+        if part.isdigit() and int(part) < limit:
+            out.add(int(part))
+    return out
+
+
+def mask_rgba_png(labels: np.ndarray, hidden: Iterable[int] = ()) -> bytes:
+    """Label map -> transparent PNG in the VOC palette; ignored and hidden classes are fully transparent."""
+    from engine.images import colorize
+
+    labels = np.asarray(labels).astype(np.int64)
+    rgba = np.zeros(labels.shape + (4,), dtype=np.uint8)
+    rgba[..., :3] = colorize(labels)
+    visible = labels != IGNORE_INDEX
+    for idx in hidden:
+        visible &= labels != idx
+    rgba[..., 3] = np.where(visible, 255, 0).astype(np.uint8)
+    return png_bytes(rgba)
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(array)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def palette_hex(n: int) -> list[str]:
+    """CSS colours of the first ``n`` label indices (legend swatches)."""
+    from engine.images import voc_palette
+
+    return ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in voc_palette(256)[:n]]
+
+
+def images_in_cell(run: Run, gt: int, pred: int, limit: int = 60) -> tuple[list[tuple[ImageResult, int]], int]:
+    """Images with pixels of ground-truth ``gt`` predicted as ``pred``: [(result, pixel count)] most first,
+    and how many images were scanned (bounded by MAX_CELL_SCAN so the page stays fast)."""
+    found: list[tuple[ImageResult, int]] = []
+    scanned = 0
+    for result in run.image_results.exclude(prediction="").order_by("iou", "image_id")[:MAX_CELL_SCAN]:
+        scanned += 1
+        try:
+            p = load_prediction(result)
+            g = load_ground_truth(run, result.image_id)
+        except (LookupError, OSError, ValueError):
+            continue
+        if p.shape != g.shape:
+            continue
+        count = int(((g == gt) & (p == pred)).sum())
+        if count:
+            found.append((result, count))
+    found.sort(key=lambda item: -item[1])
+    return found[:limit], scanned

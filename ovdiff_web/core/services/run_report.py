@@ -1,0 +1,115 @@
+"""What the dashboard reports about finished runs: per-class rows, exports (metrics.json, metrics.csv,
+predictions.zip), settings diffs between runs, and which runs a thing/stuff label change makes stale.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from django.conf import settings
+
+from ovdiff_web.core.models import Run, VocabularyClass
+from ovdiff_web.core.services.paths import PathNotAllowed, media_path
+
+
+def changed_labels(run: Run) -> list[dict[str, Any]]:
+    """Classes whose thing/stuff label differs now from what the run used: the run's results are stale."""
+    ids = [e.get("class_id") for e in run.vocabulary_snapshot or [] if e.get("class_id")]
+    if not ids:
+        return []
+    current = {c.pk: c for c in VocabularyClass.objects.filter(pk__in=ids).select_related("label_changed_by")}
+    out = []
+    for entry in run.vocabulary_snapshot:
+        cls = current.get(entry.get("class_id"))
+        if cls is not None and bool(entry.get("is_stuff")) != cls.is_stuff:
+            out.append({"name": cls.name, "was_stuff": bool(entry.get("is_stuff")), "is_stuff": cls.is_stuff,
+                        "by": cls.label_changed_by, "at": cls.label_changed_at})
+    return out
+
+
+def runs_affected_by(cls: VocabularyClass) -> list[Run]:
+    """Runs that used a different thing/stuff label for this class than the current one."""
+    runs = Run.objects.filter(vocabulary_id=cls.vocabulary_id).only("id", "vocabulary_snapshot", "status", "created_at")
+    out = []
+    for run in runs:
+        for entry in run.vocabulary_snapshot or []:
+            if entry.get("class_id") == cls.pk and bool(entry.get("is_stuff")) != cls.is_stuff:
+                out.append(run)
+                break
+    return out
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested settings -> {"a.b.c": value} (lists kept whole): easy to show and to diff."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: data}
+
+
+def settings_diff(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Every flattened setting with its value per run and whether the runs disagree."""
+    flats = [flatten({"profile": r.profile, "limit": r.limit, **(r.settings or {})}) for r in runs]
+    keys = sorted(set().union(*[f.keys() for f in flats])) if flats else []
+    missing = object()
+    rows = []
+    for key in keys:
+        values = [f.get(key, missing) for f in flats]
+        shown = ["—" if v is missing else json.dumps(v) if not isinstance(v, str) else v for v in values]
+        rows.append({"key": key, "values": shown, "differs": len(set(shown)) > 1})
+    return rows
+
+
+def per_class_rows(run: Run) -> list[dict[str, Any]]:
+    """[{index, name, iou}] in label order; IoU None for classes absent from prediction and ground truth."""
+    per = run.per_class_iou or {}
+    return [{"index": i, "name": name, "iou": per.get(name)} for i, name in enumerate(run.class_names or [])]
+
+
+def metrics_payload(run: Run) -> dict[str, Any]:
+    """``Run.results()`` plus what produced it and every image's scores (the dashboard's metrics.json export)."""
+    return {**run.results(), "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
+            "vocabulary": run.vocabulary.name if run.vocabulary else None, "settings": run.settings,
+            "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
+                       for r in run.image_results.order_by("image_id")]}
+
+
+def metrics_csv(run: Run) -> str:
+    """Per-class IoU then per-image IoU; a comment line first when the output is from random weights."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    if run.is_random_weights:
+        writer.writerow([f"# {run.random_weights_note}"])
+    writer.writerow(["kind", "name", "iou"])
+    writer.writerow(["mean", "mIoU", "" if run.miou is None else f"{run.miou:.6f}"])
+    for row in per_class_rows(run):
+        writer.writerow(["class", row["name"], "" if row["iou"] is None else f"{row['iou']:.6f}"])
+    for r in run.image_results.order_by("image_id"):
+        writer.writerow(["image", r.image_id, "" if r.iou is None else f"{r.iou:.6f}"])
+    return buf.getvalue()
+
+
+def predictions_zip(run: Run) -> Path:
+    """A zip of the run's palette PNG predictions (+ metrics.json) in a temp file under MEDIA_ROOT/tmp."""
+    tmp_dir = Path(settings.MEDIA_ROOT) / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    target = tmp_dir / f"run-{run.pk}-predictions-{np.random.default_rng().integers(1 << 62):x}.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for r in run.image_results.exclude(prediction="").order_by("image_id"):
+            try:
+                path = media_path(r.prediction)
+            except PathNotAllowed:
+                continue
+            if path.is_file():
+                zf.write(path, arcname=f"predictions/{Path(r.image_id).name}.png")
+        zf.writestr("metrics.json", json.dumps(metrics_payload(run), indent=2, default=str))
+        if run.is_random_weights:
+            zf.writestr("RANDOM_WEIGHTS.txt", run.random_weights_note + "\n")
+    return target

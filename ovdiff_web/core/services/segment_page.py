@@ -1,0 +1,107 @@
+"""The dashboard's segment page: segment an uploaded image with typed classes, keep the result under
+MEDIA_ROOT/segment/<id>/, and explain a clicked pixel from the stored result.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from django.conf import settings
+from PIL import Image
+
+from engine.profiles import is_random_profile
+
+
+SEGMENT_DIR = "segment"
+
+
+def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str:
+    """Segment an uploaded image with ``class_names`` (labeller thing/stuff) and store image, labels and
+    explanation under MEDIA_ROOT/segment/<id>/; returns the id. BadInputError names unusable input."""
+    import uuid
+
+    from engine.images import load_image, save_label_png
+    from engine.class_specs import class_specs
+
+    token = uuid.uuid4().hex
+    out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token
+    out.mkdir(parents=True)
+    raw = out / "upload"
+    with open(raw, "wb") as fh:
+        for chunk in upload.chunks():
+            fh.write(chunk)
+    image = load_image(raw)
+    raw.unlink()
+    Image.fromarray(image).save(out / "image.png")
+    classes = class_specs(class_names)
+    from ovdiff_web.core.services import engine_bridge
+
+    ovd = engine_bridge.ovdiff(profile)
+    seg = ovd.segment(image, classes, explain=True)
+    save_label_png(seg.labels, out / "labels.png")
+    np.savez_compressed(out / "explain.npz", **{f"w_{k}": v for k, v in seg.winners.items()},
+                        **{f"s_{k}": v for k, v in seg.winner_scores.items()})
+    support_urls: dict[str, dict[int, str]] = {}
+    for spec in classes:
+        sset = ovd.support_set(spec)
+        support_urls[spec.name] = {}
+        for im in sset.images:
+            rel = f"{SEGMENT_DIR}/{token}/support/{len(support_urls)}_{im.index}.png"
+            (out / "support").mkdir(exist_ok=True)
+            Image.fromarray(im.image).save(Path(settings.MEDIA_ROOT) / rel)
+            support_urls[spec.name][im.index] = rel
+    meta = {
+        "profile": profile, "class_names": seg.label_names, "selected": seg.selected, "support": support_urls,
+        "prototype_index": {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
+                                for owner, src in entries] for e, entries in seg.prototype_index.items()},
+    }
+    (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    return token
+
+
+def segment_result(token: str) -> dict[str, Any]:
+    """The stored result of ``segment_upload``; LookupError when it does not exist."""
+    if not token.isalnum():
+        raise LookupError("no such segmentation")
+    out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token
+    if not (out / "meta.json").is_file():
+        raise LookupError("no such segmentation")
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    meta.update(token=token, image=f"{SEGMENT_DIR}/{token}/image.png", labels=f"{SEGMENT_DIR}/{token}/labels.png")
+    return meta
+
+
+def explain_stored_pixel(token: str, x: int, y: int) -> dict[str, Any]:
+    """Which prototype decided pixel (x, y) of a stored segmentation, and the support region it came from."""
+    from engine.errors import BadInputError
+    from engine.segment.explain import explain_pixel
+    from engine.images import load_label_png
+    from engine.types import ProtoSource, Segmentation
+
+    meta = segment_result(token)
+    out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token
+    labels = load_label_png(out / "labels.png")
+    arrays = np.load(out / "explain.npz")
+    winners = {k[2:]: arrays[k] for k in arrays.files if k.startswith("w_")}
+    scores = {k[2:]: arrays[k] for k in arrays.files if k.startswith("s_")}
+    index = {e: [(owner, ProtoSource(kind=kind, mask=mask, image_index=img, cluster=cl,
+                                     box=tuple(box) if box else None, size=size))
+                 for owner, kind, mask, img, cl, box, size in entries]
+             for e, entries in meta["prototype_index"].items()}
+    seg = Segmentation(labels=labels, label_names=meta["class_names"], winners=winners, prototype_index=index,
+                       winner_scores=scores)
+    try:
+        explanations = explain_pixel(seg, x, y)
+    except BadInputError as exc:
+        raise LookupError(str(exc)) from None
+    items = []
+    for e in explanations:
+        rel = meta["support"].get(e.prototype_class, {}).get(str(e.source.image_index)) \
+            if e.source.image_index is not None else None
+        items.append({"extractor": e.extractor, "score": e.score, "prototype_class": e.prototype_class,
+                      "prototype_index": e.prototype_index, "kind": e.source.kind, "mask": e.source.mask,
+                      "image_index": e.source.image_index, "box": e.source.box, "support_image": rel})
+    return {"x": x, "y": y, "class_name": meta["class_names"][int(labels[y, x])], "explanations": items,
+            "random_weights": is_random_profile(meta["profile"])}
