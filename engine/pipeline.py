@@ -48,7 +48,8 @@ class OVDiff:
         else:
             origin = ("generated", self.registry.identity("generator"), cls.text.strip(), cfg.support)
         mask_models = self.registry.identity("maskcut") if cfg.masks.proposer == "maskcut" else ""
-        return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, cfg.masks, mask_models, cfg.features.dino_layer,
+        mask_layer = cfg.features.dino_layer if cfg.masks.maskcut_layer is None else cfg.masks.maskcut_layer
+        return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, cfg.masks, mask_models, mask_layer,
                            cfg.features.dino_facet)
 
     def bank_keys(self, cls: ClassSpec) -> dict[str, str]:

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.evaluation.real_photos import load_photos, mask_iou  # noqa: E402
+from tests.engine.real.photos import load_photos, mask_iou  # noqa: E402
 
 
 def maskcut_iou(model, layer: int, photos) -> dict[str, float]:  # noqa: ANN001

@@ -20,7 +20,7 @@ from engine.models.dinov2_wheel import (
     FINAL_TOKENS,
     PROVENANCE,
     WheelModel,
-    _require,
+    require_optional,
     build_model,
     encoder_state_dict,
     load_graph,
@@ -63,8 +63,8 @@ def verification_image(size: int = VERIFY_SIZE) -> np.ndarray:
 
 def onnx_final_tokens(graph_model: Any, pixels: np.ndarray) -> np.ndarray:
     """The encoder's final layer-normed tokens (1, 1 + N, 384), as the ONNX graph computes them."""
-    onnx = _require("onnx")
-    ort = _require("onnxruntime")
+    onnx = require_optional("onnx")
+    ort = require_optional("onnxruntime")
     graph_model.graph.output.append(onnx.helper.make_tensor_value_info(FINAL_TOKENS, onnx.TensorProto.FLOAT, None))
     try:
         session = ort.InferenceSession(graph_model.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -109,7 +109,7 @@ def read_wheel_model(wheel: str) -> WheelModel:
     return WheelModel(onnx_path.read_bytes(), str(pkg))
 
 
-def _require(module: str) -> Any:
+def require_optional(module: str) -> Any:
     if importlib.util.find_spec(module) is None:
         raise MissingDependencyError(f"importing the DINOv2 wheel needs {module}: {INSTALL_HINT}")
     return importlib.import_module(module)
@@ -117,7 +117,7 @@ def _require(module: str) -> Any:
 
 def load_graph(model: WheelModel) -> Any:
     """The parsed ONNX ``ModelProto``."""
-    onnx = _require("onnx")
+    onnx = require_optional("onnx")
     return onnx.load_model_from_string(model.onnx_bytes)
 
 

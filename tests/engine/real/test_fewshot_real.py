@@ -14,7 +14,7 @@ from engine.evaluation.datasets import open_dataset
 from engine.evaluation.demo_data import write_demo_dataset
 from engine.evaluation.evaluate import dataset_classes, evaluate_dataset
 from engine.evaluation.fewshot_data import GREY_TINTS, make_support_image, with_support_folders, write_support_folders
-from engine.evaluation.real_photos import mask_iou
+from tests.engine.real.photos import mask_iou
 from engine.pipeline import build_ovdiff
 from tests.engine.real.colour_baseline import colour_baseline_miou
 

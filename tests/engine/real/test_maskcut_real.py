@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from engine.evaluation.real_photos import load_photos, mask_iou
+from tests.engine.real.photos import load_photos, mask_iou
 from engine.masks.maskcut import propose_masks_maskcut
 from engine.models import ModelRegistry
 from engine.profiles import default_config

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-DEFAULT_OUTLINES = Path(__file__).resolve().parents[2] / "tests" / "data" / "real_photos.json"
+DEFAULT_OUTLINES = Path(__file__).resolve().parents[2] / "data" / "real_photos.json"
 
 
 @dataclass(frozen=True)
