@@ -73,6 +73,17 @@ def render(doc: dict[str, Any]) -> str:
                   "| endpoint | p50 ms | p95 ms |", "|---|---|---|"]
         for name, v in doc["api_latency_ms"].items():
             lines.append(f"| {name} | {_fmt(v['p50'])} | {_fmt(v['p95'])} |")
+        if "dashboard_latency_ms" in doc:
+            scale = svc.get("dashboard_scale", {})
+            lines += ["", f"Dashboard pages (`dashboard_latency_ms`), same clients and server, at a team's scale: "
+                      f"{scale.get('runs')} runs, a {scale.get('classes')}-class run and vocabulary, a "
+                      f"{scale.get('dataset_images')}-image dataset; ratio = p50 / p50 of the baseline "
+                      f"{scale.get('baseline')}:", "", "| page | p50 ms | p95 ms | p50 / baseline |", "|---|---|---|---|"]
+            alone = doc.get("dashboard_single_client_ms", {})
+            lines[-2:] = ["| page | p50 ms | p95 ms | p50 / baseline | one client: p50 ms |", "|---|---|---|---|---|"]
+            for name, v in doc["dashboard_latency_ms"].items():
+                lines.append(f"| {name} | {_fmt(v['p50'])} | {_fmt(v['p95'])} | {_fmt(v['p50_vs_baseline'])} | "
+                             f"{_fmt(alone.get(name, {}).get('p50'))} |")
         lines += ["", f"Queueing a tiny run to its first progress update (`run_first_progress_seconds`): "
                   f"{_fmt(doc.get('run_first_progress_seconds'))} s."]
     errors = {k: v["error"] for k, v in doc["benchmarks"].items() if "error" in v}

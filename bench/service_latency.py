@@ -4,8 +4,12 @@ Everything real and isolated: a temporary SQLite database (migrated), a temporar
 serving ``ovdiff_web.wsgi`` on a free loopback port (the deployment's server, 3 workers as in docker-compose),
 a Celery worker subprocess on the local Redis DB 13 with private queue names, token auth. One run holds
 10,000 per-image results (bulk-created); 20 client threads (one keep-alive session each) request the run list,
-the run detail and a page of per-image results in turn; p50/p95 per endpoint. Then a tiny folder dataset is
-uploaded and a run queued through the API; its progress endpoint is polled every 50 ms.
+the run detail and a page of per-image results in turn; p50/p95 per endpoint. The dashboard is measured the same way
+at a team's scale: 1,000 runs, a 150-class vocabulary and a 150-class run with 5,000 images and its 150 x 151
+confusion matrix, a 5,000-image dataset, and the Workers page; each page's p50 is also given as a ratio to
+``/api/health/`` (one ``SELECT 1``) served by the same server under the same load (the baseline), and measured
+once more with a single client (what one user waits for). Then a tiny folder dataset is uploaded and a run queued
+through the API; its progress endpoint is polled every 50 ms.
 """
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/13"
 N_RESULTS = 10_000
+N_RUNS = 1_000
+N_CLASSES = 150
+N_DATASET_IMAGES = 5_000
 CLIENTS = 20
 FINISHED = ("succeeded", "failed", "cancelled")
 # Fastest real run: 2 support images, 4 denoising steps, attribution-threshold masks (as the service e2e test).
@@ -66,7 +73,43 @@ def seed(n_results: int) -> dict:
                      prediction=f"runs/{big.pk}/pred/img{i:05d}.png", width=500, height=375,
                      classes_present=[1, 2]) for i in range(n_results)],
         batch_size=2000)
-    return {"token": token.key, "run": big.pk}
+    return {"token": token.key, "run": big.pk, **seed_dashboard(user)}
+
+
+def seed_dashboard(user) -> dict:  # noqa: ANN001
+    """A team's scale for the dashboard: N_RUNS runs with stages, a N_CLASSES vocabulary, a N_CLASSES run with
+    N_DATASET_IMAGES results and a full confusion matrix, and a dataset of N_DATASET_IMAGES images."""
+    import random
+
+    from ovdiff_web.core.models import Dataset, ImageResult, Run, RunStage, Vocabulary, VocabularyClass
+
+    rng = random.Random(0)
+    names = ["background"] + [f"class {i}" for i in range(1, N_CLASSES)]
+    ids = [f"img{i:05d}" for i in range(N_DATASET_IMAGES)]
+    dataset = Dataset.objects.create(name="bench-big", format="folder", source="server", root="/nonexistent",
+                                     split="val", status="ready", class_names=names, prompts=names,
+                                     image_ids=ids, image_count=len(ids), has_background=True, created_by=user)
+    vocab = Vocabulary.objects.create(name="bench-150", owner=user)
+    VocabularyClass.objects.bulk_create([VocabularyClass(vocabulary=vocab, name=n, order=i)
+                                         for i, n in enumerate(names[1:])])
+    snapshot = [{"name": n, "prompt": "", "is_stuff": False, "class_id": None} for n in names[1:]]
+    runs = Run.objects.bulk_create([Run(profile="tiny", status=Run.Status.SUCCEEDED, created_by=user, dataset=dataset,
+                                        vocabulary=vocab, miou=rng.random(), class_names=names[:3])
+                                    for _ in range(N_RUNS - 31)])
+    RunStage.objects.bulk_create([RunStage(run=r, name=s, order=i, total=1, done=1, status="done")
+                                  for r in runs for i, s in enumerate(("support", "banks", "segment", "metrics"))])
+    confusion = [[rng.randrange(0, 1000) for _ in range(N_CLASSES + 1)] for _ in range(N_CLASSES)]
+    big = Run.objects.create(profile="tiny", status=Run.Status.SUCCEEDED, created_by=user, dataset=dataset,
+                             vocabulary=vocab, class_names=names, vocabulary_snapshot=snapshot, image_ids=ids,
+                             label_map={n: i for i, n in enumerate(names)}, miou=0.4, confusion=confusion,
+                             per_class_iou={n: rng.random() for n in names})
+    ImageResult.objects.bulk_create(
+        [ImageResult(run=big, image_id=i, iou=rng.random(), prediction=f"runs/{big.pk}/pred/{i}.png", width=500,
+                     height=375) for i in ids], batch_size=2000)
+    return {"dashboard": {"runs": "/runs/", "run_150_classes": f"/runs/{big.pk}/", "datasets": "/datasets/",
+                          "dataset_5000_images": f"/datasets/{dataset.pk}/",
+                          "vocabulary_150": f"/vocabularies/{vocab.pk}/",
+                          "workers": "/workers/", "baseline": "/api/health/"}}
 
 
 def _demo_zip() -> bytes:
@@ -97,20 +140,41 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     raise RuntimeError(f"server did not answer {url} in {timeout} s")
 
 
-def load_test(base: str, token: str, run_id: int, clients: int, per_client: int) -> dict[str, dict[str, float]]:
-    """Each client thread requests the three endpoints in turn; latency percentiles in ms per endpoint."""
+def _dashboard_session(base: str) -> "requests.Session":  # noqa: F821
+    """A browser-like session signed in through the dashboard's login form (CSRF cookie + token)."""
+    import requests
+
+    s = requests.Session()
+    s.get(f"{base}/login/", timeout=60)
+    r = s.post(f"{base}/login/", data={"username": "bench", "password": "bench-password",
+                                       "csrfmiddlewaretoken": s.cookies["csrftoken"]},
+               headers={"Referer": f"{base}/login/"}, timeout=60, allow_redirects=False)
+    if r.status_code != 302:
+        raise RuntimeError(f"dashboard login failed: {r.status_code}")
+    return s
+
+
+def load_test(base: str, token: str, run_id: int, clients: int, per_client: int,
+              pages: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
+    """Each client thread requests the endpoints in turn (the API with a token, or with ``pages`` the dashboard
+    signed in); latency percentiles in ms per endpoint."""
     import requests
 
     endpoints = {"run_list": f"{base}/api/runs/", "run_detail": f"{base}/api/runs/{run_id}/",
                  "image_results": f"{base}/api/runs/{run_id}/images/?ordering=-iou&page=3"}
+    if pages is not None:
+        endpoints = {name: base + path for name, path in pages.items()}
     lat: dict[str, list[float]] = {k: [] for k in endpoints}
     errors: list[str] = []
     lock = threading.Lock()
     start = threading.Barrier(clients)
 
     def client(i: int) -> None:
-        s = requests.Session()
-        s.headers["Authorization"] = f"Token {token}"
+        if pages is not None:
+            s = _dashboard_session(base)
+        else:
+            s = requests.Session()
+            s.headers["Authorization"] = f"Token {token}"
         names = list(endpoints)
         start.wait()
         for j in range(per_client):
@@ -216,6 +280,12 @@ def run(ctx) -> dict:  # noqa: ANN001 - bench.common.Context
             ctx.log(f"  {CLIENTS} clients x {per_client} requests, {n_results} image results ...")
             load_test(base, seeded["token"], seeded["run"], CLIENTS, 3)  # warm every worker's connection
             latency = load_test(base, seeded["token"], seeded["run"], CLIENTS, per_client)
+            ctx.log(f"  dashboard at scale: {N_RUNS} runs, {N_CLASSES} classes, {N_DATASET_IMAGES} images ...")
+            pages = seeded["dashboard"]
+            load_test(base, "", 0, CLIENTS, len(pages), pages)  # warm
+            dashboard = load_test(base, "", 0, CLIENTS, max(len(pages), per_client // 2), pages)
+            baseline = dashboard["baseline"]["p50"]
+            alone = load_test(base, "", 0, 1, 5 * len(pages), pages)  # one user: what a page costs by itself
             wlog = open(tmp / "worker.log", "w")
             worker = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "ovdiff_web", "worker", "-Q", f"{prefix}gpu,{prefix}cpu",
@@ -231,8 +301,14 @@ def run(ctx) -> dict:  # noqa: ANN001 - bench.common.Context
             log.close()
     return {
         "figures": {"api_latency_ms": {k: {"p50": v["p50"], "p95": v["p95"]} for k, v in latency.items()},
+                    "dashboard_latency_ms": {k: {"p50": v["p50"], "p95": v["p95"],
+                                                 "p50_vs_baseline": round(v["p50"] / baseline, 2)}
+                                             for k, v in dashboard.items()},
+                    "dashboard_single_client_ms": {k: {"p50": v["p50"], "p95": v["p95"]} for k, v in alone.items()},
                     "run_first_progress_seconds": progress["seconds_to_first_progress"]},
         "details": {"clients": CLIENTS, "requests_per_client": per_client, "image_results": n_results,
+                    "dashboard_scale": {"runs": N_RUNS, "classes": N_CLASSES, "dataset_images": N_DATASET_IMAGES,
+                                        "baseline": "/api/health/ (one SELECT 1)", "pages": seeded["dashboard"]},
                     "server": "gunicorn, 3 workers, SQLite", "latency": latency, **progress,
                     "note": "worker ready before queueing; the run is cancelled after its first progress update"},
     }

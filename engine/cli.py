@@ -116,7 +116,8 @@ def cmd_prototypes(args: argparse.Namespace) -> int:
 def cmd_segment(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from engine.images import colorize, load_image, overlay, save_label_png, voc_palette
+    from engine.images import colorize, load_image, overlay, save_label_png
+    from engine.palette import class_palette
 
     ovd = _ovdiff(args)
     names = _split(args.classes)
@@ -128,7 +129,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     seg = ovd.segment(image, classes, explain=args.explain)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    palette = voc_palette()
+    palette = class_palette()
     save_label_png(seg.labels.astype(np.uint8), out / "labels.png", palette)
     Image.fromarray(overlay(image, seg.labels, palette)).save(out / "overlay.png")
     Image.fromarray(colorize(seg.labels, palette)).save(out / "colour.png")

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from engine.errors import BadInputError
+from engine.palette import class_palette
 
 DEFAULT_MAX_PIXELS = 40_000_000  # mirrors SegmentConfig.max_image_pixels
 _TEXT_PREFIXES = (b"<!doctype", b"<html", b"<?xml", b"<svg", b"{", b"[", b"<head", b"<body")
@@ -230,7 +231,7 @@ def save_label_png(labels: np.ndarray, path: str | Path, palette: np.ndarray | N
     path.parent.mkdir(parents=True, exist_ok=True)
     if labels.size == 0 or labels.max() <= 255:
         img = Image.fromarray(labels.astype(np.uint8), mode="P")
-        pal = voc_palette(256) if palette is None else np.asarray(palette, dtype=np.uint8)[:256]
+        pal = class_palette(256) if palette is None else np.asarray(palette, dtype=np.uint8)[:256]
         flat = np.zeros((256, 3), dtype=np.uint8)
         flat[: len(pal)] = pal
         img.putpalette(flat.reshape(-1).tolist())
@@ -243,8 +244,8 @@ def save_label_png(labels: np.ndarray, path: str | Path, palette: np.ndarray | N
 
 
 def colorize(labels: np.ndarray, palette: np.ndarray | Sequence[Sequence[int]] | None = None) -> np.ndarray:
-    """Label map -> uint8 (H, W, 3) colours; labels beyond the palette wrap around."""
-    pal = voc_palette(256) if palette is None else np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    """Label map -> uint8 (H, W, 3) colours (default: the one class palette); labels beyond it wrap around."""
+    pal = class_palette(256) if palette is None else np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
     idx = np.asarray(labels).astype(np.int64)
     return pal[np.mod(idx, len(pal))]
 

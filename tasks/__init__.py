@@ -2,4 +2,4 @@
 
 Importing the package registers every task with the Celery app (``autodiscover_tasks(["tasks"])``).
 """
-from tasks import artifacts, ingest, metrics, segment, workflow  # noqa: F401  (registration)
+from tasks import artifacts, ingest, metrics, monitor, segment, workflow  # noqa: F401  (registration, signals)

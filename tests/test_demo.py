@@ -37,8 +37,12 @@ def test_demo_runs_a_real_evaluation_and_prints_the_dashboard(tmp_path):
 
 
 def test_demo_without_redis_says_how_to_get_one(tmp_path):
-    # A non-local host the demo must not try to start a server for; nothing listens there.
-    env = _env(tmp_path, REDIS_URL="redis://192.0.2.1:6399/0")
+    # Nothing listens on a free local port, and with no redis-server on PATH the demo cannot start one.
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = _env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0", PATH=str(tmp_path))
     out = subprocess.run([sys.executable, "scripts/demo.py"], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode != 0

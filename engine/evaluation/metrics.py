@@ -128,8 +128,9 @@ def metrics_dict(cm: ConfusionMatrix, class_names: list[str] | None = None) -> d
 def image_scores(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_index: int = 255,
                  item: str | None = None) -> tuple[ConfusionMatrix, float | None, float | None]:
     """One image's confusion matrix, mIoU over its first ``num_classes`` classes present in prediction or
-    ground truth, and pixel accuracy; the matrix has one extra "no dataset label" column."""
-    one = ConfusionMatrix(num_classes + 1, ignore_index).update(pred, gt, item=item)
+    ground truth, and pixel accuracy; the matrix has one extra "no dataset label" column, where every prediction
+    id >= ``num_classes`` counts (a label map may keep vocabulary classes without a dataset label apart)."""
+    one = ConfusionMatrix(num_classes + 1, ignore_index).update(np.minimum(pred, num_classes), gt, item=item)
     ious = one.iou()[:num_classes]
     iou = float(np.nanmean(ious)) if np.isfinite(ious).any() else None
     return one, iou, _none_if_nan(one.pixel_accuracy())

@@ -11,9 +11,10 @@ import numpy as np
 from PIL import Image
 
 from engine.atomic import atomic_write
-from engine.images import save_label_png, voc_palette
+from engine.images import save_label_png
+from engine.palette import class_palette
 
-UNMATCHED_VALUE = 255  # "no dataset label" pixels in a label PNG: VOC's ignore/boundary colour
+UNMATCHED_VALUE = 255  # "no dataset label" pixels in a label PNG: the palette's grey ignore colour
 
 
 def prediction_name(image_id: str) -> str:
@@ -27,7 +28,7 @@ def write_prediction(out_dir: Path, image_id: str, image: np.ndarray, pred: np.n
     (the image blended half and half with the label colours); returns both paths."""
     name = prediction_name(image_id)
     paths = {"prediction": Path(out_dir) / "pred" / name, "overlay": Path(out_dir) / "overlay" / name}
-    palette = voc_palette(256)
+    palette = class_palette(256)  # the one class palette of every coloured label map
     labels = np.where(pred >= num_classes, UNMATCHED_VALUE, pred).astype(np.uint8)
     atomic_write(paths["prediction"], lambda tmp: save_label_png(labels, tmp, palette))
     blended = (0.5 * image.astype(np.float32) + 0.5 * palette[labels].astype(np.float32)).clip(0, 255)

@@ -1,7 +1,6 @@
 """Dashboard forms: validation and field errors only; the work is done by ``ovdiff_web.core.services``."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
@@ -24,8 +23,12 @@ class RunForm(forms.Form):
                                         help_text="blank evaluates the dataset's classes with labeller labels")
     profile = forms.ChoiceField(choices=PROFILE_CHOICES)
     limit = forms.IntegerField(required=False, min_value=1, help_text="evaluate only the first N images")
+    name = forms.CharField(required=False, max_length=200, help_text="optional: how your team calls this run")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     overrides = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
-                                help_text='JSON settings overrides, e.g. {"segmenter": {"use_pamr": false}}')
+                                label="Settings overrides",
+                                help_text="one setting per line as group.field=value, e.g. segment.pamr=true "
+                                          "(a JSON object of groups works too); pick names from the list below")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -33,16 +36,12 @@ class RunForm(forms.Form):
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
 
     def clean_overrides(self) -> dict[str, Any]:
-        raw = (self.cleaned_data.get("overrides") or "").strip()
-        if not raw:
-            return {}
+        from ovdiff_web.core.services.settings_catalog import parse_overrides
+
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
-        if not isinstance(value, dict):
-            raise forms.ValidationError("must be a JSON object of settings sections")
-        return value
+            return parse_overrides(self.cleaned_data.get("overrides") or "")
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class ClassNamesField(forms.CharField):
@@ -93,7 +92,7 @@ class ImportClassesForm(forms.Form):
 
 class PromptForm(forms.Form):
     prompt = forms.CharField(max_length=500, required=False,
-                             help_text="text sent to the generator; blank uses the class name")
+                             help_text="the class text inside the generator's prompt template; blank uses the class name")
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
@@ -185,6 +184,7 @@ class DatasetUploadForm(_DatasetFields):
     archive = forms.FileField(label="Zip archive", widget=forms.ClearableFileInput(attrs={"accept": ".zip"}))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "upload_%s")  # ids unique on the datasets page, which shows both forms
         super().__init__(*args, **kwargs)
         self.fields["archive"].help_text = f"at most {settings.OVDIFF_MAX_UPLOAD_MB} MB"
 
@@ -195,6 +195,10 @@ class DatasetPathForm(_DatasetFields):
     field_order = ["name", "format", "path", "split", "protocol"]
     format = forms.ChoiceField(choices=Dataset.Format.choices, initial=Dataset.Format.FOLDER)
     path = forms.CharField(max_length=1000, label="Server path", widget=forms.TextInput(attrs={"class": "mono"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "path_%s")  # ids unique on the datasets page, which shows both forms
+        super().__init__(*args, **kwargs)
 
     def clean_path(self) -> str:
         from ovdiff_web.core.services.paths import PathNotAllowed, confine

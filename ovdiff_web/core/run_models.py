@@ -37,6 +37,8 @@ class Run(models.Model):
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EVALUATION)
+    name = models.CharField(max_length=200, blank=True, help_text="a team's own label for the run")
+    notes = models.TextField(blank=True)
     vocabulary = models.ForeignKey(Vocabulary, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
     vocabulary_snapshot = models.JSONField(default=list, blank=True)
     dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
@@ -66,6 +68,8 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="run_newest"),
+                   models.Index(fields=["status", "-created_at"], name="run_status_newest")]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.kind}, {self.status})"
@@ -166,6 +170,7 @@ class ImageResult(models.Model):
     class Meta:
         ordering = ["run_id", "image_id"]
         constraints = [models.UniqueConstraint(fields=["run", "image_id"], name="uniq_image_per_run")]
+        indexes = [models.Index(fields=["run", "iou", "image_id"], name="result_run_iou")]  # gallery sorts
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.image_id}"

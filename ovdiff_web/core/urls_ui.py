@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from ovdiff_web.core.views import classes, compare, datasets, files, run_files, runs, segment, vocabularies, workers
+from ovdiff_web.core.views import (classes, compare, dataset_files, datasets, files, manage, run_files, runs, segment,
+                                   vocabularies, workers)
 
 app_name = "ui"
 
@@ -15,6 +16,11 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/progress.json", runs.run_progress_json, name="run_progress"),
     path("runs/<int:pk>/cancel/", runs.run_cancel, name="run_cancel"),
+    path("runs/<int:pk>/label/", manage.run_label, name="run_label"),
+    path("runs/<int:pk>/delete/", manage.run_delete, name="run_delete"),
+    path("runs/<int:pk>/rerun/", manage.run_rerun, name="run_rerun"),
+    path("library/<str:kind>/<int:pk>/rename/", manage.rename, name="rename"),
+    path("library/<str:kind>/<int:pk>/delete/", manage.delete, name="delete"),
     path("runs/<int:pk>/confusion/<int:gt>/<int:pred>/", runs.confusion_cell, name="confusion_cell"),
     path("runs/<int:pk>/images/<int:result_pk>/image.png", run_files.run_image, name="run_image"),
     path("runs/<int:pk>/images/<int:result_pk>/<str:kind>.png", run_files.run_overlay, name="run_overlay"),
@@ -32,8 +38,10 @@ urlpatterns = [
     path("datasets/register/", datasets.dataset_register, name="dataset_register"),
     path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset_detail"),
     path("datasets/<int:pk>/import/", datasets.dataset_import, name="dataset_import"),
+    path("datasets/<int:pk>/images/<int:index>/<str:kind>.png", dataset_files.dataset_image, name="dataset_image"),
     path("classes/<int:pk>/", classes.class_detail, name="class_detail"),
     path("classes/<int:pk>/regenerate/", classes.class_regenerate, name="class_regenerate"),
+    path("classes/<int:pk>/support/", classes.class_support, name="class_support"),
     path("classes/<int:pk>/regenerate/<str:task_id>.json", classes.class_regenerate_status,
          name="class_regenerate_status"),
     path("support-images/<int:image_pk>/<str:layer>.png", classes.support_layer, name="support_layer"),

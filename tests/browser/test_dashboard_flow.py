@@ -114,6 +114,10 @@ def test_dashboard_end_to_end(page: Any, live_server: Any, celery_worker: Any, d
                        ("/segment/", "segment")):
         pg.goto(base + path)
         screenshot(pg, name)
-    pg.goto(f"{base}/workers/")
+    pg.goto(f"{base}/workers/")  # answers at once; the page reloads itself when the workers' answer is in
+    pg.locator("table[aria-label=workers]").wait_for(timeout=15_000)
     assert "browser-" in pg.locator("table[aria-label=workers]").inner_text()  # the live worker is listed
+    from tests.browser.conftest import QUEUE_PREFIX
+
+    assert f"{QUEUE_PREFIX}gpu" in pg.locator("[data-queues]").inner_text()  # the configured queue names
     watch.assert_clean()

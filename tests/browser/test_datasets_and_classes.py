@@ -57,28 +57,28 @@ def test_datasets_regenerate_and_segment_refusal(page: Any, live_server: Any, ce
 
     # a zip slip is refused next to the file field; the typed name stays
     upload = pg.locator("form[data-form=upload]")
-    upload.locator("#id_name").fill("holiday photos")
-    upload.locator("#id_archive").set_input_files(str(evil))
+    upload.locator("#upload_name").fill("holiday photos")
+    upload.locator("#upload_archive").set_input_files(str(evil))
     upload.locator("button[type=submit]").click()
-    pg.wait_for_selector("#id_archive-errors")
-    assert "archive path" in pg.locator("#id_archive-errors").inner_text()
-    assert pg.input_value("form[data-form=upload] #id_name") == "holiday photos"
+    pg.wait_for_selector("#upload_archive_error")
+    assert "archive path" in pg.locator("#upload_archive_error").inner_text()
+    assert pg.input_value("#upload_name") == "holiday photos"
     assert not Dataset.objects.exists()
     screenshot(pg, "dataset-upload-refused")
 
     # a server path outside the allowed roots: error next to the path field, input kept
     path_form = pg.locator("form[data-form=path]")
-    path_form.locator("#id_name").fill("elsewhere")
-    path_form.locator("#id_path").fill("/etc")
+    path_form.locator("#path_name").fill("elsewhere")
+    path_form.locator("#path_path").fill("/etc")
     path_form.locator("button[type=submit]").click()
-    pg.wait_for_selector("#id_path-errors")
-    assert "outside the allowed dataset roots" in pg.locator("#id_path-errors").inner_text()
-    assert pg.input_value("form[data-form=path] #id_path") == "/etc"
+    pg.wait_for_selector("#path_path_error")
+    assert "outside the allowed dataset roots" in pg.locator("#path_path_error").inner_text()
+    assert pg.input_value("#path_path") == "/etc"
 
     # a good zip with one unreadable image: ready, the bad file listed on the detail page
     upload = pg.locator("form[data-form=upload]")
-    upload.locator("#id_name").fill("demo upload")
-    upload.locator("#id_archive").set_input_files(str(good))
+    upload.locator("#upload_name").fill("demo upload")
+    upload.locator("#upload_archive").set_input_files(str(good))
     upload.locator("button[type=submit]").click()
     pg.wait_for_url("**/datasets/*/")
     assert "ready" in pg.locator("h1 .badge").inner_text()
@@ -122,8 +122,8 @@ def test_datasets_regenerate_and_segment_refusal(page: Any, live_server: Any, ce
     pg.fill("#id_class_names", "brick, grass")
     pg.select_option("#id_profile", "paper")
     pg.click("main form button[type=submit]")
-    pg.wait_for_selector("#id_profile-errors")
-    assert "worker" in pg.locator("#id_profile-errors").inner_text()
+    pg.wait_for_selector("#id_profile_error")
+    assert "worker" in pg.locator("#id_profile_error").inner_text()
     assert pg.input_value("#id_class_names") == "brick, grass"
     screenshot(pg, "segment-refused")
     watch.assert_clean()

@@ -114,7 +114,7 @@ def test_zip_slip_is_refused_next_to_field_and_input_kept(ui: Any, media_root: P
     response = _upload(ui, buf.getvalue(), name="mine")
     assert response.status_code == 400
     html = response.content.decode()
-    archive_field = html[html.index('id="id_archive"'):]
+    archive_field = html[html.index('id="upload_archive"'):]
     assert "&#x27;..&#x27; in archive path" in archive_field[: archive_field.index("</div>")]
     assert 'value="mine"' in html
     _nothing_stored(media_root)
@@ -136,7 +136,7 @@ def test_wrong_format_is_refused_and_nothing_kept(ui: Any, media_root: Path, tmp
     response = _upload(ui, _demo_zip(tmp_path), fmt="voc")
     assert response.status_code == 400
     html = response.content.decode()
-    fmt_field = html[html.index('id="id_format"'):]
+    fmt_field = html[html.index('id="upload_format"'):]
     assert "check the format" in fmt_field[: fmt_field.index("</div>")]
     assert 'value="mine"' in html
     _nothing_stored(media_root)
@@ -164,7 +164,7 @@ def test_register_server_path_confined_to_roots(ui: Any, settings: Any, tmp_path
         response = ui.post("/datasets/register/", {**form, "path": bad})
         assert response.status_code == 400, bad
         html = response.content.decode()
-        path_field = html[html.index('id="id_path"'):]
+        path_field = html[html.index('id="path_path"'):]
         assert "errorlist" in path_field[: path_field.index("</div>")]
         assert f'value="{bad}"' in html and 'value="srv"' in html
     assert not Dataset.objects.filter(name="srv").exists()

@@ -54,7 +54,7 @@ class VocabularyViewSet(viewsets.ModelViewSet):
         with transaction.atomic():
             vocabulary = serializer.save(owner=self.request.user)
             if names:
-                vocab_service.add_classes(vocabulary, names)
+                vocab_service.add_classes(vocabulary, names, initial=True)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Compare-and-swap on ``expected_version`` under a row lock: of two concurrent editors one gets 409."""

@@ -35,3 +35,14 @@ def media_path(relative: str) -> Path:
 def media_relative(path: Path) -> str:
     """The MEDIA_ROOT-relative form stored in the database (POSIX separators)."""
     return Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
+
+
+def hide_server_paths(text: str, *roots: str | os.PathLike[str]) -> str:
+    """A message fit for a user: paths under ``roots`` (a dataset folder) and the service's own folders
+    (MEDIA_ROOT, the data dir) are shown relative, never as absolute server paths."""
+    for root in [*roots, settings.MEDIA_ROOT, getattr(settings, "OVDIFF_DATA_DIR", "")]:
+        if not root:
+            continue
+        for form in {str(root), str(Path(root).resolve())}:
+            text = text.replace(form.rstrip("/") + "/", "").replace(form.rstrip("/"), "(dataset folder)")
+    return text

@@ -4,7 +4,6 @@ overlays (with hidden classes), palette colours and the images behind a confusio
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 from typing import Any, Iterable
 
 import numpy as np
@@ -18,33 +17,32 @@ IGNORE_INDEX = 255
 MAX_CELL_SCAN = 400  # images scanned to answer "which images are behind this confusion cell"
 
 
-@lru_cache(maxsize=16)
-def _open(fmt: str, root: str, split: str, protocol: str) -> Any:
-    from ovdiff_web.core.services.engine_bridge import open_dataset
-
-    return open_dataset(fmt, root, split, protocol or None, check_files=False)
-
-
 def dataset_sample(run: Run, image_id: str) -> tuple[Any, Any]:
     """(SegDataset, Sample) of one image of a run; LookupError when the dataset or the sample is gone."""
-    ds = run.dataset
-    if ds is None:
+    from ovdiff_web.core.services.dataset_preview import find_sample
+
+    if run.dataset is None:
         raise LookupError("the run's dataset was deleted")
-    seg = _open(ds.format, ds.root, ds.split or "val", ds.protocol or "")
-    for sample in seg.samples:
-        if sample.id == image_id:
-            return seg, sample
-    raise LookupError(f"image {image_id!r} is not in dataset {ds.name!r}")
+    return find_sample(run.dataset, image_id)
 
 
-def load_prediction(result: ImageResult) -> np.ndarray:
-    """The stored prediction (dataset label indices) of one image."""
+def load_prediction(result: ImageResult, shown: bool = False) -> np.ndarray:
+    """The stored prediction of one image: dataset label indices (>= n: no dataset label), or with ``shown`` the
+    ``legend.run_legend`` indices that tell which vocabulary class it was (runs older than that file: the same)."""
     from engine.images import load_label_png
+    from ovdiff_web.core.services.legend import shown_labels_path
 
     if not result.prediction:
         raise LookupError(f"no prediction stored for {result.image_id!r}")
+    rel = result.prediction
+    if shown and shown_labels_path(rel):
+        try:
+            if media_path(shown_labels_path(rel)).is_file():
+                rel = shown_labels_path(rel)
+        except PathNotAllowed:
+            pass
     try:
-        path = media_path(result.prediction)
+        path = media_path(rel)
     except PathNotAllowed as exc:
         raise LookupError(str(exc)) from None
     if not path.is_file():
@@ -75,7 +73,7 @@ def parse_hidden(raw: str | None, limit: int = 65536) -> set[int]:
 
 
 def mask_rgba_png(labels: np.ndarray, hidden: Iterable[int] = ()) -> bytes:
-    """Label map -> transparent PNG in the VOC palette; ignored and hidden classes are fully transparent."""
+    """Label map -> transparent PNG in the class palette; ignored and hidden classes are fully transparent."""
     from engine.images import colorize
 
     labels = np.asarray(labels).astype(np.int64)
@@ -95,15 +93,18 @@ def png_bytes(array: np.ndarray) -> bytes:
 
 
 def palette_hex(n: int) -> list[str]:
-    """CSS colours of the first ``n`` label indices (legend swatches)."""
-    from engine.images import voc_palette
+    """CSS colours of the first ``n`` label indices (legend swatches): the engine's one class palette."""
+    from engine.palette import palette_hex as engine_palette_hex
 
-    return ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in voc_palette(256)[:n]]
+    return engine_palette_hex(n)
 
 
 def images_in_cell(run: Run, gt: int, pred: int, limit: int = 60) -> tuple[list[tuple[ImageResult, int]], int]:
-    """Images with pixels of ground-truth ``gt`` predicted as ``pred``: [(result, pixel count)] most first,
-    and how many images were scanned (bounded by MAX_CELL_SCAN so the page stays fast)."""
+    """Images with pixels of ground-truth ``gt`` predicted as ``pred`` (``pred`` = n: any class with no dataset
+    label, see ``legend.py``): [(result, pixel count)] most first, and how many images were scanned (bounded by
+    MAX_CELL_SCAN so the page stays fast)."""
+    from ovdiff_web.core.services.pixel_layers import cell_hits
+
     found: list[tuple[ImageResult, int]] = []
     scanned = 0
     for result in run.image_results.exclude(prediction="").order_by("iou", "image_id")[:MAX_CELL_SCAN]:
@@ -115,7 +116,7 @@ def images_in_cell(run: Run, gt: int, pred: int, limit: int = 60) -> tuple[list[
             continue
         if p.shape != g.shape:
             continue
-        count = int(((g == gt) & (p == pred)).sum())
+        count = int(cell_hits(run, p, g, gt, pred).sum())
         if count:
             found.append((result, count))
     found.sort(key=lambda item: -item[1])

@@ -28,6 +28,7 @@ def segment_shard(run: Run, shard: RunShard, ovd: Any, cancel: Callable[[], bool
     from engine.evaluation.evaluate import evaluate_sample
     from engine.evaluation.metrics import ConfusionMatrix
     from engine.evaluation.predictions import write_prediction
+    from ovdiff_web.core.services.legend import prediction_label_map, write_shown_labels
 
     seg_ds = engine_bridge.open_run_dataset(run)
     samples = {s.id: s for s in seg_ds.samples}
@@ -36,11 +37,13 @@ def segment_shard(run: Run, shard: RunShard, ovd: Any, cancel: Callable[[], bool
     n = seg_ds.num_classes
     cm = ConfusionMatrix(n + 1, seg_ds.ignore_index)
     media, out_dir = Path(settings.MEDIA_ROOT), run_dir(run.pk)
+    shown_map = prediction_label_map(run)  # + vocabulary classes without a dataset label as n, n+1, ...
     for image_id in shard.image_ids:
         if cancel():
             raise CancelledError(f"run {run.pk} cancelled")
-        res = evaluate_sample(ovd, seg_ds, specs, run.label_map, samples[image_id])
+        res = evaluate_sample(ovd, seg_ds, specs, shown_map, samples[image_id])
         paths = write_prediction(out_dir, image_id, res.image, res.pred, n)
+        write_shown_labels(out_dir, image_id, res.pred)  # the dashboard's overlays keep every class
         cm.merge(res.confusion)
         present = sorted({seg_ds.class_names[i] for i in np.unique(res.pred).tolist() if i < n})
         ImageResult.objects.update_or_create(run_id=run.pk, image_id=image_id, defaults={

@@ -49,8 +49,10 @@ def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
     return names
 
 
-def add_classes(vocabulary: Vocabulary, names: Iterable[str]) -> tuple[list[VocabularyClass], list[str]]:
-    """Create classes for new names (labeller decides thing/stuff); returns (created, already present)."""
+def add_classes(vocabulary: Vocabulary, names: Iterable[str],
+                initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
+    """Create classes for new names (labeller decides thing/stuff); returns (created, already present).
+    ``initial``: the classes a vocabulary is created with, so it stays at version 1 (no one saw another)."""
     existing = {n.lower() for n in vocabulary.classes.values_list("name", flat=True)}
     created: list[VocabularyClass] = []
     skipped: list[str] = []
@@ -65,7 +67,7 @@ def add_classes(vocabulary: Vocabulary, names: Iterable[str]) -> tuple[list[Voca
                 vocabulary=vocabulary, name=name, is_stuff=is_stuff, label_source=LabelSource.LABELLER,
                 label_note=note[:500], order=start + len(created)))
             existing.add(name.lower())
-        if created:
+        if created and not initial:
             vocabulary.bump_version()
     return created, skipped
 

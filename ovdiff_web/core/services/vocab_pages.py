@@ -26,7 +26,8 @@ def set_prompt(cls: VocabularyClass, *, prompt: str, expected_version: int) -> V
     return cls
 
 
-def import_dataset_classes(vocabulary: Any, dataset: Any) -> tuple[list[VocabularyClass], list[str]]:
+def import_dataset_classes(vocabulary: Any, dataset: Any,
+                           initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
     """Add a dataset's classes (not its background) with the dataset's generator prompts."""
     from ovdiff_web.core.services.vocab import add_classes
 
@@ -34,7 +35,7 @@ def import_dataset_classes(vocabulary: Any, dataset: Any) -> tuple[list[Vocabula
     prompts = list(dataset.prompts or names)
     start = 1 if dataset.has_background and names and names[0] == "background" else 0
     prompt_of = {n.lower(): p for n, p in zip(names[start:], prompts[start:])}
-    created, skipped = add_classes(vocabulary, names[start:])
+    created, skipped = add_classes(vocabulary, names[start:], initial=initial)
     for cls in created:
         prompt = prompt_of.get(cls.name.lower(), "")
         if prompt and prompt != cls.name:

@@ -5,7 +5,7 @@ from typing import Any, Sequence
 
 from django import template
 from django.urls import reverse
-from django.utils.html import escape, format_html
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
@@ -34,6 +34,27 @@ def eta(seconds: Any) -> str:
     if s < 3600:
         return f"ETA {s // 60}m {s % 60}s"
     return f"ETA {s // 3600}h {(s % 3600) // 60}m"
+
+
+@register.filter
+def duration(seconds: Any) -> str:
+    """4000 -> "1h 6m 40s"; the run header's elapsed time (app.js formats the live value the same way)."""
+    if seconds is None or seconds == "":
+        return ""
+    s = max(0, int(float(seconds)))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s"
+    return f"{s // 3600}h {(s % 3600) // 60}m {s % 60}s"
+
+
+@register.filter
+def public(text: Any) -> str:
+    """A stored message without the server's own folders (media, data dir) as absolute paths."""
+    from ovdiff_web.core.services.paths import hide_server_paths
+
+    return hide_server_paths(str(text or ""))
 
 
 @register.filter
@@ -83,45 +104,3 @@ def iou_bar_chart(rows: Sequence[dict[str, Any]], width: int = 560) -> SafeStrin
                      f'<text x="{label_w + w + 4:.1f}" y="{y + bar_h - 4}">{float(row["iou"]) * 100:.1f}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # every user-provided string above went through escape()
-
-
-@register.simple_tag
-def confusion_heatmap(run: Any) -> SafeString:
-    """Row-normalised confusion matrix (rows = ground truth); every non-empty cell links to its images."""
-    matrix = run.confusion or []
-    names = list(run.class_names or [])
-    n = len(names)
-    if not n or len(matrix) != n:
-        return format_html('<p class="muted">{}</p>', "No confusion matrix yet.")
-    cell = max(6, min(28, 640 // n))
-    show_labels = n <= 40
-    margin = 130 if show_labels else 10
-    size = margin + n * cell + 4
-    width = margin + max(len(r) for r in matrix) * cell + 4  # + the "no dataset label" column
-    parts = [f'<svg class="chart" role="img" aria-label="confusion matrix heatmap" viewBox="0 0 {width} {size}" '
-             f'width="{width}" height="{size}" xmlns="http://www.w3.org/2000/svg">']
-    if show_labels:
-        for i, name in enumerate(names):
-            label = escape(name)
-            c = margin + i * cell + cell / 2
-            parts.append(f'<text x="{margin - 4}" y="{c + 4:.1f}" text-anchor="end">{label}</text>'
-                         f'<text transform="translate({c + 4:.1f},{margin - 4}) rotate(-60)">{label}</text>')
-    for gt, row in enumerate(matrix):
-        total = sum(int(v) for v in row) or 1
-        for pred, value in enumerate(row):
-            value = int(value)
-            share = value / total
-            shade = int(255 - 215 * share)
-            colour = f"rgb({shade},{shade},255)" if gt != pred else f"rgb({shade},255,{shade})"
-            x, y = margin + pred * cell, margin + gt * cell
-            # the matrix has one extra last column: pixels given to an engine class with no dataset label
-            pred_name = names[pred] if pred < len(names) else "a class with no dataset label"
-            title = f"ground truth {escape(names[gt])} → predicted {escape(pred_name)}: {value} px ({share * 100:.1f}% of row)"
-            rect = f'<rect x="{x}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="{colour}"><title>{title}</title></rect>'
-            if value:
-                href = reverse("ui:confusion_cell", args=[run.pk, gt, pred])
-                parts.append(f'<a href="{href}" aria-label="{title}">{rect}</a>')
-            else:
-                parts.append(rect)
-    parts.append("</svg>")
-    return mark_safe("".join(parts))  # class names were escaped; hrefs come from reverse()

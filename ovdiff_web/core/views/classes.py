@@ -10,11 +10,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ovdiff_web.core.forms import RegenerateForm, SupportUploadForm
 from ovdiff_web.core.models import SupportImage, VocabularyClass
-from ovdiff_web.core.services import support_images, ui_tasks
+from ovdiff_web.core.services import support_choice, support_images, ui_tasks
+from ovdiff_web.core.services.prompts import generator_prompt
 from ovdiff_web.core.services.queue import QueueUnavailable
 from ovdiff_web.core.services.runs import RunInputError, queue_regenerate
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 from ovdiff_web.core.views.common import ui_login_required
+from ovdiff_web.core.views.ownership import check_edit
 
 
 @ui_login_required
@@ -41,10 +43,42 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
     form = form or SupportUploadForm()
     regen_form = regen_form or RegenerateForm()
     jobs = [{**job, **ui_tasks.task_state(job["id"])} for job in _jobs(request, cls)]
-    context = {"cls": cls, "support_sets": list(support_images.support_sets_for(cls)), "form": form,
-               "regen_form": regen_form, "jobs": jobs}
+    sets = list(support_images.support_sets_for(cls))
+    context = {"cls": cls, "support_sets": sets, "form": form, "regen_form": regen_form, "jobs": jobs,
+               "uploaded_sets": support_choice.uploaded_sets(cls),
+               "generated_in_use": support_choice.generated_in_use(cls, sets),
+               "generator_prompt": generator_prompt(cls.text)}
     return render(request, "ovdiff/classes/detail.html", context,
                   status=status if status != 200 else (400 if (form.errors or regen_form.errors) else 200))
+
+
+SUPPORT_ACTIONS = ("use_generated", "use_uploaded", "delete_uploaded")
+
+
+@ui_login_required
+@require_POST
+def class_support(request: HttpRequest, pk: int) -> HttpResponse:
+    """Choose the support images of a class: generated, or one uploaded folder; or delete an uploaded folder."""
+    cls = get_object_or_404(VocabularyClass.objects.select_related("vocabulary__owner"), pk=pk)
+    check_edit(request.user, cls)
+    action, folder = request.POST.get("action", ""), request.POST.get("folder", "")
+    if action not in SUPPORT_ACTIONS:
+        return HttpResponse("unknown action: use_generated, use_uploaded or delete_uploaded", status=400)
+    try:
+        if action == "use_generated":
+            support_choice.use_generated(cls)
+            messages.success(request, f"“{cls.name}” uses generated support images again.")
+        elif action == "use_uploaded":
+            support_choice.use_uploaded(cls, folder)
+            messages.success(request, f"“{cls.name}” uses the uploaded set {folder[:8]}; the next run builds its "
+                                      "prototypes from it.")
+        else:
+            was_in_use = support_choice.delete_uploaded(cls, folder)
+            messages.success(request, f"Uploaded set {folder[:8]} deleted" +
+                             ("; “%s” uses generated support images again." % cls.name if was_in_use else "."))
+    except LookupError as exc:
+        messages.error(request, str(exc))
+    return redirect("ui:class_detail", pk=cls.pk)
 
 
 REGEN_SESSION_KEY = "ovdiff_regenerate"

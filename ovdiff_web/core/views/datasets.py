@@ -12,11 +12,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from engine.palette import palette_hex
 from ovdiff_web.core.forms import DatasetPathForm, DatasetUploadForm, ImportIntoVocabularyForm
 from ovdiff_web.core.models import Dataset, Vocabulary
 from ovdiff_web.core.services import datasets as dataset_service
 from ovdiff_web.core.services import vocab_pages
 from ovdiff_web.core.services.paths import PathNotAllowed
+from ovdiff_web.core.services.dataset_preview import preview_page
 from ovdiff_web.core.services.uploads import ZipRejected
 from ovdiff_web.core.views.common import paginate, ui_login_required
 
@@ -38,9 +40,9 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     return render(request, "ovdiff/datasets/list.html", _list_context(DatasetUploadForm(), DatasetPathForm()))
 
 
-def _refused(form: Any, field: str, errors: list[dict[str, str]]) -> None:
+def _refused(form: Any, field: str, errors: list[dict[str, str]], root: str = "") -> None:
     """A dataset with nothing usable was deleted (row and extracted files); its errors go next to ``field``."""
-    for e in errors[:5]:
+    for e in (_short(e, root) for e in errors[:5]):
         item = e.get("item", "")
         form.add_error(field, f"{item}: {e.get('error', '')}" if item else e.get("error", ""))
     if len(errors) > 5:
@@ -117,9 +119,12 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     classes = [{"index": i, "name": n, "prompt": p if p != n else ""}
                for i, (n, p) in enumerate(zip(dataset.class_names, list(dataset.prompts) + [""] * len(dataset.class_names)))]
     runs = dataset.runs.select_related("vocabulary").order_by("-created_at")[:10]
+    legend = [{"index": c["index"], "name": c["name"], "colour": colour, "in_dataset": True}
+              for c, colour in zip(classes, palette_hex(len(classes)))]
     return render(request, "ovdiff/datasets/detail.html",
-                  {"dataset": dataset, "errors": errors, "classes": classes, "runs": runs,
-                   "import_form": ImportIntoVocabularyForm()})
+                  {"dataset": dataset, "errors": errors, "classes": classes, "runs": runs, "legend": legend,
+                   "import_form": ImportIntoVocabularyForm(),
+                   "preview": preview_page(dataset, request.GET.get("ppage"))})
 
 
 @ui_login_required
@@ -133,10 +138,11 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("ui:dataset_detail", pk=dataset.pk)
     vocab = form.cleaned_data["vocabulary"]
     with transaction.atomic():
-        if vocab is None:
+        new = vocab is None
+        if new:
             vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
                                               description=f"classes of dataset {dataset.name}")
-        created, skipped = vocab_pages.import_dataset_classes(vocab, dataset)
+        created, skipped = vocab_pages.import_dataset_classes(vocab, dataset, initial=new)
     text = f"Imported {len(created)} classes of “{dataset.name}” into “{vocab.name}”."
     if skipped:
         text += f" Already present: {len(skipped)}."
@@ -146,9 +152,10 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _short(error: dict[str, str], root: str) -> dict[str, str]:
     """File paths relative to the dataset root: the same long prefix on every row hides what matters."""
-    prefix = root.rstrip("/") + "/"
-    return {"item": str(error.get("item", "")).replace(prefix, ""),
-            "error": str(error.get("error", "")).replace(prefix, "")}
+    from ovdiff_web.core.services.paths import hide_server_paths
+
+    return {"item": hide_server_paths(str(error.get("item", "")), root),
+            "error": hide_server_paths(str(error.get("error", "")), root)}
 
 
 def _free_vocabulary_name(base: str) -> str:

@@ -8,10 +8,10 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from ovdiff_web.core.models import ImageResult, Run
-from ovdiff_web.core.services import run_images, run_report
+from ovdiff_web.core.services import pixel_layers, run_images, run_report
 from ovdiff_web.core.views.common import ui_login_required
 
-OVERLAY_KINDS = ("pred", "gt")
+OVERLAY_KINDS = ("pred", "gt", "cell", "error")
 
 
 def _result(run_pk: int, result_pk: int) -> ImageResult:
@@ -44,7 +44,12 @@ def run_overlay(request: HttpRequest, pk: int, result_pk: int, kind: str) -> Htt
         raise Http404("unknown overlay")
     result = _result(pk, result_pk)
     try:
-        labels = run_images.load_prediction(result) if kind == "pred" else \
+        if kind == "cell":  # ?gt=&pred=: the pixels behind one confusion cell, highlighted
+            gt, pred = int(request.GET.get("gt", "")), int(request.GET.get("pred", ""))
+            return _png(pixel_layers.cell_mask_png(result, gt, pred))
+        if kind == "error":
+            return _png(pixel_layers.error_mask_png(result))
+        labels = run_images.load_prediction(result, shown=True) if kind == "pred" else \
             run_images.load_ground_truth(result.run, result.image_id)
     except (LookupError, OSError, ValueError) as exc:
         raise Http404(str(exc)) from None

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
-from ovdiff_web.core.services import run_images, run_report
+from ovdiff_web.core.services import lifecycle, run_images, run_report
+from ovdiff_web.core.services.legend import EXTRA_COLUMN_LABEL, missing_from_dataset, run_legend
+from ovdiff_web.core.services.settings_catalog import known_settings
 from ovdiff_web.core.services.runs import RunInputError, create_run, request_cancel, run_progress
 from ovdiff_web.core.views.common import choice, paginate, ui_login_required
 
@@ -29,7 +31,7 @@ def _runs_queryset():
 @require_http_methods(["GET", "POST"])
 def run_list(request: HttpRequest) -> HttpResponse:
     """All runs, newest first, with per-stage progress; POST queues a new evaluation."""
-    form = RunForm(request.POST or None)
+    form = RunForm(request.POST or None, initial=_clone_initial(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -39,7 +41,14 @@ def run_list(request: HttpRequest) -> HttpResponse:
             field = "overrides" if str(exc).startswith("settings:") else None
             form.add_error(field, str(exc))
         else:
+            if data["name"] or data["notes"]:
+                lifecycle.set_run_label(run, name=data["name"], notes=data["notes"])
             messages.success(request, f"Run {run.pk} queued.")
+            missing = missing_from_dataset(data["dataset"], data["vocabulary"])
+            if missing:
+                messages.warning(request, f"The dataset {data['dataset'].name!r} has no label for "
+                                          f"{len(missing)} vocabulary class(es): {', '.join(missing)}. Their pixels "
+                                          "count in the confusion matrix's \"no dataset label\" column.")
             return redirect("ui:run_detail", pk=run.pk)
     status = request.GET.get("status", "")
     runs = _runs_queryset()
@@ -47,8 +56,20 @@ def run_list(request: HttpRequest) -> HttpResponse:
         runs = runs.filter(status=status)
     page = paginate(request, runs, 25)
     return render(request, "ovdiff/runs/list.html",
-                  {"form": form, "page": page, "status": status, "statuses": Run.Status.choices},
+                  {"form": form, "page": page, "status": status, "statuses": Run.Status.choices,
+                   "known_settings": known_settings()},
                   status=400 if form.errors else 200)
+
+
+def _clone_initial(request: HttpRequest) -> dict[str, object] | None:
+    """``?clone=<run>``: the queue form filled with that run's choices and its non-default settings, to edit."""
+    raw = request.GET.get("clone", "")
+    run = Run.objects.filter(pk=int(raw)).select_related("dataset", "vocabulary").first() if raw.isdigit() else None
+    if run is None:
+        return None
+    return {"dataset": run.dataset_id, "vocabulary": run.vocabulary_id, "profile": run.profile, "limit": run.limit,
+            "overrides": lifecycle.changed_settings(run), "name": f"clone of {run.name or f'run {run.pk}'}",
+            "notes": run.notes}
 
 
 @ui_login_required
@@ -67,12 +88,12 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gsort = choice(request, "gsort", tuple(GALLERY_SORTS), "iou")
     results = run.image_results.order_by(*GALLERY_SORTS[gsort])
     gallery = paginate(request, results, GALLERY_PAGE, "gpage")
-    colours = run_images.palette_hex(len(run.class_names or []))
-    legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(run.class_names or [])]
+    legend = run_legend(run)
     context = {
         "run": run, "stages": list(run.stages.all()), "class_rows": rows, "csort": csort, "gsort": gsort,
         "gallery": gallery, "legend": legend, "settings_rows": sorted(run_report.flatten(run.settings or {}).items()),
         "changed_labels": run_report.changed_labels(run), "image_count": run.image_results.count(),
+        "elapsed": _elapsed(run),
     }
     return render(request, "ovdiff/runs/detail.html", context)
 
@@ -85,7 +106,7 @@ def run_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
     data = run_progress(run)
     for stage in data["stages"]:
         stage["eta"] = stage.get("eta_seconds")
-    data.update(finished=run.is_finished, miou=run.miou)
+    data.update(finished=run.is_finished, miou=run.miou, elapsed_seconds=_elapsed(run))
     return JsonResponse(data, encoder=DjangoJSONEncoder)
 
 
@@ -117,15 +138,26 @@ def confusion_cell(request: HttpRequest, pk: int, gt: int, pred: int) -> HttpRes
     """The images behind one confusion-matrix cell: ground truth ``gt`` predicted as ``pred``."""
     run = get_object_or_404(Run.objects.select_related("dataset"), pk=pk)
     names = run.class_names or []
-    if gt >= len(names) or pred >= len(names):
+    if gt >= len(names) or pred > len(names):  # pred == len(names): the "no dataset label" column
         return render(request, "ovdiff/404.html", {"what": "confusion cell"}, status=404)
     found, scanned = run_images.images_in_cell(run, gt, pred)
-    colours = run_images.palette_hex(len(names))
-    legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(names)]
+    legend = run_legend(run)
+    extras = [c["name"] for c in legend if not c["in_dataset"]]
+    pred_name = names[pred] if pred < len(names) else EXTRA_COLUMN_LABEL
     return render(request, "ovdiff/runs/cell.html", {
-        "run": run, "gt": gt, "pred": pred, "gt_name": names[gt], "pred_name": names[pred], "found": found,
-        "scanned": scanned, "legend": legend,
+        "run": run, "gt": gt, "pred": pred, "gt_name": names[gt], "pred_name": pred_name, "found": found,
+        "scanned": scanned, "legend": legend, "extras": extras if pred == len(names) else [],
         "cell_value": _cell(run.confusion, gt, pred)})
+
+
+def _elapsed(run: Run) -> float | None:
+    """Seconds since the run started (or was queued), up to when it finished; None before it was queued."""
+    from django.utils import timezone
+
+    start = run.started_at or run.created_at
+    if start is None:
+        return None
+    return max(0.0, ((run.finished_at or timezone.now()) - start).total_seconds())
 
 
 def _cell(confusion: list, gt: int, pred: int) -> int | None:

@@ -1,6 +1,7 @@
 """Vocabularies: create by pasting names, add / import classes, rename prompts, review thing/stuff labels."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Count
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ovdiff_web.core.forms import AddClassesForm, ImportClassesForm, LabelForm, PromptForm, VocabularyForm
 from ovdiff_web.core.models import Vocabulary, VocabularyClass
 from ovdiff_web.core.services import run_report, vocab_pages
+from ovdiff_web.core.services.prompts import generator_prompt, template_parts
 from ovdiff_web.core.services.vocab import VersionConflict, add_classes, set_label
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -26,7 +28,7 @@ def vocabulary_list(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 vocab = Vocabulary.objects.create(name=data["name"], description=data["description"],
                                                   owner=request.user)
-                created, _ = add_classes(vocab, data["class_names"])
+                created, _ = add_classes(vocab, data["class_names"], initial=True)
         except IntegrityError:
             form.add_error("name", f"a vocabulary named {data['name']!r} already exists")
         else:
@@ -40,11 +42,12 @@ def vocabulary_list(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(vocab: Vocabulary, **forms: object) -> dict[str, object]:
     classes = list(vocab.classes.select_related("label_changed_by"))
-    rows = []
-    for cls in classes:
-        rows.append({"cls": cls, "affected": run_report.runs_affected_by(cls) if cls.label_source == "person" else []})
+    affected = run_report.runs_affected_by_many([c for c in classes if c.label_source == "person"])
+    rows = [{"cls": cls, "affected": affected.get(cls.pk, [])} for cls in classes]
+    before, after = template_parts()
     context: dict[str, object] = {"vocab": vocab, "rows": rows, "add_form": AddClassesForm(),
-                                  "import_form": ImportClassesForm(), "runs": vocab.runs.all()[:10]}
+                                  "import_form": ImportClassesForm(), "runs": vocab.runs.all()[:10],
+                                  "prompt_before": before, "prompt_after": after, "profile": settings.OVDIFF_PROFILE}
     context.update(forms)
     return context
 
@@ -126,7 +129,8 @@ def class_prompt(request: HttpRequest, pk: int, class_pk: int) -> HttpResponse:
     except VersionConflict:
         messages.error(request, f"“{cls.name}” was changed by someone else meanwhile; here is its current state.")
     else:
-        messages.success(request, f"Prompt of “{cls.name}” is now “{cls.text}”.")
+        messages.success(request, f"Prompt of “{cls.name}” is now “{cls.text}”: the generator receives "
+                                  f"“{generator_prompt(cls.text)}”.")
     return redirect(_anchor(cls))
 
 

@@ -1,4 +1,5 @@
-"""Workers: who is online, their queues and what they run now; says so plainly when the broker is down."""
+"""Workers: queue lengths, tasks running now (busy workers included), recent failures, and the last answer of the
+workers with its age. Answers from Redis only (no waiting on workers); says so plainly when the broker is down."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
@@ -6,13 +7,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from ovdiff_web.core.models import Run
-from ovdiff_web.core.services.workers import worker_status
+from ovdiff_web.core.services.task_monitor import snapshot
 from ovdiff_web.core.views.common import ui_login_required
 
 
 @ui_login_required
 @require_GET
 def workers(request: HttpRequest) -> HttpResponse:
-    status = worker_status()
+    status = snapshot()
     active_runs = Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).select_related("dataset")[:50]
-    return render(request, "ovdiff/workers.html", {"status": status, "active_runs": active_runs})
+    queues = ",".join(q["name"] for q in status["queues"])
+    return render(request, "ovdiff/workers.html", {"status": status, "active_runs": active_runs, "queues": queues})

@@ -11,6 +11,13 @@
     return "ETA " + Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
   }
 
+  function fmtDuration(seconds) {
+    var s = Math.max(0, Math.floor(seconds));
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+    return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m " + (s % 60) + "s";
+  }
+
   /* Live progress: poll while the tab is visible, pause when hidden, stop when the run is finished. */
   function Poller(el) {
     this.el = el;
@@ -38,6 +45,14 @@
     var el = this.el;
     var status = el.querySelector("[data-run-status]");
     if (status) { status.textContent = data.status; status.className = "badge s-" + data.status; }
+    document.querySelectorAll('[data-run-status-live="' + data.run + '"]').forEach(function (b) {
+      b.textContent = data.status; b.className = "badge s-" + data.status;
+    });
+    if (data.elapsed_seconds !== null && data.elapsed_seconds !== undefined) {
+      document.querySelectorAll('[data-run-elapsed="' + data.run + '"]').forEach(function (e) {
+        e.textContent = (data.finished ? "took " : "elapsed ") + fmtDuration(data.elapsed_seconds);
+      });
+    }
     var miou = el.querySelector("[data-run-miou]");
     if (miou && data.miou !== null && data.miou !== undefined) miou.textContent = (data.miou * 100).toFixed(1);
     (data.stages || []).forEach(function (st) {
@@ -108,13 +123,30 @@
     if (none) none.addEventListener("click", function () { classBoxes.forEach(function (b) { b.checked = false; }); applyClasses(); });
   }
 
-  /* Segment page: click a pixel, ask the server which prototype decided it. */
+  /* Segment page: click a pixel, or move a marker with the arrow keys (Shift: 10x) and press Enter, to ask the
+     server which prototype decided it. The marker shows the pixel asked about. */
   function initExplain() {
     var view = document.querySelector("[data-explain-url]");
     if (!view) return;
     var out = document.querySelector("[data-explain-out]");
     var img = view.querySelector("img.base");
-    function ask(x, y) {
+    var marker = document.createElement("div");
+    marker.className = "pixel-marker";
+    marker.hidden = true;
+    marker.setAttribute("data-pixel-marker", "");
+    view.appendChild(marker);
+    var cur = null;
+    function place(x, y) {
+      var w = img.naturalWidth || 1, h = img.naturalHeight || 1;
+      cur = [Math.max(0, Math.min(w - 1, x)), Math.max(0, Math.min(h - 1, y))];
+      marker.style.left = ((cur[0] + 0.5) / w * 100) + "%";
+      marker.style.top = ((cur[1] + 0.5) / h * 100) + "%";
+      marker.hidden = false;
+      view.setAttribute("data-pixel", cur[0] + "," + cur[1]);
+      view.setAttribute("aria-label", "segmented image, pixel (" + cur[0] + ", " + cur[1] + ") selected: arrow keys move, Enter explains");
+    }
+    function ask() {
+      var x = cur[0], y = cur[1];
       out.textContent = "Looking up pixel (" + x + ", " + y + ")…";
       fetch(view.getAttribute("data-explain-url") + "?x=" + x + "&y=" + y, { credentials: "same-origin" })
         .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
@@ -123,12 +155,24 @@
     }
     view.addEventListener("click", function (ev) {
       var rect = img.getBoundingClientRect();
-      var x = Math.floor((ev.clientX - rect.left) / rect.width * img.naturalWidth);
-      var y = Math.floor((ev.clientY - rect.top) / rect.height * img.naturalHeight);
-      ask(Math.max(0, Math.min(img.naturalWidth - 1, x)), Math.max(0, Math.min(img.naturalHeight - 1, y)));
+      place(Math.floor((ev.clientX - rect.left) / rect.width * img.naturalWidth),
+            Math.floor((ev.clientY - rect.top) / rect.height * img.naturalHeight));
+      ask();
+    });
+    view.addEventListener("focus", function () {
+      if (!cur) place(Math.floor(img.naturalWidth / 2), Math.floor(img.naturalHeight / 2));
     });
     view.addEventListener("keydown", function (ev) {
-      if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); ask(Math.floor(img.naturalWidth / 2), Math.floor(img.naturalHeight / 2)); }
+      var moves = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
+      if (!cur) place(Math.floor(img.naturalWidth / 2), Math.floor(img.naturalHeight / 2));
+      if (moves[ev.key]) {
+        ev.preventDefault();
+        var step = ev.shiftKey ? 10 : 1;
+        place(cur[0] + moves[ev.key][0] * step, cur[1] + moves[ev.key][1] * step);
+      } else if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        ask();
+      }
     });
   }
 

@@ -1,0 +1,48 @@
+"""Worker side of ``ovdiff_web.core.services.task_monitor``: Celery signals record which task runs on which
+worker and which tasks failed for good, so the Workers page can show them without asking busy workers."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.signals import task_failure, task_postrun, task_prerun
+
+log = logging.getLogger(__name__)
+
+
+def _ours(task: Any) -> bool:
+    return str(getattr(task, "name", "") or "").startswith("tasks.")
+
+
+def _safely(fn: Any, *args: Any) -> None:
+    """Monitoring must never fail a task: a Redis hiccup is logged and ignored."""
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("task monitor: %s", exc)
+
+
+@task_prerun.connect
+def _started(task_id: str = "", task: Any = None, args: Any = None, **_: Any) -> None:
+    from ovdiff_web.core.services import task_monitor
+
+    if _ours(task):
+        _safely(task_monitor.task_started, task_id, task.name, args, getattr(task.request, "hostname", "") or "?")
+
+
+@task_postrun.connect
+def _finished(task_id: str = "", task: Any = None, **_: Any) -> None:
+    from ovdiff_web.core.services import task_monitor
+
+    if _ours(task):
+        _safely(task_monitor.task_finished, task_id)
+
+
+@task_failure.connect
+def _failed(sender: Any = None, task_id: str = "", exception: BaseException | None = None, args: Any = None,
+            **_: Any) -> None:
+    from ovdiff_web.core.services import task_monitor
+
+    if _ours(sender):
+        _safely(task_monitor.task_failed, task_id, sender.name, args,
+                getattr(sender.request, "hostname", "") or "?", f"{type(exception).__name__}: {exception}")
