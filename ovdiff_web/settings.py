@@ -47,6 +47,14 @@ OVDIFF_ZIP_MAX_UNCOMPRESSED_MB = env_int("OVDIFF_ZIP_MAX_UNCOMPRESSED_MB", 4096,
 OVDIFF_ZIP_MAX_RATIO = env_int("OVDIFF_ZIP_MAX_RATIO", 200, minimum=1)
 # datasets with at most this many files are validated inside the upload request; larger ones on the cpu queue
 OVDIFF_INGEST_SYNC_MAX_FILES = env_int("OVDIFF_INGEST_SYNC_MAX_FILES", 2000, minimum=0)
+# Big uploads spool here (not the system /tmp), so the cleanup sweep finds what a killed request left.
+FILE_UPLOAD_TEMP_DIR = str(env_path("FILE_UPLOAD_TEMP_DIR", OVDIFF_DATA_DIR / "upload-tmp"))
+try:
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+except OSError:  # a read-only data dir (check --deploy in CI): Django reports the missing folder on upload
+    pass
+# Staging files, interrupted ingests and failed segmentations older than this are swept (services.cleanup).
+OVDIFF_STALE_AFTER_S = env_int("OVDIFF_STALE_AFTER_S", 6 * 3600, minimum=60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -76,7 +84,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ovdiff_web.security.ContentSecurityPolicyMiddleware",
+    "ovdiff_web.core.api.parsers.RejectBadQueryText",
 ]
+AUTHENTICATION_BACKENDS = ["ovdiff_web.security.LockoutModelBackend"]
+# Sign-in hardening (ovdiff_web.security): lock-out after repeated failures, token lifetime (0 = never expire).
+OVDIFF_LOGIN_MAX_FAILURES = env_int("OVDIFF_LOGIN_MAX_FAILURES", 5, minimum=1)
+OVDIFF_LOGIN_LOCKOUT_S = env_int("OVDIFF_LOGIN_LOCKOUT_S", 900, minimum=1)
+OVDIFF_TOKEN_TTL_HOURS = env_int("OVDIFF_TOKEN_TTL_HOURS", 24 * 30, minimum=0)
 
 ROOT_URLCONF = "ovdiff_web.urls"
 WSGI_APPLICATION = "ovdiff_web.wsgi.application"
@@ -151,7 +166,7 @@ SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous requests 401 (not 403).
-        "rest_framework.authentication.TokenAuthentication",
+        "ovdiff_web.token_auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -160,11 +175,14 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
+    "DEFAULT_PARSER_CLASSES": ["ovdiff_web.core.api.parsers.StrictJSONParser",
+                               "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "ovdiff_web.core.api.pagination.StandardPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ovdiff_web.core.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_RATES": {"auth": env_str("OVDIFF_TOKEN_RATE", "10/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ovdiff API",
@@ -189,6 +207,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery --------------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Shared by every web process: sign-in failure counters and the token endpoint's throttle (ovdiff_web.security).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": env_str("CACHE_URL", REDIS_URL), "KEY_PREFIX": "ovdiff",
+                      "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)  # convenience only; the DB is the truth
 CELERY_RESULT_EXPIRES = 24 * 3600
@@ -202,6 +224,8 @@ CELERY_TASK_DEFAULT_QUEUE = f"{OVDIFF_QUEUE_PREFIX}cpu"
 CELERY_TASK_ROUTES = {
     "tasks.artifacts.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},
     "tasks.segment.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},
+    "tasks.segment_image.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},
+    "tasks.watchdog.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
     "tasks.metrics.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
     "tasks.ingest.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
     "tasks.workflow.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu"},
@@ -222,6 +246,24 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Bounded work (docs/RELIABILITY.md): every task stops after this long (the engine's cancel callback enforces it in
+# every pool, the solo gpu pool included; prefork pools also get Celery's own limits). Runs are queued in chunks of
+# OVDIFF_FAIR_CHUNK tasks so other users' work interleaves with a big run.
+OVDIFF_TASK_TIME_LIMIT_S = env_int("OVDIFF_TASK_TIME_LIMIT_S", OVDIFF_LONGEST_TASK_S, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = OVDIFF_TASK_TIME_LIMIT_S + 30
+CELERY_TASK_TIME_LIMIT = OVDIFF_TASK_TIME_LIMIT_S + 120
+OVDIFF_FAIR_CHUNK = env_int("OVDIFF_FAIR_CHUNK", 8, minimum=1)
+OVDIFF_MAX_ACTIVE_PER_USER = env_int("OVDIFF_MAX_ACTIVE_PER_USER", 10, minimum=1)
+OVDIFF_MAX_CLASSES_PER_VOCABULARY = env_int("OVDIFF_MAX_CLASSES_PER_VOCABULARY", 1000, minimum=1)
+OVDIFF_MAX_SUPPORT_IMAGES = env_int("OVDIFF_MAX_SUPPORT_IMAGES", 128, minimum=1)
+# Watchdog (celery beat): a run with no sign of life for OVDIFF_STALL_AFTER_S whose tasks no queue or live worker
+# holds is marked failed ("stalled since ..."), so resume and cancel work on it.
+OVDIFF_STALL_AFTER_S = env_int("OVDIFF_STALL_AFTER_S", 180, minimum=5)
+OVDIFF_WATCHDOG_INTERVAL_S = env_int("OVDIFF_WATCHDOG_INTERVAL_S", 60, minimum=5)
+CELERY_BEAT_SCHEDULE = {
+    "watchdog": {"task": "tasks.watchdog.watchdog", "schedule": float(OVDIFF_WATCHDOG_INTERVAL_S),
+                 "options": {"queue": f"{OVDIFF_QUEUE_PREFIX}cpu", "expires": float(OVDIFF_WATCHDOG_INTERVAL_S)}},
+}
 OVDIFF_WORKER_PING_TIMEOUT = float(env_int("OVDIFF_WORKER_PING_TIMEOUT_MS", 1000, minimum=50)) / 1000.0
 
 # --- logging (never prints settings or secrets; request bodies are not logged) -------------------------

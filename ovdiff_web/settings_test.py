@@ -14,6 +14,7 @@ os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("OVDIFF_DATA_DIR", tempfile.mkdtemp(prefix="ovdiff-test-"))
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("OVDIFF_PROFILE", "tiny")
+os.environ.setdefault("OVDIFF_TOKEN_RATE", "1000/min")  # tests exchange many tokens; test_auth_hardening lowers it
 
 from ovdiff_web.settings import *  # noqa: E402,F401,F403
 from ovdiff_web.settings import DATABASES, OVDIFF_DATA_DIR, STATIC_ROOT  # noqa: E402
@@ -22,4 +23,6 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(OVDIFF_DATA_DIR / "test.sqlite3")}
+# Per test process: concurrent test sessions on the shared Redis must not count each other's failed sign-ins.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests never store real users

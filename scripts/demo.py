@@ -71,7 +71,7 @@ def ensure_redis(url: str, data_dir: Path) -> None:
                  "       or docker run -d -p 6379:6379 redis:7) or set REDIS_URL to a reachable Redis.")
     log(f"no Redis at {url}: starting {server} on port {port}")
     subprocess.run([server, "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes", "--save", "",
-                    "--appendonly", "no", "--dir", str(data_dir), "--logfile", str(data_dir / "logs" / "redis.log")],
+                    "--appendonly", "yes", "--dir", str(data_dir), "--logfile", str(data_dir / "logs" / "redis.log")],
                    check=True)
     for _ in range(50):
         if ping():
@@ -178,7 +178,8 @@ def main() -> int:
     procs = {
         "worker": subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ovdiff_web", "worker", "-Q", "gpu,cpu", "--pool", "solo",
-             "-n", f"demo-{os.getpid()}@%h", "--loglevel", "INFO"],
+             "-n", f"demo-{os.getpid()}@%h", "--loglevel", "INFO",
+             "-B", "-s", str(data / "celerybeat-schedule")],  # embedded beat: the stalled-run watchdog
             cwd=ROOT, env=env, stdout=open(logs / "worker.log", "ab"), stderr=subprocess.STDOUT),
         "web": subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],

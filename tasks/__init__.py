@@ -2,4 +2,4 @@
 
 Importing the package registers every task with the Celery app (``autodiscover_tasks(["tasks"])``).
 """
-from tasks import artifacts, ingest, metrics, monitor, segment, workflow  # noqa: F401  (registration, signals)
+from tasks import artifacts, ingest, metrics, monitor, segment, segment_image, watchdog, workflow  # noqa: F401

@@ -10,7 +10,7 @@ from typing import Any
 from celery import shared_task
 
 from ovdiff_web.core.services.artifacts import record_artifacts
-from tasks.base import EngineTask, RunTask, cancel_checker, fault_progress, load_active_run, run_guard
+from tasks.base import EngineTask, RunTask, cancel_checker, deadline_checker, fault_progress, load_active_run, run_guard
 
 
 @shared_task(bind=True, base=RunTask, name="tasks.artifacts.build_class_artifacts")
@@ -36,7 +36,7 @@ def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[
     return {"class": spec.name, "cancelled": True}
 
 
-@shared_task(bind=True, base=EngineTask, name="tasks.artifacts.regenerate_class")
+@shared_task(bind=True, base=EngineTask, name="tasks.artifacts.regenerate_class", acks_late=False)
 def regenerate_class(self: EngineTask, class_id: int, profile: str, settings_dict: dict[str, Any]) -> dict[str, Any]:
     """Build one vocabulary class's artifacts outside any run (the ``regenerate`` API action)."""
     from ovdiff_web.core.models import VocabularyClass
@@ -44,7 +44,8 @@ def regenerate_class(self: EngineTask, class_id: int, profile: str, settings_dic
     cls = VocabularyClass.objects.get(pk=class_id)
     spec = cls.to_spec()
     ovd = self.ovdiff(profile, settings_dict)
-    banks = ovd.banks(spec)
-    support = ovd.support_set(spec)
+    cancel = deadline_checker()  # bounded: a rebuild never holds a worker past OVDIFF_TASK_TIME_LIMIT_S
+    banks = ovd.banks(spec, cancel=cancel)
+    support = ovd.support_set(spec, cancel=cancel)
     record_artifacts(profile, support, banks)
     return {"class": spec.name, "support_key": support.key}

@@ -16,6 +16,28 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DbOperationalError, BrokerOperationalError,
                                                      RedisConnectionError, RedisTimeoutError)
 CANCEL_POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 20.0
+
+
+class TaskTimeLimit(Exception):
+    """The task ran longer than OVDIFF_TASK_TIME_LIMIT_S (raised from the engine's cancel callback, so it works in
+    every pool, the solo pool of the gpu workers included). Never retried."""
+
+
+def deadline_checker(limit_s: float | None = None) -> Callable[[], bool]:
+    """``cancel()`` for the engine that never cancels but raises TaskTimeLimit once the task's time is up."""
+    from django.conf import settings
+
+    limit = float(limit_s if limit_s is not None else settings.OVDIFF_TASK_TIME_LIMIT_S)
+    deadline = time.monotonic() + limit
+
+    def cancel() -> bool:
+        if time.monotonic() > deadline:
+            raise TaskTimeLimit(f"the task ran longer than its time limit of {limit:.0f} s "
+                                "(OVDIFF_TASK_TIME_LIMIT_S); ask for less work (fewer images or steps)")
+        return False
+
+    return cancel
 
 
 class EngineTask(Task):
@@ -80,13 +102,20 @@ def fault_progress(stage: str, done: int, total: int) -> None:
 
 
 def cancel_checker(run_id: int, interval: float = CANCEL_POLL_SECONDS) -> Callable[[], bool]:
-    """``cancel()`` for the engine: reads the run's flag at most every ``interval`` seconds."""
+    """``cancel()`` for the engine: reads the run's flag at most every ``interval`` seconds, writes the run's
+    heartbeat every HEARTBEAT_SECONDS (the watchdog's sign of life) and enforces the task's time limit."""
     from ovdiff_web.core.models import Run
+    from ovdiff_web.core.services.run_state import heartbeat
 
-    state = {"at": 0.0, "value": False}
+    state = {"at": 0.0, "value": False, "beat": time.monotonic()}
+    deadline = deadline_checker()
 
     def cancel() -> bool:
         now = time.monotonic()
+        deadline()
+        if now - state["beat"] >= HEARTBEAT_SECONDS:
+            state["beat"] = now
+            heartbeat(run_id)
         if not state["value"] and now - state["at"] >= interval:
             state["at"] = now
             state["value"] = bool(Run.objects.filter(pk=run_id, cancel_requested=True).exists())

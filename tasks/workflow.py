@@ -1,4 +1,4 @@
-"""Per-run workflow: plan on the cpu queue, then chain(group(class tasks), group(shard tasks), finalize).
+"""Per-run workflow: plan on the cpu queue, then chunks of class tasks, chunks of shard tasks, finalize.
 
 Classes whose support set and every bank already exist in the artifact store are not queued at all, so a
 repeated run starts segmenting at once. Signatures are immutable (``.si``): no task consumes another's result.
@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from celery import chain, group, shared_task
+from celery import chord, shared_task
 from celery.canvas import Signature
+from django.conf import settings
+from kombu.utils.uuid import uuid
 
 from ovdiff_web.celery import queue_name
 from tasks.artifacts import build_class_artifacts
@@ -17,18 +19,58 @@ from tasks.metrics import finalize_metrics
 from tasks.segment import segment_shard
 
 
-def build_workflow(run_id: int, class_indices: Sequence[int], shard_indices: Sequence[int]) -> Signature:
-    """The canvas for one run (pure: no I/O), empty groups left out. Celery upgrades a group followed by
-    more work into a chord, so the result is chord(classes, chord(shards, finalize)): each stage waits for
-    the whole previous group (chords use the result backend only as a counter, not as the source of truth)."""
-    gpu = queue_name("gpu")
-    steps: list[Signature] = []
+def build_workflow(run_id: int, class_indices: Sequence[int], shard_indices: Sequence[int],
+                   chunk: int | None = None) -> Signature:
+    """The NEXT step of a run (pure: no I/O): at most ``chunk`` class tasks, else at most ``chunk`` shard tasks,
+    as a chord whose callback ``advance_run`` queues the rest; ``finalize_metrics`` when nothing is left.
+
+    Fair queueing: the rest of a big run is appended to the queue only when this chunk is done, so work another
+    user queued meanwhile runs in between (a 10,000-class vocabulary holds a small run back by one chunk, not by
+    10,000 classes). Chords use the result backend only as a counter; every task id is fixed here so the run
+    knows which tasks it is waiting for (cancel revokes them, the watchdog looks for them)."""
+    gpu, cpu = queue_name("gpu"), queue_name("cpu")
+    size = max(1, chunk or settings.OVDIFF_FAIR_CHUNK)
     if class_indices:
-        steps.append(group([build_class_artifacts.si(run_id, i).set(queue=gpu) for i in class_indices]))
-    if shard_indices:
-        steps.append(group([segment_shard.si(run_id, i).set(queue=gpu) for i in shard_indices]))
-    steps.append(finalize_metrics.si(run_id).set(queue=queue_name("cpu")))
-    return chain(*steps)
+        now, rest_classes, rest_shards = class_indices[:size], class_indices[size:], shard_indices
+        header = [build_class_artifacts.si(run_id, i).set(queue=gpu, task_id=uuid()) for i in now]
+    elif shard_indices:
+        now, rest_classes, rest_shards = shard_indices[:size], [], shard_indices[size:]
+        header = [segment_shard.si(run_id, i).set(queue=gpu, task_id=uuid()) for i in now]
+    else:
+        return finalize_metrics.si(run_id).set(queue=cpu, task_id=uuid())
+    body = advance_run.si(run_id, list(rest_classes), list(rest_shards)).set(queue=cpu, task_id=uuid())
+    return chord(header, body)
+
+
+def task_ids(signature: Signature) -> list[str]:
+    """The ids of the tasks a step sends now and of its callback."""
+    if isinstance(signature, chord):
+        return [t.options["task_id"] for t in signature.tasks] + [signature.body.options["task_id"]]
+    return [signature.options["task_id"]]
+
+
+def launch(run_id: int, class_indices: Sequence[int], shard_indices: Sequence[int]) -> dict[str, int]:
+    """Send the run's next step and record its task ids (replacing the previous step's)."""
+    from ovdiff_web.core.models import Run
+    from ovdiff_web.core.services import run_state
+
+    step = build_workflow(run_id, class_indices, shard_indices)
+    ids = task_ids(step)
+    Run.objects.filter(pk=run_id).update(celery_ids=ids)
+    step.apply_async()
+    run_state.heartbeat(run_id)
+    return {"tasks": len(ids), "classes_left": len(class_indices), "shards_left": len(shard_indices)}
+
+
+@shared_task(bind=True, base=RunTask, name="tasks.workflow.advance_run")
+def advance_run(self: RunTask, run_id: int, class_indices: list[int], shard_indices: list[int]) -> dict[str, Any]:
+    """Chord callback: queue the run's next chunk at the tail of the queue (nothing more once cancelled)."""
+    run = load_active_run(run_id)
+    if run is None:
+        return {"skipped": "run not active"}
+    with run_guard(run_id):
+        return launch(run_id, class_indices, shard_indices)
+    return {"cancelled": True}
 
 
 @shared_task(bind=True, base=RunTask, name="tasks.workflow.start_run")
@@ -56,7 +98,6 @@ def start_run(self: RunTask, run_id: int) -> dict[str, Any]:
             run_state.stage_at_least(run_id, "banks", len(cached), skipped=len(cached))
         shards = list(RunShard.objects.filter(run_id=run_id, finished_at__isnull=True)
                       .values_list("index", flat=True))  # a resumed run keeps its finished shards
-        result = build_workflow(run_id, to_build, shards).apply_async()
-        Run.objects.filter(pk=run_id).update(celery_ids=list(run.celery_ids or []) + [result.id])
+        launch(run_id, to_build, shards)
         return {"build": len(to_build), "cached": len(cached), "shards": len(shards)}
     return {"cancelled": True}

@@ -35,3 +35,25 @@ def media_root(settings, tmp_path):
 def user(django_user_model):
     """The signed-in user of service and dashboard tests."""
     return django_user_model.objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    """A second, ordinary user: owns nothing of alice's (access tests)."""
+    return django_user_model.objects.create_user("bob", password="pw-bob-123")
+
+
+@pytest.fixture
+def ui_client(client, user, media_root):
+    """Django test client signed in as ``alice`` (dashboard pages)."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Sign-in failure counters and throttles (the per-process test cache) never leak from one test to the next."""
+    yield
+    from django.core.cache import cache
+
+    cache.clear()

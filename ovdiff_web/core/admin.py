@@ -88,3 +88,21 @@ class ImageResultAdmin(admin.ModelAdmin):
 @admin.register(m.RunShard)
 class RunShardAdmin(admin.ModelAdmin):
     list_display = ["run", "index", "finished_at"]
+
+
+@admin.register(m.AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail is append-only."""
+
+    list_display = ["at", "username", "action", "object_type", "object_id", "from_version"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["username", "object_repr", "object_id"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -6,12 +6,13 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from ovdiff_web.core import access
 from ovdiff_web.core.models import PROFILE_CHOICES, Dataset, Vocabulary
 from ovdiff_web.core.services.vocab import parse_names
 
 MAX_CLASSES = 1000
-# profiles small enough to segment inside a web request (random-weight tiny models, seconds on a CPU)
-SYNC_SEGMENT_PROFILES = ("tiny",)
+# classes one "segment an image" request may name (each new one costs a support set on a worker)
+MAX_SEGMENT_CLASSES = 30
 
 
 class RunForm(forms.Form):
@@ -22,7 +23,8 @@ class RunForm(forms.Form):
                                         empty_label="the dataset's own class list",
                                         help_text="blank evaluates the dataset's classes with labeller labels")
     profile = forms.ChoiceField(choices=PROFILE_CHOICES)
-    limit = forms.IntegerField(required=False, min_value=1, help_text="evaluate only the first N images")
+    limit = forms.IntegerField(required=False, min_value=1, max_value=1_000_000,
+                               help_text="evaluate only the first N images")
     name = forms.CharField(required=False, max_length=200, help_text="optional: how your team calls this run")
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     overrides = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
@@ -30,9 +32,11 @@ class RunForm(forms.Form):
                                 help_text="one setting per line as group.field=value, e.g. segment.pamr=true "
                                           "(a JSON object of groups works too); pick names from the list below")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = Dataset.objects.filter(status=Dataset.Status.READY).order_by("name")
+        ready = Dataset.objects.filter(status=Dataset.Status.READY).order_by("name")
+        self.fields["dataset"].queryset = access.scope(ready, user)
+        self.fields["vocabulary"].queryset = access.scope(Vocabulary.objects.all(), user)
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
 
     def clean_overrides(self) -> dict[str, Any]:
@@ -85,9 +89,9 @@ class ImportClassesForm(forms.Form):
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), empty_label="— choose a dataset —",
                                      label="Import the class list of")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = Dataset.objects.exclude(class_names=[]).order_by("name")
+        self.fields["dataset"].queryset = access.scope(Dataset.objects.exclude(class_names=[]).order_by("name"), user)
 
 
 class PromptForm(forms.Form):
@@ -133,18 +137,14 @@ class SegmentForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
-        self.fields["profile"].help_text = "only tiny runs in this page; the full-size models need a worker"
+        self.fields["profile"].help_text = "the image is segmented on a worker; this page shows it when done"
 
-    def clean_profile(self) -> str:
-        """Only small models run inside a web request: the full-size ones take minutes per image."""
-        profile = self.cleaned_data["profile"]
-        if profile not in SYNC_SEGMENT_PROFILES:
-            raise forms.ValidationError(
-                f"The '{profile}' profile loads full-size Stable Diffusion, DINO and CLIP models and needs minutes "
-                "per new class, so this page does not run it inside a web request. Use it on a worker: register "
-                "the images as a folder dataset and queue a run, or run "
-                f"`python -m engine segment photo.jpg --classes \"cat, dog\" --profile {profile}` on a GPU machine.")
-        return profile
+    def clean_class_names(self) -> list[str]:
+        names = self.cleaned_data["class_names"]
+        if len(names) > MAX_SEGMENT_CLASSES:
+            raise forms.ValidationError(f"{len(names)} classes; at most {MAX_SEGMENT_CLASSES} per image (queue a run "
+                                        "on a dataset for a bigger vocabulary)")
+        return names
 
 
 # --- datasets ------------------------------------------------------------------------------------------------
@@ -219,6 +219,10 @@ class ImportIntoVocabularyForm(forms.Form):
     vocabulary = forms.ModelChoiceField(queryset=Vocabulary.objects.all(), required=False,
                                         empty_label="— a new vocabulary named after the dataset —",
                                         label="Import the classes into")
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["vocabulary"].queryset = access.scope(Vocabulary.objects.all(), user, write=True)
 
 
 # --- class page: regenerate -----------------------------------------------------------------------------------

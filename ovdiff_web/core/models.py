@@ -13,12 +13,13 @@ from django.db import models
 from django.utils import timezone
 
 from engine.profiles import is_random_profile
+from ovdiff_web.core.sharing import Shareable
 
 PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)"),
                    ("dinov2-small", "dinov2-small (few-shot: real DINOv2 features, your support images)")]
 
 
-class Vocabulary(models.Model):
+class Vocabulary(Shareable):
     """A named list of classes to segment. ``version`` increments on every edit (optimistic locking)."""
 
     name = models.CharField(max_length=200, unique=True)
@@ -162,7 +163,7 @@ class PrototypeBank(models.Model):
         return f"{self.support_set.class_name}/{self.extractor} [{self.key[:10]}]"
 
 
-class Dataset(models.Model):
+class Dataset(Shareable):
     """An evaluation dataset: uploaded (zip, copied under MEDIA_ROOT) or registered by a confined server path."""
 
     class Format(models.TextChoices):
@@ -181,6 +182,8 @@ class Dataset(models.Model):
         INGESTING = "ingesting"
         READY = "ready"
         FAILED = "failed"
+
+    OWNER_FIELD = "created_by"
 
     name = models.CharField(max_length=200, unique=True)
     format = models.CharField(max_length=16, choices=Format.choices)
@@ -208,3 +211,5 @@ class Dataset(models.Model):
 
 # Runs live in their own module (kept under ~300 lines each); imported last: they refer to the models above.
 from ovdiff_web.core.run_models import ImageResult, Run, RunShard, RunStage  # noqa: E402,F401
+from ovdiff_web.core.audit import AuditEntry  # noqa: E402,F401  (registered with the app)
+from ovdiff_web.core.jobs import SegmentJob  # noqa: E402,F401

@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from engine.profiles import profile_note, random_weights_note
 from ovdiff_web.core.models import Dataset, PROFILE_CHOICES, Vocabulary
+from ovdiff_web.core.sharing import Shareable
 
 
-class Run(models.Model):
+class Run(Shareable):
     """An evaluation (dataset) or segmentation job and its results.
 
     The vocabulary may be edited or deleted later: ``vocabulary_snapshot`` keeps the class names and labels
@@ -35,6 +36,8 @@ class Run(models.Model):
         CANCELLED = "cancelled"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    OWNER_FIELD = "created_by"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EVALUATION)
     name = models.CharField(max_length=200, blank=True, help_text="a team's own label for the run")
@@ -65,6 +68,9 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life from a worker")
+    stalled_since = models.DateTimeField(null=True, blank=True,
+                                         help_text="set by the watchdog when no worker or queue holds its tasks")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -16,6 +16,7 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/progress.json", runs.run_progress_json, name="run_progress"),
     path("runs/<int:pk>/cancel/", runs.run_cancel, name="run_cancel"),
+    path("runs/<int:pk>/resume/", runs.run_resume, name="run_resume"),
     path("runs/<int:pk>/label/", manage.run_label, name="run_label"),
     path("runs/<int:pk>/delete/", manage.run_delete, name="run_delete"),
     path("runs/<int:pk>/rerun/", manage.run_rerun, name="run_rerun"),

@@ -23,7 +23,7 @@ def demo_dataset(shared_paths: dict[str, Path]) -> Any:
 
     root = write_demo_dataset(shared_paths["tmp"] / "demo", n_images=3, size=48, seed=0)
     ds = ingest(Dataset.objects.create(name="demo", format="folder", source=Dataset.Source.SERVER, root=str(root),
-                                       split="val"))
+                                       split="val", visibility="public"))  # readable by every signed-in user
     assert ds.status == Dataset.Status.READY, ds.ingest_errors
     return ds
 

@@ -19,7 +19,7 @@ def test_run_detail_interactions(page: Any, live_server: Any, shared_paths: dict
 
     pg, watch = page
     user = django_user_model.objects.create_user("alice", password="pw-alice-123")
-    run = make_finished_run(make_demo_dataset(shared_paths["tmp"] / "demo"), user, shared_paths["media"])
+    run = make_finished_run(make_demo_dataset(shared_paths["tmp"] / "demo", owner=user), user, shared_paths["media"])
     base = live_server.url
     pg.goto(f"{base}/login/")
     pg.fill("#id_username", "alice")
@@ -52,7 +52,7 @@ def test_run_detail_interactions(page: Any, live_server: Any, shared_paths: dict
     screenshot(pg, "confusion-cell")
 
     # live progress: a running run polls, the bar follows the database, polling stops when finished
-    live = Run.objects.create(dataset=run.dataset, profile="tiny", status=Run.Status.RUNNING)
+    live = Run.objects.create(dataset=run.dataset, profile="tiny", status=Run.Status.RUNNING, created_by=user)
     stage = RunStage.objects.create(run=live, name="segment", order=0, total=4, done=1, status="running")
     pg.goto(f"{base}/runs/{live.pk}/")
     RunStage.objects.filter(pk=stage.pk).update(done=4, status="done")

@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
-from tests.service.conftest import anon, api, demo_zip, other_user  # noqa: E402,F401  (media_root, user: tests/conftest.py)
+from tests.service.conftest import anon, api, demo_zip  # noqa: E402,F401  (media_root, user, other_user: tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 KILL_REDIS = "redis://127.0.0.1:6379/10"

@@ -30,6 +30,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(transactiona
         result = subprocess.run(
             [sys.executable, "-m", "schemathesis.cli", "run", f"{live_server.url}/api/schema/?format=json",
              "-H", f"Authorization: Token {token}", "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES),
+             "--mode", "all",  # schema-valid AND wrong-type / out-of-schema (negative) cases
              "--phases", "examples,fuzzing,stateful", "--seed", "8", "--workers", "2", "--no-color",
              "--exclude-path", "/api/auth/token/revoke/",  # would end the session; tested in test_access
              "--request-timeout", "30", "--generation-database", "none"],
@@ -42,6 +43,25 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(transactiona
     assert generated and int(generated.group(1)) >= 200, output[-2000:]
     tested = re.search(r"Tested:\s+(\d+)", output)
     assert tested and int(tested.group(1)) >= 30, output[-2000:]
+
+
+def test_the_same_fuzzing_on_postgresql(tmp_path: Path) -> None:
+    """PostgreSQL refuses what SQLite stores (NUL in text, over-long varchar, out-of-range integers): fuzz it too."""
+    import os
+
+    from tests.service.test_postgres import PG_URL, _postgres_available
+
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("already running on PostgreSQL")
+    if not _postgres_available():
+        pytest.skip("no PostgreSQL at " + PG_URL)
+    env = {**os.environ, "DATABASE_URL": PG_URL.rsplit("/", 1)[0] + f"/ovdiff_fuzz{os.getpid()}",
+           "OVDIFF_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                             f"{__file__}::test_schemathesis_finds_no_server_error_and_no_schema_violation"],
+                            cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
+                            timeout=420)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
 def _seed(user: Any) -> None:

@@ -15,11 +15,6 @@ from rest_framework.test import APIClient  # noqa: E402
 
 
 @pytest.fixture
-def other_user(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("bob", password="pw-bob-123")
-
-
-@pytest.fixture
 def api(user: Any, media_root: Path) -> APIClient:
     """Token-authenticated client for ``alice``."""
     client = APIClient()

@@ -31,6 +31,8 @@ def test_service_suite_on_postgres(tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": PG_URL, "OVDIFF_DATA_DIR": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow and not e2e", "-p", "no:cacheprovider",
-         "tests/service/test_api_vocabularies.py", "tests/service/test_api_runs.py", "tests/service/test_tasks.py"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+         "tests/service/test_api_vocabularies.py", "tests/service/test_api_runs.py", "tests/service/test_tasks.py",
+         "tests/service/test_inputs_never_500.py", "tests/service/test_bounded_work.py", "tests/service/test_audit.py",
+         "tests/reliability/test_object_access.py"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=480)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -16,22 +16,31 @@ from tasks.artifacts import build_class_artifacts
 from tasks.base import cancel_checker, load_active_run, run_guard
 from tasks.metrics import finalize_metrics
 from tasks.segment import segment_shard
-from tasks.workflow import build_workflow
+from tasks.workflow import build_workflow, task_ids
 
 
-def test_workflow_runs_classes_then_shards_then_metrics() -> None:
-    wf = build_workflow(7, [0, 2], [0, 1, 2])
-    assert isinstance(wf, chord)  # chain(group, group, task) is upgraded to nested chords
+def test_workflow_queues_one_chunk_then_advances(settings) -> None:
+    """Classes first, then shards, then metrics, each in chunks of OVDIFF_FAIR_CHUNK; the chord's callback
+    (advance_run) queues the rest at the tail of the queue, so other users' work interleaves."""
+    settings.OVDIFF_FAIR_CHUNK = 2
+    wf = build_workflow(7, [0, 2, 5], [0, 1, 2])
+    assert isinstance(wf, chord)
     assert [(t.task, t.args) for t in wf.tasks] == [("tasks.artifacts.build_class_artifacts", (7, 0)),
                                                     ("tasks.artifacts.build_class_artifacts", (7, 2))]
-    shards = wf.body
-    assert isinstance(shards, chord)
-    assert [(t.task, t.args) for t in shards.tasks] == [("tasks.segment.segment_shard", (7, i)) for i in range(3)]
-    assert shards.body.task == "tasks.metrics.finalize_metrics" and shards.body.args == (7,)
-    assert all(t.immutable for t in [*wf.tasks, *shards.tasks, shards.body])
-    cached = build_workflow(7, [], [0])  # every class cached: segmentation starts at once
-    assert type(cached).__name__ == "_chain"
-    assert [t.task for t in cached.tasks] == ["tasks.segment.segment_shard", "tasks.metrics.finalize_metrics"]
+    assert wf.body.task == "tasks.workflow.advance_run" and wf.body.args == (7, [5], [0, 1, 2])
+    last_class = build_workflow(7, [5], [0, 1, 2])
+    assert [t.args for t in last_class.tasks] == [(7, 5)] and last_class.body.args == (7, [], [0, 1, 2])
+    shards = build_workflow(7, [], [0, 1, 2])
+    assert [(t.task, t.args) for t in shards.tasks] == [("tasks.segment.segment_shard", (7, 0)),
+                                                        ("tasks.segment.segment_shard", (7, 1))]
+    assert shards.body.args == (7, [], [2])
+    final = build_workflow(7, [], [])
+    assert final.task == "tasks.metrics.finalize_metrics" and final.args == (7,)
+    assert all(t.immutable for t in [*wf.tasks, wf.body, *shards.tasks, final])
+    ids = task_ids(wf)
+    assert len(ids) == 3 and len(set(ids)) == 3  # fixed up front: cancel revokes them, the watchdog finds them
+    big = build_workflow(7, list(range(10_000)), [0], chunk=8)
+    assert len(big.tasks) == 8  # a 10,000-class vocabulary queues 8 tasks at a time, not 10,000
 
 
 def test_routes_and_retry_policy(settings) -> None:

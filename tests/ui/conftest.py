@@ -21,9 +21,9 @@ def ui(client: Any, user: Any, media_root: Path) -> Any:
 
 
 @pytest.fixture
-def dataset(media_root: Path, tmp_path: Path) -> Any:
-    """The engine's synthetic demo dataset in folder format, ingested by the service (status READY)."""
-    return make_demo_dataset(tmp_path / "demo")
+def dataset(media_root: Path, tmp_path: Path, user: Any) -> Any:
+    """The engine's synthetic demo dataset in folder format (owned by ``alice``), ingested (status READY)."""
+    return make_demo_dataset(tmp_path / "demo", owner=user)
 
 
 @pytest.fixture

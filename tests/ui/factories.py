@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 
-def make_demo_dataset(root: Path, n_images: int = 5, size: int = 32) -> Any:
+def make_demo_dataset(root: Path, n_images: int = 5, size: int = 32, owner: Any = None) -> Any:
     """The engine's synthetic demo dataset in folder format, ingested by the service (status READY)."""
     from engine.evaluation.demo_data import write_demo_dataset
     from ovdiff_web.core.models import Dataset
@@ -15,7 +15,7 @@ def make_demo_dataset(root: Path, n_images: int = 5, size: int = 32) -> Any:
 
     written = write_demo_dataset(root, n_images=n_images, size=size, seed=0)
     ds = ingest(Dataset.objects.create(name="demo", format="folder", source=Dataset.Source.SERVER, root=str(written),
-                                       split="val"))
+                                       split="val", created_by=owner))
     assert ds.status == Dataset.Status.READY, ds.ingest_errors
     return ds
 

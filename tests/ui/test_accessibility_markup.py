@@ -21,10 +21,10 @@ def _check(html: str) -> None:
 
 
 def test_pages_and_error_pages_have_unique_ids_and_working_descriptions(ui: Any, dataset: Any,
-                                                                        finished_run: Any) -> None:
+                                                                        finished_run: Any, user: Any) -> None:
     from ovdiff_web.core.models import Vocabulary, VocabularyClass
 
-    vocab = Vocabulary.objects.create(name="v")
+    vocab = Vocabulary.objects.create(name="v", owner=user)
     cls = VocabularyClass.objects.create(vocabulary=vocab, name="cat")
     for url in ("/runs/", f"/runs/{finished_run.pk}/", "/datasets/", f"/datasets/{dataset.pk}/", "/vocabularies/",
                 f"/vocabularies/{vocab.pk}/", f"/classes/{cls.pk}/", "/segment/", "/compare/", "/workers/"):

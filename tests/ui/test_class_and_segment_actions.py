@@ -95,12 +95,83 @@ def _png() -> io.BytesIO:
     return buf
 
 
-@pytest.mark.parametrize("profile", ["paper", "paper-shape"])
-def test_segment_refuses_full_size_profiles(ui: Any, media_root: Path, profile: str) -> None:
-    response = ui.post("/segment/", {"image": _png(), "class_names": "cat, dog", "profile": profile})
-    assert response.status_code == 400
-    html = response.content.decode()
-    profile_field = html[html.index('id="id_profile"'):]
-    assert "worker" in profile_field[: profile_field.index("</div>")]
-    assert "cat, dog" in html
-    assert not (media_root / "segment").exists()  # nothing was computed or stored
+def _queued_messages(client: Any, queue: str) -> list[dict[str, Any]]:
+    import base64
+    import json
+
+    out = []
+    for raw in client.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        out.append({"task": message["headers"]["task"], "args": json.loads(base64.b64decode(message["body"]))[0]})
+    return out
+
+
+@pytest.mark.parametrize("profile", ["tiny", "paper"])
+def test_segment_is_queued_on_a_worker_not_run_in_the_web_process(ui: Any, media_root: Path, private_queue: Any,
+                                                                  profile: str,
+                                                                  django_capture_on_commit_callbacks: Any) -> None:
+    from ovdiff_web.core.jobs import SegmentJob
+
+    client, prefix = private_queue
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ui.post("/segment/", {"image": _png(), "class_names": "cat, dog", "profile": profile})
+    assert response.status_code == 302
+    job = SegmentJob.objects.get()
+    assert response["Location"] == f"/segment/{job.token}/"
+    assert _queued_messages(client, f"{prefix}gpu") == [{"task": "tasks.segment_image.segment_image",
+                                                         "args": [job.pk]}]
+    assert job.status == "queued" and job.class_names == ["cat", "dog"] and job.profile == profile
+    page = ui.get(response["Location"])
+    html = page.content.decode()
+    assert page.status_code == 200 and "Waiting for a worker" in html and 'http-equiv="refresh"' in html
+    folder = media_root / "segment" / job.token
+    assert (folder / "image.png").is_file() and not (folder / "labels.png").exists()  # nothing computed here
+
+
+@pytest.mark.slow  # builds two tiny support sets (~50 s on a busy 2-core machine)
+def test_segment_job_runs_in_the_task_and_only_its_owner_sees_it(ui: Any, media_root: Path, private_queue: Any,
+                                                                   other_user: Any) -> None:
+    from django.test import Client
+
+    from ovdiff_web.core.jobs import SegmentJob
+    from tasks.segment_image import segment_image
+
+    ui.post("/segment/", {"image": _png(), "class_names": "cat", "profile": "tiny"})
+    job = SegmentJob.objects.get()
+    segment_image.apply(args=(job.pk,))  # what the worker does with the queued message
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    html = ui.get(f"/segment/{job.token}/").content.decode()
+    assert "Legend" in html and "cat" in html
+    assert ui.get(f"/segment/{job.token}/labels.png").status_code == 200
+    assert ui.get(f"/segment/{job.token}/explain.json?x=1&y=1").status_code == 200
+    bob = Client()
+    bob.force_login(other_user)
+    for url in (f"/segment/{job.token}/", f"/segment/{job.token}/labels.png",
+                f"/segment/{job.token}/explain.json?x=1&y=1", f"/files/segment/{job.token}/image.png"):
+        assert bob.get(url).status_code == 404, url
+
+
+def test_segment_refusals_keep_nothing(ui: Any, media_root: Path, private_queue: Any, settings: Any) -> None:
+    from ovdiff_web.celery import app
+    from ovdiff_web.core.jobs import SegmentJob
+
+    bad = io.BytesIO(b"not an image")
+    bad.name = "x.png"
+    assert ui.post("/segment/", {"image": bad, "class_names": "cat", "profile": "tiny"}).status_code == 400
+    many = ", ".join(f"c{i}" for i in range(31))
+    response = ui.post("/segment/", {"image": _png(), "class_names": many, "profile": "tiny"})
+    assert response.status_code == 400 and "at most 30" in response.content.decode()
+    old = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = ui.post("/segment/", {"image": _png(), "class_names": "cat", "profile": "tiny"})
+    finally:
+        app.conf.broker_url = old
+    assert response.status_code == 503 and "nothing was queued" in response.content.decode()
+    assert not SegmentJob.objects.exists() and not any((media_root / "segment").glob("*/*"))
+    settings.OVDIFF_MAX_ACTIVE_PER_USER = 1
+    assert ui.post("/segment/", {"image": _png(), "class_names": "cat", "profile": "tiny"}).status_code == 302
+    response = ui.post("/segment/", {"image": _png(), "class_names": "cat", "profile": "tiny"})
+    assert response.status_code == 429 and "limit is 1 per user" in response.content.decode()
+    assert SegmentJob.objects.count() == 1

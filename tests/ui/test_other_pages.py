@@ -29,10 +29,10 @@ def test_duplicate_vocabulary_name_is_a_field_error_and_input_kept(ui: Any) -> N
 
 
 def test_flip_label_records_person_and_marks_affected_runs(ui: Any, user: Any, dataset: Any) -> None:
-    vocab = Vocabulary.objects.create(name="v")
+    vocab = Vocabulary.objects.create(name="v", owner=user)
     ui.post(f"/vocabularies/{vocab.pk}/add/", {"class_names": "sky"})
     cls = vocab.classes.get()
-    run = Run.objects.create(dataset=dataset, vocabulary=vocab, profile="tiny", status=Run.Status.SUCCEEDED,
+    run = Run.objects.create(dataset=dataset, created_by=user, vocabulary=vocab, profile="tiny", status=Run.Status.SUCCEEDED,
                              vocabulary_snapshot=[cls.snapshot()])
     target = "0" if cls.is_stuff else "1"
     response = ui.post(f"/vocabularies/{vocab.pk}/classes/{cls.pk}/label/", {"is_stuff": target, "version": cls.version})
@@ -48,8 +48,8 @@ def test_flip_label_records_person_and_marks_affected_runs(ui: Any, user: Any, d
     assert "changed by someone else" in stale.content.decode()
 
 
-def test_rename_prompt_and_import_dataset_classes(ui: Any, dataset: Any) -> None:
-    vocab = Vocabulary.objects.create(name="v")
+def test_rename_prompt_and_import_dataset_classes(ui: Any, dataset: Any, user: Any) -> None:
+    vocab = Vocabulary.objects.create(name="v", owner=user)
     ui.post(f"/vocabularies/{vocab.pk}/import/", {"dataset": dataset.pk})
     names = list(vocab.classes.values_list("name", flat=True))
     expected = [n for n in dataset.class_names if not (dataset.has_background and n == "background")]
@@ -63,12 +63,12 @@ def test_rename_prompt_and_import_dataset_classes(ui: Any, dataset: Any) -> None
     assert ui.post(f"/vocabularies/{vocab.pk}/import/", {"dataset": 9999}).status_code == 400
 
 
-def test_class_page_and_support_upload(ui: Any, media_root: Any) -> None:
+def test_class_page_and_support_upload(ui: Any, media_root: Any, user: Any) -> None:
     import io
 
     from PIL import Image
 
-    vocab = Vocabulary.objects.create(name="v")
+    vocab = Vocabulary.objects.create(name="v", owner=user)
     cls = VocabularyClass.objects.create(vocabulary=vocab, name="cat")
     assert "No support set" in ui.get(f"/classes/{cls.pk}/").content.decode()
     bad = io.BytesIO(b"not an image")
@@ -84,8 +84,8 @@ def test_class_page_and_support_upload(ui: Any, media_root: Any) -> None:
     assert cls.user_support_dir and (media_root / cls.user_support_dir / "000.png").is_file()
 
 
-def test_compare_runs(ui: Any, finished_run: Run) -> None:
-    other = Run.objects.create(dataset=finished_run.dataset, profile="tiny", status=Run.Status.SUCCEEDED,
+def test_compare_runs(ui: Any, finished_run: Run, user: Any) -> None:
+    other = Run.objects.create(dataset=finished_run.dataset, created_by=user, profile="tiny", status=Run.Status.SUCCEEDED,
                                class_names=finished_run.class_names, miou=0.5,
                                per_class_iou={n: 0.5 for n in finished_run.class_names},
                                settings={"segmenter": {"use_pamr": False, "window": 512}, "seed": 0})

@@ -36,10 +36,10 @@ def test_dataset_preview_shows_images_with_ground_truth(ui: Any, dataset: Any, c
     assert client.get(f"/datasets/{dataset.pk}/images/0/image.png").status_code == 302  # to the login page
 
 
-def test_dataset_preview_is_paginated(ui: Any, media_root: Any, tmp_path: Any) -> None:
+def test_dataset_preview_is_paginated(ui: Any, media_root: Any, tmp_path: Any, user: Any) -> None:
     from tests.ui.factories import make_demo_dataset
 
-    big = make_demo_dataset(tmp_path / "big", n_images=14, size=16)
+    big = make_demo_dataset(tmp_path / "big", n_images=14, size=16, owner=user)
     first = ui.get(f"/datasets/{big.pk}/").content.decode()
     second = ui.get(f"/datasets/{big.pk}/?ppage=2").content.decode()
     assert first.count("data-image-id=") == 12 and second.count("data-image-id=") == big.image_count - 12

@@ -42,7 +42,7 @@ def test_run_list_shows_status_progress_miou_and_random_label(ui: Any, finished_
     assert "csrfmiddlewaretoken" in html
 
 
-def test_queue_form_keeps_input_and_shows_field_errors(ui: Any, dataset: Any) -> None:
+def test_queue_form_keeps_input_and_shows_field_errors(ui: Any, dataset: Any, user: Any) -> None:
     response = ui.post("/runs/", {"dataset": dataset.pk, "profile": "tiny", "limit": "0", "overrides": "{not json"})
     assert response.status_code == 400
     html = response.content.decode()
@@ -130,12 +130,15 @@ def test_exports(ui: Any, finished_run: Run) -> None:
     assert ui.get(f"/runs/{finished_run.pk}/export/metrics.xml").status_code == 404
 
 
-def test_failed_run_shows_error_and_traceback(ui: Any, dataset: Any) -> None:
-    run = Run.objects.create(dataset=dataset, profile="paper", status=Run.Status.FAILED,
+def test_failed_run_shows_error_and_traceback(ui: Any, dataset: Any, user: Any) -> None:
+    run = Run.objects.create(dataset=dataset, created_by=user, profile="paper", status=Run.Status.FAILED,
                              error="MissingModelError: set OVDIFF_GENERATOR", traceback="Traceback (most recent call last)")
     html = ui.get(f"/runs/{run.pk}/").content.decode()
-    assert "This run failed" in html and "set OVDIFF_GENERATOR" in html and "Traceback" in html
-    assert "Random-weight output" not in html
+    assert "This run failed" in html and "set OVDIFF_GENERATOR" in html and "Random-weight output" not in html
+    assert "Traceback" not in html  # server internals are for staff only
+    user.is_staff = True
+    user.save()
+    assert "Traceback" in ui.get(f"/runs/{run.pk}/").content.decode()
 
 
 def test_deleted_things_are_404(ui: Any, finished_run: Run) -> None:
@@ -146,8 +149,8 @@ def test_deleted_things_are_404(ui: Any, finished_run: Run) -> None:
         assert ui.get(url).status_code == 404, url
 
 
-def test_cancel_queued_run(ui: Any, dataset: Any) -> None:
-    run = Run.objects.create(dataset=dataset, profile="tiny", status=Run.Status.QUEUED)
+def test_cancel_queued_run(ui: Any, dataset: Any, user: Any) -> None:
+    run = Run.objects.create(dataset=dataset, created_by=user, profile="tiny", status=Run.Status.QUEUED)
     assert ui.get(f"/runs/{run.pk}/cancel/").status_code == 405
     response = ui.post(f"/runs/{run.pk}/cancel/", {"next": "https://evil.example/"})
     assert response.status_code == 302 and response["Location"] == f"/runs/{run.pk}/"
@@ -160,5 +163,5 @@ def test_csrf_is_enforced(client: Any, user: Any, dataset: Any) -> None:
 
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(user)
-    run = Run.objects.create(dataset=dataset, profile="tiny", status=Run.Status.QUEUED)
+    run = Run.objects.create(dataset=dataset, created_by=user, profile="tiny", status=Run.Status.QUEUED)
     assert strict.post(f"/runs/{run.pk}/cancel/").status_code == 403

@@ -72,11 +72,11 @@ def test_large_matrix_is_a_canvas_with_data(ui: Any, dataset: Any, user: Any, me
     assert html.count("<a href=\"/runs/%d/confusion/" % run.pk) == 0  # not 22,000 links
 
 
-def test_queue_warns_about_classes_the_dataset_lacks(ui: Any, dataset: Any) -> None:
+def test_queue_warns_about_classes_the_dataset_lacks(ui: Any, dataset: Any, user: Any) -> None:
     from ovdiff_web.core.models import Vocabulary
     from ovdiff_web.core.services.vocab import add_classes
 
-    vocab = Vocabulary.objects.create(name="mixed")
+    vocab = Vocabulary.objects.create(name="mixed", owner=user)
     add_classes(vocab, ["grass", "zebra", "lava"])
     response = ui.post("/runs/", {"dataset": dataset.pk, "vocabulary": vocab.pk, "profile": "tiny"}, follow=True)
     html = response.content.decode()

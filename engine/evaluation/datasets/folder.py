@@ -19,7 +19,14 @@ COMMON_SPLITS = ("train", "val", "test")
 def read_classes(path: Path) -> list[str]:
     if not path.is_file():
         raise BadInputError("class list not found (expected this file, one class per line)", item=str(path))
-    names = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"class list is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+                            item=str(path)) from None
+    if "\x00" in text:
+        raise BadInputError("class list contains NUL characters (a binary file?)", item=str(path))
+    names = [ln.strip() for ln in text.splitlines()]
     names = [n for n in names if n and not n.startswith("#")]
     if not names:
         raise BadInputError("class list is empty", item=str(path))

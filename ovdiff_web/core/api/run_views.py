@@ -10,12 +10,15 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ovdiff_web.core import audit
 from ovdiff_web.core.api import filters, serializers as s
+from ovdiff_web.core.api.mixins import HistoryMixin, ScopedMixin, ShareMixin, input_error
 from ovdiff_web.core.models import ImageResult, Run
+from ovdiff_web.core.services import quotas
 from ovdiff_web.core.services import runs as run_service
 
 
-class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Runs: create queues an evaluation; ``cancel``, ``results``, ``images`` (sortable by iou), ``progress``."""
 
     queryset = Run.objects.select_related("created_by").prefetch_related("stages")
@@ -29,41 +32,43 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=s.RunCreateSerializer, responses={201: s.RunSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = s.RunCreateSerializer(data=request.data)
+        body = s.RunCreateSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
             run = run_service.create_run(user=request.user, dataset=data["dataset"], vocabulary=data.get("vocabulary"),
                                          profile=data.get("profile"), overrides=data.get("settings"),
                                          limit=data.get("limit"), kind=data["kind"])
-        except run_service.RunInputError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
+        except (run_service.RunInputError, quotas.QuotaExceeded) as exc:
+            return input_error(exc)
+        return Response(s.RunSerializer(run, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: s.RunSerializer, 409: OpenApiResponse(description="already finished")})
     @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None) -> Response:
+    def cancel(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         run = self.get_object()
         if run.is_finished:
             return Response({"detail": f"run already {run.status}"}, status=status.HTTP_409_CONFLICT)
         run = run_service.request_cancel(run)
+        audit.record(request.user, run, "cancel")
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: s.RunSerializer,
                                             409: OpenApiResponse(description="run is not failed or cancelled")})
     @action(detail=True, methods=["post"])
-    def resume(self, request: Request, pk: str | None = None) -> Response:
+    def resume(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Queue a failed or cancelled run again; cached classes and finished shards are not recomputed."""
         run = self.get_object()
         try:
             run = run_service.resume_run(run)
         except run_service.ResumeRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        audit.record(request.user, run, "resume")
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=s.RunResultsSerializer)
     @action(detail=True, methods=["get"])
-    def results(self, request: Request, pk: str | None = None) -> Response:
+    def results(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         return Response(self.get_object().results())
 
     @extend_schema(responses=s.ImageResultSerializer(many=True),
@@ -71,7 +76,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                                OpenApiParameter("iou_min", float), OpenApiParameter("iou_max", float),
                                OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
     @action(detail=True, methods=["get"], filter_backends=[])
-    def images(self, request: Request, pk: str | None = None) -> Response:
+    def images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
         run = self.get_object()
         qs = ImageResult.objects.filter(run=run).select_related("run")
@@ -87,5 +92,5 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(responses=s.RunProgressSerializer)
     @action(detail=True, methods=["get"])
-    def progress(self, request: Request, pk: str | None = None) -> Response:
+    def progress(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         return Response(run_service.run_progress(self.get_object()))

@@ -18,6 +18,15 @@ from ovdiff_web.core.models import (
     Vocabulary,
     VocabularyClass,
 )
+from ovdiff_web.core.services import datasets as dataset_service
+from ovdiff_web.core.api.access_serializers import (  # noqa: F401  (re-exported for the views)
+    SHARE_FIELDS,
+    AuditEntrySerializer,
+    ReadableRelatedField,
+    SharingFieldsMixin,
+    ShareSerializer,
+    is_staff,
+)
 from ovdiff_web.core.services.runs import random_weights_fields
 
 
@@ -38,6 +47,7 @@ class RandomWeightsMixin(serializers.Serializer):
 
 
 class VocabularyClassSerializer(serializers.ModelSerializer):
+    vocabulary = ReadableRelatedField(queryset=Vocabulary.objects.all(), required=False)
     label_changed_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
     is_stuff = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -74,7 +84,7 @@ class VocabularyClassSerializer(serializers.ModelSerializer):
         return value
 
 
-class VocabularySerializer(serializers.ModelSerializer):
+class VocabularySerializer(SharingFieldsMixin, serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
     classes = VocabularyClassSerializer(many=True, read_only=True)
@@ -88,7 +98,7 @@ class VocabularySerializer(serializers.ModelSerializer):
     class Meta:
         model = Vocabulary
         fields = ["id", "name", "description", "owner", "version", "created_at", "updated_at", "class_count",
-                  "classes", "names", "expected_version"]
+                  "classes", "names", "expected_version", *SHARE_FIELDS]
         read_only_fields = ["owner", "version", "created_at", "updated_at"]
 
 
@@ -133,15 +143,25 @@ class SupportSetSerializer(RandomWeightsMixin, serializers.ModelSerializer):
                   "created_at", "banks", "random_weights", "random_weights_note"]
 
 
-class DatasetSerializer(serializers.ModelSerializer):
+class DatasetSerializer(SharingFieldsMixin, serializers.ModelSerializer):
+    root = serializers.CharField(read_only=True, allow_null=True,
+                                 help_text="absolute server directory of the dataset (staff only; null for others)")
     created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
 
     class Meta:
         model = Dataset
         fields = ["id", "name", "format", "protocol", "source", "root", "split", "class_names", "prompts",
-                  "has_background", "image_count", "status", "ingest_errors", "created_by", "created_at"]
+                  "has_background", "image_count", "status", "ingest_errors", "created_by", "created_at",
+                  *SHARE_FIELDS]
         read_only_fields = fields
+
+    def to_representation(self, instance: Dataset) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not is_staff(self.context):  # where the files live on the server is for staff only
+            data["root"] = None
+            data["ingest_errors"] = dataset_service.relative_errors(list(instance.ingest_errors or []), instance.root)
+        return data
 
 
 class DatasetCreateSerializer(serializers.Serializer):
@@ -184,7 +204,7 @@ class RunStageSerializer(serializers.ModelSerializer):
         fields = ["name", "status", "done", "total", "skipped", "percent", "eta_seconds", "started_at", "finished_at"]
 
 
-class RunSerializer(RandomWeightsMixin, serializers.ModelSerializer):
+class RunSerializer(SharingFieldsMixin, RandomWeightsMixin, serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, read_only=True,
                                                     allow_null=True)
     stages = RunStageSerializer(many=True, read_only=True)
@@ -198,7 +218,8 @@ class RunSerializer(RandomWeightsMixin, serializers.ModelSerializer):
         fields = ["id", "kind", "vocabulary", "vocabulary_snapshot", "dataset", "profile", "limit", "status", "error",
                   "cancel_requested", "is_random_weights", "class_names", "label_map", "skipped_classes",
                   "image_count", "miou", "pixel_accuracy", "per_class_iou", "created_by", "created_at", "started_at",
-                  "finished_at", "stages", "random_weights", "random_weights_note"]
+                  "finished_at", "heartbeat_at", "stalled_since", "stages", "random_weights", "random_weights_note",
+                  *SHARE_FIELDS]
         read_only_fields = fields
 
 
@@ -207,16 +228,21 @@ class RunDetailSerializer(RunSerializer):
         fields = RunSerializer.Meta.fields + ["settings", "traceback", "confusion", "celery_ids"]
         read_only_fields = fields
 
+    def to_representation(self, instance: Run) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not is_staff(self.context):  # tracebacks show server internals: staff only
+            data["traceback"] = ""
+        return data
+
 
 class RunCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Run.Kind.choices, default=Run.Kind.EVALUATION)
-    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
-    vocabulary = serializers.PrimaryKeyRelatedField(queryset=Vocabulary.objects.all(), required=False,
-                                                    allow_null=True)
+    dataset = ReadableRelatedField(queryset=Dataset.objects.all())
+    vocabulary = ReadableRelatedField(queryset=Vocabulary.objects.all(), required=False, allow_null=True)
     profile = serializers.ChoiceField(choices=PROFILE_CHOICES, required=False)
     settings = serializers.DictField(required=False, default=dict,
                                      help_text="partial OVDiffConfig overrides, e.g. {'support': {'n_images': 4}}")
-    limit = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    limit = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1_000_000)
 
 
 class ImageResultSerializer(RandomWeightsMixin, serializers.ModelSerializer):

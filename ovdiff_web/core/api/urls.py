@@ -1,10 +1,10 @@
 """/api/ routes."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from ovdiff_web.core.api import run_views, views
+from ovdiff_web.security import ObtainExpiringToken
 
 router = DefaultRouter()
 router.register("vocabularies", views.VocabularyViewSet)
@@ -17,7 +17,7 @@ router.register("runs", run_views.RunViewSet)
 urlpatterns = [
     path("health/", views.health, name="api-health"),
     path("workers/", views.WorkersView.as_view(), name="api-workers"),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", ObtainExpiringToken.as_view(), name="api-token"),
     path("auth/token/revoke/", views.revoke_token, name="api-token-revoke"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -20,10 +20,20 @@ MAX_REPORTED_ERRORS = 500
 
 
 def ingest(dataset: Dataset) -> Dataset:
-    """Read the dataset with the engine, validate each sample, and store classes, ids and per-file errors."""
+    """Read the dataset with the engine, validate each sample, and store classes, ids and per-file errors.
+
+    Never leaves the row "ingesting": any unexpected error fails the dataset with its message."""
+    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.INGESTING)
+    try:
+        return _ingest(dataset)
+    except Exception as exc:  # a reader bug or an odd file must not leave a row stuck (and a 500)
+        return _finish(dataset, status=Dataset.Status.FAILED,
+                       errors=[{"item": dataset.root, "error": f"unreadable dataset ({type(exc).__name__}: {exc})"}])
+
+
+def _ingest(dataset: Dataset) -> Dataset:
     from engine.errors import BadInputError
 
-    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.INGESTING)
     try:
         seg = engine_bridge.open_dataset(dataset.format, dataset.root, dataset.split, dataset.protocol,
                                          check_files=False)
@@ -32,7 +42,13 @@ def ingest(dataset: Dataset) -> Dataset:
                                                                           "error": str(exc)}])
     good: list[str] = []
     errors: list[dict[str, str]] = []
+    root = Path(dataset.root).resolve()
     for sample in seg.samples:
+        outside = [p for p in (sample.image_path, sample.label_path) if not Path(p).resolve().is_relative_to(root)]
+        if outside:  # a symlink inside the root that points elsewhere on the server: never read
+            errors.append({"item": str(outside[0]), "sample": sample.id,
+                           "error": "a symbolic link that leaves the dataset folder; refused"})
+            continue
         try:
             seg.load(sample)
         except BadInputError as exc:
@@ -63,25 +79,43 @@ def _finish(dataset: Dataset, *, status: str, errors: list[dict[str, str]]) -> D
 def register_server_path(*, name: str, fmt: str, path: str, split: str, protocol: str, user: Any) -> Dataset:
     """Register a dataset already on the server; the path must lie inside OVDIFF_DATASET_ROOTS."""
     root = confine(path, settings.OVDIFF_DATASET_ROOTS)
-    dataset = Dataset.objects.create(name=name, format=fmt, source=Dataset.Source.SERVER, root=str(root),
-                                     split=split, protocol=protocol, created_by=_user(user))
-    return dataset
+    return _create_row(name=name, format=fmt, source=Dataset.Source.SERVER, root=str(root), split=split,
+                       protocol=protocol, created_by=_user(user))
 
 
 def create_from_upload(*, name: str, fmt: str, upload: IO[bytes], split: str, protocol: str, user: Any) -> Dataset:
     """Extract a zip safely under MEDIA_ROOT/datasets and create the row (ingestion follows)."""
     root = extract_zip(upload, Path(settings.MEDIA_ROOT) / "datasets")
-    return Dataset.objects.create(name=name, format=fmt, source=Dataset.Source.UPLOAD, root=str(root), split=split,
-                                  protocol=protocol, created_by=_user(user))
+    try:
+        return _create_row(name=name, format=fmt, source=Dataset.Source.UPLOAD, root=str(root), split=split,
+                           protocol=protocol, created_by=_user(user))
+    except NameTaken:  # a parallel upload took the name meanwhile: keep nothing of this one
+        _remove_upload_folder(root)
+        raise
+
+
+class NameTaken(ValueError):
+    """Another dataset has this name (two uploads raced; the database's unique constraint decided)."""
+
+
+def _create_row(**fields: Any) -> Dataset:
+    from django.db import IntegrityError
+
+    try:
+        with transaction.atomic():
+            return Dataset.objects.create(**fields)
+    except IntegrityError:
+        raise NameTaken(f"a dataset named {fields['name']!r} already exists") from None
 
 
 class DatasetRefused(ValueError):
     """Nothing in the dataset is usable: its row and files are already deleted; ``errors`` says why."""
 
-    def __init__(self, errors: list[dict[str, str]]) -> None:
+    def __init__(self, errors: list[dict[str, str]], root: str = "") -> None:
         summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])
         super().__init__(f"no usable image/mask pair in the dataset ({summary})")
         self.errors = errors
+        self.root = root
 
 
 def create_dataset(*, name: str, fmt: str, split: str, protocol: str, user: Any, upload: IO[bytes] | None = None,
@@ -99,8 +133,15 @@ def create_dataset(*, name: str, fmt: str, split: str, protocol: str, user: Any,
     if dataset.status == Dataset.Status.FAILED:
         errors = list(dataset.ingest_errors)
         discard(dataset)
-        raise DatasetRefused(errors)
+        raise DatasetRefused(errors, dataset.root)
     return dataset
+
+
+def relative_errors(errors: list[dict[str, Any]], root: str) -> list[dict[str, Any]]:
+    """Ingest errors with the dataset's server folder cut off (server paths are for staff only)."""
+    prefix = root.rstrip("/") + "/"
+    return [{k: str(v).replace(prefix, "").replace(root, ".") if isinstance(v, str) else v for k, v in e.items()}
+            for e in errors]
 
 
 def ingest_now_or_later(dataset: Dataset) -> Dataset:
@@ -144,14 +185,19 @@ def probe(dataset: Dataset, n: int = PROBE_SAMPLES) -> bool:
 
 def discard(dataset: Dataset) -> None:
     """Delete a dataset row and, for uploads, its extracted folder (``MEDIA_ROOT/datasets/<id>``)."""
+    if dataset.source == Dataset.Source.UPLOAD:
+        _remove_upload_folder(Path(dataset.root))
+    dataset.delete()
+
+
+def _remove_upload_folder(root: Path) -> None:
+    """The extracted folder of an upload (``MEDIA_ROOT/datasets/<id>``), never anything outside it."""
     import shutil
 
-    if dataset.source == Dataset.Source.UPLOAD:
-        base = (Path(settings.MEDIA_ROOT) / "datasets").resolve()
-        root = Path(dataset.root).resolve()
-        if root.is_relative_to(base) and root != base:
-            shutil.rmtree(base / root.relative_to(base).parts[0], ignore_errors=True)
-    dataset.delete()
+    base = (Path(settings.MEDIA_ROOT) / "datasets").resolve()
+    root = root.resolve()
+    if root.is_relative_to(base) and root != base:
+        shutil.rmtree(base / root.relative_to(base).parts[0], ignore_errors=True)
 
 
 def _user(user: Any) -> Any:

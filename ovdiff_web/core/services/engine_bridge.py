@@ -9,11 +9,21 @@ from django.conf import settings
 
 
 def build_config(profile: str, overrides: dict[str, Any] | None = None) -> Any:
-    """The profile's ``OVDiffConfig`` with user overrides; unknown keys raise ValueError naming them."""
+    """The profile's ``OVDiffConfig`` with user overrides (``engine.config.apply_overrides``); unknown settings
+    raise BadInputError naming them, values of a wrong type or out of range ``settings_check.SettingError`` naming
+    the field and what is allowed."""
     from engine.config import apply_overrides
     from engine.profiles import default_config
+    from ovdiff_web.core.services.settings_check import SettingError, check_config
 
-    return apply_overrides(default_config(profile), overrides or {})
+    if overrides is not None and not isinstance(overrides, dict):
+        raise SettingError("settings", "must be an object of setting groups, e.g. {\"support\": {\"seed\": 1}}")
+    for group, values in (overrides or {}).items():
+        if not isinstance(values, dict):
+            raise SettingError(f"settings.{group}", "must be an object of settings")
+    config = apply_overrides(default_config(profile), overrides or {})
+    check_config(config)
+    return config
 
 
 def model_sources() -> dict[str, str]:

@@ -10,6 +10,7 @@ from django.conf import settings
 START_RUN = "tasks.workflow.start_run"
 REGENERATE_CLASS = "tasks.artifacts.regenerate_class"
 INGEST_DATASET = "tasks.ingest.ingest_dataset"
+SEGMENT_IMAGE = "tasks.segment_image.segment_image"
 
 
 class QueueUnavailable(RuntimeError):
@@ -34,6 +35,13 @@ def broker_error(timeout: float | None = None) -> str | None:
     return None
 
 
+def require_broker() -> None:
+    """QueueUnavailable unless the broker answers now (for callers that must know before doing any work)."""
+    reason = broker_error()
+    if reason:
+        raise _unavailable(reason)
+
+
 def enqueue(task: str, args: Sequence[Any], queue: str, *, check_broker: bool = False) -> str:
     """Send ``task`` (a registered task name) to the (prefixed) ``queue`` ("gpu" or "cpu"); returns its id.
 
@@ -42,9 +50,7 @@ def enqueue(task: str, args: Sequence[Any], queue: str, *, check_broker: bool = 
     from ovdiff_web.celery import app, queue_name
 
     if check_broker:
-        reason = broker_error()
-        if reason:
-            raise _unavailable(reason)
+        require_broker()
     try:
         result = app.send_task(task, args=list(args), queue=queue_name(queue), retry=True,
                                retry_policy={"max_retries": 2})

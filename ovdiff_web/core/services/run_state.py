@@ -2,7 +2,8 @@
 
 Run: queued -> running -> succeeded | failed | cancelled; failed/cancelled -> queued again (resumed); a queued
 run nobody started is cancelled at once; a run the broker would not take fails. Stages: pending -> running
-(start) -> done (advance/at_least/sync_images reach total, or finish). Every write is one conditional UPDATE, so
+(start) -> done (advance/at_least/sync_images reach total, or finish). A running run whose tasks were lost is
+failed (or cancelled) by the watchdog with ``stalled_since`` (``mark_stalled``). Every write is one conditional UPDATE, so
 re-delivered tasks and racing workers never move a run backwards or count work twice.
 """
 from __future__ import annotations
@@ -36,7 +37,8 @@ def mark_unqueued(run_id: int, message: str) -> None:
 def mark_resumed(run_id: int) -> bool:
     """A failed or cancelled run back to queued (unfinished stages pending); False if it was neither."""
     updated = Run.objects.filter(pk=run_id, status__in=(Run.Status.FAILED, Run.Status.CANCELLED)).update(
-        status=Run.Status.QUEUED, error="", traceback="", cancel_requested=False, finished_at=None)
+        status=Run.Status.QUEUED, error="", traceback="", cancel_requested=False, finished_at=None,
+        stalled_since=None, heartbeat_at=timezone.now())
     if updated:
         RunStage.objects.filter(run_id=run_id).exclude(status=RunStage.Status.DONE).update(
             status=RunStage.Status.PENDING, finished_at=None)
@@ -68,7 +70,29 @@ def mark_failed(run_id: int, exc: BaseException, stage: str | None = None) -> No
             status=RunStage.Status.FAILED, finished_at=timezone.now())
 
 
+def heartbeat(run_id: int) -> None:
+    """A worker's sign of life, read by the watchdog (``services.watchdog``)."""
+    Run.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
+
+
+def mark_stalled(run: Run, since: Any) -> None:
+    """End a run whose tasks are gone (the watchdog decided): cancelled if a cancel was asked, else failed with
+    the reason and ``stalled_since``; resume works on it like on any failed run."""
+    unfinished = Run.objects.filter(pk=run.pk).exclude(status__in=Run.FINISHED)
+    if run.cancel_requested:
+        unfinished.update(status=Run.Status.CANCELLED, finished_at=timezone.now(), stalled_since=since)
+        final = RunStage.Status.CANCELLED
+    else:
+        unfinished.update(status=Run.Status.FAILED, finished_at=timezone.now(), stalled_since=since,
+                          error=f"stalled: no sign of life since {since:%Y-%m-%d %H:%M:%S %Z} and no queue or live "
+                                "worker holds its tasks (a worker or the broker was lost). Resume it to continue: "
+                                "finished work is kept.")
+        final = RunStage.Status.FAILED
+    RunStage.objects.filter(run_id=run.pk).exclude(status=RunStage.Status.DONE).update(status=final)
+
+
 def stage_start(run_id: int, name: str) -> None:
+    heartbeat(run_id)
     RunStage.objects.filter(run_id=run_id, name=name, started_at__isnull=True).update(started_at=timezone.now())
     RunStage.objects.filter(run_id=run_id, name=name, status=RunStage.Status.PENDING).update(
         status=RunStage.Status.RUNNING)
@@ -93,6 +117,7 @@ def stage_at_least(run_id: int, name: str, done: int, *, skipped: int = 0) -> No
 
 def stage_sync_images(run_id: int) -> None:
     """segment.done = number of ImageResult rows: one UPDATE, idempotent under re-delivered shards."""
+    heartbeat(run_id)
     count = (ImageResult.objects.filter(run_id=OuterRef("run_id")).values("run_id")
              .annotate(c=Count("id")).values("c"))
     RunStage.objects.filter(run_id=run_id, name="segment").update(done=Subquery(count))

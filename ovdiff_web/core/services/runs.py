@@ -18,20 +18,36 @@ STAGES = ("support", "banks", "segment", "metrics")
 
 
 class RunInputError(ValueError):
-    """The run cannot be created as asked (dataset not ready, empty vocabulary, bad settings)."""
+    """The run cannot be created as asked (dataset not ready, empty vocabulary, bad settings); ``field`` names
+    the request field at fault when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _config_or_input_error(profile: str, overrides: dict[str, Any] | None) -> Any:
+    from ovdiff_web.core.services.settings_check import SettingError
+
+    try:
+        return engine_bridge.build_config(profile, overrides)
+    except SettingError as exc:
+        raise RunInputError(exc.message, field=exc.field) from None
+    except (ValueError, TypeError) as exc:
+        raise RunInputError(f"settings: {exc}", field="settings") from None
 
 
 def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = None, profile: str | None = None,
                overrides: dict[str, Any] | None = None, limit: int | None = None,
                kind: str = Run.Kind.EVALUATION) -> Run:
     """Create a queued run and enqueue its start on commit. Raises RunInputError for unusable input."""
+    from ovdiff_web.core.services import quotas
+
     profile = profile or settings.OVDIFF_PROFILE
+    quotas.check_can_queue(user)
     if dataset.status != Dataset.Status.READY or not dataset.image_ids:
         raise RunInputError(f"dataset {dataset.name!r} is not ready (status {dataset.status})")
-    try:
-        config = engine_bridge.build_config(profile, overrides)
-    except (ValueError, TypeError) as exc:
-        raise RunInputError(f"settings: {exc}") from None
+    config = _config_or_input_error(profile, overrides)
     if vocabulary is not None:
         snapshot = [c.snapshot() for c in vocabulary.classes.all()]
         if not snapshot:
@@ -68,10 +84,7 @@ def queue_regenerate(cls: Any, profile: str | None, overrides: dict[str, Any]) -
     API and dashboard both call this: ``RunInputError`` for refused settings (400), ``queue.QueueUnavailable``
     when the broker does not answer (503, its message shown as is)."""
     profile = profile or settings.OVDIFF_PROFILE
-    try:
-        config = engine_bridge.build_config(profile, overrides)
-    except (ValueError, TypeError) as exc:
-        raise RunInputError(str(exc)) from None
+    config = _config_or_input_error(profile, overrides)
     return queue.enqueue(queue.REGENERATE_CLASS, (cls.pk, profile, config.to_dict()), "gpu", check_broker=True)
 
 
@@ -102,10 +115,28 @@ def resume_run(run: Run) -> Run:
 
 
 def request_cancel(run: Run) -> Run:
-    """Raise the cancel flag; workers see it within ~0.5 s. A run nobody started is cancelled at once."""
+    """Raise the cancel flag (running tasks see it within ~0.5 s), revoke the run's queued tasks (a worker drops
+    them unexecuted; no further chunk is queued) and cancel at once a run nobody started or no worker holds."""
     run_state.mark_cancel_requested(run.pk)
+    revoke(list(run.celery_ids or []))
+    from ovdiff_web.core.services import watchdog
+
+    if run.started_at is not None:  # its queued tasks are revoked: cancelled now unless a worker executes one
+        watchdog.check_run(run.pk, grace_s=0, cancelling=True)
     run.refresh_from_db()
     return run
+
+
+def revoke(task_ids: list[str]) -> None:
+    """Tell every worker to drop these tasks (best effort: a broker outage must not fail the cancel)."""
+    if not task_ids:
+        return
+    from ovdiff_web.celery import app
+
+    try:
+        app.control.revoke(task_ids)
+    except Exception:  # the cancel flag and the watchdog still stop the run
+        pass
 
 
 # --- progress reads (API and dashboard) ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The dashboard's segment page: segment an uploaded image with typed classes, keep the result under
-MEDIA_ROOT/segment/<id>/, and explain a clicked pixel from the stored result.
+"""The dashboard's segment page: read a segmentation a worker stored under MEDIA_ROOT/segment/<id>/
+(``segment_jobs``, ``tasks.segment_image``) and explain a clicked pixel from it.
 """
 from __future__ import annotations
 
@@ -12,57 +12,11 @@ from django.conf import settings
 from PIL import Image
 
 from engine.profiles import is_random_profile
-
-
-SEGMENT_DIR = "segment"
-
-
-def segment_upload(upload: Any, class_names: Sequence[str], profile: str) -> str:
-    """Segment an uploaded image with ``class_names`` (labeller thing/stuff) and store image, labels and
-    explanation under MEDIA_ROOT/segment/<id>/; returns the id. BadInputError names unusable input."""
-    import uuid
-
-    from engine.images import load_image, save_label_png
-    from engine.class_specs import class_specs
-
-    token = uuid.uuid4().hex
-    out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token
-    out.mkdir(parents=True)
-    raw = out / "upload"
-    with open(raw, "wb") as fh:
-        for chunk in upload.chunks():
-            fh.write(chunk)
-    image = load_image(raw)
-    raw.unlink()
-    Image.fromarray(image).save(out / "image.png")
-    classes = class_specs(class_names)
-    from ovdiff_web.core.services import engine_bridge
-
-    ovd = engine_bridge.ovdiff(profile)
-    seg = ovd.segment(image, classes, explain=True)
-    save_label_png(seg.labels, out / "labels.png")
-    np.savez_compressed(out / "explain.npz", **{f"w_{k}": v for k, v in seg.winners.items()},
-                        **{f"s_{k}": v for k, v in seg.winner_scores.items()})
-    support_urls: dict[str, dict[int, str]] = {}
-    for spec in classes:
-        sset = ovd.support_set(spec)
-        support_urls[spec.name] = {}
-        for im in sset.images:
-            rel = f"{SEGMENT_DIR}/{token}/support/{len(support_urls)}_{im.index}.png"
-            (out / "support").mkdir(exist_ok=True)
-            Image.fromarray(im.image).save(Path(settings.MEDIA_ROOT) / rel)
-            support_urls[spec.name][im.index] = rel
-    meta = {
-        "profile": profile, "class_names": seg.label_names, "selected": seg.selected, "support": support_urls,
-        "prototype_index": {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
-                                for owner, src in entries] for e, entries in seg.prototype_index.items()},
-    }
-    (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    return token
+from ovdiff_web.core.services.segment_jobs import SEGMENT_DIR  # the worker writes, this module reads
 
 
 def segment_result(token: str) -> dict[str, Any]:
-    """The stored result of ``segment_upload``; LookupError when it does not exist."""
+    """The stored result of a finished segmentation job; LookupError when it does not exist."""
     if not token.isalnum():
         raise LookupError("no such segmentation")
     out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token

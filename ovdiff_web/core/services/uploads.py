@@ -74,6 +74,9 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return stat.S_ISLNK(info.external_attr >> 16)
 
 
+SUSPICIOUS_BUDGET = 4 * 1024 * 1024  # bytes of members compressed beyond max_ratio (real images never are)
+
+
 def plan_members(zf: zipfile.ZipFile, limits: ZipLimits) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
     """Check every entry against the limits and return the files to extract (no I/O on disk)."""
     infos = zf.infolist()
@@ -82,6 +85,7 @@ def plan_members(zf: zipfile.ZipFile, limits: ZipLimits) -> list[tuple[zipfile.Z
     total = 0
     compressed = 0
     plan: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
+    suspicious = 0
     for info in infos:
         name = decode_name(info)
         if name.startswith(_JUNK_PREFIXES) or PurePosixPath(name).name in _JUNK_NAMES:
@@ -99,6 +103,13 @@ def plan_members(zf: zipfile.ZipFile, limits: ZipLimits) -> list[tuple[zipfile.Z
             raise ZipRejected(f"archive expands beyond {limits.max_uncompressed // (1024 * 1024)} MB", status=413)
         if info.file_size > 1024 * 1024 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise ZipRejected(f"{name}: compression ratio above {limits.max_ratio} (zip bomb?)")
+        if info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            # Padding defeats a whole-archive ratio (incompressible bytes next to many bomb-like members just
+            # under the per-file threshold): the bytes of such members together stay under a small budget.
+            suspicious += info.file_size
+            if suspicious > SUSPICIOUS_BUDGET:
+                raise ZipRejected(f"{name}: too many members with a compression ratio above {limits.max_ratio} "
+                                  f"(together over {SUSPICIOUS_BUDGET // (1024 * 1024)} MB: zip bomb?)")
         plan.append((info, rel))
     if total > 1024 * 1024 and total > limits.max_ratio * max(compressed, 1):
         raise ZipRejected(f"archive compression ratio above {limits.max_ratio} (zip bomb?)")

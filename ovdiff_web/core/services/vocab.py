@@ -8,7 +8,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from ovdiff_web.core.audit import record
 from ovdiff_web.core.models import LabelSource, Vocabulary, VocabularyClass
+
+
+MAX_NAME = 200  # VocabularyClass.name's column length
 
 
 class VersionConflict(Exception):
@@ -49,32 +53,51 @@ def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
     return names
 
 
-def add_classes(vocabulary: Vocabulary, names: Iterable[str],
+def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None,
                 initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
     """Create classes for new names (labeller decides thing/stuff); returns (created, already present).
-    ``initial``: the classes a vocabulary is created with, so it stays at version 1 (no one saw another)."""
+    ``initial``: the classes a vocabulary is created with, so it stays at version 1 (no one saw another).
+
+    ``quotas.QuotaExceeded`` (nothing created) when the vocabulary would exceed its class limit."""
+    from ovdiff_web.core.services.quotas import QuotaExceeded, check_class_count
+
     existing = {n.lower() for n in vocabulary.classes.values_list("name", flat=True)}
+    wanted = parse_names(names)
+    too_long = [n for n in wanted if len(n) > MAX_NAME]
+    if too_long:
+        raise QuotaExceeded(f"a class name holds at most {MAX_NAME} characters: {too_long[0][:40]}…",
+                            field="names", status=400)
+    check_class_count(vocabulary, sum(1 for n in wanted if n.lower() not in existing), user)
     created: list[VocabularyClass] = []
     skipped: list[str] = []
     with transaction.atomic():
         start = (vocabulary.classes.aggregate(m=Max("order"))["m"] or 0) + 1
-        for name in parse_names(names):
+        for name in wanted:
             if name.lower() in existing:
                 skipped.append(name)
                 continue
             is_stuff, note = label_class(name)
-            created.append(VocabularyClass.objects.create(
-                vocabulary=vocabulary, name=name, is_stuff=is_stuff, label_source=LabelSource.LABELLER,
-                label_note=note[:500], order=start + len(created)))
+            try:
+                with transaction.atomic():  # a savepoint: a parallel add of the same name only skips this one
+                    created.append(VocabularyClass.objects.create(
+                        vocabulary=vocabulary, name=name, is_stuff=is_stuff, label_source=LabelSource.LABELLER,
+                        label_note=note[:500], order=start + len(created)))
+            except IntegrityError:
+                skipped.append(name)
+                continue
             existing.add(name.lower())
-        if created and not initial:
-            vocabulary.bump_version()
+        if created:
+            from_version = vocabulary.version
+            if not initial:
+                vocabulary.bump_version()
+            record(user, vocabulary, "add_classes", {"classes": [[], [c.name for c in created]]}, from_version)
     return created, skipped
 
 
 def set_label(cls: VocabularyClass, *, is_stuff: bool, user: Any, expected_version: int | None = None) -> VocabularyClass:
     """A person's thing/stuff decision: records who and when; compare-and-swap on ``version``."""
     now = timezone.now()
+    old = cls.is_stuff
     query = VocabularyClass.objects.filter(pk=cls.pk)
     if expected_version is not None:
         query = query.filter(version=expected_version)
@@ -85,6 +108,7 @@ def set_label(cls: VocabularyClass, *, is_stuff: bool, user: Any, expected_versi
         raise VersionConflict(current)
     cls.vocabulary.bump_version()
     cls.refresh_from_db()
+    record(user, cls, "set_label", {"is_stuff": [old, is_stuff]}, from_version=cls.version - 1)
     return cls
 
 
@@ -96,6 +120,9 @@ def create_class(vocabulary: Vocabulary, **fields: Any) -> VocabularyClass:
     else:
         is_stuff, note = label_class(name)
         fields.update(is_stuff=is_stuff, label_note=note[:500], label_source=LabelSource.LABELLER)
+    from ovdiff_web.core.services.quotas import check_class_count
+
+    check_class_count(vocabulary, 1)
     fields.setdefault("order", (vocabulary.classes.aggregate(m=Max("order"))["m"] or 0) + 1)
     try:
         with transaction.atomic():

@@ -10,7 +10,7 @@ from django.db.models import F
 from ovdiff_web.core.models import VocabularyClass
 
 
-def set_prompt(cls: VocabularyClass, *, prompt: str, expected_version: int) -> VocabularyClass:
+def set_prompt(cls: VocabularyClass, *, prompt: str, expected_version: int, user: Any = None) -> VocabularyClass:
     """Rename the generator prompt; compare-and-swap on ``version`` like ``vocab.set_label``."""
     from ovdiff_web.core.services.vocab import VersionConflict
 
@@ -22,11 +22,15 @@ def set_prompt(cls: VocabularyClass, *, prompt: str, expected_version: int) -> V
     if not updated:
         raise VersionConflict(VocabularyClass.objects.values_list("version", flat=True).get(pk=cls.pk))
     cls.vocabulary.bump_version()
+    old = cls.prompt
     cls.refresh_from_db()
+    from ovdiff_web.core.audit import record
+
+    record(user, cls, "set_prompt", {"prompt": [old, cls.prompt]}, from_version=expected_version)
     return cls
 
 
-def import_dataset_classes(vocabulary: Any, dataset: Any,
+def import_dataset_classes(vocabulary: Any, dataset: Any, user: Any = None,
                            initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
     """Add a dataset's classes (not its background) with the dataset's generator prompts."""
     from ovdiff_web.core.services.vocab import add_classes
@@ -35,7 +39,7 @@ def import_dataset_classes(vocabulary: Any, dataset: Any,
     prompts = list(dataset.prompts or names)
     start = 1 if dataset.has_background and names and names[0] == "background" else 0
     prompt_of = {n.lower(): p for n, p in zip(names[start:], prompts[start:])}
-    created, skipped = add_classes(vocabulary, names[start:], initial=initial)
+    created, skipped = add_classes(vocabulary, names[start:], user=user, initial=initial)
     for cls in created:
         prompt = prompt_of.get(cls.name.lower(), "")
         if prompt and prompt != cls.name:

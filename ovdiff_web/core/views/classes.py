@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ovdiff_web.core import access, audit
 from ovdiff_web.core.forms import RegenerateForm, SupportUploadForm
 from ovdiff_web.core.models import SupportImage, VocabularyClass
 from ovdiff_web.core.services import support_choice, support_images, ui_tasks
@@ -16,22 +17,27 @@ from ovdiff_web.core.services.queue import QueueUnavailable
 from ovdiff_web.core.services.runs import RunInputError, queue_regenerate
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 from ovdiff_web.core.views.common import ui_login_required
-from ovdiff_web.core.views.ownership import check_edit
 
 
 @ui_login_required
 @require_http_methods(["GET", "POST"])
 def class_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    cls = get_object_or_404(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"), pk=pk)
+    cls = access.get_readable(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"),
+                              request.user, pk=pk)
+    if request.method == "POST":
+        access.check_edit(request.user, cls)
     form = SupportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         from engine.errors import BadInputError
 
         try:
+            old_dir, from_version = cls.user_support_dir, cls.version
             n = support_images.save_user_support_images(cls, form.cleaned_data["images"])
         except BadInputError as exc:
             form.add_error("images", str(exc))
         else:
+            audit.record(request.user, cls, "support_upload", {"user_support_dir": [old_dir, cls.user_support_dir]},
+                         from_version=from_version)
             messages.success(request, f"{n} support image{'s' if n != 1 else ''} stored for “{cls.name}”; "
                                       "the next run builds its prototypes from them.")
             return redirect("ui:class_detail", pk=cls.pk)
@@ -59,8 +65,7 @@ SUPPORT_ACTIONS = ("use_generated", "use_uploaded", "delete_uploaded")
 @require_POST
 def class_support(request: HttpRequest, pk: int) -> HttpResponse:
     """Choose the support images of a class: generated, or one uploaded folder; or delete an uploaded folder."""
-    cls = get_object_or_404(VocabularyClass.objects.select_related("vocabulary__owner"), pk=pk)
-    check_edit(request.user, cls)
+    cls = access.get_editable(VocabularyClass.objects.select_related("vocabulary__owner"), request.user, pk=pk)
     action, folder = request.POST.get("action", ""), request.POST.get("folder", "")
     if action not in SUPPORT_ACTIONS:
         return HttpResponse("unknown action: use_generated, use_uploaded or delete_uploaded", status=400)
@@ -94,14 +99,15 @@ def _jobs(request: HttpRequest, cls: VocabularyClass) -> list[dict[str, object]]
 @require_POST
 def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue ``tasks.artifacts.regenerate_class``; a new seed gives a new support set, the same one a cache hit."""
-    cls = get_object_or_404(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"), pk=pk)
+    cls = access.get_editable(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"),
+                              request.user, pk=pk)
     form = RegenerateForm(request.POST)
     if not form.is_valid():
         return _render_detail(request, cls, regen_form=form)
     try:
         task_id = queue_regenerate(cls, form.cleaned_data["profile"], form.overrides())
     except RunInputError as exc:
-        form.add_error("seed", str(exc))
+        form.add_error("seed", f"{exc.field}: {exc}" if exc.field else str(exc))
         return _render_detail(request, cls, regen_form=form)
     except QueueUnavailable as exc:
         form.add_error(None, str(exc))
@@ -121,7 +127,7 @@ def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def class_regenerate_status(request: HttpRequest, pk: int, task_id: str) -> JsonResponse:
     """State of a rebuild this session queued, in the shape the dashboard's progress poller reads."""
-    cls = get_object_or_404(VocabularyClass, pk=pk)
+    cls = access.get_readable(VocabularyClass.objects.all(), request.user, pk=pk)
     if task_id not in {job["id"] for job in _jobs(request, cls)}:
         raise Http404("no such rebuild in this session")
     state = ui_tasks.task_state(task_id)
@@ -135,7 +141,7 @@ def support_layer(request: HttpRequest, image_pk: int, layer: str) -> HttpRespon
     """Attribution heat map or fg/bg mask of one support image as a transparent PNG overlay."""
     if layer not in support_images.SUPPORT_LAYERS:
         raise Http404("unknown layer")
-    image = get_object_or_404(SupportImage, pk=image_pk)
+    image = access.get_readable(SupportImage.objects.all(), request.user, pk=image_pk)
     rel = getattr(image, layer)
     try:
         path = media_path(rel) if rel else None

@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from ovdiff_web.core import access
 from ovdiff_web.core.models import Run
 from ovdiff_web.core.services import run_report
 from ovdiff_web.core.views.common import ui_login_required
@@ -18,7 +19,7 @@ def compare(request: HttpRequest) -> HttpResponse:
     """``?runs=3&runs=5`` (or ``?runs=3,5``): missing runs are reported, not an error page."""
     raw = [part for value in request.GET.getlist("runs") for part in value.split(",")]
     ids = list(dict.fromkeys(int(v) for v in raw if v.strip().isdigit()))[:MAX_COMPARED]
-    found = {r.pk: r for r in Run.objects.filter(pk__in=ids).select_related("dataset", "vocabulary")}
+    found = {r.pk: r for r in access.scope(Run.objects.filter(pk__in=ids), request.user).select_related("dataset", "vocabulary")}
     runs = [found[i] for i in ids if i in found]
     missing = [i for i in ids if i not in found]
     names: list[str] = []
@@ -39,7 +40,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         "runs": runs, "missing": missing, "class_rows": class_rows,
         "settings_rows": diff if show_all else [row for row in diff if row["differs"]],
         "n_same": sum(1 for row in diff if not row["differs"]), "show_all": show_all,
-        "choices": Run.objects.filter(status=Run.Status.SUCCEEDED).select_related("dataset")[:100],
+        "choices": access.scope(Run.objects.filter(status=Run.Status.SUCCEEDED), request.user).select_related("dataset")[:100],
         "selected": ids,
     }
     return render(request, "ovdiff/compare.html", context)

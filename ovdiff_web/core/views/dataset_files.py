@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from ovdiff_web.core import access
 from ovdiff_web.core.models import Dataset
 from ovdiff_web.core.services import run_images
 from ovdiff_web.core.services.dataset_preview import image_and_labels
@@ -17,7 +17,7 @@ KINDS = ("image", "gt")
 @require_GET
 def dataset_image(request: HttpRequest, pk: int, index: int, kind: str) -> HttpResponse:
     """``image``: the image as PNG; ``gt``: its ground truth as a transparent overlay in the class palette."""
-    dataset = get_object_or_404(Dataset, pk=pk)
+    dataset = access.get_readable(Dataset.objects.all(), request.user, pk=pk)
     ids = dataset.image_ids or []
     if kind not in KINDS or index >= len(ids):
         raise Http404("no such image")

@@ -9,16 +9,18 @@ from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engine.palette import palette_hex
+from ovdiff_web.core import access
 from ovdiff_web.core.forms import DatasetPathForm, DatasetUploadForm, ImportIntoVocabularyForm
 from ovdiff_web.core.models import Dataset, Vocabulary
 from ovdiff_web.core.services import datasets as dataset_service
 from ovdiff_web.core.services import vocab_pages
 from ovdiff_web.core.services.paths import PathNotAllowed
 from ovdiff_web.core.services.dataset_preview import preview_page
+from ovdiff_web.core.services.quotas import QuotaExceeded
 from ovdiff_web.core.services.uploads import ZipRejected
 from ovdiff_web.core.views.common import paginate, ui_login_required
 
@@ -29,15 +31,16 @@ def _roots() -> list[str]:
     return [str(r) for r in settings.OVDIFF_DATASET_ROOTS]
 
 
-def _list_context(upload_form: DatasetUploadForm, path_form: DatasetPathForm) -> dict[str, Any]:
-    return {"datasets": Dataset.objects.select_related("created_by"), "upload_form": upload_form,
+def _list_context(request: HttpRequest, upload_form: DatasetUploadForm, path_form: DatasetPathForm) -> dict[str, Any]:
+    return {"datasets": access.scope(Dataset.objects.select_related("created_by"), request.user),
+            "upload_form": upload_form,
             "path_form": path_form, "roots": _roots(), "max_upload_mb": settings.OVDIFF_MAX_UPLOAD_MB}
 
 
 @ui_login_required
 @require_GET
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "ovdiff/datasets/list.html", _list_context(DatasetUploadForm(), DatasetPathForm()))
+    return render(request, "ovdiff/datasets/list.html", _list_context(request, DatasetUploadForm(), DatasetPathForm()))
 
 
 def _refused(form: Any, field: str, errors: list[dict[str, str]], root: str = "") -> None:
@@ -73,11 +76,12 @@ def _create(request: HttpRequest, form: Any, field: str, **source: Any) -> HttpR
     except PathNotAllowed as exc:
         form.add_error(field, str(exc))
         return None
-    except IntegrityError:
+    except (IntegrityError, dataset_service.NameTaken):
         form.add_error("name", f"a dataset named {data['name']!r} already exists")
         return None
     except dataset_service.DatasetRefused as exc:
-        _refused(form, field, exc.errors)
+        errors = exc.errors if request.user.is_staff else dataset_service.relative_errors(exc.errors, exc.root)
+        _refused(form, field, errors)
         form.add_error("format", f"no usable image/mask pair for the {data['format']!r} layout: check the format")
         return None
     return _created(request, dataset)
@@ -94,7 +98,7 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
             return response
     if request.method == "GET":
         return redirect("ui:datasets")
-    return render(request, "ovdiff/datasets/list.html", _list_context(form, DatasetPathForm()), status=400)
+    return render(request, "ovdiff/datasets/list.html", _list_context(request, form, DatasetPathForm()), status=400)
 
 
 @ui_login_required
@@ -108,22 +112,22 @@ def dataset_register(request: HttpRequest) -> HttpResponse:
             return response
     if request.method == "GET":
         return redirect("ui:datasets")
-    return render(request, "ovdiff/datasets/list.html", _list_context(DatasetUploadForm(), form), status=400)
+    return render(request, "ovdiff/datasets/list.html", _list_context(request, DatasetUploadForm(), form), status=400)
 
 
 @ui_login_required
 @require_GET
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    dataset = get_object_or_404(Dataset.objects.select_related("created_by"), pk=pk)
+    dataset = access.get_readable(Dataset.objects.select_related("created_by"), request.user, pk=pk)
     errors = paginate(request, [_short(e, dataset.root) for e in dataset.ingest_errors], ERRORS_PER_PAGE)
     classes = [{"index": i, "name": n, "prompt": p if p != n else ""}
                for i, (n, p) in enumerate(zip(dataset.class_names, list(dataset.prompts) + [""] * len(dataset.class_names)))]
-    runs = dataset.runs.select_related("vocabulary").order_by("-created_at")[:10]
+    runs = access.scope(dataset.runs.select_related("vocabulary"), request.user).order_by("-created_at")[:10]
     legend = [{"index": c["index"], "name": c["name"], "colour": colour, "in_dataset": True}
               for c, colour in zip(classes, palette_hex(len(classes)))]
     return render(request, "ovdiff/datasets/detail.html",
                   {"dataset": dataset, "errors": errors, "classes": classes, "runs": runs, "legend": legend,
-                   "import_form": ImportIntoVocabularyForm(),
+                   "import_form": ImportIntoVocabularyForm(user=request.user),
                    "preview": preview_page(dataset, request.GET.get("ppage"))})
 
 
@@ -131,23 +135,32 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
     """Copy the dataset's class list into a vocabulary (existing, or a new one named after the dataset)."""
-    dataset = get_object_or_404(Dataset, pk=pk)
-    form = ImportIntoVocabularyForm(request.POST)
+    dataset = access.get_readable(Dataset.objects.all(), request.user, pk=pk)
+    form = ImportIntoVocabularyForm(request.POST, user=request.user)
     if not dataset.class_names or not form.is_valid():
         messages.error(request, "Nothing imported: choose a vocabulary (the dataset needs a class list).")
         return redirect("ui:dataset_detail", pk=dataset.pk)
-    vocab = form.cleaned_data["vocabulary"]
-    with transaction.atomic():
-        new = vocab is None
-        if new:
-            vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
-                                              description=f"classes of dataset {dataset.name}")
-        created, skipped = vocab_pages.import_dataset_classes(vocab, dataset, initial=new)
+    try:
+        vocab, created, skipped = _import(request, dataset, form.cleaned_data["vocabulary"])
+    except QuotaExceeded as exc:
+        messages.error(request, f"Nothing imported: {exc}.")
+        return redirect("ui:dataset_detail", pk=dataset.pk)
     text = f"Imported {len(created)} classes of “{dataset.name}” into “{vocab.name}”."
     if skipped:
         text += f" Already present: {len(skipped)}."
     messages.success(request, text)
     return redirect("ui:vocabulary_detail", pk=vocab.pk)
+
+
+def _import(request: HttpRequest, dataset: Dataset, vocab: Vocabulary | None) -> tuple[Vocabulary, list, list[str]]:
+    """Import into ``vocab`` (or a new vocabulary named after the dataset), all or nothing."""
+    with transaction.atomic():
+        new = vocab is None
+        if new:
+            vocab = Vocabulary.objects.create(name=_free_vocabulary_name(dataset.name), owner=request.user,
+                                              description=f"classes of dataset {dataset.name}")
+        created, skipped = vocab_pages.import_dataset_classes(vocab, dataset, user=request.user, initial=new)
+    return vocab, created, skipped
 
 
 def _short(error: dict[str, str], root: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ import mimetypes
 from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.http import require_GET
 
+from ovdiff_web.core import access
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -15,7 +16,9 @@ SERVED_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif", "applicati
 @ui_login_required
 @require_GET
 def media_file(request: HttpRequest, path: str) -> FileResponse:
-    """A file under MEDIA_ROOT; paths escaping it and non-image types are 404."""
+    """A file under MEDIA_ROOT the user may read (``access.media_readable``); anything else is 404."""
+    if not access.media_readable(request.user, path):
+        raise Http404("no such file")
     try:
         target = media_path(path)
     except PathNotAllowed:

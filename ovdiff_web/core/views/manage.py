@@ -6,15 +6,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ovdiff_web.core import access
 from ovdiff_web.core.models import Dataset, Run, Vocabulary, VocabularyClass
 from ovdiff_web.core.services import lifecycle
 from ovdiff_web.core.services.runs import RunInputError
 from ovdiff_web.core.views.common import ui_login_required
-from ovdiff_web.core.views.ownership import check_edit
 
 KINDS: dict[str, Any] = {"vocabulary": Vocabulary, "class": VocabularyClass, "dataset": Dataset}
 
@@ -25,9 +25,7 @@ def _object(kind: str, pk: int, user: Any) -> Any:
         from django.http import Http404
 
         raise Http404("unknown kind")
-    obj = get_object_or_404(model.objects.all(), pk=pk)
-    check_edit(user, obj)
-    return obj
+    return access.get_editable(model.objects.all(), user, pk=pk)
 
 
 def _detail_url(obj: Any) -> str:
@@ -89,8 +87,7 @@ def delete(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 @ui_login_required
 @require_http_methods(["GET", "POST"])
 def run_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(Run, pk=pk)
-    check_edit(request.user, run)
+    run = access.get_editable(Run.objects.all(), request.user, pk=pk)
     if request.method == "POST":
         try:
             lifecycle.delete_run(run)
@@ -108,8 +105,7 @@ def run_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_label(request: HttpRequest, pk: int) -> HttpResponse:
     """Name and notes of a run."""
-    run = get_object_or_404(Run, pk=pk)
-    check_edit(request.user, run)
+    run = access.get_editable(Run.objects.all(), request.user, pk=pk)
     lifecycle.set_run_label(run, name=request.POST.get("name", ""), notes=request.POST.get("notes", ""))
     messages.success(request, f"Run {pk} saved.")
     return redirect("ui:run_detail", pk=pk)
@@ -119,7 +115,7 @@ def run_label(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue the same run again (same dataset, vocabulary as it is now, profile, limit and settings)."""
-    run = get_object_or_404(Run.objects.select_related("dataset", "vocabulary"), pk=pk)
+    run = access.get_readable(Run.objects.select_related("dataset", "vocabulary"), request.user, pk=pk)
     try:
         new = lifecycle.rerun(run, request.user)
     except (lifecycle.Refused, RunInputError) as exc:

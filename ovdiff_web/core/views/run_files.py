@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from ovdiff_web.core import access
 from ovdiff_web.core.models import ImageResult, Run
 from ovdiff_web.core.services import pixel_layers, run_images, run_report
 from ovdiff_web.core.views.common import ui_login_required
@@ -14,8 +14,9 @@ from ovdiff_web.core.views.common import ui_login_required
 OVERLAY_KINDS = ("pred", "gt", "cell", "error")
 
 
-def _result(run_pk: int, result_pk: int) -> ImageResult:
-    return get_object_or_404(ImageResult.objects.select_related("run__dataset"), pk=result_pk, run_id=run_pk)
+def _result(request: HttpRequest, run_pk: int, result_pk: int) -> ImageResult:
+    return access.get_readable(ImageResult.objects.select_related("run__dataset"), request.user, pk=result_pk,
+                               run_id=run_pk)
 
 
 def _png(data: bytes) -> HttpResponse:
@@ -28,7 +29,7 @@ def _png(data: bytes) -> HttpResponse:
 @require_GET
 def run_image(request: HttpRequest, pk: int, result_pk: int) -> HttpResponse:
     """The dataset image behind one result, re-encoded as PNG (any source format, bounded size)."""
-    result = _result(pk, result_pk)
+    result = _result(request, pk, result_pk)
     try:
         image = run_images.load_dataset_image(result.run, result.image_id)
     except (LookupError, OSError, ValueError) as exc:
@@ -42,7 +43,7 @@ def run_overlay(request: HttpRequest, pk: int, result_pk: int, kind: str) -> Htt
     """Prediction or ground truth in the label palette; ``?hide=1,3`` makes those classes transparent."""
     if kind not in OVERLAY_KINDS:
         raise Http404("unknown overlay")
-    result = _result(pk, result_pk)
+    result = _result(request, pk, result_pk)
     try:
         if kind == "cell":  # ?gt=&pred=: the pixels behind one confusion cell, highlighted
             gt, pred = int(request.GET.get("gt", "")), int(request.GET.get("pred", ""))
@@ -60,7 +61,7 @@ def run_overlay(request: HttpRequest, pk: int, result_pk: int, kind: str) -> Htt
 @require_GET
 def export_metrics(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """metrics.json (everything, incl. settings and per-image IoU) or metrics.csv (per class and per image)."""
-    run = get_object_or_404(Run.objects.select_related("dataset", "vocabulary"), pk=pk)
+    run = access.get_readable(Run.objects.select_related("dataset", "vocabulary"), request.user, pk=pk)
     if fmt == "json":
         body = json.dumps(run_report.metrics_payload(run), indent=2, default=str)
         response = HttpResponse(body, content_type="application/json")
@@ -76,7 +77,7 @@ def export_metrics(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 @require_GET
 def export_predictions(request: HttpRequest, pk: int) -> FileResponse:
     """Palette PNG predictions of every image plus metrics.json, as one zip."""
-    run = get_object_or_404(Run.objects.select_related("dataset", "vocabulary"), pk=pk)
+    run = access.get_readable(Run.objects.select_related("dataset", "vocabulary"), request.user, pk=pk)
     path = run_report.predictions_zip(run)
     handle = open(path, "rb")
     path.unlink()  # the open handle keeps the data readable; nothing is left behind on disk (POSIX)

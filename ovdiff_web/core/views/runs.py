@@ -5,15 +5,24 @@ from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F, Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ovdiff_web.core import access, audit
 from ovdiff_web.core.forms import RunForm
 from ovdiff_web.core.models import Run, RunStage
 from ovdiff_web.core.services import lifecycle, run_images, run_report
 from ovdiff_web.core.services.legend import EXTRA_COLUMN_LABEL, missing_from_dataset, run_legend
+from ovdiff_web.core.services.quotas import QuotaExceeded
+from ovdiff_web.core.services.runs import (
+    ResumeRefused,
+    RunInputError,
+    create_run,
+    request_cancel,
+    resume_run,
+    run_progress,
+)
 from ovdiff_web.core.services.settings_catalog import known_settings
-from ovdiff_web.core.services.runs import RunInputError, create_run, request_cancel, run_progress
 from ovdiff_web.core.views.common import choice, paginate, ui_login_required
 
 GALLERY_PAGE = 24
@@ -22,24 +31,26 @@ GALLERY_SORTS = {"iou": (F("iou").asc(nulls_last=True), "image_id"),
                  "name": ("image_id",)}
 
 
-def _runs_queryset():
+def _runs_queryset(request: HttpRequest):
     stages = Prefetch("stages", queryset=RunStage.objects.order_by("order"))
-    return Run.objects.select_related("dataset", "vocabulary", "created_by").prefetch_related(stages)
+    runs = Run.objects.select_related("dataset", "vocabulary", "created_by").prefetch_related(stages)
+    return access.scope(runs, request.user)
 
 
 @ui_login_required
 @require_http_methods(["GET", "POST"])
 def run_list(request: HttpRequest) -> HttpResponse:
     """All runs, newest first, with per-stage progress; POST queues a new evaluation."""
-    form = RunForm(request.POST or None, initial=_clone_initial(request))
+    form = RunForm(request.POST or None, initial=_clone_initial(request), user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             run = create_run(user=request.user, dataset=data["dataset"], vocabulary=data["vocabulary"],
                              profile=data["profile"], overrides=data["overrides"], limit=data["limit"])
-        except RunInputError as exc:
-            field = "overrides" if str(exc).startswith("settings:") else None
-            form.add_error(field, str(exc))
+        except (RunInputError, QuotaExceeded) as exc:
+            named = getattr(exc, "field", None)
+            field = "overrides" if named and named.startswith("settings") else None
+            form.add_error(field, f"{named}: {exc}" if named and named != "detail" else str(exc))
         else:
             if data["name"] or data["notes"]:
                 lifecycle.set_run_label(run, name=data["name"], notes=data["notes"])
@@ -51,7 +62,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
                                           "count in the confusion matrix's \"no dataset label\" column.")
             return redirect("ui:run_detail", pk=run.pk)
     status = request.GET.get("status", "")
-    runs = _runs_queryset()
+    runs = _runs_queryset(request)
     if status in Run.Status.values:
         runs = runs.filter(status=status)
     page = paginate(request, runs, 25)
@@ -64,7 +75,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
 def _clone_initial(request: HttpRequest) -> dict[str, object] | None:
     """``?clone=<run>``: the queue form filled with that run's choices and its non-default settings, to edit."""
     raw = request.GET.get("clone", "")
-    run = Run.objects.filter(pk=int(raw)).select_related("dataset", "vocabulary").first() if raw.isdigit() else None
+    runs = access.scope(Run.objects.select_related("dataset", "vocabulary"), request.user)
+    run = runs.filter(pk=int(raw)).first() if raw.isdigit() else None
     if run is None:
         return None
     return {"dataset": run.dataset_id, "vocabulary": run.vocabulary_id, "profile": run.profile, "limit": run.limit,
@@ -76,7 +88,7 @@ def _clone_initial(request: HttpRequest) -> dict[str, object] | None:
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Everything about one run: progress, error, per-class IoU, confusion, gallery, settings, exports."""
-    run = get_object_or_404(_runs_queryset(), pk=pk)
+    run = access.get_readable(_runs_queryset(request), request.user, pk=pk)
     csort = choice(request, "csort", ("iou", "-iou", "name", "index"), "iou")
     rows = run_report.per_class_rows(run)
     if csort in ("iou", "-iou"):
@@ -102,7 +114,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def run_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
     """Polled by the progress bars: per-stage percent and ETA, and whether polling can stop."""
-    run = get_object_or_404(Run, pk=pk)
+    run = access.get_readable(Run.objects.all(), request.user, pk=pk)
     data = run_progress(run)
     for stage in data["stages"]:
         stage["eta"] = stage.get("eta_seconds")
@@ -113,14 +125,30 @@ def run_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
 @ui_login_required
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(Run, pk=pk)
+    run = access.get_editable(Run.objects.all(), request.user, pk=pk)
     if run.is_finished:
         messages.info(request, f"Run {run.pk} had already finished ({run.status}).")
     else:
         request_cancel(run)
+        audit.record(request.user, run, "cancel")
         messages.success(request, f"Cancel requested for run {run.pk}.")
     if _safe_next(request):
         return redirect(request.POST["next"])
+    return redirect("ui:run_detail", pk=run.pk)
+
+
+@ui_login_required
+@require_POST
+def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a failed, stalled or cancelled run again; finished classes and shards are kept."""
+    run = access.get_editable(Run.objects.all(), request.user, pk=pk)
+    try:
+        resume_run(run)
+    except ResumeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        audit.record(request.user, run, "resume")
+        messages.success(request, f"Run {run.pk} queued again.")
     return redirect("ui:run_detail", pk=run.pk)
 
 
@@ -136,7 +164,7 @@ def _safe_next(request: HttpRequest) -> bool:
 @require_GET
 def confusion_cell(request: HttpRequest, pk: int, gt: int, pred: int) -> HttpResponse:
     """The images behind one confusion-matrix cell: ground truth ``gt`` predicted as ``pred``."""
-    run = get_object_or_404(Run.objects.select_related("dataset"), pk=pk)
+    run = access.get_readable(Run.objects.select_related("dataset"), request.user, pk=pk)
     names = run.class_names or []
     if gt >= len(names) or pred > len(names):  # pred == len(names): the "no dataset label" column
         return render(request, "ovdiff/404.html", {"what": "confusion cell"}, status=404)

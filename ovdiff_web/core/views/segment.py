@@ -10,33 +10,47 @@ from django.views.decorators.http import require_GET, require_http_methods
 from engine.profiles import random_weights_note
 
 from ovdiff_web.core.forms import SegmentForm
-from ovdiff_web.core.services import run_images, segment_page
+from ovdiff_web.core.services import run_images, segment_jobs, segment_page
+from ovdiff_web.core.services.queue import QueueUnavailable
+from ovdiff_web.core.services.quotas import QuotaExceeded
 from ovdiff_web.core.views.common import ui_login_required
 
 
 @ui_login_required
 @require_http_methods(["GET", "POST"])
 def segment(request: HttpRequest) -> HttpResponse:
+    """Queue the segmentation of an uploaded image on a worker (never in this process) and show its page."""
     form = SegmentForm(request.POST or None, request.FILES or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        from engine.errors import BadInputError, EngineError
+        from engine.errors import BadInputError
 
         data = form.cleaned_data
         try:
-            token = segment_page.segment_upload(data["image"], data["class_names"], data["profile"])
+            job = segment_jobs.queue(data["image"], data["class_names"], data["profile"], request.user)
         except BadInputError as exc:
-            form.add_error("image" if "upload" in str(exc) else "class_names", str(exc))
-        except EngineError as exc:
-            form.add_error(None, f"{type(exc).__name__}: {exc}")
+            form.add_error("image", str(exc))
+        except QuotaExceeded as exc:
+            form.add_error(None, str(exc))
+            status = 429
+        except QueueUnavailable as exc:
+            form.add_error(None, str(exc))
+            status = 503
         else:
-            return redirect("ui:segment_result", token=token)
-    return render(request, "ovdiff/segment.html", {"form": form}, status=400 if form.errors else 200)
+            return redirect("ui:segment_result", token=job.token)
+    if form.errors and status == 200:
+        status = 400
+    return render(request, "ovdiff/segment.html", {"form": form}, status=status)
 
 
 @ui_login_required
 @require_GET
 def segment_result(request: HttpRequest, token: str) -> HttpResponse:
+    """The result when the worker is done; until then a page that reloads itself (and the reason if it failed)."""
     try:
+        job = segment_jobs.get_job(token, request.user)
+        if job.status != job.Status.SUCCEEDED:
+            return render(request, "ovdiff/segment_pending.html", {"job": job})
         result = segment_page.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
@@ -54,6 +68,7 @@ def segment_overlay(request: HttpRequest, token: str) -> HttpResponse:
     from engine.images import load_label_png
 
     try:
+        segment_jobs.check_owner(token, request.user)
         result = segment_page.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
@@ -67,6 +82,10 @@ def segment_overlay(request: HttpRequest, token: str) -> HttpResponse:
 @ui_login_required
 @require_GET
 def segment_explain(request: HttpRequest, token: str) -> JsonResponse:
+    try:
+        segment_jobs.check_owner(token, request.user)
+    except LookupError as exc:
+        return JsonResponse({"error": str(exc)}, status=404)
     try:
         x, y = int(request.GET.get("x", "")), int(request.GET.get("y", ""))
     except ValueError:

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from ovdiff_web.core import access
 from ovdiff_web.core.models import Run
 from ovdiff_web.core.services.task_monitor import snapshot
 from ovdiff_web.core.views.common import ui_login_required
@@ -15,6 +16,7 @@ from ovdiff_web.core.views.common import ui_login_required
 @require_GET
 def workers(request: HttpRequest) -> HttpResponse:
     status = snapshot()
-    active_runs = Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).select_related("dataset")[:50]
+    active = Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
+    active_runs = access.scope(active, request.user).select_related("dataset")[:50]
     queues = ",".join(q["name"] for q in status["queues"])
     return render(request, "ovdiff/workers.html", {"status": status, "active_runs": active_runs, "queues": queues})

@@ -1,0 +1,66 @@
+"""Serializers for who may see what: primary keys limited to readable objects, sharing fields and the
+``share/`` body, audit entries, and the staff check for server internals (``ovdiff_web.core.access``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework import serializers
+
+from ovdiff_web.core.sharing import Visibility
+
+
+class ReadableRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key the requesting user may read (``access.scope``); others are "does not exist" (400)."""
+
+    def get_queryset(self) -> Any:
+        from ovdiff_web.core import access
+
+        request = self.context.get("request")
+        return access.scope(super().get_queryset(), getattr(request, "user", None))
+
+
+class ShareSerializer(serializers.Serializer):
+    """Who may see and edit an object; ``users``/``groups`` replace the current lists when given."""
+
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    users = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, many=True, required=False,
+                                         queryset=get_user_model().objects.filter(is_active=True),
+                                         source="shared_users")
+    groups = serializers.SlugRelatedField(slug_field="name", many=True, required=False, queryset=Group.objects.all(),
+                                          source="shared_groups")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "shared_users" in attrs:
+            attrs["users"] = attrs.pop("shared_users")
+        if "shared_groups" in attrs:
+            attrs["groups"] = attrs.pop("shared_groups")
+        return attrs
+
+
+SHARE_FIELDS = ["visibility", "shared_with", "shared_groups"]
+
+
+class SharingFieldsMixin(serializers.Serializer):
+    """Read-only ``visibility``, ``shared_with`` (usernames) and ``shared_groups`` (names); change via share/."""
+
+    visibility = serializers.CharField(read_only=True)
+    shared_with = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, many=True, read_only=True,
+                                               source="shared_users")
+    shared_groups = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+
+
+def is_staff(context: dict[str, Any]) -> bool:
+    request = context.get("request")
+    return bool(getattr(getattr(request, "user", None), "is_staff", False))
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    user = serializers.CharField(source="username")
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    changes = serializers.DictField(help_text="field -> [old, new]")
+    from_version = serializers.IntegerField(allow_null=True)

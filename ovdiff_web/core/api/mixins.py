@@ -1,0 +1,88 @@
+"""What every API viewset shares: access scoping (``ovdiff_web.core.access``), ``share/`` and ``history/``
+actions, and the 400/409 answers for bad input and version conflicts."""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ovdiff_web.core import access, audit
+from ovdiff_web.core.api import serializers as s
+
+
+def input_error(exc: Exception, default_field: str = "detail") -> Response:
+    """400 (or the quota's 429) naming the field at fault, with a one-line ``detail`` too."""
+    field = getattr(exc, "field", None) or default_field
+    code = getattr(exc, "status", status.HTTP_400_BAD_REQUEST)
+    body: dict[str, Any] = {"detail": f"{field}: {exc}" if field != "detail" else str(exc)}
+    if field != "detail":
+        body[field] = [str(exc)]
+    return Response(body, status=code)
+
+
+def conflict(current: int) -> Response:
+    return Response({"detail": "version conflict: someone else changed this since you loaded it (now at version "
+                               f"{current}); reload and retry", "current_version": current},
+                    status=status.HTTP_409_CONFLICT)
+
+
+def version_mismatch(request: Request, current: int) -> Response | None:
+    """A 409 when the body's ``expected_version`` is given and differs from the stored version; a 400 when it is
+    not a positive integer (a malformed request, not a conflict)."""
+    expected = request.data.get("expected_version") if hasattr(request.data, "get") else None
+    if expected is None or expected == "":
+        return None
+    digits = isinstance(expected, str) and expected.isascii() and expected.isdigit()
+    if isinstance(expected, bool) or not (isinstance(expected, int) or digits) or int(expected) < 1:
+        return Response({"expected_version": ["must be a positive integer (the version you loaded)"]},
+                        status=status.HTTP_400_BAD_REQUEST)
+    if int(expected) != current:
+        return conflict(current)
+    return None
+
+
+class ScopedMixin:
+    """Every viewset: rows narrowed to what the caller may read; writes need edit access (``access``)."""
+
+    permission_classes = [access.ObjectAccess]
+
+    def get_queryset(self) -> Any:
+        return access.scope(super().get_queryset(), self.request.user)  # type: ignore[misc]
+
+
+class ShareMixin:
+    """``POST <id>/share/`` {visibility, users, groups}: only the owner (or staff) changes who may see or edit."""
+
+    @extend_schema(request=s.ShareSerializer, responses={200: s.ShareSerializer})
+    @action(detail=True, methods=["post"])
+    def share(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        obj = self.get_object()
+        if not access.can_share(request.user, obj):
+            return Response({"detail": "only the owner (or staff) may change sharing"},
+                            status=status.HTTP_403_FORBIDDEN)
+        body = s.ShareSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        before = {"visibility": obj.visibility, "users": sorted(obj.shared_users.values_list("username", flat=True)),
+                  "groups": sorted(obj.shared_groups.values_list("name", flat=True))}
+        access.share(obj, visibility=data.get("visibility"), users=data.get("users"), groups=data.get("groups"))
+        after = {"visibility": obj.visibility, "users": sorted(obj.shared_users.values_list("username", flat=True)),
+                 "groups": sorted(obj.shared_groups.values_list("name", flat=True))}
+        audit.record(request.user, obj, "share", {k: [v, after[k]] for k, v in before.items() if after[k] != v})
+        return Response(s.ShareSerializer(obj).data)
+
+
+class HistoryMixin:
+    """``GET <id>/history/``: the object's append-only audit entries, newest first (readers may see them)."""
+
+    @extend_schema(responses=s.AuditEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        obj = self.get_object()
+        entries = audit.AuditEntry.objects.filter(object_type=type(obj).__name__, object_id=str(obj.pk))
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(s.AuditEntrySerializer(page, many=True).data)
