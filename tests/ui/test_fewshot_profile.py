@@ -51,3 +51,15 @@ def test_runs_queue_with_the_profile_once_every_class_has_support_images(
     assert all(c["user_support_dir"] for c in run.vocabulary_snapshot)
     page = ui.get(f"/runs/{run.pk}/").content.decode()
     assert "data-profile-note" in page and "not Meta&#x27;s checkpoint" in page and "no Stable Diffusion" in page
+
+
+def test_maskcut_layer_setting_is_checked_at_the_request(ui: Any, dataset: Any) -> None:
+    """MaskCut's own block is an optional setting: null (the feature block) or a block index, nothing else."""
+    def post(value: Any) -> Any:
+        return ui.post("/api/runs/", {"dataset": dataset.pk, "settings": {"masks": {"maskcut_layer": value}}},
+                       content_type="application/json")
+
+    assert post(None).status_code == 201 and post(1).status_code == 201
+    for bad in ("ten", 999, 1.5):
+        response = post(bad)
+        assert response.status_code == 400 and "maskcut_layer" in response.json()["detail"], bad
