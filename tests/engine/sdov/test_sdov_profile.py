@@ -165,4 +165,3 @@ def test_dino_cap_and_crop_are_the_codes_target_preparation(tiny_registry):
     assert code.grid(40, 100) == (4, 10)
     scaled = F.interpolate(wide, size=(32, 80), mode="bilinear", align_corners=False, antialias=False)
     assert torch.allclose(code(wide), plain(scaled), atol=1e-5)
-
