@@ -24,19 +24,31 @@ def dataset_entries(names: Sequence[str], prompts: Sequence[str], has_background
     return [{"name": n, "prompt": p} for n, p in zip(list(names)[skip:], list(prompts)[skip:])]
 
 
-def is_stuff_text(text: str) -> bool:
-    """The offline labeller's verdict for a class text."""
+def is_stuff_text(text: str, table: str = "") -> bool:
+    """The offline labeller's verdict for a class text (``table``: the thing/stuff table tried first)."""
     from engine.segment.labeller import label_class
 
-    return label_class(text).label == "stuff"
+    return label_class(text, table or None).label == "stuff"
+
+
+def check_table(table: str) -> None:
+    """An unknown ``SegmentConfig.thing_stuff_table`` is a ``BadInputError`` naming the known tables."""
+    from engine.segment.labeller import load_table
+
+    known = load_table()["tables"]
+    if table and table not in known:
+        raise BadInputError(f"unknown thing/stuff table; known: {', '.join(sorted(known))}",
+                            item="segment.thing_stuff_table")
 
 
 def class_specs(entries: Sequence[Entry], stuff: Sequence[str] | None = None,
-                support_root: str | Path | None = None) -> list["ClassSpec"]:
+                support_root: str | Path | None = None, table: str = "") -> list["ClassSpec"]:
     """``ClassSpec``s for ``entries`` (names or mappings); ``user_support_dir`` is resolved under
-    ``support_root``. Raises ``BadInputError`` when ``stuff`` names classes not in ``entries``."""
+    ``support_root``; the labeller tries thing/stuff ``table`` first. Raises ``BadInputError`` when ``stuff``
+    names classes not in ``entries`` or ``table`` is unknown."""
     from engine.types import ClassSpec
 
+    check_table(table)
     items = [{"name": e} if isinstance(e, str) else dict(e) for e in entries]
     stuff_names = None if stuff is None else {s.strip() for s in stuff if s.strip()}
     unknown = (stuff_names or set()) - {i["name"] for i in items}
@@ -50,7 +62,7 @@ def class_specs(entries: Sequence[Entry], stuff: Sequence[str] | None = None,
         elif item.get("is_stuff") is not None:
             is_stuff = bool(item["is_stuff"])
         else:
-            is_stuff = is_stuff_text(prompt or item["name"])
+            is_stuff = is_stuff_text(prompt or item["name"], table)
         support = item.get("user_support_dir") or None
         if support and support_root is not None:
             support = str(Path(support_root) / support)

@@ -123,7 +123,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
     names = _split(args.classes)
     if not names:
         raise EngineError("--classes needs at least one class name")
-    classes = _with_support(class_specs(names, _split(args.stuff)), args.support_root)
+    classes = _with_support(class_specs(names, _split(args.stuff), table=ovd.config.segment.thing_stuff_table),
+                            args.support_root)
     image = load_image(args.image, ovd.config.segment.max_image_pixels)
     ovd.segmenter(classes, progress=Progress(args.quiet))
     seg = ovd.segment(image, classes, explain=args.explain)
@@ -188,7 +189,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ovd = _ovdiff(args)
     ds = open_dataset(args.dataset, args.root, split=args.split, protocol=args.protocol,
                       max_pixels=ovd.config.segment.max_image_pixels)
-    classes = _with_support(dataset_classes(ds, _split(args.stuff)), args.support_root)
+    classes = _with_support(dataset_classes(ds, _split(args.stuff), ovd.config.segment.thing_stuff_table),
+                            args.support_root)
     metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=classes,
                                progress=Progress(args.quiet))
     print(f"{ds.name} {ds.protocol} {args.split}: mIoU {100 * (metrics['miou'] or 0):.2f} over "

@@ -45,6 +45,10 @@ class SupportConfig:
     scheduler: Literal["dpm-solver"] = "dpm-solver"
     image_size: int = 512  # tiny profile overrides
     attribution_size: int = 64  # per-layer maps upsampled (bicubic) to this before summing
+    # multi-token class names: "mean-then-upsample" averages the tokens' probabilities, then upsamples and clamps
+    # once; "upsample-then-mean" upsamples and clamps each token's map, then averages (code: sd.py DAAMStore)
+    attribution_token_order: Literal["mean-then-upsample", "upsample-then-mean"] = "mean-then-upsample"
+    attribution_final_mode: Literal["bicubic", "bilinear"] = "bicubic"  # to image size; code: bilinear
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class MaskConfig:
     maskcut_min_area: float = 0.01
     maskcut_layer: int | None = None  # MaskCut's own block of the "maskcut" backbone; None: features.dino_layer
     maskcut_center: bool = False  # subtract the mean feature first (DINOv2 keys share a component: all cosines > tau)
+    maskcut_area_rule_first: bool = True  # drop a tiny first mask too; CutLER: from the 2nd (maskcut.py:136)
+    maskcut_resample: Literal["bilinear", "lanczos"] = "bilinear"  # image -> maskcut_resize; CutLER: Lanczos (:164)
     cutler_confidence: float = 0.35
     fg_threshold: float = 0.5  # fallback: fg = attribution > 0.5
     bg_threshold: float = 0.2  # bg = attribution < 0.2
@@ -76,11 +82,17 @@ class FeatureConfig:
     sd_include_mid_block: bool = False  # code: True
     sd_feature_size: int = 64
     sd_input_size: int = 512
+    sd_latent: Literal["mean", "sample"] = "mean"  # VAE posterior mean; code: a sample (latent_dist.sample)
+    sd_noise_seed: int = 0  # noise (and latent sample) seed; code: 43
+    sd_half_on_cuda: bool = False  # run Stable Diffusion in float16 on CUDA (code: sd.py build_pipeline)
     dino_layer: int = -1  # last block
     dino_facet: Literal["key", "query", "value", "token"] = "key"
+    dino_max_side: int = 0  # 0 = no cap; code: long side capped at 800 (predict.py:176-188)
+    dino_fit: Literal["resize", "crop"] = "resize"  # to the patch grid; code: crop (the stride-8 conv drops the rest)
     clip_layer: int = -2  # second-to-last block
     clip_facet: Literal["key", "query", "value", "token"] = "key"
     clip_input_size: int = 448
+    clip_support_native: bool = False  # support images at their own size (512 -> 32x32), not squashed to 448
     clip_normalisation: Literal["imagenet", "clip"] = "imagenet"  # code uses ImageNet mean/std
 
 
@@ -115,6 +127,10 @@ class SegmentConfig:
     prefilter_max_classes: int = 10
     prefilter_prompt: str = "a {}"
     prefilter_subset_search: bool = True
+    # image fed to the pre-filter: "original" (antialiased resize to CLIP's input) or "code" (448 short side,
+    # 512x512 Lanczos, then CLIP's 224 bilinear without antialias: clip_class.py:29 after mmdata.prep_sample)
+    prefilter_image_prep: Literal["original", "code"] = "original"
+    thing_stuff_table: str = ""  # "" = each dataset's own convention (labeller); "paper_chatgpt" = code's IS_STUFF
     deselected_score: float = -1.0
     stuff_filter: bool = True
     stuff_filter_threshold: float = 0.85

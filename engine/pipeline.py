@@ -6,6 +6,7 @@ the ``ModelRegistry`` and are reused for the lifetime of this object.
 """
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -13,7 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from engine.config import OVDiffConfig, stable_hash
+from engine.config import FeatureConfig, OVDiffConfig, stable_hash
 from engine.errors import BadInputError, CancelledError
 from engine.masks.fgbg import apply_masks
 from engine.masks.proposer import build_proposer
@@ -48,6 +49,10 @@ class OVDiff:
         else:
             origin = ("generated", self.registry.identity("generator"), cls.text.strip(), cfg.support)
         mask_models = self.registry.identity("maskcut") if cfg.masks.proposer == "maskcut" else ""
+        if cfg.masks.proposer == "cutler" and cfg.masks.use_instance_masks:
+            from engine.masks.cutler import cutler_weights_identity
+
+            mask_models = cutler_weights_identity()
         mask_layer = cfg.features.dino_layer if cfg.masks.maskcut_layer is None else cfg.masks.maskcut_layer
         return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, cfg.masks, mask_models, mask_layer,
                            cfg.features.dino_facet)
@@ -121,7 +126,7 @@ class OVDiff:
 
     def _build_bank(self, cls: ClassSpec, ename: str, key: str, support: SupportSet,
                     cancel: CancelFn | None) -> PrototypeBank:
-        extractor = self.registry.extractor(ename, self.config.features)
+        extractor = self.registry.extractor(ename, support_feature_config(self.config, ename))
         builder = BankBuilder(cls.name, ename, self.config.prototypes)
         batch = max(1, self.config.support.batch_size)
         for start in range(0, len(support.images), batch):
@@ -152,7 +157,9 @@ class OVDiff:
         extractors = {e: self.registry.extractor(e, self.config.features) for e in self.config.features.extractors}
         prefilter = None
         if self.config.segment.category_prefilter:
-            prefilter = CategoryPrefilter(partial(clip_text_image_similarity, self.registry), self.config.segment)
+            antialias = self.config.segment.prefilter_image_prep != "code"
+            scorer = partial(clip_text_image_similarity, self.registry, antialias=antialias)
+            prefilter = CategoryPrefilter(scorer, self.config.segment)
         seg = Segmenter(self.config.segment, extractors, banks, list(vocab), prefilter, device=self.registry.device)
         self._segmenters = {vocab: seg}  # keep one: a vocabulary's prototypes can be large
         return seg
@@ -161,6 +168,14 @@ class OVDiff:
                 return_scores: bool = False) -> Segmentation:
         with torch.inference_mode():
             return self.segmenter(classes)(image, explain=explain, return_scores=return_scores)
+
+
+def support_feature_config(cfg: OVDiffConfig, extractor: str) -> FeatureConfig:
+    """Feature settings for support images: with ``clip_support_native`` CLIP sees them at their own size
+    (512 px -> 32x32 patches, as the authors' ``gen_vit_features.py:84,139``) instead of squashed to 448."""
+    if extractor == "clip" and cfg.features.clip_support_native:
+        return dataclasses.replace(cfg.features, clip_input_size=cfg.support.image_size)
+    return cfg.features
 
 
 def chunk_images(chunk: Sequence) -> list[np.ndarray]:
@@ -186,10 +201,16 @@ def _check_class(cls: ClassSpec) -> None:
         raise BadInputError("a class prompt must not be empty", item=cls.name)
 
 
+def generator_dtype(config: OVDiffConfig, device: str) -> torch.dtype | None:
+    """float16 for Stable Diffusion when ``sd_half_on_cuda`` and the device is CUDA (the authors' precision)."""
+    return torch.float16 if config.features.sd_half_on_cuda and str(device).startswith("cuda") else None
+
+
 def build_ovdiff(profile: str, store_dir: Path | str, config: OVDiffConfig | None = None,
                  sources: dict[str, str] | None = None, device: str = "cpu") -> OVDiff:
     """Convenience constructor used by the CLI, the service and the benchmarks."""
     from engine.profiles import default_config
 
-    return OVDiff(config or default_config(profile), ModelRegistry(profile, sources, device=device),
-                  ArtifactStore(Path(store_dir)))
+    config = config or default_config(profile)
+    registry = ModelRegistry(profile, sources, device=device, generator_dtype=generator_dtype(config, device))
+    return OVDiff(config, registry, ArtifactStore(Path(store_dir)))

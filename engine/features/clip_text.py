@@ -17,11 +17,14 @@ def _embedding(out: Any) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def clip_text_image_similarity(registry: Any, image: np.ndarray, prompts: list[str]) -> torch.Tensor:
+def clip_text_image_similarity(
+    registry: Any, image: np.ndarray, prompts: list[str], antialias: bool = True
+) -> torch.Tensor:
     """Cosine similarity (no logit scale) of ``image`` to each prompt: float32 (len(prompts),) on the CPU.
 
     ``image`` is (H, W, 3) uint8 or float in [0, 1]; it is squashed to CLIP's square input size and normalised with
-    CLIP's statistics. Prompts longer than the text encoder's limit are truncated.
+    CLIP's statistics (bilinear; ``antialias=False`` is the authors' torchvision 0.13 tensor resize). Prompts longer
+    than the text encoder's limit are truncated.
     """
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
@@ -32,7 +35,7 @@ def clip_text_image_similarity(registry: Any, image: np.ndarray, prompts: list[s
     param = next(model.parameters())
     pixels = torch.from_numpy(arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))
     side = int(model.config.vision_config.image_size)
-    x = resize(pixels.permute(2, 0, 1)[None].to(param.device), (side, side))
+    x = resize(pixels.permute(2, 0, 1)[None].to(param.device), (side, side), antialias=antialias)
     x = normalise(x, CLIP_MEAN, CLIP_STD).to(param.dtype)
     tokens = tokenizer(
         list(prompts), padding=True, truncation=True, max_length=tokenizer.model_max_length, return_tensors="pt"

@@ -32,10 +32,10 @@ def normalise(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, .
     return (images - m) / s
 
 
-def resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def resize(images: torch.Tensor, size: tuple[int, int], antialias: bool = True) -> torch.Tensor:
     if tuple(images.shape[-2:]) == tuple(size):
         return images
-    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=antialias)
 
 
 def transformer_blocks(model: nn.Module) -> list[tuple[nn.Module, nn.Module]]:

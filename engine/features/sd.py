@@ -1,9 +1,13 @@
 """Stable Diffusion features: to_q outputs of chosen cross-attention layers of the UNet (METHOD_NOTES 3).
 
-Encode with the VAE (posterior mean), add noise for timestep ``cfg.sd_timestep`` (200) with the DDPM forward
-process, run the UNet once with the empty prompt, and concatenate every chosen layer's query map after a bilinear
-resize to ``cfg.sd_feature_size``. The noise is one fixed draw shared by every image, so a crop's features do not
-depend on which batch it came in.
+Encode with the VAE (posterior mean, or a sample with ``cfg.sd_latent="sample"``), add noise for timestep
+``cfg.sd_timestep`` (200) with the DDPM forward process, run the UNet once with the empty prompt, and concatenate
+every chosen layer's query map after a bilinear resize to ``cfg.sd_feature_size``. The noise is one draw from a
+generator seeded with ``cfg.sd_noise_seed``, shared by every image, so a crop's features do not depend on which
+batch it came in. The authors' code (``gen_proto_sd.py:247-257``) seeds a fresh generator with 43 per support image
+for the VAE sample and again for the noise, so every image gets the same draw, used as both the sample's epsilon and
+the noise: ``sd_latent="sample", sd_noise_seed=43`` is that rule (on the CPU generator; theirs ran on the GPU's).
+For target crops their code draws unseeded noise; we keep the seeded draw so predictions are reproducible.
 """
 from __future__ import annotations
 
@@ -17,8 +21,6 @@ from engine.support.attribution import layer_grid
 from engine.config import SD_CODE_EXTRA_LAYERS, FeatureConfig
 from engine.errors import BadInputError
 from engine.features.common import check_images, resize
-
-NOISE_SEED = 0
 
 
 class _Done(Exception):
@@ -74,10 +76,12 @@ class SDQueryExtractor:
         device, dtype = param.device, param.dtype
         side = self.cfg.sd_input_size
         x = resize(images.to(device, torch.float32), (side, side)) * 2 - 1
-        latents = self.vae.encode(x.to(self.vae.dtype)).latent_dist.mean * self.vae.config.scaling_factor
-        b = latents.shape[0]
-        gen = torch.Generator(device="cpu").manual_seed(NOISE_SEED)
-        noise = torch.randn((1, *latents.shape[1:]), generator=gen).to(device, latents.dtype).expand_as(latents)
+        dist = self.vae.encode(x.to(self.vae.dtype)).latent_dist
+        b = dist.mean.shape[0]
+        gen = torch.Generator(device="cpu").manual_seed(int(self.cfg.sd_noise_seed))
+        noise = torch.randn((1, *dist.mean.shape[1:]), generator=gen).to(device, dist.mean.dtype).expand_as(dist.mean)
+        latent = dist.mean if self.cfg.sd_latent == "mean" else dist.mean + dist.std * noise
+        latents = latent * self.vae.config.scaling_factor
         t = torch.full((b,), int(self.cfg.sd_timestep), dtype=torch.long, device=device)
         noisy = self.noise_scheduler.add_noise(latents, noise, t).to(dtype)
         text = self._empty_prompt(device).to(dtype).expand(b, -1, -1)

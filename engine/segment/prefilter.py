@@ -17,7 +17,9 @@ first guesses the classes present with CLIP (ablation: VOC -8.7, Context -2.4):
 
 Checked against karazijal/sdov (utils/clip_class.py ``CLIPClassifierThresh`` and predict.py). Differences: the
 code hard-codes "a " + name for both stages; here the template is the setting (default "a {}", identical). The code
-squashes the image to CLIP's 224x224 input; that is the scorer's job here.
+squashes the image to CLIP's 224x224 input; that is the scorer's job here. Which image the scorer sees is
+``prefilter_image_prep``: the original ("original"), or the code's ("code": short side 448 Lanczos, predict.py:40,
+then 512x512 Lanczos, mmdata.py:79-81; the scorer then squashes to 224 without antialias, clip_class.py:29).
 """
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ from itertools import combinations
 
 import numpy as np
 import torch
+from PIL import Image
 
 from engine.config import SegmentConfig
+from engine.segment.windows import resize_short_side
 from engine.types import ClassSpec
 
 # (image uint8 HxWx3, prompts) -> raw cosine similarities (len(prompts),)
@@ -42,6 +46,16 @@ def subset_prompt(texts: Sequence[str], template: str) -> str:
 def nonempty_subsets(n: int) -> list[tuple[int, ...]]:
     """Every non-empty subset of range(n), by size then lexicographic (the code's powerset order)."""
     return [c for r in range(1, n + 1) for c in combinations(range(n), r)]
+
+
+CODE_PREFILTER_SIZE = 512  # mmdata.prep_sample's square
+
+
+def code_prefilter_image(image: np.ndarray, short_side: int) -> np.ndarray:
+    """The authors' pre-filter input: short side ``short_side`` then ``CODE_PREFILTER_SIZE`` squared, both Lanczos."""
+    work = resize_short_side(image, short_side)
+    side = CODE_PREFILTER_SIZE
+    return np.array(Image.fromarray(work).resize((side, side), Image.Resampling.LANCZOS))
 
 
 class CategoryPrefilter:
@@ -85,6 +99,8 @@ class CategoryPrefilter:
     def __call__(self, image: np.ndarray, classes: Sequence[ClassSpec]) -> list[str]:
         """Names of the selected classes, in vocabulary order."""
         things = [c for c in classes if not c.is_stuff]
+        if self.cfg.prefilter_image_prep == "code" and things:
+            image = code_prefilter_image(image, self.cfg.short_side)
         chosen = self.candidates(image, things)
         if self.cfg.prefilter_subset_search:
             chosen = self.best_subset(image, things, chosen)

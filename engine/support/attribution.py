@@ -2,7 +2,8 @@
 
 For every cross-attention layer (``attn2`` of down, mid and up blocks) at every denoising step, the attention
 probabilities of the conditional half of classifier-free guidance are taken at the class-name token columns
-(averaged over the tokens of a multi-token name), upsampled (bicubic) to ``attribution_size``, clamped at 0,
+(averaged over the tokens of a multi-token name, before or after the upsampling: ``attribution_token_order``),
+upsampled (bicubic) to ``attribution_size``, clamped at 0,
 summed over heads, layers and steps and divided by the head count. The sum is min-max normalised, upsampled to the
 image size and renormalised. The math is in pure functions; ``AttributionRecorder`` wires them into a UNet via
 diffusers attention processors.
@@ -75,11 +76,14 @@ def minmax(maps: torch.Tensor) -> torch.Tensor:
     return torch.where(span > 0, (maps - lo) / span.clamp_min(1e-12), torch.zeros_like(maps))
 
 
-def finalize_attribution(accumulated: torch.Tensor, image_size: int | tuple[int, int]) -> np.ndarray:
-    """Accumulated (B, A, A) sums -> float32 (B, H, W) maps in [0, 1]: normalise, upsample, renormalise."""
+def finalize_attribution(
+    accumulated: torch.Tensor, image_size: int | tuple[int, int], mode: str = "bicubic"
+) -> np.ndarray:
+    """Accumulated (B, A, A) sums -> float32 (B, H, W) maps in [0, 1]: normalise, upsample (``mode``: bicubic, or
+    bilinear as the authors' code), renormalise."""
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     maps = minmax(accumulated.float())
-    maps = F.interpolate(maps[:, None], size=size, mode="bicubic", align_corners=False)[:, 0]
+    maps = F.interpolate(maps[:, None], size=size, mode=mode, align_corners=False)[:, 0]
     return minmax(maps).clamp(0, 1).cpu().numpy().astype(np.float32)
 
 
@@ -87,9 +91,11 @@ class AttributionRecorder:
     """Accumulates attribution sums while the UNet runs; one recorder per sampling batch."""
 
     def __init__(
-        self, token_positions: list[int], latent_hw: tuple[int, int], size: int, cfg_batches: bool
+        self, token_positions: list[int], latent_hw: tuple[int, int], size: int, cfg_batches: bool,
+        per_token: bool = False,
     ) -> None:
         self.token_positions = list(token_positions)
+        self.per_token = per_token  # upsample + clamp each token's map, then average (the code's DAAMStore)
         self.latent_hw = latent_hw
         self.size = size
         self.cfg_batches = cfg_batches  # True when the batch is [unconditional; conditional] (guidance > 1)
@@ -102,8 +108,12 @@ class AttributionRecorder:
         probs = probs.reshape(total, heads, probs.shape[1], probs.shape[2])
         if self.cfg_batches:
             probs = probs[total // 2 :]
-        token_probs = probs[..., self.token_positions].mean(dim=-1)
-        contribution = layer_attribution(token_probs, self.latent_hw, self.size)
+        if self.per_token:
+            contribution = torch.stack(
+                [layer_attribution(probs[..., p], self.latent_hw, self.size) for p in self.token_positions]
+            ).mean(dim=0)
+        else:
+            contribution = layer_attribution(probs[..., self.token_positions].mean(dim=-1), self.latent_hw, self.size)
         self.accumulated = contribution if self.accumulated is None else self.accumulated + contribution
         self.calls += 1
 

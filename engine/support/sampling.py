@@ -67,7 +67,8 @@ def sample_support_images(
                 raise CancelledError(f"sampling {class_text!r} cancelled")
             b = min(cfg.batch_size, cfg.n_images - len(images))
             done_before = len(images) * steps
-            recorder = AttributionRecorder(positions, latent_hw, cfg.attribution_size, do_cfg)
+            recorder = AttributionRecorder(positions, latent_hw, cfg.attribution_size, do_cfg,
+                                           per_token=cfg.attribution_token_order == "upsample-then-mean")
             pipe.unet.set_attn_processor(capture_processors(pipe.unet, recorder))
 
             def on_step(_pipe: Any, step: int, _t: Any, kwargs: dict, b: int = b, base: int = done_before) -> dict:
@@ -92,7 +93,7 @@ def sample_support_images(
                 )
             if recorder.accumulated is None:
                 raise RuntimeError("no cross-attention was recorded; the generator has no attn2 layers")
-            maps = finalize_attribution(recorder.accumulated, cfg.image_size)
+            maps = finalize_attribution(recorder.accumulated, cfg.image_size, cfg.attribution_final_mode)
             pixels = np.clip(np.round(np.asarray(out.images) * 255.0), 0, 255).astype(np.uint8)
             for j in range(b):
                 images.append(

@@ -43,6 +43,9 @@ def test_evaluate_then_score_agree(tmp_path, store):
     assert metrics["images"] == 2 and len(metrics["per_image"]) == 2
     assert 0.0 <= metrics["miou"] <= 1.0 and metrics["random_weights"] is True
     assert len(metrics["confusion"]["matrix"]) == 4
+    record = metrics["reproduction"]  # what was reproduced: see tests/engine/sdov/test_run_record.py
+    assert record["profile"] == "tiny" and record["mask_proposer"] == "maskcut" and record["settings_changed"] == []
+    assert record["models"]["generator"]["identity"].startswith("tiny:random")
     # Score the written predictions with the standalone scorer: same confusion, same mIoU.
     gt = tmp_path / "gt"
     gt.mkdir()

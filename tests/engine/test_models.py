@@ -22,7 +22,7 @@ def saved(tmp_path_factory):
 
 
 def test_profiles():
-    assert set(PROFILES) == {"tiny", "paper", "paper-shape", "dinov2-small"}
+    assert set(PROFILES) == {"tiny", "paper", "paper-shape", "sdov", "dinov2-small"}
     assert default_config("paper") == OVDiffConfig() == default_config("paper-shape")
     tiny = default_config("tiny")
     assert tiny.support.image_size == 64 and tiny.support.n_images == 4

@@ -53,8 +53,12 @@ def registry(profile: str) -> Any:
     registries = ENGINE_CACHE["registries"]
     if profile not in registries:
         from engine.models import ModelRegistry
+        from engine.pipeline import generator_dtype
+        from engine.profiles import default_config
 
-        registries[profile] = ModelRegistry(profile, sources=model_sources() or None, device=settings.OVDIFF_DEVICE)
+        device = settings.OVDIFF_DEVICE
+        registries[profile] = ModelRegistry(profile, sources=model_sources() or None, device=device,
+                                            generator_dtype=generator_dtype(default_config(profile), device))
     return registries[profile]
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from ovdiff_web.core.models import Run, VocabularyClass
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
+from ovdiff_web.core.services.reproduction import run_reproduction
 
 
 def changed_labels(run: Run) -> list[dict[str, Any]]:
@@ -93,6 +94,7 @@ def metrics_payload(run: Run) -> dict[str, Any]:
     """``Run.results()`` plus what produced it and every image's scores (the dashboard's metrics.json export)."""
     return {**run.results(), "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
             "vocabulary": run.vocabulary.name if run.vocabulary else None, "settings": run.settings,
+            "reproduction": run_reproduction(run),
             "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
                        for r in run.image_results.order_by("image_id")]}
 

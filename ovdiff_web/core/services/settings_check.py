@@ -25,6 +25,7 @@ RANGES: dict[str, tuple[float, float] | None] = {
     "masks.fg_threshold": (0, 1), "masks.bg_threshold": (0, 1), "masks.bg_erosion_iterations": (0, 20),
     "masks.maskcut_layer": (-64, 63),
     "features.sd_timestep": (0, 999), "features.sd_feature_size": (8, 128), "features.sd_input_size": (32, 1024),
+    "features.sd_noise_seed": (0, U32), "features.dino_max_side": (0, 4096),
     "features.dino_layer": (-64, 63), "features.clip_layer": (-64, 63), "features.clip_input_size": (32, 1024),
     "prototypes.kmeans_k": (1, 256), "prototypes.kmeans_max_iter": (1, 1000), "prototypes.kmeans_tol": (0, 1),
     "prototypes.kmeans_seed": (0, U32),

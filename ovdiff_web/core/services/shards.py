@@ -60,8 +60,10 @@ def segment_shard(run: Run, shard: RunShard, ovd: Any, cancel: Callable[[], bool
 def write_run_metrics(run: Run, matrices: list[list[list[int]]]) -> dict[str, Any]:
     """Merge the shard matrices, write ``runs/<id>/metrics.json`` (the document ``python -m engine evaluate``
     writes) and return the Run fields it fills."""
+    from engine.config import OVDiffConfig
     from engine.evaluation.evaluate import metrics_document, write_metrics
     from engine.evaluation.metrics import ConfusionMatrix
+    from engine.record import run_record
 
     ds = engine_bridge.open_run_dataset(run)
     total = ConfusionMatrix(ds.num_classes + 1, ds.ignore_index)
@@ -72,8 +74,9 @@ def write_run_metrics(run: Run, matrices: list[list[list[int]]]) -> dict[str, An
     rows = {r.image_id: r for r in ImageResult.objects.filter(run_id=run.pk)}
     per_image = [{"id": i, "iou": rows[i].iou, "pixel_accuracy": rows[i].pixel_accuracy}
                  for i in run.image_ids if i in rows]
+    record = run_record(OVDiffConfig.from_dict(run.settings), engine_bridge.registry(run.profile))
     metrics = metrics_document(total, ds, run.class_specs(), per_image, config=run.settings, profile=run.profile,
-                               random_weights=run.is_random_weights)
+                               random_weights=run.is_random_weights, reproduction=record)
     write_metrics(run_dir(run.pk), metrics)
     return {"miou": metrics["miou"], "pixel_accuracy": metrics["pixel_accuracy"],
             "per_class_iou": dict(zip(metrics["class_names"], metrics["per_class_iou"])),

@@ -14,6 +14,7 @@ from ovdiff_web.core.models import Run, RunStage
 from ovdiff_web.core.services import lifecycle, run_images, run_report
 from ovdiff_web.core.services.legend import EXTRA_COLUMN_LABEL, missing_from_dataset, run_legend
 from ovdiff_web.core.services.quotas import QuotaExceeded
+from ovdiff_web.core.services.reproduction import run_reproduction
 from ovdiff_web.core.services.runs import (
     ResumeRefused,
     RunInputError,
@@ -105,7 +106,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "run": run, "stages": list(run.stages.all()), "class_rows": rows, "csort": csort, "gsort": gsort,
         "gallery": gallery, "legend": legend, "settings_rows": sorted(run_report.flatten(run.settings or {}).items()),
         "changed_labels": run_report.changed_labels(run), "image_count": run.image_results.count(),
-        "elapsed": _elapsed(run),
+        "elapsed": _elapsed(run), "reproduction": run_reproduction(run),
     }
     return render(request, "ovdiff/runs/detail.html", context)
 
