@@ -93,11 +93,11 @@ class ModelRegistry:
         """None means: build the profile's random model."""
         if sources.get(role):
             return sources[role]
+        if self.profile == "dinov2-small":  # DINO only; the other roles are absent (see _ABSENT)
+            return os.environ.get(ROLE_SOURCES[role][1]) or DINOV2_SMALL_DEFAULT if role == "dino" else None
         if not is_random_profile(self.profile):
             default, env = ROLE_SOURCES[role]
             return os.environ.get(env) or default
-        if self.profile == "dinov2-small" and role == "dino":
-            return os.environ.get(ROLE_SOURCES[role][1]) or DINOV2_SMALL_DEFAULT
         return None
 
     @property
