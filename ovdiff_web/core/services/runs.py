@@ -33,8 +33,12 @@ def _config_or_input_error(profile: str, overrides: dict[str, Any] | None) -> An
         return engine_bridge.build_config(profile, overrides)
     except SettingError as exc:
         raise RunInputError(exc.message, field=exc.field) from None
-    except (ValueError, TypeError) as exc:
-        raise RunInputError(f"settings: {exc}", field="settings") from None
+    except (ValueError, TypeError) as exc:  # the engine's own check (unknown setting, wrong choice)
+        import re
+
+        text = str(exc).removeprefix("settings: ")
+        named = re.search(r"\b([a-z]+\.[a-z_]+)\b", text)
+        raise RunInputError(text, field=f"settings.{named.group(1)}" if named else "settings") from None
 
 
 def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = None, profile: str | None = None,
