@@ -30,6 +30,7 @@ BENCHMARKS: tuple[str, ...] = (
     "vocab_scaling",
     "service_latency",
     "scale_out",
+    "fewshot_cpu",
 )
 
 

@@ -23,9 +23,12 @@ if TYPE_CHECKING:
     import torch
 
 DType = Literal["auto", "float32", "float16", "bfloat16"]
-ROLE_DTYPE_FIELDS: dict[str, str] = {"generator": "generator_dtype", "dino": "dino_dtype", "clip": "clip_dtype"}
+# maskcut (the backbone MaskCut cuts with, a DINO) runs in DINO's precision.
+ROLE_DTYPE_FIELDS: dict[str, str] = {"generator": "generator_dtype", "dino": "dino_dtype", "clip": "clip_dtype",
+                                     "maskcut": "dino_dtype"}
 # The authors' precision per role on a GPU (karazijal/sdov runs the diffusion pipeline in float16).
-CUDA_DEFAULT_DTYPES: dict[str, str] = {"generator": "float16", "dino": "float32", "clip": "float32"}
+CUDA_DEFAULT_DTYPES: dict[str, str] = {"generator": "float16", "dino": "float32", "clip": "float32",
+                                       "maskcut": "float32"}
 DTYPE_ALIASES: dict[str, str] = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -42,7 +45,7 @@ class RuntimeConfig:
     window_batching: Literal["auto", "on", "off"] = "auto"  # off: one window per forward; auto: on (see bench)
 
     def __post_init__(self) -> None:
-        for name in ROLE_DTYPE_FIELDS.values():
+        for name in dict.fromkeys(ROLE_DTYPE_FIELDS.values()):
             value = getattr(self, name)
             if value in DTYPE_ALIASES:
                 object.__setattr__(self, name, DTYPE_ALIASES[value])

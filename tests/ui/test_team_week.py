@@ -102,6 +102,14 @@ def test_vocabulary_and_class_rename_and_delete_keep_run_snapshots(ui: Any, voca
     assert ui.get(f"/runs/{run.pk}/").status_code == 200
     assert ui.get("/library/nonsense/1/delete/").status_code == 404
 
+    from ovdiff_web.core.audit import AuditEntry
+
+    trail = {(e.object_type, e.action, e.username): e.changes for e in AuditEntry.objects.all()}
+    assert trail[("VocabularyClass", "rename", user.username)] == {"name": ["grass", "lawn"]}
+    assert ("VocabularyClass", "delete", user.username) in trail
+    assert trail[("Vocabulary", "rename", user.username)] == {"name": ["street", "streets"]}
+    assert ("Vocabulary", "delete", user.username) in trail
+
 
 def test_second_user_cannot_rename_delete_or_label_what_they_do_not_own(ui: Any, bob: Any, vocab: Vocabulary,
                                                                         finished_run: Run) -> None:

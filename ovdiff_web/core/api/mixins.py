@@ -21,6 +21,8 @@ def input_error(exc: Exception, default_field: str = "detail") -> Response:
     body: dict[str, Any] = {"detail": f"{field}: {exc}" if field != "detail" else str(exc)}
     if field != "detail":
         body[field] = [str(exc)]
+    if field.startswith("settings."):  # clients that read the request field itself find it too
+        body.setdefault("settings", [f"{field}: {exc}"])
     return Response(body, status=code)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from ovdiff_web.core import audit
 from ovdiff_web.core.models import Dataset, Run, Vocabulary, VocabularyClass
 
 
@@ -48,7 +49,7 @@ def _unique_name(model: Any, name: str, exclude_pk: int, **scope: Any) -> str:
     return name
 
 
-def rename(obj: Any, name: str) -> Any:
+def rename(obj: Any, name: str, *, user: Any = None) -> Any:
     """New name for a vocabulary, dataset or class (unique, case-insensitive; a class within its vocabulary).
     A renamed class keeps its prompt text: with no prompt the generator gets the old name, not the new one."""
     scope = {"vocabulary_id": obj.vocabulary_id} if isinstance(obj, VocabularyClass) else {}
@@ -66,52 +67,63 @@ def rename(obj: Any, name: str) -> Any:
                 type(obj).objects.filter(pk=obj.pk).update(name=new)
     except IntegrityError:
         raise Refused(f"the name {new!r} is taken") from None
+    old = obj.name
     obj.refresh_from_db()
+    if old != obj.name:
+        audit.record(user, obj, "rename", {"name": [old, obj.name]})
     return obj
 
 
-def set_run_label(run: Run, *, name: str, notes: str) -> Run:
-    Run.objects.filter(pk=run.pk).update(name=" ".join(name.split())[:200], notes=notes.strip()[:10000])
+def set_run_label(run: Run, *, name: str, notes: str, user: Any = None) -> Run:
+    new = {"name": " ".join(name.split())[:200], "notes": notes.strip()[:10000]}
+    changes = audit.diff(run, new)
+    Run.objects.filter(pk=run.pk).update(**new)
     run.refresh_from_db()
+    if changes:
+        audit.record(user, run, "label", changes)
     return run
 
 
-def delete_run(run: Run) -> None:
+def delete_run(run: Run, *, user: Any = None) -> None:
     """Delete a finished run with its results, stages and files (MEDIA_ROOT/runs/<id>)."""
     if not run.is_finished:
         raise Refused(f"run {run.pk} is {run.status}: cancel it first, then delete it")
     pk = run.pk
+    audit.record(user, run, "delete")
     run.delete()
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "runs" / str(pk), ignore_errors=True)
 
 
-def delete_dataset(dataset: Dataset) -> None:
+def delete_dataset(dataset: Dataset, *, user: Any = None) -> None:
     from ovdiff_web.core.services.datasets import discard
 
     runs = dependent_runs(dataset)
     if runs:
         listed = ", ".join(f"#{r.pk}" for r in runs[:10]) + ("…" if len(runs) > 10 else "")
         raise Refused(f"{len(runs)} run(s) read this dataset's images ({listed}): delete them first")
+    audit.record(user, dataset, "delete")
     discard(dataset)
 
 
-def delete_vocabulary(vocabulary: Vocabulary) -> int:
+def delete_vocabulary(vocabulary: Vocabulary, *, user: Any = None) -> int:
     """Delete a vocabulary and its classes; returns how many runs keep their own snapshot of it."""
     unfinished = [r for r in dependent_runs(vocabulary) if not r.is_finished]
     if unfinished:
         raise Refused(f"run #{unfinished[0].pk} is {unfinished[0].status} with this vocabulary: wait or cancel it")
     kept = Run.objects.filter(vocabulary=vocabulary).count()
+    audit.record(user, vocabulary, "delete", from_version=vocabulary.version)
     vocabulary.delete()
     return kept
 
 
-def delete_class(cls: VocabularyClass) -> int:
+def delete_class(cls: VocabularyClass, *, user: Any = None) -> int:
     """Delete one class; returns how many runs keep it in their snapshot."""
     runs = dependent_runs(cls)
     unfinished = [r for r in runs if not r.is_finished]
     if unfinished:
         raise Refused(f"run #{unfinished[0].pk} is {unfinished[0].status} with this class: wait or cancel it")
     vocabulary = cls.vocabulary
+    audit.record(user, cls, "delete", from_version=cls.version)
     cls.delete()
     vocabulary.bump_version()
     return len(runs)

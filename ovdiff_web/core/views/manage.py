@@ -52,7 +52,7 @@ def rename(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     obj = _object(kind, pk, request.user)
     old = obj.name
     try:
-        lifecycle.rename(obj, request.POST.get("name", ""))
+        lifecycle.rename(obj, request.POST.get("name", ""), user=request.user)
     except lifecycle.Refused as exc:
         messages.error(request, f"Not renamed: {exc}.")
     else:
@@ -70,7 +70,7 @@ def delete(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         name, back = obj.name, _list_url(obj)
         try:
             kept = {"vocabulary": lifecycle.delete_vocabulary, "class": lifecycle.delete_class,
-                    "dataset": lifecycle.delete_dataset}[kind](obj)
+                    "dataset": lifecycle.delete_dataset}[kind](obj, user=request.user)
         except lifecycle.Refused as exc:
             messages.error(request, f"“{name}” was not deleted: {exc}.")
             return redirect(_detail_url(obj))
@@ -90,7 +90,7 @@ def run_delete(request: HttpRequest, pk: int) -> HttpResponse:
     run = access.get_editable(Run.objects.all(), request.user, pk=pk)
     if request.method == "POST":
         try:
-            lifecycle.delete_run(run)
+            lifecycle.delete_run(run, user=request.user)
         except lifecycle.Refused as exc:
             messages.error(request, f"Run {pk} was not deleted: {exc}.")
             return redirect("ui:run_detail", pk=pk)
@@ -106,7 +106,8 @@ def run_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def run_label(request: HttpRequest, pk: int) -> HttpResponse:
     """Name and notes of a run."""
     run = access.get_editable(Run.objects.all(), request.user, pk=pk)
-    lifecycle.set_run_label(run, name=request.POST.get("name", ""), notes=request.POST.get("notes", ""))
+    lifecycle.set_run_label(run, name=request.POST.get("name", ""), notes=request.POST.get("notes", ""),
+                            user=request.user)
     messages.success(request, f"Run {pk} saved.")
     return redirect("ui:run_detail", pk=pk)
 

@@ -54,7 +54,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
             form.add_error(field, f"{named}: {exc}" if named and named != "detail" else str(exc))
         else:
             if data["name"] or data["notes"]:
-                lifecycle.set_run_label(run, name=data["name"], notes=data["notes"])
+                lifecycle.set_run_label(run, name=data["name"], notes=data["notes"], user=request.user)
             messages.success(request, f"Run {run.pk} queued.")
             missing = missing_from_dataset(data["dataset"], data["vocabulary"])
             if missing:
