@@ -59,6 +59,9 @@ def test_unknown_user_or_group_is_a_message_and_changes_nothing(ui: Any, vocab: 
     assert "no such group: ghosts" in response.content.decode()
     response = ui.post(f"/library/vocabulary/{vocab.pk}/share/", {"visibility": "everyone"}, follow=True)
     assert "visibility: must be one of" in response.content.decode()
+    api = ui.post(f"/api/vocabularies/{vocab.pk}/share/", {"visibility": "public", "users": ["nobody-here"]},
+                  content_type="application/json")  # the API answers through the same service function
+    assert api.status_code == 400 and api.json()["users"] == ["no such user: nobody-here"]
     vocab.refresh_from_db()
     assert vocab.visibility == "private" and not AuditEntry.objects.filter(action="share").exists()
     assert ui.post(f"/library/bogus/{vocab.pk}/share/", {"visibility": "public"}).status_code == 404
