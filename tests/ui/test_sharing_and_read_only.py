@@ -134,3 +134,16 @@ def test_read_only_viewer_sees_no_edit_controls_and_owner_does(ui: Any, vocab: V
     editor_page = bob.get(f"/vocabularies/{vocab.pk}/").content.decode()
     assert "data-manage" in editor_page and "/label/" in editor_page and "data-sharing" not in editor_page
     assert 'data-form="regenerate"' in bob.get(f"/classes/{cls.pk}/").content.decode()
+
+
+def test_runs_list_offers_cancel_only_on_runs_the_viewer_may_change(ui: Any, finished_run: Any,
+                                                                    other_user: Any) -> None:
+    from ovdiff_web.core import access
+    from ovdiff_web.core.models import Run
+
+    Run.objects.filter(pk=finished_run.pk).update(status=Run.Status.RUNNING)
+    access.share(finished_run, visibility="public")
+    button = f'form="cancel-{finished_run.pk}"'
+    assert button in ui.get("/runs/").content.decode()
+    reader = _client(other_user).get("/runs/").content.decode()
+    assert f"/runs/{finished_run.pk}/" in reader and button not in reader

@@ -12,6 +12,13 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
+def may_edit(context: Any, obj: Any) -> bool:
+    """``{% may_edit run as editable %}``: the edit check alone, for a row of a list."""
+    request = context.get("request")
+    return access.can_edit(getattr(request, "user", None), obj)
+
+
+@register.simple_tag(takes_context=True)
 def object_access(context: Any, obj: Any) -> dict[str, Any]:
     """``{"edit": bool, "share": bool, "sharing": {...} | None}``; ``sharing`` (current visibility, user and group
     names) only for those who may change it."""
