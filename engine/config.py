@@ -62,6 +62,8 @@ class MaskConfig:
     maskcut_resize: int = 480
     maskcut_iou_drop: float = 0.5
     maskcut_min_area: float = 0.01
+    maskcut_layer: int | None = None  # MaskCut's own block of the "maskcut" backbone; None: features.dino_layer
+    maskcut_center: bool = False  # subtract the mean feature first (DINOv2 keys share a component: all cosines > tau)
     maskcut_area_rule_first: bool = True  # drop a tiny first mask too; CutLER: from the 2nd (maskcut.py:136)
     maskcut_resample: Literal["bilinear", "lanczos"] = "bilinear"  # image -> maskcut_resize; CutLER: Lanczos (:164)
     cutler_confidence: float = 0.35

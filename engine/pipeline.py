@@ -48,12 +48,13 @@ class OVDiff:
             origin = ("user", folder_content_hash(cls.user_support_dir))
         else:
             origin = ("generated", self.registry.identity("generator"), cls.text.strip(), cfg.support)
-        mask_models = self.registry.identity("dino") if cfg.masks.proposer == "maskcut" else ""
+        mask_models = self.registry.identity("maskcut") if cfg.masks.proposer == "maskcut" else ""
         if cfg.masks.proposer == "cutler" and cfg.masks.use_instance_masks:
             from engine.masks.cutler import cutler_weights_identity
 
             mask_models = cutler_weights_identity()
-        return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, cfg.masks, mask_models, cfg.features.dino_layer,
+        mask_layer = cfg.features.dino_layer if cfg.masks.maskcut_layer is None else cfg.masks.maskcut_layer
+        return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, cfg.masks, mask_models, mask_layer,
                            cfg.features.dino_facet)
 
     def bank_keys(self, cls: ClassSpec) -> dict[str, str]:
@@ -98,7 +99,7 @@ class OVDiff:
     def _proposer(self):  # noqa: ANN202 - a Proposer callable or None
         cfg = self.config.masks
         if cfg.proposer == "maskcut" and cfg.use_instance_masks:
-            return build_proposer(cfg, self.registry.extractor("dino", self.config.features),
+            return build_proposer(cfg, self.registry.maskcut_extractor(cfg, self.config.features),
                                   device=str(self.registry.device))
         return build_proposer(cfg, None, device=str(self.registry.device))
 

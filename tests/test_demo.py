@@ -28,6 +28,10 @@ def test_demo_runs_a_real_evaluation_and_prints_the_dashboard(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "succeeded: mIoU" in out.stdout
     assert "random-weight" in out.stdout and "synthetic" in out.stdout
+    # the second run: real DINOv2-S features, labelled as what they are
+    assert out.stdout.count("succeeded: mIoU") == 2
+    assert "real DINOv2-S features" in out.stdout and "not Meta's checkpoint" in out.stdout
+    assert "no Stable Diffusion on this machine" in out.stdout
     assert "login: demo / ovdiff-demo" in out.stdout and "/runs/" in out.stdout
     assert (tmp_path / "data" / "db.sqlite3").exists() or any((tmp_path / "data").glob("*.sqlite3"))
 

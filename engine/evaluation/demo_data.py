@@ -32,9 +32,10 @@ def _textures() -> dict[str, np.ndarray]:
     return {"brick": data.brick(), "grass": data.grass(), "gravel": data.gravel()}
 
 
-def _texture_patch(tex: np.ndarray, size: int, rng: np.random.Generator, tint: tuple[float, float, float]) -> np.ndarray:
-    """A random crop, downscaled 2x so more structure fits, tinted to RGB float in [0, 255]."""
-    crop = min(2 * size, tex.shape[0], tex.shape[1])
+def _texture_patch(tex: np.ndarray, size: int, rng: np.random.Generator, tint: tuple[float, float, float],
+                   zoom_out: float = 2.0) -> np.ndarray:
+    """A random crop, downscaled ``zoom_out`` x so more structure fits, tinted to RGB float in [0, 255]."""
+    crop = min(int(zoom_out * size), tex.shape[0], tex.shape[1])
     y = int(rng.integers(0, tex.shape[0] - crop + 1))
     x = int(rng.integers(0, tex.shape[1] - crop + 1))
     patch = Image.fromarray(tex[y:y + crop, x:x + crop]).resize((size, size), Image.BILINEAR)
@@ -67,8 +68,8 @@ def _shape_mask(size: int, rng: np.random.Generator) -> np.ndarray:
     return (xx - c) * np.cos(angle) + (yy - c) * np.sin(angle) > offset
 
 
-def make_demo_sample(index: int, size: int, rng: np.random.Generator,
-                     textures: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def make_demo_sample(index: int, size: int, rng: np.random.Generator, textures: dict[str, np.ndarray],
+                     tints: dict[str, tuple[float, float, float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(image uint8 (size, size, 3), labels uint8 (size, size)) for one demo image."""
     image = _background(size, rng)
     labels = np.zeros((size, size), dtype=np.uint8)
@@ -79,14 +80,16 @@ def make_demo_sample(index: int, size: int, rng: np.random.Generator,
     chosen = [first] + [rest[i] for i in rng.permutation(len(rest))[: n - 1]]
     for name in reversed(chosen):  # "first" painted last so it stays visible
         region = _shape_mask(size, rng)
-        patch = _texture_patch(textures[name], size, rng, _TINTS[name])
+        patch = _texture_patch(textures[name], size, rng, (tints or _TINTS)[name])
         image[region] = patch[region]
         labels[region] = DEMO_CLASSES.index(name)
     return np.clip(np.round(image), 0, 255).astype(np.uint8), labels
 
 
-def write_demo_dataset(root: Path, n_images: int = 6, size: int = 96, seed: int = 0) -> Path:
-    """Write images/, masks/, classes.txt and README.txt under ``root``; same seed -> same bytes."""
+def write_demo_dataset(root: Path, n_images: int = 6, size: int = 96, seed: int = 0,
+                       tints: dict[str, tuple[float, float, float]] | None = None) -> Path:
+    """Write images/, masks/, classes.txt and README.txt under ``root``; same seed -> same bytes.
+    ``tints`` replaces the per-class colours (e.g. one grey for all: only texture tells the classes apart)."""
     if n_images < 1 or size < 16:
         raise BadInputError(f"need n_images >= 1 and size >= 16, got {n_images} and {size}")
     root = Path(root)
@@ -96,7 +99,7 @@ def write_demo_dataset(root: Path, n_images: int = 6, size: int = 96, seed: int 
     textures = _textures()
     palette = voc_palette(256)
     for i in range(n_images):
-        image, labels = make_demo_sample(i, size, rng, textures)
+        image, labels = make_demo_sample(i, size, rng, textures, tints)
         stem = f"demo_{i:03d}"
         Image.fromarray(image).save(root / "images" / f"{stem}.png", format="PNG")
         save_label_png(labels, root / "masks" / f"{stem}.png", palette)

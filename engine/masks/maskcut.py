@@ -12,7 +12,9 @@ Differences from the reference implementation, on purpose:
   by default also in the first round; ``maskcut_area_rule_first=False`` keeps a tiny first mask as the reference
   does) but its patches are still claimed, so the next round looks elsewhere instead of repeating the same cut;
 - the image is resized to ``maskcut_resize`` bilinearly by default (the reference: Lanczos, ``maskcut_resample``);
-- no DenseCRF post-processing (optional in the paper).
+- no DenseCRF post-processing (optional in the paper);
+- ``maskcut_center`` (off by default) subtracts the mean feature before the cosine affinity: DINOv2 key features
+  share a large common component, so without it every affinity exceeds ``tau`` and no cut is found.
 """
 from __future__ import annotations
 
@@ -70,7 +72,10 @@ def maskcut(features: torch.Tensor, cfg: MaskConfig) -> list[np.ndarray]:
     if features.ndim != 3:
         raise BadInputError(f"expected features (D, h, w), got shape {tuple(features.shape)}", "features")
     dim, h, w = features.shape
-    feats = F.normalize(features.detach().float().cpu().reshape(dim, h * w).t(), dim=1)
+    flat = features.detach().float().cpu().reshape(dim, h * w).t()
+    if cfg.maskcut_center:  # cosine of the deviations from the image's mean feature
+        flat = flat - flat.mean(dim=0, keepdim=True)
+    feats = F.normalize(flat, dim=1)
     claimed = np.zeros((h, w), dtype=bool)
     masks: list[np.ndarray] = []
     previous: np.ndarray | None = None

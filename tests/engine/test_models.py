@@ -1,6 +1,7 @@
 """Model registry: profiles, tiny builders, local-directory loading, fast failure, load-once."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -21,7 +22,7 @@ def saved(tmp_path_factory):
 
 
 def test_profiles():
-    assert set(PROFILES) == {"tiny", "paper", "paper-shape", "sdov"}
+    assert set(PROFILES) == {"tiny", "paper", "paper-shape", "sdov", "dinov2-small"}
     assert default_config("paper") == OVDiffConfig() == default_config("paper-shape")
     tiny = default_config("tiny")
     assert tiny.support.image_size == 64 and tiny.support.n_images == 4
@@ -154,3 +155,32 @@ def test_paper_shape_generator_has_sd15_feature_width():
     reg = ModelRegistry("paper-shape")
     ext = reg.extractor("sd", OVDiffConfig().features)
     assert ext.dim == 6400
+
+
+def test_dinov2_small_profile_is_paper_settings_with_dino_only():
+    """Few-shot profile: the paper's windows, prototypes and filters; only DINO; no CLIP pre-filter; own MaskCut."""
+    cfg, paper = default_config("dinov2-small"), OVDiffConfig()
+    assert cfg.features.extractors == ("dino",) and not cfg.segment.category_prefilter
+    assert cfg.segment.window_sizes == paper.segment.window_sizes and cfg.prototypes == paper.prototypes
+    assert cfg.masks.proposer == "maskcut" and cfg.masks.maskcut_center and cfg.masks.maskcut_layer is not None
+
+
+def test_dinov2_small_has_no_generator_and_no_clip(tmp_path):
+    reg = ModelRegistry("dinov2-small", sources={"dino": str(save_tiny_models(tmp_path)["dinov2"])})
+    assert not reg.is_random_weights
+    with pytest.raises(MissingModelError, match="no image generator.*support images"):
+        reg.generator()
+    with pytest.raises(MissingModelError, match="no CLIP"):
+        reg.clip()
+
+
+def test_maskcut_backbone_defaults_to_the_dino_model_and_can_differ(tmp_path, monkeypatch):
+    saved = save_tiny_models(tmp_path)
+    reg = ModelRegistry("paper", sources={"dino": str(saved["dinov2"])})
+    assert reg._get("maskcut") is reg.dino() and reg.identity("maskcut") == reg.identity("dino")
+    monkeypatch.setenv("OVDIFF_MASKCUT_DINO", str(saved["dino"]))
+    other = ModelRegistry("paper", sources={"dino": str(saved["dinov2"])})
+    assert other._get("maskcut") is not other.dino() and other.identity("maskcut") != other.identity("dino")
+    masks, feats = default_config("tiny").masks, default_config("tiny").features
+    ext = other.maskcut_extractor(dataclasses.replace(masks, maskcut_layer=0), feats)
+    assert ext(torch.rand(1, 3, 64, 64)).shape[1] == 32  # tiny ViT (hidden 32), block 0

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from engine.evaluation.labelmap import dataset_label_map
-from engine.profiles import is_random_profile, random_weights_note
+from engine.profiles import FEW_SHOT_PROFILES, is_random_profile, random_weights_note
 from ovdiff_web.core.models import Dataset, Run, RunShard, RunStage, Vocabulary
 from ovdiff_web.core.services import engine_bridge, queue, run_state
 from ovdiff_web.core.services.vocab import snapshot_from_dataset
@@ -58,6 +58,10 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
             raise RunInputError(f"vocabulary {vocabulary.name!r} has no classes")
     else:
         snapshot = snapshot_from_dataset(dataset.class_names, dataset.prompts, dataset.has_background)
+    without_support = [c["name"] for c in snapshot if not c.get("user_support_dir")]
+    if profile in FEW_SHOT_PROFILES and without_support:
+        raise RunInputError(f"the {profile} profile has no image generator: upload support images for "
+                            f"{', '.join(without_support)} (class page) or choose another profile")
     label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names,
                                   dataset.prompts, dataset.has_background)
     image_ids = list(dataset.image_ids)[: limit or None]

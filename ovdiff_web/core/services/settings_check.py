@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from typing import Any
 
@@ -22,6 +23,7 @@ RANGES: dict[str, tuple[float, float] | None] = {
     "masks.maskcut_tau": (0, 1), "masks.maskcut_n": (1, 10), "masks.maskcut_resize": (32, 1024),
     "masks.maskcut_iou_drop": (0, 1), "masks.maskcut_min_area": (0, 1), "masks.cutler_confidence": (0, 1),
     "masks.fg_threshold": (0, 1), "masks.bg_threshold": (0, 1), "masks.bg_erosion_iterations": (0, 20),
+    "masks.maskcut_layer": (-64, 63),
     "features.sd_timestep": (0, 999), "features.sd_feature_size": (8, 128), "features.sd_input_size": (32, 1024),
     "features.sd_noise_seed": (0, U32), "features.dino_max_side": (0, 4096),
     "features.dino_layer": (-64, 63), "features.clip_layer": (-64, 63), "features.clip_input_size": (32, 1024),
@@ -68,6 +70,10 @@ def check_config(config: Any) -> None:
 def _check_value(key: str, value: Any, hint: Any) -> None:
     name = f"settings.{key}"
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:  # optional: None = the engine's default
+        if value is not None:
+            _check_value(key, value, next(a for a in args if a is not type(None)))
+        return
     if origin is typing.Literal:
         if value not in args:
             raise SettingError(name, f"must be one of {', '.join(map(repr, args))}; got {_show(value)}")

