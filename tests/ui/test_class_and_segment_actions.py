@@ -73,7 +73,10 @@ def test_regenerations_count_in_the_per_user_job_limit(ui: Any, user: Any, cls: 
     assert quotas.active_jobs(user) == 2
     response = ui.post(f"/classes/{cls.pk}/regenerate/", {"seed": "3", "profile": "tiny"})
     assert response.status_code == 429 and "limit is 2 per user" in response.content.decode()
-    assert client.llen(f"{prefix}gpu") == 2  # the refused rebuild was not queued
+    api = ui.post(f"/api/classes/{cls.pk}/regenerate/", {"settings": {"support": {"seed": 3}}},
+                  content_type="application/json")
+    assert api.status_code == 429 and "limit is 2 per user" in api.json()["detail"]
+    assert client.llen(f"{prefix}gpu") == 2  # the refused rebuilds were not queued
     with pytest.raises(quotas.QuotaExceeded):  # a run counts against the same limit
         quotas.check_can_queue(user)
     done = json.loads(client.lindex(f"{prefix}gpu", 0))["headers"]["id"]

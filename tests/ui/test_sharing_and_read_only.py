@@ -147,3 +147,4 @@ def test_runs_list_offers_cancel_only_on_runs_the_viewer_may_change(ui: Any, fin
     assert button in ui.get("/runs/").content.decode()
     reader = _client(other_user).get("/runs/").content.decode()
     assert f"/runs/{finished_run.pk}/" in reader and button not in reader
+    assert f"/runs/{finished_run.pk}/cancel/" not in reader
