@@ -4,7 +4,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from ovdiff_web.core.views import (classes, compare, dataset_files, datasets, files, manage, run_files, runs, segment,
-                                   vocabularies, workers)
+                                   sharing, vocabularies, workers)
 
 app_name = "ui"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("runs/<int:pk>/rerun/", manage.run_rerun, name="run_rerun"),
     path("library/<str:kind>/<int:pk>/rename/", manage.rename, name="rename"),
     path("library/<str:kind>/<int:pk>/delete/", manage.delete, name="delete"),
+    path("library/<str:kind>/<int:pk>/share/", sharing.share, name="share"),
     path("runs/<int:pk>/confusion/<int:gt>/<int:pred>/", runs.confusion_cell, name="confusion_cell"),
     path("runs/<int:pk>/images/<int:result_pk>/image.png", run_files.run_image, name="run_image"),
     path("runs/<int:pk>/images/<int:result_pk>/<str:kind>.png", run_files.run_overlay, name="run_overlay"),

@@ -36,7 +36,7 @@ def test_truthful_pages_keyboard_and_axe(page: Any, live_server: Any, shared_pat
     big = make_vocabulary_run(dataset, user, shared_paths["media"], n_classes=150)
     vocab = Vocabulary.objects.create(name="street", owner=user)
     cls = VocabularyClass.objects.create(vocabulary=vocab, name="bus", prompt="red bus")
-    token = make_stored_segmentation(shared_paths["media"])
+    token = make_stored_segmentation(shared_paths["media"], user)
     n = len(run.class_names)
     _login(pg, base)
 

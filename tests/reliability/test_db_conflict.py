@@ -45,6 +45,10 @@ def two_sessions(transactional_db: None, live_server: Any, user: Any, other_user
 def _make_vocabulary(url: str, sess: requests.Session) -> dict[str, Any]:
     response = sess.post(f"{url}/api/vocabularies/", json={"name": "shared", "names": "cat, sky, road"})
     assert response.status_code == 201, response.text
+    # The owner shares it with bob, who may then edit it too (that is what makes the edits race).
+    shared = sess.post(f"{url}/api/vocabularies/{response.json()['id']}/share/",
+                       json={"visibility": "shared", "users": ["bob"]})
+    assert shared.status_code == 200, shared.text
     return response.json()
 
 
@@ -116,8 +120,10 @@ def test_ui_label_toggle_conflict_is_explained(transactional_db: None, user: Any
 
     from ovdiff_web.core.models import Vocabulary
     from ovdiff_web.core.services.vocab import add_classes
+    from ovdiff_web.core.sharing import Visibility
 
-    vocab = Vocabulary.objects.create(name="ui-shared", owner=user)
+    vocab = Vocabulary.objects.create(name="ui-shared", owner=user, visibility=Visibility.SHARED)
+    vocab.shared_users.add(other_user)
     (cls,), _ = add_classes(vocab, ["tree"])
     url = f"/vocabularies/{vocab.pk}/classes/{cls.pk}/label/"
     first, second = Client(), Client()

@@ -103,10 +103,10 @@ def make_vocabulary_run(dataset: Any, user: Any, media_root: Path, n_classes: in
     return run
 
 
-def make_stored_segmentation(media: Path, image: np.ndarray | None = None, labels: np.ndarray | None = None,
-                             class_names: tuple[str, ...] = ("brick", "sky")) -> str:
-    """A segmentation stored in the format ``segment_page.segment_upload`` writes, with one dino prototype per class
-    (default: a grey 60x40 image, left half "brick", right half "sky")."""
+def make_stored_segmentation(media: Path, user: Any, image: np.ndarray | None = None,
+                             labels: np.ndarray | None = None, class_names: tuple[str, ...] = ("brick", "sky")) -> str:
+    """A finished segmentation job of ``user``, its files in the format the ``segment_image`` task writes, with one
+    dino prototype per class (default: a grey 60x40 image, left half "brick", right half "sky")."""
     import json
 
     from PIL import Image
@@ -127,4 +127,8 @@ def make_stored_segmentation(media: Path, image: np.ndarray | None = None, label
     meta = {"profile": "tiny", "class_names": list(class_names), "selected": [], "support": {},
             "prototype_index": {"dino": index}}
     (out / "meta.json").write_text(json.dumps(meta))
+    from ovdiff_web.core.jobs import SegmentJob
+
+    SegmentJob.objects.create(token=token, user=user, profile="tiny", class_names=list(class_names),
+                              status=SegmentJob.Status.SUCCEEDED)
     return token

@@ -59,6 +59,35 @@ def test_regenerate_queues_with_seed_and_shows_status(ui: Any, cls: VocabularyCl
     assert ui.get(f"/classes/{cls.pk}/regenerate/not-mine.json").status_code == 404
 
 
+def test_regenerations_count_in_the_per_user_job_limit(ui: Any, user: Any, cls: VocabularyClass,
+                                                       private_queue: Any, settings: Any) -> None:
+    import json
+
+    from ovdiff_web.celery import app
+    from ovdiff_web.core.services import quotas
+
+    client, prefix = private_queue
+    settings.OVDIFF_MAX_ACTIVE_PER_USER = 2
+    for seed in ("1", "2"):
+        assert ui.post(f"/classes/{cls.pk}/regenerate/", {"seed": seed, "profile": "tiny"}).status_code == 302
+    assert quotas.active_jobs(user) == 2
+    response = ui.post(f"/classes/{cls.pk}/regenerate/", {"seed": "3", "profile": "tiny"})
+    assert response.status_code == 429 and "limit is 2 per user" in response.content.decode()
+    api = ui.post(f"/api/classes/{cls.pk}/regenerate/", {"settings": {"support": {"seed": 3}}},
+                  content_type="application/json")
+    assert api.status_code == 429 and "limit is 2 per user" in api.json()["detail"]
+    assert client.llen(f"{prefix}gpu") == 2  # the refused rebuilds were not queued
+    with pytest.raises(quotas.QuotaExceeded):  # a run counts against the same limit
+        quotas.check_can_queue(user)
+    done = json.loads(client.lindex(f"{prefix}gpu", 0))["headers"]["id"]
+    app.backend.store_result(done, None, "SUCCESS")  # one rebuild finished: it no longer counts
+    try:
+        assert quotas.active_jobs(user) == 1
+        assert ui.post(f"/classes/{cls.pk}/regenerate/", {"seed": "3", "profile": "tiny"}).status_code == 302
+    finally:
+        app.backend.forget(done)
+
+
 def test_regenerate_bad_seed_is_a_field_error(ui: Any, cls: VocabularyClass) -> None:
     response = ui.post(f"/classes/{cls.pk}/regenerate/", {"seed": "-3", "profile": "tiny"})
     assert response.status_code == 400

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from rest_framework import serializers
 
 from ovdiff_web.core.sharing import Visibility
@@ -22,21 +21,12 @@ class ReadableRelatedField(serializers.PrimaryKeyRelatedField):
 
 
 class ShareSerializer(serializers.Serializer):
-    """Who may see and edit an object; ``users``/``groups`` replace the current lists when given."""
+    """Who may see and edit an object; ``users``/``groups`` (names) replace the current lists when given.
+    Names are resolved by ``services.sharing.share`` (an unknown name is a 400 naming the field)."""
 
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
-    users = serializers.SlugRelatedField(slug_field=get_user_model().USERNAME_FIELD, many=True, required=False,
-                                         queryset=get_user_model().objects.filter(is_active=True),
-                                         source="shared_users")
-    groups = serializers.SlugRelatedField(slug_field="name", many=True, required=False, queryset=Group.objects.all(),
-                                          source="shared_groups")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "shared_users" in attrs:
-            attrs["users"] = attrs.pop("shared_users")
-        if "shared_groups" in attrs:
-            attrs["groups"] = attrs.pop("shared_groups")
-        return attrs
+    users = serializers.ListField(child=serializers.CharField(max_length=150), required=False, max_length=1000)
+    groups = serializers.ListField(child=serializers.CharField(max_length=150), required=False, max_length=1000)
 
 
 SHARE_FIELDS = ["visibility", "shared_with", "shared_groups"]

@@ -62,20 +62,20 @@ class ShareMixin:
     @extend_schema(request=s.ShareSerializer, responses={200: s.ShareSerializer})
     @action(detail=True, methods=["post"])
     def share(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        from ovdiff_web.core.services import sharing
+
         obj = self.get_object()
-        if not access.can_share(request.user, obj):
-            return Response({"detail": "only the owner (or staff) may change sharing"},
-                            status=status.HTTP_403_FORBIDDEN)
         body = s.ShareSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        before = {"visibility": obj.visibility, "users": sorted(obj.shared_users.values_list("username", flat=True)),
-                  "groups": sorted(obj.shared_groups.values_list("name", flat=True))}
-        access.share(obj, visibility=data.get("visibility"), users=data.get("users"), groups=data.get("groups"))
-        after = {"visibility": obj.visibility, "users": sorted(obj.shared_users.values_list("username", flat=True)),
-                 "groups": sorted(obj.shared_groups.values_list("name", flat=True))}
-        audit.record(request.user, obj, "share", {k: [v, after[k]] for k, v in before.items() if after[k] != v})
-        return Response(s.ShareSerializer(obj).data)
+        try:
+            after = sharing.share(request.user, obj, visibility=data.get("visibility"),
+                                  usernames=data.get("users"), groupnames=data.get("groups"))
+        except sharing.ShareRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+        except sharing.ShareError as exc:
+            return input_error(exc)
+        return Response(after)
 
 
 class HistoryMixin:

@@ -202,8 +202,8 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         try:
             task_id = run_service.queue_regenerate(obj, body.validated_data.get("profile"),
-                                                   body.validated_data.get("settings") or {})
-        except run_service.RunInputError as exc:
+                                                   body.validated_data.get("settings") or {}, user=request.user)
+        except (run_service.RunInputError, quotas.QuotaExceeded) as exc:
             return input_error(exc, "settings")
         except QueueUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)

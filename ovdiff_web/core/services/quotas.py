@@ -22,23 +22,63 @@ def _exempt(user: Any) -> bool:
     return bool(getattr(user, "is_staff", False))
 
 
+def _regen_key(user: Any) -> str:
+    return f"quota:regenerations:{user.pk}"
+
+
+def note_regeneration(user: Any, task_id: str) -> None:
+    """Remember a class rebuild ``user`` queued, so it counts in their limit until its task finishes.
+
+    Kept in the cache (Redis) no longer than Celery keeps results: past that an unknown id would read as queued."""
+    from django.core.cache import cache
+
+    if not getattr(user, "is_authenticated", False):
+        return
+    try:
+        ids = [i for i in cache.get(_regen_key(user), []) if i != task_id] + [task_id]
+        cache.set(_regen_key(user), ids[-100:], timeout=getattr(settings, "CELERY_RESULT_EXPIRES", 24 * 3600))
+    except Exception:  # a cache outage never refuses the rebuild itself
+        return
+
+
+def active_regenerations(user: Any) -> int:
+    """The user's class rebuilds whose tasks are still queued or running (finished ones are forgotten)."""
+    from django.core.cache import cache
+
+    from ovdiff_web.core.services.ui_tasks import task_state
+
+    try:
+        ids = cache.get(_regen_key(user), [])
+    except Exception:
+        return 0
+    active = [i for i in ids if not task_state(i)["finished"]]
+    if len(active) != len(ids):
+        try:
+            cache.set(_regen_key(user), active, timeout=getattr(settings, "CELERY_RESULT_EXPIRES", 24 * 3600))
+        except Exception:
+            pass
+    return len(active)
+
+
 def active_jobs(user: Any) -> int:
-    """The user's runs and image segmentations that are queued or running."""
+    """The user's runs, image segmentations and class rebuilds that are queued or running."""
     from ovdiff_web.core.jobs import SegmentJob
     from ovdiff_web.core.models import Run
 
     runs = Run.objects.filter(created_by=user, status__in=(Run.Status.QUEUED, Run.Status.RUNNING)).count()
-    return runs + SegmentJob.objects.filter(user=user, status__in=SegmentJob.ACTIVE).count()
+    segments = SegmentJob.objects.filter(user=user, status__in=SegmentJob.ACTIVE).count()
+    return runs + segments + active_regenerations(user)
 
 
 def check_can_queue(user: Any) -> None:
-    """QuotaExceeded (429) when the user already has OVDIFF_MAX_ACTIVE_PER_USER jobs queued or running."""
+    """QuotaExceeded (429) when the user already has OVDIFF_MAX_ACTIVE_PER_USER jobs (runs, segmentations, class
+    rebuilds) queued or running."""
     limit = settings.OVDIFF_MAX_ACTIVE_PER_USER
     if _exempt(user) or not getattr(user, "is_authenticated", False):
         return
     n = active_jobs(user)
     if n >= limit:
-        raise QuotaExceeded(f"you have {n} runs or segmentations queued or running; the limit is {limit} per user: "
+        raise QuotaExceeded(f"you have {n} runs, segmentations or class rebuilds queued or running; the limit is {limit} per user: "
                             "wait for one to finish or cancel one", field="detail", status=429)
 
 

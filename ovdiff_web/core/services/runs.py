@@ -82,14 +82,20 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
     return run
 
 
-def queue_regenerate(cls: Any, profile: str | None, overrides: dict[str, Any]) -> str:
+def queue_regenerate(cls: Any, profile: str | None, overrides: dict[str, Any], user: Any = None) -> str:
     """Queue a rebuild of one class's artifacts (same settings = cache hit; e.g. another seed = new set).
 
-    API and dashboard both call this: ``RunInputError`` for refused settings (400), ``queue.QueueUnavailable``
-    when the broker does not answer (503, its message shown as is)."""
+    API and dashboard both call this: ``RunInputError`` for refused settings (400), ``quotas.QuotaExceeded`` (429)
+    when ``user`` has too many jobs queued or running (a rebuild counts as one), ``queue.QueueUnavailable`` when the
+    broker does not answer (503, its message shown as is)."""
+    from ovdiff_web.core.services import quotas
+
     profile = profile or settings.OVDIFF_PROFILE
+    quotas.check_can_queue(user)
     config = _config_or_input_error(profile, overrides)
-    return queue.enqueue(queue.REGENERATE_CLASS, (cls.pk, profile, config.to_dict()), "gpu", check_broker=True)
+    task_id = queue.enqueue(queue.REGENERATE_CLASS, (cls.pk, profile, config.to_dict()), "gpu", check_broker=True)
+    quotas.note_regeneration(user, task_id)
+    return task_id
 
 
 def enqueue_start(run_id: int) -> None:

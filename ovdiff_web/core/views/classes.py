@@ -14,6 +14,7 @@ from ovdiff_web.core.models import SupportImage, VocabularyClass
 from ovdiff_web.core.services import support_choice, support_images, ui_tasks
 from ovdiff_web.core.services.prompts import generator_prompt
 from ovdiff_web.core.services.queue import QueueUnavailable
+from ovdiff_web.core.services.quotas import QuotaExceeded
 from ovdiff_web.core.services.runs import RunInputError, queue_regenerate
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
 from ovdiff_web.core.views.common import ui_login_required
@@ -105,10 +106,13 @@ def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render_detail(request, cls, regen_form=form)
     try:
-        task_id = queue_regenerate(cls, form.cleaned_data["profile"], form.overrides())
+        task_id = queue_regenerate(cls, form.cleaned_data["profile"], form.overrides(), user=request.user)
     except RunInputError as exc:
         form.add_error("seed", f"{exc.field}: {exc}" if exc.field else str(exc))
         return _render_detail(request, cls, regen_form=form)
+    except QuotaExceeded as exc:
+        form.add_error(None, str(exc))
+        return _render_detail(request, cls, regen_form=form, status=exc.status)
     except QueueUnavailable as exc:
         form.add_error(None, str(exc))
         return _render_detail(request, cls, regen_form=form, status=503)
