@@ -11,6 +11,14 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return defaults.page_not_found(request, exception)
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A request Django refuses before any view (e.g. more form fields than DATA_UPLOAD_MAX_NUMBER_FIELDS)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Bad request: the request body could not be read (too many fields, or too "
+                                       "large)."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Internal server error."}, status=500)
