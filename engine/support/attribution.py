@@ -171,10 +171,3 @@ class CrossAttentionCaptureProcessor:
         if attn.residual_connection:
             hidden_states = hidden_states + residual
         return hidden_states / attn.rescale_output_factor
-
-
-def capture_processors(unet: Any, recorder: AttributionRecorder) -> dict[str, Any]:
-    """A processor map for ``unet.set_attn_processor``: capture on every ``attn2``, others unchanged."""
-    current = unet.attn_processors
-    capture = CrossAttentionCaptureProcessor(recorder)
-    return {name: capture if ".attn2." in name else proc for name, proc in current.items()}

@@ -6,15 +6,16 @@ import pytest
 import torch
 from diffusers.models.attention_processor import AttnProcessor
 
+from engine.runtime import RuntimeConfig
 from engine.support.attribution import (
     AttributionRecorder,
-    capture_processors,
     class_token_positions,
     finalize_attribution,
     layer_attribution,
     layer_grid,
     minmax,
 )
+from engine.support.capture import capture_processor_map
 from engine.errors import BadInputError
 from engine.models.tokenizer import build_byte_tokenizer
 
@@ -109,7 +110,7 @@ def test_capture_processor_matches_default_attention(tiny_registry):
         with torch.no_grad():
             expected = unet(latents, 10, encoder_hidden_states=text).sample
         rec = AttributionRecorder([3], (8, 8), 16, cfg_batches=True)
-        unet.set_attn_processor(capture_processors(unet, rec))
+        unet.set_attn_processor(capture_processor_map(unet, rec, RuntimeConfig(attention="eager")))
         with torch.no_grad():
             got = unet(latents, 10, encoder_hidden_states=text).sample
     finally:
