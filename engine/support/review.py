@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from engine.config import ReviewConfig
+from engine.types import SupportSet
 
 EMPTY_FG, WHOLE_FG, DISAGREES, DUPLICATE = "empty_fg", "whole_image_fg", "fg_disagrees", "near_duplicate"
 FLAG_TEXT = {EMPTY_FG: "empty foreground", WHOLE_FG: "foreground covers the whole image",
@@ -63,3 +64,10 @@ def near_duplicates(hashes: Sequence[str], cfg: ReviewConfig) -> list[bool]:
             if bin(values[i] ^ values[j]).count("1") <= cfg.duplicate_max_bits:
                 out[i] = out[j] = True
     return out
+
+
+def support_flags(support: SupportSet, fg_threshold: float, cfg: ReviewConfig) -> list[list[str]]:
+    """Flags of every image of ``support`` (in order): its fg mask's and near duplicates within the set."""
+    flags = [mask_flags(im.fg_mask, im.attribution, fg_threshold, cfg) for im in support.images]
+    duplicates = near_duplicates([average_hash(im.image, cfg.hash_size) for im in support.images], cfg)
+    return [f + [DUPLICATE] if dup else f for f, dup in zip(flags, duplicates)]

@@ -47,7 +47,7 @@ def vocabulary_list(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, vocab: Vocabulary, **forms: object) -> dict[str, object]:
     classes = list(vocab.classes.select_related("label_changed_by"))
-    affected = run_report.runs_affected_by_many([c for c in classes if c.label_source == "person"])
+    affected = run_report.runs_affected_by_many(classes)
     rows = [{"cls": cls, "affected": affected.get(cls.pk, [])} for cls in classes]
     before, after = template_parts()
     context: dict[str, object] = {"vocab": vocab, "rows": rows, "add_form": AddClassesForm(),
