@@ -195,3 +195,23 @@ def test_a_second_user_never_sees_or_changes_the_curation(bob: Client, built: Vo
     assert refused.status_code == 403  # ... but not change it
     assert bob.post(f"/classes/{built.pk}/curate/", {"action": "include", "image": image.content_id}).status_code == 403
     assert not SupportCuration.objects.exists()
+
+
+def test_compare_shows_per_class_iou_before_and_after_a_curation(ui: Any, built: VocabularyClass,
+                                                                 dataset: Any) -> None:
+    def run(version: int, iou: float) -> Run:
+        snapshot = [{**c.snapshot(), "support_version": version if c.pk == built.pk else 0}
+                    for c in built.vocabulary.classes.all()]
+        return Run.objects.create(dataset=dataset, vocabulary=built.vocabulary, profile="tiny",
+                                  status=Run.Status.SUCCEEDED, vocabulary_snapshot=snapshot, miou=iou,
+                                  class_names=["background", "cat", "grass"],
+                                  per_class_iou={"cat": iou, "grass": 0.5}, created_by=built.vocabulary.owner)
+
+    before, after = run(0, 0.25), run(1, 0.40)
+    page = ui.get(f"/compare/?runs={before.pk},{after.pk}").content.decode()
+    cat = page.split('data-class-row="cat"')[1].split("</tr>")[0]
+    grass = page.split('data-class-row="grass"')[1].split("</tr>")[0]
+    assert "support set changed" in cat and "as built" in cat and "support v1" in cat and "+15.0" in cat
+    assert "support set changed" not in grass and "0.0" in grass
+    vocab_page = ui.get(f"/vocabularies/{built.vocabulary_id}/").content.decode()
+    assert f"?runs={before.pk},{after.pk}" in vocab_page

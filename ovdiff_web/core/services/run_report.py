@@ -65,6 +65,19 @@ def runs_affected_by_many(classes: Sequence[VocabularyClass]) -> dict[int, list[
     return out
 
 
+def with_previous(runs: Sequence[Run]) -> list[Run]:
+    """``runs`` (newest first), each with ``previous``: the next older one on the same dataset (None), so a page
+    can offer "compare with the previous run" after a re-run."""
+    for i, run in enumerate(runs):
+        run.previous = next((r for r in runs[i + 1:] if r.dataset_id == run.dataset_id and r.kind == run.kind), None)
+    return list(runs)
+
+
+def support_versions(run: Run) -> dict[str, int]:
+    """class name -> the support-set version (curation) the run used; 0 = as built."""
+    return {e.get("name", ""): int(e.get("support_version") or 0) for e in run.vocabulary_snapshot or []}
+
+
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     """Nested settings -> {"a.b.c": value} (lists kept whole): easy to show and to diff."""
     if isinstance(data, dict):

@@ -52,7 +52,7 @@ def _detail_context(request: HttpRequest, vocab: Vocabulary, **forms: object) ->
     before, after = template_parts()
     context: dict[str, object] = {"vocab": vocab, "rows": rows, "add_form": AddClassesForm(),
                                   "import_form": ImportClassesForm(user=request.user),
-                                  "runs": access.scope(vocab.runs.all(), request.user)[:10],
+                                  "runs": run_report.with_previous(list(access.scope(vocab.runs.all(), request.user)[:10])),
                                   "can_edit": access.can_edit(request.user, vocab),
                                   "prompt_before": before, "prompt_after": after, "profile": settings.OVDIFF_PROFILE}
     context.update(forms)
