@@ -14,6 +14,7 @@ from typing import Any, Callable
 from django.db import transaction
 from django.db.models import F, Max
 
+from engine.support.review import FLAG_TEXT
 from ovdiff_web.core import audit
 from ovdiff_web.core.models import SupportCuration, SupportImage, SupportSet, VocabularyClass
 from ovdiff_web.core.services.vocab import VersionConflict
@@ -134,7 +135,7 @@ def choose_mask(cls: VocabularyClass, content_id: str, choice: str, *, user: Any
             data["masks"][image.content_id] = choice
         return {f"mask:{image.content_id[:10]}": [old, choice]}
 
-    label = {"attribution": "the attribution threshold", AUTO: "the proposer's rule"}.get(choice, f"mask {choice[9:]}")
+    label = {"attribution": "the attribution threshold", AUTO: "the proposer's rule"}.get(choice, f"proposed mask {choice[9:]}")
     return _edit(cls, user, expected_version, "support_mask", f"image {image.index}: foreground from {label}", change)
 
 
@@ -143,6 +144,9 @@ def add_seed(cls: VocabularyClass, seed: int, *, user: Any = None,
     """Join the images of another generator seed to the class's set (decisions so far are kept)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise CurationRefused("seed must be an integer from 0 to 2147483647", "seed")
+    if cls.user_support_dir:
+        raise CurationRefused("this class uses uploaded images, which no seed changes: add more images instead",
+                              "seed")
 
     def change(data: dict[str, Any]) -> dict[str, list[Any]]:
         if seed in data["extra_seeds"]:
@@ -234,6 +238,7 @@ def review_images(cls: VocabularyClass, shown: SupportSet | None = None) -> list
             choices.append(("attribution", "attribution threshold"))
         out.append({"image": image, "cls": cls, "excluded": data["excluded"].get(image.content_id, ""),
                     "mask_choice": data["masks"].get(image.content_id, AUTO), "flags": list(image.flags or []),
+                    "flag_texts": [(f, FLAG_TEXT.get(f, f)) for f in image.flags or []],
                     "instances": instances, "choices": choices})
     return out
 
