@@ -70,6 +70,12 @@ class CurateResultSerializer(serializers.Serializer):
     support_version = serializers.IntegerField()
 
 
+class RebuildQueuedSerializer(serializers.Serializer):
+    queued = serializers.BooleanField()
+    task_id = serializers.CharField()
+    support_version = serializers.IntegerField(help_text="the version being built")
+
+
 class SupportUploadSerializer(serializers.Serializer):
     images = serializers.ListField(child=serializers.FileField(), allow_empty=False)
 
@@ -140,7 +146,7 @@ class ClassCurationMixin:
         return Response({"summary": version.summary, "version": cls.version, "support_version": cls.support_version},
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={202: OpenApiResponse(description="queued: {queued, task_id}")})
+    @extend_schema(request=None, responses={202: RebuildQueuedSerializer})
     @action(detail=True, methods=["post"], url_path="support/rebuild")
     def support_rebuild(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Build the version in use on a worker (a cache hit when that review was built before); poll the task."""

@@ -76,8 +76,10 @@ def _image(cls: VocabularyClass, content_id: str) -> SupportImage:
     """A support image of this class's sets by its content id; ``CurationRefused`` when it is not one."""
     from ovdiff_web.core.services.support_images import support_sets_for
 
-    image = (SupportImage.objects.filter(support_set__in=support_sets_for(cls), content_id=str(content_id)[:32])
-             .exclude(content_id="").first())
+    content_id = str(content_id)
+    image = None
+    if len(content_id) == 32 and all(c in "0123456789abcdef" for c in content_id):  # never a NUL to the database
+        image = SupportImage.objects.filter(support_set__in=support_sets_for(cls), content_id=content_id).first()
     if image is None:
         raise CurationRefused("no support image of this class has that id", "image")
     return image
@@ -86,7 +88,7 @@ def _image(cls: VocabularyClass, content_id: str) -> SupportImage:
 def exclude(cls: VocabularyClass, content_id: str, reason: str, *, user: Any = None,
             expected_version: int | None = None) -> SupportCuration:
     """Leave one image out of the class's prototypes, saying why."""
-    reason = " ".join(str(reason).split())[:MAX_REASON]
+    reason = " ".join(str(reason).replace("\x00", "").split())[:MAX_REASON]
     if not reason:
         raise CurationRefused("say why the image is excluded", "reason")
     image = _image(cls, content_id)
