@@ -1,8 +1,8 @@
 """Curating a class's support set: exclude / include an image, choose its foreground mask, add images, go back
 to an older version; and which support set a reviewer looks at.
 
-Every edit appends a ``SupportCuration`` version under a row lock on the class, after a compare-and-swap on the
-class's ``version`` (like label edits): of two concurrent editors of one class the second gets ``VersionConflict``
+Every edit appends a ``SupportCuration`` version under a lock on the class row, taken by a compare-and-swap on
+the class's ``version`` (like label edits): of two concurrent editors of one class the second gets ``VersionConflict``
 (409) instead of silently overwriting the first, and two edits without an expected version are serialised by the
 lock so neither is lost. The class's ``version`` and its vocabulary's move with every edit, so runs made before are
 marked stale (``run_report.runs_affected_by_many``). Building happens on the workers (``queue_rebuild``).
@@ -51,21 +51,31 @@ def _edit(cls: VocabularyClass, user: Any, expected_version: int | None, action:
           change: Callable[[dict[str, Any]], dict[str, list[Any]]]) -> SupportCuration:
     """Append a version made by ``change`` (mutates the data, returns audit changes) under a row lock."""
     with transaction.atomic():
-        locked = VocabularyClass.objects.select_for_update().select_related("vocabulary").get(pk=cls.pk)
-        if expected_version is not None and locked.version != expected_version:
-            raise VersionConflict(locked.version)
+        locked = _take(cls, expected_version)
         base = current(locked)
         data = base.data() if base is not None else _empty()
         changes = change(data)
         number = (locked.curations.aggregate(m=Max("number"))["m"] or 0) + 1
         row = SupportCuration.objects.create(vocab_class=locked, number=number, summary=summary[:300],
                                              based_on=locked.support_version, created_by=_real(user), **data)
-        VocabularyClass.objects.filter(pk=locked.pk).update(support_version=number, version=F("version") + 1)
+        VocabularyClass.objects.filter(pk=locked.pk).update(support_version=number)
         locked.vocabulary.bump_version()
         audit.record(user, locked, action, {"support_version": [locked.support_version, number], **changes},
-                     from_version=locked.version)
+                     from_version=locked.version - 1)
     cls.refresh_from_db()
     return row
+
+
+def _take(cls: VocabularyClass, expected_version: int | None) -> VocabularyClass:
+    """Move the class's version first thing in the transaction: the UPDATE takes the row lock (PostgreSQL) or
+    the write lock (SQLite) before anything is read, so a concurrent edit waits and then sees this one; with
+    ``expected_version`` it is a compare-and-swap (``VersionConflict`` when someone was first)."""
+    query = VocabularyClass.objects.filter(pk=cls.pk)
+    if expected_version is not None:
+        query = query.filter(version=expected_version)
+    if not query.update(version=F("version") + 1):
+        raise VersionConflict(VocabularyClass.objects.values_list("version", flat=True).get(pk=cls.pk))
+    return VocabularyClass.objects.select_for_update().select_related("vocabulary").get(pk=cls.pk)
 
 
 def _real(user: Any) -> Any:
@@ -176,15 +186,13 @@ def go_back(cls: VocabularyClass, number: int, *, user: Any = None,
             expected_version: int | None = None) -> VocabularyClass:
     """Use an earlier version again (0: the set as built); versions are never deleted, so this can be undone."""
     with transaction.atomic():
-        locked = VocabularyClass.objects.select_for_update().select_related("vocabulary").get(pk=cls.pk)
-        if expected_version is not None and locked.version != expected_version:
-            raise VersionConflict(locked.version)
+        locked = _take(cls, expected_version)
         if number != 0 and not locked.curations.filter(number=number).exists():
             raise CurationRefused(f"no version {number} of this class's support set", "number")
-        VocabularyClass.objects.filter(pk=locked.pk).update(support_version=number, version=F("version") + 1)
+        VocabularyClass.objects.filter(pk=locked.pk).update(support_version=number)
         locked.vocabulary.bump_version()
         audit.record(user, locked, "support_version", {"support_version": [locked.support_version, number]},
-                     from_version=locked.version)
+                     from_version=locked.version - 1)
     cls.refresh_from_db()
     return cls
 
