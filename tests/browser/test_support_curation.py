@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,6 +68,7 @@ def _flow(pg: Any, watch: Any, base: str, profile: str, name: str) -> None:
     flags = [cards.nth(i).locator("[data-flag]").count() for i in range(cards.count())]
     assert flags == sorted(flags, reverse=True), flags
     screenshot(pg, f"review-{name}")
+    assert_accessible(pg, base, "vocabulary review")
     card = cards.first
     cls = VocabularyClass.objects.get(pk=int(card.get_attribute("data-class")))
     card.focus()
@@ -96,6 +98,7 @@ def _flow(pg: Any, watch: Any, base: str, profile: str, name: str) -> None:
     assert "excluded" in pg.locator("#review [data-review-card].excluded [data-decision]").inner_text()
     assert SupportCuration.objects.get(vocab_class=cls, number=2).support_key
     screenshot(pg, f"class-curated-{name}")
+    assert_accessible(pg, base, "curated class page")
 
     # the earlier run is stale for this class only; re-running it rebuilds nothing but what changed
     pg.goto(f"{base}/vocabularies/{first.vocabulary_id}/")
@@ -123,6 +126,7 @@ def _flow(pg: Any, watch: Any, base: str, profile: str, name: str) -> None:
     assert "support set changed" in row.inner_text() and "support v3" in row.inner_text()
     assert row.locator("[data-change]").inner_text().strip()
     screenshot(pg, f"compare-curated-{name}")
+    assert_accessible(pg, base, "compare after a curation")
     pg.wait_for_load_state("networkidle")
     watch.assert_clean()
 
