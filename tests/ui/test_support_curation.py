@@ -215,3 +215,23 @@ def test_compare_shows_per_class_iou_before_and_after_a_curation(ui: Any, built:
     assert "support set changed" not in grass and "0.0" in grass
     vocab_page = ui.get(f"/vocabularies/{built.vocabulary_id}/").content.decode()
     assert f"?runs={before.pk},{after.pk}" in vocab_page
+
+
+def test_added_uploads_keep_the_review_and_are_not_deleted_under_a_version(ui: Any, built: VocabularyClass,
+                                                                           media_root: Any) -> None:
+    image = _images(built)[0]
+    curation.exclude(built, image.content_id, "blurry")
+    buf = io.BytesIO()
+    Image.fromarray(np.full((20, 20, 3), 30, np.uint8)).save(buf, "PNG")
+    response = ui.post(f"/classes/{built.pk}/", {"images": [SimpleUploadedFile("a.png", buf.getvalue(),
+                                                                                content_type="image/png")],
+                                                  "add_to_set": "on"})
+    assert response.status_code == 302
+    built.refresh_from_db()
+    assert not built.user_support_dir, "added images join the set; they do not replace it"
+    version = curation.current(built)
+    assert version.number == 2 and version.excluded == {image.content_id: "blurry"} and len(version.extra_dirs) == 1
+    folder = version.extra_dirs[0].rsplit("/", 1)[1]
+    refused = ui.post(f"/classes/{built.pk}/support/", {"action": "delete_uploaded", "folder": folder}, follow=True)
+    assert "kept so those versions stay buildable" in refused.content.decode()
+    assert (media_root / version.extra_dirs[0]).is_dir()
