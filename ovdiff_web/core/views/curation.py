@@ -68,9 +68,11 @@ def vocabulary_review(request: HttpRequest, pk: int) -> HttpResponse:
     vocab = access.get_readable(Vocabulary.objects.all(), request.user, pk=pk)
     items = curation.suspicious(vocab)
     flagged = sum(1 for item in items if item["flags"])
+    shown = {item["cls"].pk for item in items}
+    unbuilt = [c for c in vocab.classes.all() if c.pk not in shown]
     return render(request, "ovdiff/vocabularies/review.html", {
         "vocab": vocab, "items": items[:MAX_REVIEW_ITEMS], "n_items": len(items), "n_flagged": flagged,
-        "can_edit": access.can_edit(request.user, vocab), "limit": MAX_REVIEW_ITEMS})
+        "can_edit": access.can_edit(request.user, vocab), "limit": MAX_REVIEW_ITEMS, "unbuilt": unbuilt})
 
 
 @ui_login_required
