@@ -235,3 +235,20 @@ def test_added_uploads_keep_the_review_and_are_not_deleted_under_a_version(ui: A
     refused = ui.post(f"/classes/{built.pk}/support/", {"action": "delete_uploaded", "folder": folder}, follow=True)
     assert "kept so those versions stay buildable" in refused.content.decode()
     assert (media_root / version.extra_dirs[0]).is_dir()
+
+
+def test_a_rebuild_reports_its_progress(ui: Any) -> None:
+    """What the worker's ``update_state`` stores is what the class page's job row shows (real Redis backend)."""
+    import uuid
+
+    from ovdiff_web.celery import app
+    from ovdiff_web.core.services.ui_tasks import task_state
+
+    task_id = f"test-progress-{uuid.uuid4().hex}"
+    app.backend.store_result(task_id, {"stage": "banks", "done": 2, "total": 3}, "PROGRESS")
+    try:
+        state = task_state(task_id)
+        assert state["status"] == "running" and not state["finished"]
+        assert state["label"] == "running: banks 2/3" and state["progress"]["total"] == 3
+    finally:
+        app.backend.forget(task_id)
