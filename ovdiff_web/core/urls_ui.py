@@ -46,7 +46,7 @@ urlpatterns = [
     path("classes/<int:pk>/support/", classes.class_support, name="class_support"),
     path("classes/<int:pk>/curate/", curation.class_curate, name="class_curate"),
     path("vocabularies/<int:pk>/review/", curation.vocabulary_review, name="vocabulary_review"),
-    path("support-images/<int:image_pk>/instance/<int:j>.png", curation.support_instance, name="support_instance"),
+    path("support-images/<int:image_pk>/instance/<int:index>.png", curation.support_instance, name="support_instance"),
     path("classes/<int:pk>/regenerate/<str:task_id>.json", classes.class_regenerate_status,
          name="class_regenerate_status"),
     path("support-images/<int:image_pk>/<str:layer>.png", classes.support_layer, name="support_layer"),

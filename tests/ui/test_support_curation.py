@@ -56,6 +56,9 @@ def test_review_exclude_choose_mask_versions_and_go_back(ui: Any, built: Vocabul
     page = ui.get(f"/classes/{built.pk}/").content.decode()
     assert page.count("data-review-card") == len(images) and "data-versions" in page
     first, other = images[0], next(im for im in images if im.instances)
+    layer = ui.get(f"/support-images/{other.pk}/instance/0.png")
+    assert layer.status_code == 200 and layer["Content-Type"] == "image/png"
+    assert ui.get(f"/support-images/{other.pk}/instance/{len(other.instances)}.png").status_code == 404
     assert _post(ui, built, action="exclude", image=first.content_id, reason="shows a dog").status_code == 302
     built.refresh_from_db()
     assert built.support_version == 1

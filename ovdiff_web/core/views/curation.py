@@ -77,14 +77,14 @@ def vocabulary_review(request: HttpRequest, pk: int) -> HttpResponse:
 
 @ui_login_required
 @require_GET
-def support_instance(request: HttpRequest, image_pk: int, j: int) -> HttpResponse:
-    """Proposed instance mask ``j`` of one support image as a transparent overlay."""
+def support_instance(request: HttpRequest, image_pk: int, index: int) -> HttpResponse:
+    """Proposed instance mask ``index`` of one support image as a transparent overlay."""
     image = access.get_readable(SupportImage.objects.all(), request.user, pk=image_pk)
     instances = image.instances or []
-    if j >= len(instances):
+    if index >= len(instances):
         raise Http404("no such proposed mask")
     try:
-        path = media_path(instances[j])
+        path = media_path(instances[index])
     except PathNotAllowed:
         path = None
     if path is None or not path.is_file():
