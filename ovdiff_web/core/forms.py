@@ -38,12 +38,17 @@ class RunForm(forms.Form):
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
 
     def clean_overrides(self) -> dict[str, Any]:
-        from ovdiff_web.core.services.settings_catalog import parse_overrides
+        return clean_overrides_text(self.cleaned_data.get("overrides"))
 
-        try:
-            return parse_overrides(self.cleaned_data.get("overrides") or "")
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
+
+def clean_overrides_text(text: str | None) -> dict[str, Any]:
+    """Settings overrides typed in a form (``group.field=value`` lines or JSON), as a dict; a field error else."""
+    from ovdiff_web.core.services.settings_catalog import parse_overrides
+
+    try:
+        return parse_overrides(text or "")
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from None
 
 
 class ClassNamesField(forms.CharField):
@@ -153,11 +158,18 @@ class PredictionForm(forms.Form):
     stuff = forms.CharField(required=False, label="Stuff classes", help_text="which typed classes are stuff "
                             "(sky, grass...); blank lets the labeller decide")
     profile = forms.ChoiceField(choices=PROFILE_CHOICES)
+    overrides = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "mono"}),
+                                label="Settings overrides",
+                                help_text="optional: one setting per line as group.field=value, e.g. "
+                                          "support.n_images=4")
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["vocabulary"].queryset = access.scope(Vocabulary.objects.all(), user).order_by("name")
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
+
+    def clean_overrides(self) -> dict[str, Any]:
+        return clean_overrides_text(self.cleaned_data.get("overrides"))
 
 
 # --- datasets ------------------------------------------------------------------------------------------------

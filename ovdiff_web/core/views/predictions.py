@@ -45,12 +45,13 @@ def segment(request: HttpRequest) -> HttpResponse:
             run = predictions.create_prediction(
                 user=request.user, files=data["images"], archive=data["archive"], vocabulary=data["vocabulary"],
                 classes=data["classes"] if not data["vocabulary"] else [], stuff=data["stuff"],
-                profile=data["profile"])
+                profile=data["profile"], overrides=data["overrides"])
         except (ImageRefused, ZipRejected, PathNotAllowed) as exc:
             form.add_error("archive" if isinstance(exc, ZipRejected) else "images", str(exc))
         except RunInputError as exc:
             field = {"files": "images", "classes": "classes", "stuff": "stuff", "vocabulary": "vocabulary"}
-            form.add_error(field.get(exc.field or "", None), str(exc))
+            form.add_error(field.get(exc.field or "", "overrides" if (exc.field or "").startswith("settings")
+                                     else None), str(exc))
         except quotas.QuotaExceeded as exc:
             form.add_error(None, str(exc))
             status = 429
