@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ovdiff_web.core.api.access_serializers import ReadableRelatedField
@@ -11,6 +12,7 @@ from ovdiff_web.core.api.serializers import RunSerializer
 from ovdiff_web.core.models import PROFILE_CHOICES, Dataset, ImageResult, Run, Vocabulary
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
 class NamesField(serializers.Field):
     """Class names as a list, or as text (comma or newline separated); multipart sends repeated fields."""
 
@@ -33,6 +35,7 @@ class NamesField(serializers.Field):
         return value
 
 
+@extend_schema_field({"oneOf": [{"type": "object", "additionalProperties": True}, {"type": "string"}]})
 class SettingsField(serializers.Field):
     """Setting overrides: a JSON object (in multipart: its text)."""
 
