@@ -19,7 +19,7 @@ HEADLINES: list[tuple[str, str, str, Any]] = [
      "first job of a fresh worker (models, banks, segmenter stay loaded)", "< 1", lambda v: v < 1.0),
     ("predict_submit_to_first_result_seconds", "one-image tiny prediction job: submit -> first result (s)",
      "seconds", None),
-    ("predict_queue_overhead_seconds", "that minus a warm job's per-image time: what queueing adds (s)", "seconds",
+    ("predict_queue_overhead_seconds", "that minus the job's own segment time: what queueing adds (s)", "seconds",
      None),
     ("kmeans_speedup", "sklearn KMeans time / engine K-means time (worst shape)", ">= 5", lambda v: v >= 5),
     ("kmeans_inertia_rel_diff", "abs(inertia - sklearn inertia) / sklearn inertia (worst shape)", "<= 0.01",

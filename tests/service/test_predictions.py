@@ -263,3 +263,17 @@ def test_warm_worker_does_not_reload_models_or_prototypes(api: APIClient, monkey
     third = submit(api, files=[png("other.png")], classes="dog", stuff=None).json()
     assert run_inline(third["id"]).status == "succeeded"
     assert "segmenter" in loads  # the spies do see a new vocabulary's work (the test can fail)
+
+
+def test_too_many_images_are_refused(api: APIClient, media_root: Path, settings: Any, tmp_path: Path) -> None:
+    settings.OVDIFF_PREDICT_MAX_IMAGES = 1
+    response = submit(api)
+    assert response.status_code == 400 and "at most 1 per prediction job" in response.json()["detail"]
+    folder = tmp_path / "served"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.open(png(name)).save(folder / name)
+    settings.OVDIFF_DATASET_ROOTS = [folder]
+    response = api.post("/api/predictions/", {"folder": str(folder), "classes": "cat"}, format="json")
+    assert response.status_code == 400 and "folder" in response.json()
+    assert not Run.objects.exists() and not [p for p in media_root.rglob("*") if p.is_file()]

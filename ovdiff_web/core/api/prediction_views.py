@@ -54,7 +54,6 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ps.PredictionSerializer
     parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
     ordering_fields = ["created_at", "status"]
-    read_only_actions = ("explain",)
 
     @extend_schema(request={"multipart/form-data": ps.PredictionCreateSerializer,
                             "application/json": ps.PredictionCreateSerializer},

@@ -55,7 +55,6 @@ def create_prediction(*, user: Any, files: Sequence[Any] = (), archive: Any | No
     Refusals, with nothing kept: ``RunInputError`` (field named), ``prediction_files.ImageRefused`` (the image
     named), ``uploads.ZipRejected``, ``paths.PathNotAllowed``, ``quotas.QuotaExceeded``."""
     from ovdiff_web.core.services import quotas
-    from ovdiff_web.core.services.paths import confine
 
     profile = profile or settings.OVDIFF_PROFILE
     quotas.check_can_queue(user)
@@ -73,22 +72,9 @@ def create_prediction(*, user: Any, files: Sequence[Any] = (), archive: Any | No
     else:
         raise RunInputError("give a vocabulary or a list of classes", field="classes")
     check_support_available(profile, snapshot)
-    staging: Path | None = None
-    image_root = ""
-    if dataset is not None:
-        if dataset.status != Dataset.Status.READY or not dataset.image_ids:
-            raise RunInputError(f"dataset {dataset.name!r} is not ready (status {dataset.status})", field="dataset")
-        image_ids = list(dataset.image_ids)
-    elif folder:
-        root = confine(folder, settings.OVDIFF_DATASET_ROOTS)
-        if not root.is_dir():
-            raise RunInputError(f"{folder}: not a folder", field="folder")
-        image_ids, image_root = prediction_files.folder_images(root), str(root)
-        if not image_ids:
-            raise RunInputError(f"{folder}: no image files in this folder", field="folder")
-    else:
-        staging, image_ids = prediction_files.stage_uploads(files, archive)
+    staging, image_ids, image_root = _images(files, archive, dataset, folder)
     names = [c["name"] for c in snapshot]
+    moved: list[Path] = []
     try:
         with transaction.atomic():
             run = create_rows(kind=Run.Kind.SEGMENTATION, vocabulary=vocabulary, vocabulary_snapshot=snapshot,
@@ -98,12 +84,43 @@ def create_prediction(*, user: Any, files: Sequence[Any] = (), archive: Any | No
                               created_by=user if getattr(user, "is_authenticated", False) else None)
             if staging is not None:
                 run.image_root = prediction_files.commit_uploads(staging, run.pk)
+                moved.append(Path(run.image_root))
                 Run.objects.filter(pk=run.pk).update(image_root=run.image_root)
-    except BaseException:
-        if staging is not None:
-            prediction_files.discard(staging)
+    except BaseException:  # the row is rolled back: its images go too
+        for path in [staging, *moved]:
+            if path is not None:
+                prediction_files.discard(path)
         raise
     return run
+
+
+def _images(files: Sequence[Any], archive: Any | None, dataset: Dataset | None,
+            folder: str) -> tuple[Path | None, list[str], str]:
+    """(staging folder of validated uploads or None, image ids, image_root) of the job's one image source."""
+    from ovdiff_web.core.services.paths import confine
+
+    if dataset is not None:
+        if dataset.status != Dataset.Status.READY or not dataset.image_ids:
+            raise RunInputError(f"dataset {dataset.name!r} is not ready (status {dataset.status})", field="dataset")
+        return None, _bounded(list(dataset.image_ids), "dataset"), ""
+    if folder:
+        root = confine(folder, settings.OVDIFF_DATASET_ROOTS)
+        if not root.is_dir():
+            raise RunInputError(f"{folder}: not a folder", field="folder")
+        image_ids = prediction_files.folder_images(root)
+        if not image_ids:
+            raise RunInputError(f"{folder}: no image files in this folder", field="folder")
+        return None, _bounded(image_ids, "folder"), str(root)
+    staging, image_ids = prediction_files.stage_uploads(files, archive)  # checks the limit itself
+    return staging, image_ids, ""
+
+
+def _bounded(image_ids: list[str], field: str) -> list[str]:
+    limit = settings.OVDIFF_PREDICT_MAX_IMAGES
+    if len(image_ids) > limit:
+        raise RunInputError(f"{len(image_ids)} images; at most {limit} per prediction job "
+                            "(OVDIFF_PREDICT_MAX_IMAGES)", field=field)
+    return image_ids
 
 
 def predictions(user: Any) -> Any:
