@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import QUEUE_PREFIX, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -127,13 +128,18 @@ def test_datasets_regenerate_and_segment_on_a_worker(page: Any, live_server: Any
     pg.wait_for_selector("[data-prediction-images] figure", timeout=REGEN_TIMEOUT_MS)  # reloaded when finished
     assert pg.locator("[data-prediction-images] figure").count() == 2
     assert pg.locator("[data-download-coco]").count() == 1
+    assert_accessible(pg, base, "prediction job")
     pg.locator("[data-prediction-images] figure a").first.click()
     pg.wait_for_selector("fieldset.legend")
     assert "brick" in pg.locator("fieldset.legend").inner_text()
-    pg.wait_for_function("document.querySelector('.segment-view img.base').naturalWidth > 0")
-    pg.locator(".segment-view").click()
+    pg.wait_for_load_state("networkidle")  # the image is loaded: the click maps to one of its pixels
+    pg.locator("[data-explain-url]").focus()  # keyboard picking: a marker, then Enter asks the server
+    pg.keyboard.press("Enter")
     pg.wait_for_selector("[data-explain-out] .card", timeout=30_000)  # which prototype decided the pixel
     assert "prototype #" in pg.locator("[data-explain-out]").inner_text()
+    assert_accessible(pg, base, "prediction image")
+    pg.goto(f"{base}/segment/")
+    assert_accessible(pg, base, "segment page")
     log = (tmp / "worker.log").read_text(errors="replace")
     assert "tasks.segment.segment_shard" in log
     screenshot(pg, "segment-done")
