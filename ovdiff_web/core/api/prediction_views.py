@@ -28,6 +28,7 @@ from ovdiff_web.core.services import prediction_results, predictions, quotas
 from ovdiff_web.core.services.paths import PathNotAllowed
 from ovdiff_web.core.services.prediction_files import ImageRefused
 from ovdiff_web.core.services.runs import RunInputError
+from ovdiff_web.core.services.segment_page import link_support_images
 from ovdiff_web.core.services.uploads import ZipRejected
 
 IMAGE_PARAM = OpenApiParameter("image", str, required=True, description="image id (from results)")
@@ -139,10 +140,8 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
             data = prediction_results.explain(run, image_id, x, y)
         except LookupError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        for item in data["explanations"]:
-            rel = item.pop("support_image")
-            item["support_image_url"] = request.build_absolute_uri(reverse("ui:media", args=[rel])) if rel else None
-        return Response(data)
+        return Response(link_support_images(
+            data, lambda rel: request.build_absolute_uri(reverse("ui:media", args=[rel]))))
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path="labels.zip", filter_backends=[])

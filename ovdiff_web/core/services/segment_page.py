@@ -71,3 +71,11 @@ def explain_arrays(labels: np.ndarray, label_names: Sequence[str], winners: dict
                       "image_index": e.source.image_index, "box": e.source.box, "support_image": rel})
     return {"x": x, "y": y, "class_name": label_names[int(labels[y, x])], "explanations": items,
             "random_weights": is_random_profile(profile)}
+
+
+def link_support_images(data: dict[str, Any], url_for: Any) -> dict[str, Any]:
+    """Replace each explanation's MEDIA_ROOT-relative ``support_image`` by ``support_image_url`` (None if absent)."""
+    for item in data["explanations"]:
+        rel = item.pop("support_image")
+        item["support_image_url"] = url_for(rel) if rel else None
+    return data

@@ -16,6 +16,7 @@ from ovdiff_web.core.services import prediction_results, predictions, quotas, ru
 from ovdiff_web.core.services.paths import PathNotAllowed
 from ovdiff_web.core.services.prediction_files import ImageRefused
 from ovdiff_web.core.services.runs import RunInputError
+from ovdiff_web.core.services.segment_page import link_support_images
 from ovdiff_web.core.services.uploads import ZipRejected
 from ovdiff_web.core.views.common import paginate, ui_login_required
 
@@ -131,10 +132,7 @@ def prediction_explain(request: HttpRequest, pk: int) -> JsonResponse:
         data = prediction_results.explain(run, row.image_id, x, y)
     except LookupError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    for item in data["explanations"]:
-        rel = item.pop("support_image")
-        item["support_image_url"] = reverse("ui:media", args=[rel]) if rel else None
-    return JsonResponse(data)
+    return JsonResponse(link_support_images(data, lambda rel: reverse("ui:media", args=[rel])))
 
 
 @ui_login_required

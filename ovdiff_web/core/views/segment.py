@@ -64,7 +64,4 @@ def segment_explain(request: HttpRequest, token: str) -> JsonResponse:
         data = segment_page.explain_stored_pixel(token, x, y)
     except LookupError as exc:
         return JsonResponse({"error": str(exc)}, status=404)
-    for item in data["explanations"]:
-        rel = item.pop("support_image")
-        item["support_image_url"] = reverse("ui:media", args=[rel]) if rel else None
-    return JsonResponse(data)
+    return JsonResponse(segment_page.link_support_images(data, lambda rel: reverse("ui:media", args=[rel])))
