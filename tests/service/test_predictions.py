@@ -277,3 +277,18 @@ def test_too_many_images_are_refused(api: APIClient, media_root: Path, settings:
     response = api.post("/api/predictions/", {"folder": str(folder), "classes": "cat"}, format="json")
     assert response.status_code == 400 and "folder" in response.json()
     assert not Run.objects.exists() and not [p for p in media_root.rglob("*") if p.is_file()]
+
+
+def test_redelivered_shard_changes_nothing(api: APIClient, done_job: dict[str, Any]) -> None:
+    """A shard delivered again after its work was recorded is skipped; one redone after a crash (not marked
+    finished) rewrites its rows and files in place: never a duplicate."""
+    from tasks.segment import segment_shard
+
+    run = Run.objects.get(pk=done_job["id"])
+    shard = RunShard.objects.get(run=run)
+    Run.objects.filter(pk=run.pk).update(status="running")  # as while its other shards still run
+    assert segment_shard.apply(args=(run.pk, shard.index)).get()["already_done"] is True
+    before = {r.image_id: r.pixel_share for r in ImageResult.objects.filter(run=run)}
+    RunShard.objects.filter(pk=shard.pk).update(finished_at=None)
+    assert segment_shard.apply(args=(run.pk, shard.index)).get()["images"] == 2
+    assert {r.image_id: r.pixel_share for r in ImageResult.objects.filter(run=run)} == before
