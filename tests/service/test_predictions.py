@@ -292,3 +292,11 @@ def test_redelivered_shard_changes_nothing(api: APIClient, done_job: dict[str, A
     RunShard.objects.filter(pk=shard.pk).update(finished_at=None)
     assert segment_shard.apply(args=(run.pk, shard.index)).get()["images"] == 2
     assert {r.image_id: r.pixel_share for r in ImageResult.objects.filter(run=run)} == before
+
+
+def test_oversized_upload_is_413(api: APIClient, media_root: Path, settings: Any) -> None:
+    settings.OVDIFF_MAX_UPLOAD_MB = 1
+    big = png("big.png", size=(1200, 900))  # random pixels: about 3 MB of PNG
+    response = submit(api, files=[big])
+    assert response.status_code == 413 and "big.png" in response.json()["detail"]
+    assert not Run.objects.exists() and not [p for p in media_root.rglob("*") if p.is_file()]

@@ -70,8 +70,7 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
                 classes=data.get("classes") or [], stuff=data.get("stuff") or [], profile=data.get("profile"),
                 overrides=data.get("settings"))
         except ImageRefused as exc:
-            return Response({"detail": str(exc), "item": exc.item, "files": [str(exc)]},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": str(exc), "item": exc.item, "files": [str(exc)]}, status=exc.status)
         except ZipRejected as exc:
             return Response({"detail": f"archive: {exc}", "archive": [str(exc)]},
                             status=exc.status if exc.status < 500 else 400)

@@ -29,9 +29,10 @@ EXPLAIN_DIR = "explain"
 class ImageRefused(ValueError):
     """One input image (named by ``item``) is unusable; nothing of the request is kept."""
 
-    def __init__(self, item: str, message: str) -> None:
+    def __init__(self, item: str, message: str, status: int = 400) -> None:
         super().__init__(f"{item}: {message}")
         self.item = item
+        self.status = status
 
 
 def run_dir(run_id: int) -> Path:
@@ -85,14 +86,20 @@ def stage_uploads(files: Iterable[Any], archive: Any | None) -> tuple[Path, list
     staging = _staging()
     taken: set[str] = set()
     ids: list[str] = []
+    budget = settings.OVDIFF_MAX_UPLOAD_MB * 1024 * 1024
     try:
         for upload in files:
-            name = getattr(upload, "name", "") or "upload"
+            name = PurePosixPath((getattr(upload, "name", "") or "upload").replace("\\", "/")).name
+            budget -= int(getattr(upload, "size", 0) or 0)
+            if budget < 0:
+                raise ImageRefused(name,
+                                   f"the uploaded files together exceed {settings.OVDIFF_MAX_UPLOAD_MB} MB "
+                                   "(OVDIFF_MAX_UPLOAD_MB)", status=413)
             raw = staging / f".upload-{uuid.uuid4().hex}"
             with open(raw, "wb") as fh:
                 for chunk in upload.chunks():
                     fh.write(chunk)
-            ids.append(_keep_image(raw, PurePosixPath(name.replace("\\", "/")).name, staging, taken))
+            ids.append(_keep_image(raw, name, staging, taken))
             raw.unlink()
         if archive is not None:
             extracted = extract_zip(archive, staging / ".zip")
