@@ -24,21 +24,6 @@ def image_result(run: Run, image_id: str) -> ImageResult:
     return row
 
 
-def image_summary(row: ImageResult) -> dict[str, Any]:
-    """The per-image result the API and the page show (file links are added by the caller)."""
-    return {"image_id": row.image_id, "width": row.width, "height": row.height,
-            "classes_present": row.classes_present, "kept_classes": row.kept_classes,
-            "pixel_share": row.pixel_share}
-
-
-def input_image_rel(run: Run, image_id: str) -> str | None:
-    """MEDIA_ROOT-relative path of an uploaded input image (None for server folders and datasets)."""
-    uploads = prediction_files.run_dir(run.pk) / "images"
-    if run.image_root != str(uploads):
-        return None
-    return f"runs/{run.pk}/images/{image_id}"
-
-
 def input_image(run: Run, image_id: str) -> np.ndarray:
     """The input image of one result (any source)."""
     image_result(run, image_id)
