@@ -38,7 +38,7 @@ def test_queue_a_job_and_watch_it(ui: Any, job: Run, settings: Any) -> None:
     assert "data-progress-url" in page and "data-gpu-notice" in page and "No image segmented yet" in page
 
 
-def test_browse_explain_and_download(ui: Any, job: Run) -> None:
+def test_browse_explain_and_download(ui: Any, job: Run, settings: Any) -> None:
     from PIL import Image
 
     assert run_inline(job.pk).status == "succeeded"
@@ -59,6 +59,9 @@ def test_browse_explain_and_download(ui: Any, job: Run) -> None:
     coco = json.loads(ui.get(f"{base}/coco.json").content)
     assert len(coco["images"]) == 2 and coco["annotations"]
     assert ui.get(f"{base}/image/", {"image": "nope.png"}).status_code == 404
+    assert "data-delete-link" in page
+    assert ui.post(f"/runs/{job.pk}/delete/").status_code == 302  # the job with its images and results
+    assert not Run.objects.filter(pk=job.pk).exists() and not (settings.MEDIA_ROOT / "runs" / str(job.pk)).exists()
 
 
 def test_second_user_sees_nothing(ui: Any, job: Run, other_user: Any) -> None:
