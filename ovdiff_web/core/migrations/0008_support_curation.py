@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0006_dinov2_small_profile'),
+        ('core', '0007_prediction_jobs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
