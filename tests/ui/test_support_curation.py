@@ -210,7 +210,13 @@ def test_compare_shows_per_class_iou_before_and_after_a_curation(ui: Any, built:
                                   class_names=["background", "cat", "grass"],
                                   per_class_iou={"cat": iou, "grass": 0.5}, created_by=built.vocabulary.owner)
 
+    curation.exclude(built, _images(built)[0].content_id, "not a cat")
+    built.refresh_from_db()
     before, after = run(0, 0.25), run(1, 0.40)
+    after.vocabulary_snapshot = [c.snapshot() for c in built.vocabulary.classes.all()]
+    after.save(update_fields=["vocabulary_snapshot"])
+    shown = ui.get(f"/runs/{after.pk}/").content.decode()
+    assert "version 1 (1 excluded)" in shown, "a run shows the support-set version it used per class"
     page = ui.get(f"/compare/?runs={before.pk},{after.pk}").content.decode()
     cat = page.split('data-class-row="cat"')[1].split("</tr>")[0]
     grass = page.split('data-class-row="grass"')[1].split("</tr>")[0]
