@@ -128,21 +128,16 @@ class ClassCurationMixin:
     def support_images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Add your own images next to the class's current ones (a new version; the review so far is kept)."""
         from engine.errors import BadInputError
-        from ovdiff_web.core.services.support_images import MAX_SUPPORT_UPLOADS, store_user_support_images
 
         cls = self.get_object()
         files = request.FILES.getlist("images") if hasattr(request, "FILES") else []
         if not files:
             return Response({"images": ["send one or more image files as multipart field 'images'"]},
                             status=status.HTTP_400_BAD_REQUEST)
-        if len(files) > MAX_SUPPORT_UPLOADS:
-            return Response({"images": [f"at most {MAX_SUPPORT_UPLOADS} images per upload"]},
-                            status=status.HTTP_400_BAD_REQUEST)
         try:
-            rel = store_user_support_images(cls, files)
+            version = curation.add_uploads(cls, files, user=request.user)
         except BadInputError as exc:
             return input_error(exc, "images")
-        version = curation.add_folder(cls, rel, len(files), user=request.user)
         return Response({"summary": version.summary, "version": cls.version, "support_version": cls.support_version},
                         status=status.HTTP_201_CREATED)
 

@@ -182,6 +182,15 @@ def add_folder(cls: VocabularyClass, rel: str, n_images: int, *, user: Any = Non
                  f"{'s' if n_images != 1 else ''}", change)
 
 
+def add_uploads(cls: VocabularyClass, files: Any, *, user: Any = None) -> SupportCuration:
+    """Store uploaded images (each checked by the engine's loader) and join them to the class's set as a new
+    version; ``engine.errors.BadInputError`` names the first unusable file and nothing is kept."""
+    from ovdiff_web.core.services.support_images import store_user_support_images
+
+    rel = store_user_support_images(cls, files)
+    return add_folder(cls, rel, len(files), user=user)
+
+
 def go_back(cls: VocabularyClass, number: int, *, user: Any = None,
             expected_version: int | None = None) -> VocabularyClass:
     """Use an earlier version again (0: the set as built); versions are never deleted, so this can be undone."""

@@ -51,13 +51,11 @@ def _add_uploads(request: HttpRequest, cls: VocabularyClass, form: SupportUpload
     """Uploads joining the class's current images as a new curation version (the review so far is kept)."""
     from engine.errors import BadInputError
 
-    files = form.cleaned_data["images"]
     try:
-        rel = support_images.store_user_support_images(cls, files)
+        version = curation.add_uploads(cls, form.cleaned_data["images"], user=request.user)
     except BadInputError as exc:
         form.add_error("images", str(exc))
         return _render_detail(request, cls, form=form)
-    version = curation.add_folder(cls, rel, len(files), user=request.user)
     messages.success(request, f"{version.summary} to “{cls.name}” (version {version.number}); rebuild to see them.")
     return redirect("ui:class_detail", pk=cls.pk)
 
