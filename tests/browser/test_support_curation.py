@@ -49,7 +49,7 @@ def _wait_run(pg: Any) -> None:
 
 
 def _flow(pg: Any, watch: Any, base: str, profile: str, name: str) -> None:
-    from ovdiff_web.core.models import Run, SupportCuration, VocabularyClass
+    from ovdiff_web.core.models import Run, SupportCuration, SupportSet, VocabularyClass
 
     _login(pg, base)
     pg.goto(f"{base}/runs/")
@@ -96,7 +96,8 @@ def _flow(pg: Any, watch: Any, base: str, profile: str, name: str) -> None:
     pg.reload()
     assert pg.locator("[data-rebuild-needed]").count() == 0
     assert "excluded" in pg.locator("#review [data-review-card].excluded [data-decision]").inner_text()
-    assert SupportCuration.objects.get(vocab_class=cls, number=2).support_key
+    built = SupportCuration.objects.get(vocab_class=cls, number=2).support_key
+    assert built and SupportSet.objects.get(key=built).profile == profile, "rebuilt with the run's profile"
     screenshot(pg, f"class-curated-{name}")
     assert_accessible(pg, base, "curated class page")
 

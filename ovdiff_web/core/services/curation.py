@@ -273,12 +273,31 @@ def suspicious(vocabulary: Any) -> list[dict[str, Any]]:
 
 
 def queue_rebuild(cls: VocabularyClass, user: Any = None) -> str:
-    """Queue building the class's current version on a worker (a cache hit when that review was built before)."""
+    """Queue building the class's current version on a worker with the profile and settings of the vocabulary's
+    latest run (so that run's re-run finds it built), else the service's default profile; a cache hit when that
+    review was built before."""
     from django.conf import settings
 
     from ovdiff_web.core.services.runs import queue_regenerate
 
-    return queue_regenerate(cls, settings.OVDIFF_PROFILE, {}, user=user)
+    latest = _latest_run(cls)
+    if latest is None:
+        return queue_regenerate(cls, settings.OVDIFF_PROFILE, {}, user=user)
+    return queue_regenerate(cls, latest.profile, latest.settings or {}, user=user)
+
+
+def _latest_run(cls: VocabularyClass) -> Any:
+    from ovdiff_web.core.models import Run
+
+    return Run.objects.filter(vocabulary_id=cls.vocabulary_id).order_by("-created_at", "-id").first()
+
+
+def rebuild_profile(cls: VocabularyClass) -> str:
+    """The profile ``queue_rebuild`` builds with (shown next to the queued job)."""
+    from django.conf import settings
+
+    latest = _latest_run(cls)
+    return latest.profile if latest is not None else settings.OVDIFF_PROFILE
 
 
 ACTIONS = ("exclude", "include", "mask", "add_seed", "go_back")

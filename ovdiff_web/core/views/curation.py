@@ -3,7 +3,6 @@ back to a version, rebuild), the vocabulary-wide review page (suspicious images 
 proposed instance masks as overlays. Logic lives in ``services/curation.py``."""
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -43,7 +42,7 @@ def class_curate(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if action == "rebuild":
             task_id = curation.queue_rebuild(cls, request.user)
-            remember_job(request, cls, task_id, None, settings.OVDIFF_PROFILE)
+            remember_job(request, cls, task_id, None, curation.rebuild_profile(cls))
             return _answer(request, cls, f"Rebuild of “{cls.name}” (version {cls.support_version}) queued.", 202
                            if "application/json" in request.headers.get("Accept", "") else 200)
         text = curation.apply(cls, action, request.POST, user=request.user,
