@@ -70,6 +70,7 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
     context = {"cls": cls, "support_sets": sets, "form": form, "regen_form": regen_form, "jobs": jobs,
                "review_set": shown, "review": curation.review_images(cls, shown) if shown else [],
                "review_built": curation.is_built(cls, shown), "versions": curation.versions(cls),
+               "rebuild_profile": curation.rebuild_profile(cls),
                "uploaded_sets": support_choice.uploaded_sets(cls),
                "generated_in_use": support_choice.generated_in_use(cls, sets),
                "generator_prompt": generator_prompt(cls.text)}
