@@ -75,6 +75,13 @@ def _flow(pg: Any, watch: Any, base: str, profile: str, name: str) -> None:
     pg.keyboard.press("x")
     pg.locator("[data-review-status]", has_text="excluded").wait_for()
     assert "excluded" in card.locator("[data-decision]").inner_text()
+    focused = "() => document.activeElement.getAttribute('data-image')"
+    assert pg.evaluate(focused) == cards.nth(1).get_attribute("data-image"), "x moves on to the next image"
+    pg.keyboard.press("j")
+    assert pg.evaluate(focused) == cards.nth(2).get_attribute("data-image")
+    pg.keyboard.press("k")
+    pg.keyboard.press("k")
+    assert pg.evaluate(focused) == card.get_attribute("data-image")
     cls.refresh_from_db()
     assert cls.support_version == 1 and list(SupportCuration.objects.get(vocab_class=cls, number=1).excluded)
 
