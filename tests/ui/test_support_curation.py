@@ -261,3 +261,15 @@ def test_a_rebuild_reports_its_progress(ui: Any) -> None:
         assert state["label"] == "running: banks 2/3" and state["progress"]["total"] == 3
     finally:
         app.backend.forget(task_id)
+
+
+def test_the_review_page_pages_through_a_large_vocabulary(ui: Any, built: VocabularyClass, monkeypatch: Any) -> None:
+    from ovdiff_web.core.views import curation as views
+
+    monkeypatch.setattr(views, "MAX_REVIEW_ITEMS", 3)
+    url = f"/vocabularies/{built.vocabulary_id}/review/"
+    first, second = ui.get(url).content.decode(), ui.get(url + "?page=2").content.decode()
+    assert first.count("data-review-card") == 3 and second.count("data-review-card") == 1
+    assert "data-page-next" in first and "data-page-prev" in second and "Page 2 of 2" in second
+    assert ui.get(url + "?page=x").status_code == 200 and ui.get(url + "?page=99").status_code == 200
+    assert "grass" in first.split("data-unbuilt")[1].split("</p>")[0]

@@ -19,7 +19,7 @@ from ovdiff_web.core.services.vocab import VersionConflict
 from ovdiff_web.core.views.classes import remember_job
 from ovdiff_web.core.views.common import ui_login_required
 
-MAX_REVIEW_ITEMS = 400  # one page of the vocabulary review (flagged images come first)
+MAX_REVIEW_ITEMS = 400  # images per page of the vocabulary review (flagged images come first)
 
 
 def _answer(request: HttpRequest, cls: VocabularyClass, text: str, status: int) -> HttpResponse:
@@ -69,9 +69,14 @@ def vocabulary_review(request: HttpRequest, pk: int) -> HttpResponse:
     flagged = sum(1 for item in items if item["flags"])
     shown = {item["cls"].pk for item in items}
     unbuilt = [c for c in vocab.classes.all() if c.pk not in shown]
+    pages = max(1, -(-len(items) // MAX_REVIEW_ITEMS))
+    raw = request.GET.get("page", "1")
+    page = min(max(int(raw), 1), pages) if raw.isascii() and raw.isdigit() else 1
+    start = (page - 1) * MAX_REVIEW_ITEMS
     return render(request, "ovdiff/vocabularies/review.html", {
-        "vocab": vocab, "items": items[:MAX_REVIEW_ITEMS], "n_items": len(items), "n_flagged": flagged,
-        "can_edit": access.can_edit(request.user, vocab), "limit": MAX_REVIEW_ITEMS, "unbuilt": unbuilt})
+        "vocab": vocab, "items": items[start:start + MAX_REVIEW_ITEMS], "n_items": len(items), "n_flagged": flagged,
+        "can_edit": access.can_edit(request.user, vocab), "limit": MAX_REVIEW_ITEMS, "unbuilt": unbuilt,
+        "page": page, "pages": pages, "first_index": start + 1})
 
 
 @ui_login_required
