@@ -35,7 +35,7 @@ STATIC_ROOT = env_path("STATIC_ROOT", OVDIFF_DATA_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "ovdiff_web" / "static"]  # dashboard css/js (vendored, no CDN)
 
 # --- engine --------------------------------------------------------------------------------------------
-OVDIFF_PROFILE = env_choice("OVDIFF_PROFILE", "tiny", ("tiny", "paper", "paper-shape", "dinov2-small"))
+OVDIFF_PROFILE = env_choice("OVDIFF_PROFILE", "tiny", ("tiny", "paper", "paper-shape", "sdov", "dinov2-small"))
 # Model ids or local Hugging Face directories per role; empty = the profile's default.
 OVDIFF_GENERATOR = env_str("OVDIFF_GENERATOR", "")
 OVDIFF_DINO = env_str("OVDIFF_DINO", "")
