@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from ovdiff_web.env import env_bool, env_choice, env_int, env_list, env_path, env_str
+from ovdiff_web.env import env_bool, env_choice, env_int, env_list, env_networks, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -97,6 +97,9 @@ AUTHENTICATION_BACKENDS = ["ovdiff_web.security.LockoutModelBackend"]
 OVDIFF_LOGIN_MAX_FAILURES = env_int("OVDIFF_LOGIN_MAX_FAILURES", 5, minimum=1)
 OVDIFF_LOGIN_LOCKOUT_S = env_int("OVDIFF_LOGIN_LOCKOUT_S", 900, minimum=1)
 OVDIFF_TOKEN_TTL_HOURS = env_int("OVDIFF_TOKEN_TTL_HOURS", 24 * 30, minimum=0)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed: a request from one of them is keyed
+# (lock-out, token throttle) on the right-most X-Forwarded-For entry that is not itself trusted. Empty: REMOTE_ADDR.
+OVDIFF_TRUSTED_PROXIES = env_networks("OVDIFF_TRUSTED_PROXIES")
 
 ROOT_URLCONF = "ovdiff_web.urls"
 WSGI_APPLICATION = "ovdiff_web.wsgi.application"
