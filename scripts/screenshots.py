@@ -2,8 +2,9 @@
 product without running it.  ``.venv/bin/python scripts/screenshots.py``
 
 Isolated and offline: a temporary database and data dir, the dashboard served by ``manage.py runserver`` on a
-free loopback port, no worker (runs are stored as the worker stores them: ``tests/ui/factories.py``), Redis only
-for the Workers page. The data is synthetic and the runs come from the random-weight ``tiny`` profile; the pages
+free loopback port, no worker (runs are stored as the worker stores them: ``tests/ui/factories.py``; the
+prediction job and the support sets are computed in this process by the tiny engine, as the tests do), Redis only
+for the Workers page and the job's queue message (deleted with the script's other keys). The data is synthetic and the runs come from the random-weight ``tiny`` profile; the pages
 say so, and so does docs/SCREENSHOTS.md.
 """
 from __future__ import annotations
