@@ -5,6 +5,7 @@ Settings come only from the environment (12-factor); a malformed value fails at 
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -62,6 +63,19 @@ def env_list(name: str, default: list[str] | None = None, *, sep: str = ",") -> 
     if value is None:
         return list(default or [])
     return [part.strip() for part in value.split(sep) if part.strip()]
+
+
+def env_networks(name: str) -> list[str]:
+    """A comma-separated list of IP addresses or networks (``10.0.0.5``, ``10.0.0.0/8``, ``fd00::/8``), normalised
+    to CIDR strings; an entry that is neither names the variable."""
+    out = []
+    for part in env_list(name):
+        try:
+            out.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(f"environment variable {name} must list IP addresses or networks "
+                                       f"(e.g. 10.0.0.0/8), got {part!r}") from None
+    return out
 
 
 def env_path(name: str, default: Path | str) -> Path:

@@ -23,6 +23,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
+from ovdiff_web.client_address import client_ip
 from ovdiff_web.token_auth import token_expired
 
 log = logging.getLogger("ovdiff.security")
@@ -54,14 +55,9 @@ def _key(kind: str, value: str) -> str:
     return f"ovdiff:login-fail:{kind}:{hashlib.sha256(value.lower().encode()).hexdigest()[:32]}"
 
 
-def _client_ip(request: Any) -> str:
-    meta = getattr(request, "META", None) or {}
-    return str(meta.get("REMOTE_ADDR", ""))
-
-
 def _keys(request: Any, username: str) -> list[str]:
     keys = [_key("user", username or "")]
-    ip = _client_ip(request)
+    ip = client_ip(request)
     if ip:
         keys.append(_key("ip", ip))
     return keys
@@ -127,6 +123,10 @@ class FailOpenThrottle(AnonRateThrottle):
     """Per-address rate on the token endpoint (``auth`` scope); a cache outage does not fail the request."""
 
     scope = "auth"
+
+    def get_ident(self, request: Any) -> str:
+        """The client address (``ovdiff_web.client_address``): DRF's own reads X-Forwarded-For from anyone."""
+        return client_ip(request)
 
     def allow_request(self, request: Any, view: Any) -> bool:
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from ovdiff_web.env import env_bool, env_choice, env_int, env_list, env_path, env_str
+from ovdiff_web.env import env_bool, env_choice, env_int, env_list, env_networks, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,7 +35,7 @@ STATIC_ROOT = env_path("STATIC_ROOT", OVDIFF_DATA_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "ovdiff_web" / "static"]  # dashboard css/js (vendored, no CDN)
 
 # --- engine --------------------------------------------------------------------------------------------
-OVDIFF_PROFILE = env_choice("OVDIFF_PROFILE", "tiny", ("tiny", "paper", "paper-shape", "dinov2-small"))
+OVDIFF_PROFILE = env_choice("OVDIFF_PROFILE", "tiny", ("tiny", "paper", "paper-shape", "sdov", "dinov2-small"))
 # Model ids or local Hugging Face directories per role; empty = the profile's default.
 OVDIFF_GENERATOR = env_str("OVDIFF_GENERATOR", "")
 OVDIFF_DINO = env_str("OVDIFF_DINO", "")
@@ -97,6 +97,9 @@ AUTHENTICATION_BACKENDS = ["ovdiff_web.security.LockoutModelBackend"]
 OVDIFF_LOGIN_MAX_FAILURES = env_int("OVDIFF_LOGIN_MAX_FAILURES", 5, minimum=1)
 OVDIFF_LOGIN_LOCKOUT_S = env_int("OVDIFF_LOGIN_LOCKOUT_S", 900, minimum=1)
 OVDIFF_TOKEN_TTL_HOURS = env_int("OVDIFF_TOKEN_TTL_HOURS", 24 * 30, minimum=0)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed: a request from one of them is keyed
+# (lock-out, token throttle) on the right-most X-Forwarded-For entry that is not itself trusted. Empty: REMOTE_ADDR.
+OVDIFF_TRUSTED_PROXIES = env_networks("OVDIFF_TRUSTED_PROXIES")
 
 ROOT_URLCONF = "ovdiff_web.urls"
 WSGI_APPLICATION = "ovdiff_web.wsgi.application"

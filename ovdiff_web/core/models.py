@@ -16,6 +16,7 @@ from engine.profiles import is_random_profile
 from ovdiff_web.core.sharing import Shareable
 
 PROFILE_CHOICES = [("tiny", "tiny (random weights)"), ("paper", "paper"), ("paper-shape", "paper-shape (random weights)"),
+                   ("sdov", "sdov (the authors' code's configuration: docs/SDOV_PROFILE.md)"),
                    ("dinov2-small", "dinov2-small (few-shot: real DINOv2 features, your support images)")]
 
 

@@ -6,6 +6,7 @@ Queues are private to this test session (``OVDIFF_QUEUE_PREFIX``): the live serv
 tasks. Nothing is flushed: only this session's own queue keys are deleted."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -52,56 +53,71 @@ def celery_worker(transactional_db: Any, live_server: Any, shared_paths: dict[st
     queues = [f"{QUEUE_PREFIX}gpu", f"{QUEUE_PREFIX}cpu"]
     client = redis.Redis.from_url(BROKER)
     client.delete(*queues)  # leftovers of a crashed earlier session with this pid; other sessions' keys untouched
-    # The live server runs in this process: every send names its queue through queue_name(), which reads
-    # settings.OVDIFF_QUEUE_PREFIX at call time; routes and default queue follow for any send that does not.
-    settings.OVDIFF_QUEUE_PREFIX = QUEUE_PREFIX
-    settings.CELERY_TASK_DEFAULT_QUEUE = queues[1]
-    settings.CELERY_TASK_ROUTES = {pattern: {"queue": f"{QUEUE_PREFIX}{route['queue'][-3:]}"}
-                                          for pattern, route in settings.CELERY_TASK_ROUTES.items()}
-    assert queue_name("gpu") == queues[0] and queue_name("cpu") == queues[1]
+    with private_celery_conf(app, settings, QUEUE_PREFIX, BROKER):
+        assert queue_name("gpu") == queues[0] and queue_name("cpu") == queues[1]
+        db_name = connection.settings_dict["NAME"]
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ovdiff_web.settings_test", "REDIS_URL": BROKER,
+               "CELERY_RESULT_BACKEND": BROKER, "DATABASE_URL": f"sqlite:///{db_name}",
+               "OVDIFF_DATA_DIR": str(settings.OVDIFF_DATA_DIR), "MEDIA_ROOT": str(shared_paths["media"]),
+               "OVDIFF_STORE_DIR": str(shared_paths["store"]), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+               "OVDIFF_PROFILE": "tiny", "OVDIFF_QUEUE_PREFIX": QUEUE_PREFIX}
+        log = open(shared_paths["tmp"] / "worker.log", "wb")
+        worker_name = f"browser-{os.getpid()}@{socket.gethostname()}"
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ovdiff_web", "worker", "-Q", ",".join(queues),
+                                 "--pool=solo", "-c", "1", "-l", "INFO", "--without-mingle", "--without-gossip",
+                                 "-n", worker_name],
+                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"worker exited: {(shared_paths['tmp'] / 'worker.log').read_text()[-3000:]}")
+                if app.control.ping(destination=[worker_name], timeout=0.5):  # our worker, not another session's
+                    break
+            else:
+                raise RuntimeError("worker did not answer a ping within 60 s")
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+            client.delete(*queues)
+            worker_log = shared_paths["tmp"] / "worker.log"
+            if worker_log.exists():
+                (REPO / "test-artifacts").mkdir(exist_ok=True)
+                (REPO / "test-artifacts" / "browser-worker.log").write_bytes(worker_log.read_bytes()[-200_000:])
+
+
+@contextlib.contextmanager
+def private_celery_conf(app: Any, settings: Any, prefix: str, broker: str) -> Iterator[None]:
+    """Send to ``broker`` on ``<prefix>gpu`` / ``<prefix>cpu`` while inside; on exit the Celery app is as before.
+
+    The live server runs in this process: every send names its queue through queue_name(), which reads
+    settings.OVDIFF_QUEUE_PREFIX at call time; routes and default queue follow for any send that does not.
+    ``settings`` (pytest-django's fixture) restores itself; the app's conf and the routing Celery derived from
+    it are restored here, or a later test in the same session would still route to this prefix."""
+    # read before the settings change: the app's conf reads through to Django's settings
     old_conf = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_default_queue", "task_routes")}
-    app.conf.broker_url = BROKER
-    app.conf.result_backend = BROKER
-    app.conf.task_default_queue = queues[1]
+    settings.OVDIFF_QUEUE_PREFIX = prefix
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"{prefix}cpu"
+    settings.CELERY_TASK_ROUTES = {pattern: {"queue": f"{prefix}{route['queue'][-3:]}"}
+                                   for pattern, route in settings.CELERY_TASK_ROUTES.items()}
+    app.conf.broker_url = broker
+    app.conf.result_backend = broker
+    app.conf.task_default_queue = f"{prefix}cpu"
     app.conf.task_routes = settings.CELERY_TASK_ROUTES
     _drop_cached_connections(app)  # an earlier test may have opened pools on another broker URL
-    db_name = connection.settings_dict["NAME"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ovdiff_web.settings_test", "REDIS_URL": BROKER,
-           "CELERY_RESULT_BACKEND": BROKER, "DATABASE_URL": f"sqlite:///{db_name}",
-           "OVDIFF_DATA_DIR": str(settings.OVDIFF_DATA_DIR), "MEDIA_ROOT": str(shared_paths["media"]),
-           "OVDIFF_STORE_DIR": str(shared_paths["store"]), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "OVDIFF_PROFILE": "tiny", "OVDIFF_QUEUE_PREFIX": QUEUE_PREFIX}
-    log = open(shared_paths["tmp"] / "worker.log", "wb")
-    worker_name = f"browser-{os.getpid()}@{socket.gethostname()}"
-    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ovdiff_web", "worker", "-Q", ",".join(queues),
-                             "--pool=solo", "-c", "1", "-l", "INFO", "--without-mingle", "--without-gossip",
-                             "-n", worker_name],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _drop_cached_routing(app)  # or built its router from the unprefixed routes
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {(shared_paths['tmp'] / 'worker.log').read_text()[-3000:]}")
-            if app.control.ping(destination=[worker_name], timeout=0.5):  # our worker, not another session's
-                break
-        else:
-            raise RuntimeError("worker did not answer a ping within 60 s")
-        yield proc
+        yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        client.delete(*queues)
         for key, value in old_conf.items():
             app.conf[key] = value
         _drop_cached_connections(app)
-        worker_log = shared_paths["tmp"] / "worker.log"
-        if worker_log.exists():
-            (REPO / "test-artifacts").mkdir(exist_ok=True)
-            (REPO / "test-artifacts" / "browser-worker.log").write_bytes(worker_log.read_bytes()[-200_000:])
+        _drop_cached_routing(app)
 
 
 def _drop_cached_connections(app: Any) -> None:
@@ -111,6 +127,14 @@ def _drop_cached_connections(app: Any) -> None:
     app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
     app._backend_cache = None
     app._local.__dict__.pop("backend", None)
+
+
+def _drop_cached_routing(app: Any) -> None:
+    """Celery builds its router (a copy of ``task_routes``), queue table and default queue once, at first use:
+    after changing ``task_routes`` / ``task_default_queue`` they must be rebuilt, or they keep the old prefix."""
+    app.amqp._rtable = None
+    for name in ("router", "queues", "default_queue"):
+        app.amqp.__dict__.pop(name, None)
 
 
 @pytest.fixture(scope="session")

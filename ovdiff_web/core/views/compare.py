@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from ovdiff_web.core import access
 from ovdiff_web.core.models import Run
+from ovdiff_web.core.services import compare as compare_service
 from ovdiff_web.core.services import run_report
 from ovdiff_web.core.views.common import ui_login_required
 
@@ -23,26 +24,11 @@ def compare(request: HttpRequest) -> HttpResponse:
     found = {r.pk: r for r in access.scope(Run.objects.filter(pk__in=ids), request.user).select_related("dataset", "vocabulary")}
     runs = [found[i] for i in ids if i in found]
     missing = [i for i in ids if i not in found]
-    names: list[str] = []
-    for run in runs:
-        for name in run.class_names or []:
-            if name not in names:
-                names.append(name)
-    class_rows = []
-    versions = [run_report.support_versions(r) for r in runs]
-    for name in names:
-        values = [(r.per_class_iou or {}).get(name) for r in runs]
-        present = [v for v in values if v is not None]
-        best = max(present) if len(present) > 1 else None
-        used = [v.get(name) for v in versions]
-        change = values[-1] - values[0] if len(values) > 1 and None not in (values[0], values[-1]) else None
-        class_rows.append({"name": name, "values": values, "best": best, "versions": used,
-                           "curated": len({u for u in used if u is not None}) > 1, "change": change,
-                           "spread": (max(present) - min(present)) if len(present) > 1 else None})
+    class_rows = compare_service.class_rows(runs)
     show_all = request.GET.get("all") == "1"
     diff = run_report.settings_diff(runs) if runs else []
     context = {
-        "runs": runs, "missing": missing, "class_rows": class_rows,
+        "runs": runs, "missing": missing, "class_rows": class_rows, "mismatches": compare_service.mismatches(runs),
         "settings_rows": diff if show_all else [row for row in diff if row["differs"]],
         "n_same": sum(1 for row in diff if not row["differs"]), "show_all": show_all,
         "choices": access.scope(Run.objects.filter(status=Run.Status.SUCCEEDED), request.user).select_related("dataset")[:100],
