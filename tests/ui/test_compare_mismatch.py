@@ -66,3 +66,11 @@ def test_another_users_run_is_neither_compared_nor_described(client: Any, other_
     page = client.get(f"/compare/?runs={finished_run.pk},{own.pk}").content.decode()
     assert "no longer exist" in page and "data-mismatch" not in page
     assert "also has" not in page and "'demo'" not in html_lib.unescape(page)
+
+
+def test_the_run_picker_offers_evaluations_not_prediction_jobs(ui: Any, finished_run: Run) -> None:
+    """A prediction job has no ground truth and no mIoU: there is nothing of it to compare."""
+    job = _copy(finished_run, kind=Run.Kind.SEGMENTATION, dataset=None, miou=None)
+    picker = ui.get("/compare/").content.decode().split("<select", 1)[1].split("</select>", 1)[0]
+    assert f'value="{finished_run.pk}"' in picker
+    assert f'value="{job.pk}"' not in picker

@@ -31,7 +31,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         "runs": runs, "missing": missing, "class_rows": class_rows, "mismatches": compare_service.mismatches(runs),
         "settings_rows": diff if show_all else [row for row in diff if row["differs"]],
         "n_same": sum(1 for row in diff if not row["differs"]), "show_all": show_all,
-        "choices": access.scope(Run.objects.filter(status=Run.Status.SUCCEEDED), request.user).select_related("dataset")[:100],
+        "choices": access.scope(Run.objects.filter(status=Run.Status.SUCCEEDED, kind=Run.Kind.EVALUATION), request.user).select_related("dataset")[:100],
         "selected": ids,
     }
     return render(request, "ovdiff/compare.html", context)
