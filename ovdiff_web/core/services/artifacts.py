@@ -4,12 +4,14 @@ skipped when present and written atomically."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.conf import settings
 
 from engine.atomic import atomic_write
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def record_artifacts(profile: str, support: Any, banks: dict[str, Any]) -> Any:
@@ -34,6 +36,7 @@ def record_artifacts(profile: str, support: Any, banks: dict[str, Any]) -> Any:
 
 def write_support_pngs(rel_dir: Path, image: Any) -> dict[str, str]:
     """image / attribution / fg / bg / overlay PNGs (atomic writes, skipped when already present)."""
+    import numpy as np
     from PIL import Image
 
     out: dict[str, str] = {}

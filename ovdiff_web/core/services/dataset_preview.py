@@ -5,9 +5,10 @@ The opened dataset and an id -> sample index are cached per (format, root, split
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 PREVIEW_PAGE = 12
 

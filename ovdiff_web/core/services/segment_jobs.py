@@ -11,11 +11,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image
 
 from ovdiff_web.core.jobs import SegmentJob
 
@@ -51,6 +49,7 @@ def queue(upload: Any, class_names: Sequence[str], profile: str, user: Any) -> S
 
     ``engine.errors.BadInputError`` for an unusable image, ``quotas.QuotaExceeded`` when the user has too much
     queued, ``queue.QueueUnavailable`` when the broker is down; in every refusal nothing is left on disk."""
+    from PIL import Image
     from engine.images import load_image
     from ovdiff_web.core.services import queue, quotas
 
@@ -90,6 +89,8 @@ def _send(job_id: int) -> None:
 
 def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
     """Worker side: segment the stored image with the job's classes and write what the result page shows."""
+    import numpy as np
+    from PIL import Image
     from engine.class_specs import class_specs
     from engine.images import load_image, save_label_png
 

@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 from django.conf import settings
-from PIL import Image
 
 from engine.profiles import is_random_profile
 from ovdiff_web.core.services.segment_jobs import SEGMENT_DIR  # the worker writes, this module reads
@@ -29,6 +27,7 @@ def segment_result(token: str) -> dict[str, Any]:
 
 def explain_stored_pixel(token: str, x: int, y: int) -> dict[str, Any]:
     """Which prototype decided pixel (x, y) of a stored segmentation, and the support region it came from."""
+    import numpy as np
     from engine.errors import BadInputError
     from engine.segment.explain import explain_pixel
     from engine.images import load_label_png

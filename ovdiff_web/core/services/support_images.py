@@ -6,10 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 from django.conf import settings
 from django.db.models import F
-from PIL import Image
 
 from ovdiff_web.core.models import VocabularyClass
 from ovdiff_web.core.services.run_images import png_bytes
@@ -27,6 +25,8 @@ def save_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> int:
     import shutil
     import tempfile
     import uuid
+
+    from PIL import Image
 
     from engine.errors import BadInputError
     from engine.images import load_image
@@ -84,6 +84,9 @@ SUPPORT_LAYERS = ("attribution", "fg_mask", "bg_mask")
 
 def support_layer_png(path: Path, layer: str) -> bytes:
     """A transparent overlay from a stored grayscale PNG: attribution as a heat map, fg red, bg blue."""
+    import numpy as np
+    from PIL import Image
+
     grey = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
     rgba = np.zeros(grey.shape + (4,), dtype=np.uint8)
     if layer == "attribution":
