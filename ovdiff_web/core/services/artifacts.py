@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from engine.atomic import atomic_write
+from ovdiff_web.core.services import media_store
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,5 +61,6 @@ def write_support_pngs(rel_dir: Path, image: Any) -> dict[str, str]:
         target = Path(settings.MEDIA_ROOT) / rel
         if not target.exists():
             atomic_write(target, lambda tmp, a=array: Image.fromarray(a).save(tmp, format="PNG"))
+            media_store.publish(rel)  # the dashboard may run on another machine
         out[field] = rel.as_posix()
     return out

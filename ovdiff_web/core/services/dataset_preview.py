@@ -23,7 +23,9 @@ def _opened(fmt: str, root: str, split: str, protocol: str) -> tuple[Any, dict[s
 
 def find_sample(dataset: Any, image_id: str) -> tuple[Any, Any]:
     """(SegDataset, Sample) of one image of ``dataset``; LookupError when it is not (or no longer) there."""
-    seg, index = _opened(dataset.format, dataset.root, dataset.split or "val", dataset.protocol or "")
+    from ovdiff_web.core.services.engine_bridge import dataset_root
+
+    seg, index = _opened(dataset.format, dataset_root(dataset), dataset.split or "val", dataset.protocol or "")
     sample = index.get(image_id)
     if sample is None:
         raise LookupError(f"image {image_id!r} is not in dataset {dataset.name!r}")

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import F
 
 from ovdiff_web.core.models import VocabularyClass
+from ovdiff_web.core.services import media_store
 from ovdiff_web.core.services.run_images import png_bytes
 
 
@@ -54,6 +55,7 @@ def save_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> int:
             Image.fromarray(array).save(staging / f"{i:03d}.png", format="PNG")
         final = parent / uuid.uuid4().hex
         staging.rename(final)
+        media_store.publish(final)  # workers on other machines build the class from it
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
