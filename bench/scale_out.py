@@ -2,7 +2,7 @@
 
 Everything real, as in ``bench.service_latency``: a fresh migrated SQLite database and data directory, an empty
 artifact store per side, gunicorn serving the API, ``celery worker --pool=solo -c 1`` processes consuming the private
-``gpu``/``cpu`` queues on the local Redis (DB 13). A 6-image folder dataset (2 with --quick), one image per shard
+``gpu``/``cpu`` queues on the local Redis (DB 13). A 4-image folder dataset (2 with --quick), one image per shard
 (``OVDIFF_SHARD_SIZE=1``), the service e2e settings (2 support images, 4 steps, attribution masks), 4 classes.
 Timed from queueing the run through the API to the run's ``succeeded``; workers are ready before queueing. Both
 sides share the database, server and uploaded dataset (set-up the figure does not time); each side's workers
@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.service_latency import (FAST_SETTINGS, FINISHED, ROOT, _demo_zip, _env, _free_port, _stop, _wait_http,
                                    _wait_ready)
 
-N_IMAGES = 6  # 4 class tasks + 6 shard tasks: enough for two workers to share
+N_IMAGES = 4  # 4 class tasks + 4 shard tasks: enough for two workers to share
 
 
 def _upload(base: str, token: str, n_images: int) -> int:

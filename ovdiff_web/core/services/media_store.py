@@ -180,8 +180,8 @@ def upload_parts(root: str | Path) -> tuple[str, ...]:
 def local_dataset_root(root: str, uploaded: bool) -> str:
     """Where an uploaded dataset's files are on this machine (its folder fetched from the bucket when missing);
     a server-path dataset's root unchanged (those folders must exist on every machine)."""
-    if not uploaded or not configured() or Path(root).is_dir():
-        return root
+    if not uploaded or not configured() or Path(root).resolve().is_relative_to(Path(settings.MEDIA_ROOT).resolve()):
+        return root  # no bucket, or the folder is this machine's own upload
     parts = upload_parts(root)
     if not parts:
         return root
