@@ -16,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ovdiff_web.core.jobs import SegmentJob
+from ovdiff_web.core.services import media_store
+from ovdiff_web.core.services.paths import media_path
 
 SEGMENT_DIR = "segment"
 
@@ -66,6 +68,7 @@ def queue(upload: Any, class_names: Sequence[str], profile: str, user: Any) -> S
         image = load_image(raw)  # decoding only (PIL, bounded pixels): no model
         raw.unlink()
         Image.fromarray(image).save(out / "image.png")
+        media_store.publish(out / "image.png")  # the worker may be on another machine
         with transaction.atomic():
             job = SegmentJob.objects.create(token=token, user=user, profile=profile, class_names=list(class_names))
             transaction.on_commit(lambda: _send(job.pk))
@@ -95,7 +98,7 @@ def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
     from engine.images import load_image, save_label_png
 
     out = job_dir(job.token)
-    image = load_image(out / "image.png")
+    image = load_image(media_path(f"{SEGMENT_DIR}/{job.token}/image.png"))  # fetched when the web is elsewhere
     classes = class_specs(job.class_names)
     for spec in classes:  # the slow part (sampling, masks, prototypes), interruptible: cached for the segmenter
         ovd.banks(spec, cancel=cancel)
@@ -119,9 +122,11 @@ def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
                                 for owner, src in entries] for e, entries in seg.prototype_index.items()},
     }
     (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    media_store.publish(out)  # the result page may be served by another machine
 
 
 def discard(job: SegmentJob) -> None:
     """Delete a job's row and files."""
     shutil.rmtree(job_dir(job.token), ignore_errors=True)
+    media_store.remove(f"{SEGMENT_DIR}/{job.token}")
     job.delete()

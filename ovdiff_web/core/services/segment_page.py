@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Sequence
 
-from django.conf import settings
-
 from engine.profiles import is_random_profile
+from ovdiff_web.core.services.paths import media_path
 from ovdiff_web.core.services.segment_jobs import SEGMENT_DIR  # the worker writes, this module reads
 
 
@@ -17,10 +15,10 @@ def segment_result(token: str) -> dict[str, Any]:
     """The stored result of a finished segmentation job; LookupError when it does not exist."""
     if not token.isalnum():
         raise LookupError("no such segmentation")
-    out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token
-    if not (out / "meta.json").is_file():
+    path = media_path(f"{SEGMENT_DIR}/{token}/meta.json")  # fetched when the worker was elsewhere
+    if not path.is_file():
         raise LookupError("no such segmentation")
-    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    meta = json.loads(path.read_text(encoding="utf-8"))
     meta.update(token=token, image=f"{SEGMENT_DIR}/{token}/image.png", labels=f"{SEGMENT_DIR}/{token}/labels.png")
     return meta
 
@@ -34,9 +32,8 @@ def explain_stored_pixel(token: str, x: int, y: int) -> dict[str, Any]:
     from engine.types import ProtoSource, Segmentation
 
     meta = segment_result(token)
-    out = Path(settings.MEDIA_ROOT) / SEGMENT_DIR / token
-    labels = load_label_png(out / "labels.png")
-    arrays = np.load(out / "explain.npz")
+    labels = load_label_png(media_path(f"{SEGMENT_DIR}/{token}/labels.png"))
+    arrays = np.load(media_path(f"{SEGMENT_DIR}/{token}/explain.npz"))
     winners = {k[2:]: arrays[k] for k in arrays.files if k.startswith("w_")}
     scores = {k[2:]: arrays[k] for k in arrays.files if k.startswith("s_")}
     index = {e: [(owner, ProtoSource(kind=kind, mask=mask, image_index=img, cluster=cl,
