@@ -26,7 +26,7 @@ from typing import Any, Iterable
 from django.conf import settings
 
 MARKER = ".complete"
-_CLIENTS: dict[str, Any] = {}  # one boto3 client per process and endpoint (clients are thread-safe)
+_CLIENTS: dict[str | None, Any] = {}  # one boto3 client per process and endpoint (clients are thread-safe)
 _UPLOAD_KEY = re.compile(r"[0-9a-f]{32}")  # the folder ``uploads.extract_zip`` creates per upload
 
 
