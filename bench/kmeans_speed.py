@@ -21,7 +21,7 @@ from bench.common import Context, timed
 K = 32
 MAX_ITER = 30
 TOL = 1e-4
-REPEATS_768 = 3
+REPEATS_768 = 2
 N_7680 = 32_768
 
 
