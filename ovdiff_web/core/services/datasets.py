@@ -89,10 +89,10 @@ def create_from_upload(*, name: str, fmt: str, upload: IO[bytes], split: str, pr
     storage the folder is published first, so a worker on any machine can ingest or segment it."""
     root = extract_zip(upload, Path(settings.MEDIA_ROOT) / "datasets")
     try:
-        media_store.publish("/".join(media_store.upload_parts(root)[:2]))
+        media_store.publish(media_store.upload_folder(root))
         return _create_row(name=name, format=fmt, source=Dataset.Source.UPLOAD, root=str(root), split=split,
                            protocol=protocol, created_by=_user(user))
-    except NameTaken:  # a parallel upload took the name meanwhile: keep nothing of this one
+    except BaseException:  # a parallel upload took the name meanwhile (or the bucket failed): keep nothing of this one
         _remove_upload_folder(root)
         raise
 
@@ -201,8 +201,8 @@ def _remove_upload_folder(root: Path) -> None:
     root = root.resolve()
     if root.is_relative_to(base) and root != base:
         shutil.rmtree(base / root.relative_to(base).parts[0], ignore_errors=True)
-    if media_store.upload_parts(root):
-        media_store.remove("/".join(media_store.upload_parts(root)[:2]))
+    if media_store.upload_folder(root):
+        media_store.remove(media_store.upload_folder(root))
 
 
 def _user(user: Any) -> Any:

@@ -177,6 +177,11 @@ def upload_parts(root: str | Path) -> tuple[str, ...]:
     return ()
 
 
+def upload_folder(root: str | Path) -> str:
+    """``datasets/<key>``: the published folder holding an uploaded dataset's root ("" for any other path)."""
+    return "/".join(upload_parts(root)[:2])
+
+
 def local_dataset_root(root: str, uploaded: bool) -> str:
     """Where an uploaded dataset's files are on this machine (its folder fetched from the bucket when missing);
     a server-path dataset's root unchanged (those folders must exist on every machine)."""
@@ -185,7 +190,7 @@ def local_dataset_root(root: str, uploaded: bool) -> str:
     parts = upload_parts(root)
     if not parts:
         return root
-    fetch_tree("/".join(parts[:2]))
+    fetch_tree(upload_folder(root))
     return str(Path(settings.MEDIA_ROOT).joinpath(*parts))
 
 
