@@ -15,6 +15,12 @@ HEADLINES: list[tuple[str, str, str, Any]] = [
     ("batched_window_ratio", "per-image time, windows batched / one at a time", "<= 1.0", lambda v: v <= 1.0),
     ("scale_out_ratio", "one tiny evaluation, wall time with two Celery workers / one worker", "well under 1",
      lambda v: v < 1.0),
+    ("warm_second_job_ratio", "prediction jobs: per-image latency of a second job with the same vocabulary / the "
+     "first job of a fresh worker (models, banks, segmenter stay loaded)", "< 1", lambda v: v < 1.0),
+    ("predict_submit_to_first_result_seconds", "one-image tiny prediction job: submit -> first result (s)",
+     "seconds", None),
+    ("predict_queue_overhead_seconds", "that minus the job's own segment time: what queueing adds (s)", "seconds",
+     None),
     ("kmeans_speedup", "sklearn KMeans time / engine K-means time (worst shape)", ">= 5", lambda v: v >= 5),
     ("kmeans_inertia_rel_diff", "abs(inertia - sklearn inertia) / sklearn inertia (worst shape)", "<= 0.01",
      lambda v: v <= 0.01),

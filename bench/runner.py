@@ -29,6 +29,7 @@ BENCHMARKS: tuple[str, ...] = (
     "vocab_growth",
     "vocab_scaling",
     "service_latency",
+    "prediction_jobs",
     "scale_out",
     "fewshot_cpu",
 )

@@ -265,6 +265,9 @@ CELERY_TASK_TIME_LIMIT = OVDIFF_TASK_TIME_LIMIT_S + 120
 OVDIFF_FAIR_CHUNK = env_int("OVDIFF_FAIR_CHUNK", 8, minimum=1)
 OVDIFF_MAX_ACTIVE_PER_USER = env_int("OVDIFF_MAX_ACTIVE_PER_USER", 10, minimum=1)
 OVDIFF_MAX_CLASSES_PER_VOCABULARY = env_int("OVDIFF_MAX_CLASSES_PER_VOCABULARY", 1000, minimum=1)
+# Prediction jobs (POST /api/predictions/): images per job and pixels per image (checked before decoding).
+OVDIFF_PREDICT_MAX_IMAGES = env_int("OVDIFF_PREDICT_MAX_IMAGES", 5000, minimum=1)
+OVDIFF_PREDICT_MAX_PIXELS = env_int("OVDIFF_PREDICT_MAX_PIXELS", 40_000_000, minimum=1)
 OVDIFF_MAX_SUPPORT_IMAGES = env_int("OVDIFF_MAX_SUPPORT_IMAGES", 128, minimum=1)
 # Watchdog (celery beat): a run with no sign of life for OVDIFF_STALL_AFTER_S whose tasks no queue or live worker
 # holds is marked failed ("stalled since ..."), so resume and cancel work on it.

@@ -11,8 +11,6 @@ from ovdiff_web.core.models import PROFILE_CHOICES, Dataset, Vocabulary
 from ovdiff_web.core.services.vocab import parse_names
 
 MAX_CLASSES = 1000
-# classes one "segment an image" request may name (each new one costs a support set on a worker)
-MAX_SEGMENT_CLASSES = 30
 
 
 class RunForm(forms.Form):
@@ -40,12 +38,17 @@ class RunForm(forms.Form):
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
 
     def clean_overrides(self) -> dict[str, Any]:
-        from ovdiff_web.core.services.settings_catalog import parse_overrides
+        return clean_overrides_text(self.cleaned_data.get("overrides"))
 
-        try:
-            return parse_overrides(self.cleaned_data.get("overrides") or "")
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
+
+def clean_overrides_text(text: str | None) -> dict[str, Any]:
+    """Settings overrides typed in a form (``group.field=value`` lines or JSON), as a dict; a field error else."""
+    from ovdiff_web.core.services.settings_catalog import parse_overrides
+
+    try:
+        return parse_overrides(text or "")
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from None
 
 
 class ClassNamesField(forms.CharField):
@@ -129,22 +132,44 @@ class SupportUploadForm(forms.Form):
     images = MultipleFileField(help_text="your own support images (PNG/JPEG) replace the generated ones")
 
 
-class SegmentForm(forms.Form):
-    image = forms.ImageField(help_text="PNG or JPEG")
-    class_names = ClassNamesField(label="Classes", widget=forms.Textarea(attrs={"rows": 3, "placeholder": "cat, dog, grass"}))
+class MultipleImagesInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFilesField(forms.FileField):
+    """Several uploaded files from one input (validated as images by the prediction service, not here)."""
+
+    widget = MultipleImagesInput
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, (list, tuple)) else [data] if data else []
+        return [super(MultipleFilesField, self).clean(f, initial) for f in files]
+
+
+class PredictionForm(forms.Form):
+    """Queue a prediction job: images (or a zip), a stored vocabulary or typed classes, a profile."""
+
+    images = MultipleFilesField(required=False, help_text="one or many PNG/JPEG images")
+    archive = forms.FileField(required=False, label="or a zip of images")
+    vocabulary = forms.ModelChoiceField(queryset=Vocabulary.objects.none(), required=False,
+                                        empty_label="— type classes below —")
+    classes = forms.CharField(required=False, label="Classes", widget=forms.Textarea(
+        attrs={"rows": 2, "placeholder": "cat, dog, sky, grass"}), help_text="one per line or comma separated")
+    stuff = forms.CharField(required=False, label="Stuff classes", help_text="which typed classes are stuff "
+                            "(sky, grass...); blank lets the labeller decide")
     profile = forms.ChoiceField(choices=PROFILE_CHOICES)
+    overrides = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "mono"}),
+                                label="Settings overrides",
+                                help_text="optional: one setting per line as group.field=value, e.g. "
+                                          "support.n_images=4")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["vocabulary"].queryset = access.scope(Vocabulary.objects.all(), user).order_by("name")
         self.fields["profile"].initial = settings.OVDIFF_PROFILE
-        self.fields["profile"].help_text = "the image is segmented on a worker; this page shows it when done"
 
-    def clean_class_names(self) -> list[str]:
-        names = self.cleaned_data["class_names"]
-        if len(names) > MAX_SEGMENT_CLASSES:
-            raise forms.ValidationError(f"{len(names)} classes; at most {MAX_SEGMENT_CLASSES} per image (queue a run "
-                                        "on a dataset for a bigger vocabulary)")
-        return names
+    def clean_overrides(self) -> dict[str, Any]:
+        return clean_overrides_text(self.cleaned_data.get("overrides"))
 
 
 # --- datasets ------------------------------------------------------------------------------------------------

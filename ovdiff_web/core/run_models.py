@@ -26,7 +26,7 @@ class Run(Shareable):
 
     class Kind(models.TextChoices):
         EVALUATION = "evaluation"
-        SEGMENTATION = "segmentation"
+        SEGMENTATION = "segmentation"  # a prediction job: images without ground truth (services/predictions.py)
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -48,6 +48,8 @@ class Run(Shareable):
     profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
     settings = models.JSONField(default=dict, blank=True)
     limit = models.PositiveIntegerField(null=True, blank=True, help_text="evaluate only the first N images")
+    image_root = models.CharField(max_length=500, blank=True,
+                                  help_text="prediction jobs: the folder of unlabelled images (ids are paths in it)")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
@@ -174,6 +176,8 @@ class ImageResult(models.Model):
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
     classes_present = models.JSONField(default=list, blank=True)
+    kept_classes = models.JSONField(default=list, blank=True, help_text="classes the pre-filter kept (predictions)")
+    pixel_share = models.JSONField(default=dict, blank=True, help_text="class name -> fraction of the image's pixels")
     created_at = models.DateTimeField(auto_now=True)
 
     class Meta:

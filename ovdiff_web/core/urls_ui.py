@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from ovdiff_web.core.views import (classes, compare, dataset_files, datasets, files, manage, run_files, runs, segment,
+from ovdiff_web.core.views import (classes, compare, dataset_files, datasets, files, manage, predictions, run_files,
+                                   runs, segment,
                                    sharing, vocabularies, workers)
 
 app_name = "ui"
@@ -47,7 +48,14 @@ urlpatterns = [
     path("classes/<int:pk>/regenerate/<str:task_id>.json", classes.class_regenerate_status,
          name="class_regenerate_status"),
     path("support-images/<int:image_pk>/<str:layer>.png", classes.support_layer, name="support_layer"),
-    path("segment/", segment.segment, name="segment"),
+    path("segment/", predictions.segment, name="segment"),
+    path("segment/jobs/<int:pk>/", predictions.prediction, name="prediction"),
+    path("segment/jobs/<int:pk>/image/", predictions.prediction_image, name="prediction_image"),
+    path("segment/jobs/<int:pk>/input.png", predictions.prediction_input, name="prediction_input"),
+    path("segment/jobs/<int:pk>/overlay.png", predictions.prediction_overlay, name="prediction_overlay"),
+    path("segment/jobs/<int:pk>/explain.json", predictions.prediction_explain, name="prediction_explain"),
+    path("segment/jobs/<int:pk>/labels.zip", predictions.prediction_labels_zip, name="prediction_labels_zip"),
+    path("segment/jobs/<int:pk>/coco.json", predictions.prediction_coco, name="prediction_coco"),
     path("segment/<str:token>/", segment.segment_result, name="segment_result"),
     path("segment/<str:token>/labels.png", segment.segment_overlay, name="segment_overlay"),
     path("segment/<str:token>/explain.json", segment.segment_explain, name="segment_explain"),

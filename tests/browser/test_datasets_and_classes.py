@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import QUEUE_PREFIX, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -115,18 +116,31 @@ def test_datasets_regenerate_and_segment_on_a_worker(page: Any, live_server: Any
     log = (tmp / "worker.log").read_text(errors="replace")
     assert f"{QUEUE_PREFIX}gpu" in log and "tasks.artifacts.regenerate_class" in log  # routed to the private queue
 
-    # "segment an image" is queued on the worker (never run in the web process); the page polls until done
+    # the Segment page queues a prediction job on the worker (never run in the web process); its page follows it
     pg.goto(f"{base}/segment/")
-    sample = next((tmp / "src" / "images").glob("demo_000.png"))
-    pg.set_input_files("#id_image", str(sample))
-    pg.fill("#id_class_names", "brick")
+    samples = sorted((tmp / "src" / "images").glob("demo_00[01].png"))
+    pg.set_input_files("#id_images", [str(p) for p in samples])
+    pg.fill("#id_classes", "brick")
     pg.select_option("#id_profile", "tiny")
-    pg.click("main form button[type=submit]")
-    pg.wait_for_selector("[data-segment-status]")  # the waiting page (queued or running), reloading itself
+    pg.click("main form[data-prediction-form] button[type=submit]")
+    pg.wait_for_selector("[data-progress-url], [data-finished]")  # the job page with its progress
     screenshot(pg, "segment-queued")
-    pg.wait_for_selector("fieldset.legend", timeout=REGEN_TIMEOUT_MS)  # the worker finished: the result page
+    pg.wait_for_selector("[data-prediction-images] figure", timeout=REGEN_TIMEOUT_MS)  # reloaded when finished
+    assert pg.locator("[data-prediction-images] figure").count() == 2
+    assert pg.locator("[data-download-coco]").count() == 1
+    assert_accessible(pg, base, "prediction job")
+    pg.locator("[data-prediction-images] figure a").first.click()
+    pg.wait_for_selector("fieldset.legend")
     assert "brick" in pg.locator("fieldset.legend").inner_text()
+    pg.wait_for_load_state("networkidle")  # the image is loaded: the click maps to one of its pixels
+    pg.locator("[data-explain-url]").focus()  # keyboard picking: a marker, then Enter asks the server
+    pg.keyboard.press("Enter")
+    pg.wait_for_selector("[data-explain-out] .card", timeout=30_000)  # which prototype decided the pixel
+    assert "prototype #" in pg.locator("[data-explain-out]").inner_text()
+    assert_accessible(pg, base, "prediction image")
+    pg.goto(f"{base}/segment/")
+    assert_accessible(pg, base, "segment page")
     log = (tmp / "worker.log").read_text(errors="replace")
-    assert "tasks.segment_image.segment_image" in log
+    assert "tasks.segment.segment_shard" in log
     screenshot(pg, "segment-done")
     watch.assert_clean()

@@ -4,13 +4,11 @@ separate processes) share only the database, Redis and one S3-compatible bucket 
 A dataset uploaded through the API lands in the bucket; the worker fetches it into its own MEDIA_ROOT, builds the
 classes into the bucket's artifact store and writes run outputs that it publishes; the web never sees the worker's
 folders, yet its dashboard serves the predictions, overlays and metrics.json of the run (fetched on first read),
-and refuses them to a second user. The same holds for "segment an image" (upload on the web, result from the worker).
+and refuses them to a second user.
 """
 from __future__ import annotations
 
 import hashlib
-import io
-import time
 from pathlib import Path
 from typing import Any
 
@@ -86,36 +84,7 @@ def test_dataset_uploaded_on_the_web_is_evaluated_elsewhere_and_served_back(
     support_pngs = [k for k in _objects(s3, bucket, "media/support/") if k.endswith(".png")]
     assert support_pngs and client.get(f"/files/support/{support_pngs[0]}").status_code == 200
 
-    # "Segment an image": the web stores the upload, the worker elsewhere fetches it and publishes the result.
-    from ovdiff_web.core.jobs import SegmentJob
-
-    response = client.post("/segment/", {"image": _png(), "class_names": "cat", "profile": "tiny"})
-    assert response.status_code == 302, response.content
-    job = SegmentJob.objects.get()
-    deadline = time.monotonic() + 300
-    while job.status in SegmentJob.ACTIVE and time.monotonic() < deadline:
-        time.sleep(0.5)
-        job.refresh_from_db()
-    assert job.status == "succeeded", (job.error, workers.log_text())
-    assert (worker_media / "segment" / job.token / "image.png").is_file()  # fetched by the worker
-    assert not (web_media / "segment" / job.token / "meta.json").exists()
-    assert client.get(f"/segment/{job.token}/").status_code == 200
-    assert client.get(f"/segment/{job.token}/labels.png").status_code == 200
-    assert client.get(f"/segment/{job.token}/explain.json?x=1&y=1").status_code == 200
-    assert (web_media / "segment" / job.token / "meta.json").is_file()
-
     # A second user gets nothing of it.
     client.force_login(other_user)
     assert client.get(f"/files/{rows[0]['prediction']}").status_code == 404
     assert client.get(f"/runs/{run_id}/images/{rows[0]['id']}/pred.png").status_code == 404
-    assert client.get(f"/segment/{job.token}/labels.png").status_code == 404
-
-
-def _png() -> io.BytesIO:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 16), (200, 40, 40)).save(buf, format="PNG")
-    buf.seek(0)
-    buf.name = "x.png"
-    return buf

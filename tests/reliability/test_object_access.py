@@ -75,7 +75,8 @@ def _fill(template: str, world: dict[str, Any]) -> str:
     if head == "library":  # library/<kind>/<pk>/...: alice's vocabulary
         head = "vocabularies"
     owner_of_pk = {"runs": "run", "vocabularies": "vocab", "classes": "cls", "datasets": "dataset",
-                   "support-sets": "support", "banks": "support", "support-images": "image"}
+                   "support-sets": "support", "banks": "support", "support-images": "image",
+                   "predictions": "run", "segment": "run"}  # prediction jobs are runs
     values = {
         "pk": world[owner_of_pk.get(head, "run")].pk if head in owner_of_pk else None,
         "object_id": world[ADMIN_MODELS[head]].pk if head in ADMIN_MODELS else 1,

@@ -124,6 +124,18 @@ def _png() -> io.BytesIO:
     return buf
 
 
+def legacy_job(user: Any, media_root: Path) -> Any:
+    """A ``SegmentJob`` of the earlier "segment an image" page, as it was stored (row + image.png)."""
+    import uuid
+
+    from ovdiff_web.core.jobs import SegmentJob
+
+    token = uuid.uuid4().hex
+    (media_root / "segment" / token).mkdir(parents=True)
+    Image.open(_png()).save(media_root / "segment" / token / "image.png")
+    return SegmentJob.objects.create(token=token, user=user, profile="tiny", class_names=["cat"])
+
+
 def _queued_messages(client: Any, queue: str) -> list[dict[str, Any]]:
     import base64
     import json
@@ -135,38 +147,15 @@ def _queued_messages(client: Any, queue: str) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.mark.parametrize("profile", ["tiny", "paper"])
-def test_segment_is_queued_on_a_worker_not_run_in_the_web_process(ui: Any, media_root: Path, private_queue: Any,
-                                                                  profile: str,
-                                                                  django_capture_on_commit_callbacks: Any) -> None:
-    from ovdiff_web.core.jobs import SegmentJob
-
-    client, prefix = private_queue
-    with django_capture_on_commit_callbacks(execute=True):
-        response = ui.post("/segment/", {"image": _png(), "class_names": "cat, dog", "profile": profile})
-    assert response.status_code == 302
-    job = SegmentJob.objects.get()
-    assert response["Location"] == f"/segment/{job.token}/"
-    assert _queued_messages(client, f"{prefix}gpu") == [{"task": "tasks.segment_image.segment_image",
-                                                         "args": [job.pk]}]
-    assert job.status == "queued" and job.class_names == ["cat", "dog"] and job.profile == profile
-    page = ui.get(response["Location"])
-    html = page.content.decode()
-    assert page.status_code == 200 and "Waiting for a worker" in html and 'http-equiv="refresh"' in html
-    folder = media_root / "segment" / job.token
-    assert (folder / "image.png").is_file() and not (folder / "labels.png").exists()  # nothing computed here
-
-
 @pytest.mark.slow  # builds two tiny support sets (~50 s on a busy 2-core machine)
 def test_segment_job_runs_in_the_task_and_only_its_owner_sees_it(ui: Any, media_root: Path, private_queue: Any,
-                                                                   other_user: Any) -> None:
+                                                                   user: Any, other_user: Any) -> None:
     from django.test import Client
 
     from ovdiff_web.core.jobs import SegmentJob
     from tasks.segment_image import segment_image
 
-    ui.post("/segment/", {"image": _png(), "class_names": "cat", "profile": "tiny"})
-    job = SegmentJob.objects.get()
+    job = legacy_job(user, media_root)  # an earlier single-image job, still queued when the service was upgraded
     segment_image.apply(args=(job.pk,))  # what the worker does with the queued message
     job.refresh_from_db()
     assert job.status == "succeeded", job.error
@@ -179,28 +168,3 @@ def test_segment_job_runs_in_the_task_and_only_its_owner_sees_it(ui: Any, media_
     for url in (f"/segment/{job.token}/", f"/segment/{job.token}/labels.png",
                 f"/segment/{job.token}/explain.json?x=1&y=1", f"/files/segment/{job.token}/image.png"):
         assert bob.get(url).status_code == 404, url
-
-
-def test_segment_refusals_keep_nothing(ui: Any, media_root: Path, private_queue: Any, settings: Any) -> None:
-    from ovdiff_web.celery import app
-    from ovdiff_web.core.jobs import SegmentJob
-
-    bad = io.BytesIO(b"not an image")
-    bad.name = "x.png"
-    assert ui.post("/segment/", {"image": bad, "class_names": "cat", "profile": "tiny"}).status_code == 400
-    many = ", ".join(f"c{i}" for i in range(31))
-    response = ui.post("/segment/", {"image": _png(), "class_names": many, "profile": "tiny"})
-    assert response.status_code == 400 and "at most 30" in response.content.decode()
-    old = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        response = ui.post("/segment/", {"image": _png(), "class_names": "cat", "profile": "tiny"})
-    finally:
-        app.conf.broker_url = old
-    assert response.status_code == 503 and "nothing was queued" in response.content.decode()
-    assert not SegmentJob.objects.exists() and not any((media_root / "segment").glob("*/*"))
-    settings.OVDIFF_MAX_ACTIVE_PER_USER = 1
-    assert ui.post("/segment/", {"image": _png(), "class_names": "cat", "profile": "tiny"}).status_code == 302
-    response = ui.post("/segment/", {"image": _png(), "class_names": "cat", "profile": "tiny"})
-    assert response.status_code == 429 and "limit is 1 per user" in response.content.decode()
-    assert SegmentJob.objects.count() == 1

@@ -108,8 +108,8 @@ def test_workers_page_says_when_broker_is_down(ui: Any, settings: Any) -> None:
 
 
 def test_segment_form_errors_keep_input(ui: Any) -> None:
-    response = ui.post("/segment/", {"class_names": "cat, dog", "profile": "tiny"})
+    response = ui.post("/segment/", {"classes": "cat, dog", "profile": "tiny"})
     assert response.status_code == 400
     html = response.content.decode()
-    assert "This field is required" in html and "cat, dog" in html
+    assert "give the images one way" in html and "cat, dog" in html
     assert ui.get("/segment/nosuchtoken/").status_code == 404

@@ -8,7 +8,7 @@ from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
-from ovdiff_web.core.api import run_views, views
+from ovdiff_web.core.api import prediction_views, run_views, views
 from ovdiff_web.security import ObtainExpiringToken
 
 
@@ -36,6 +36,7 @@ router.register("support-sets", views.SupportSetViewSet)
 router.register("banks", views.PrototypeBankViewSet)
 router.register("datasets", views.DatasetViewSet)
 router.register("runs", run_views.RunViewSet)
+router.register("predictions", prediction_views.PredictionViewSet, basename="prediction")
 
 urlpatterns = [
     path("health/", views.health, name="api-health"),

@@ -10,7 +10,6 @@ from django.conf import settings
 START_RUN = "tasks.workflow.start_run"
 REGENERATE_CLASS = "tasks.artifacts.regenerate_class"
 INGEST_DATASET = "tasks.ingest.ingest_dataset"
-SEGMENT_IMAGE = "tasks.segment_image.segment_image"
 
 
 class QueueUnavailable(RuntimeError):

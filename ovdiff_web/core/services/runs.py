@@ -47,6 +47,13 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
     """Create a queued run and enqueue its start on commit. Raises RunInputError for unusable input."""
     from ovdiff_web.core.services import quotas
 
+    if kind == Run.Kind.SEGMENTATION:  # segment a dataset's images without scoring them: a prediction job
+        from ovdiff_web.core.services.predictions import create_prediction
+
+        return create_prediction(user=user, dataset=dataset, vocabulary=vocabulary, profile=profile,
+                                 overrides=overrides,
+                                 classes=[] if vocabulary else [n for n in dataset.class_names
+                                                                if n.lower() != "background"])
     profile = profile or settings.OVDIFF_PROFILE
     quotas.check_can_queue(user)
     if dataset.status != Dataset.Status.READY or not dataset.image_ids:
@@ -58,27 +65,38 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
             raise RunInputError(f"vocabulary {vocabulary.name!r} has no classes")
     else:
         snapshot = snapshot_from_dataset(dataset.class_names, dataset.prompts, dataset.has_background)
-    without_support = [c["name"] for c in snapshot if not c.get("user_support_dir")]
-    if profile in FEW_SHOT_PROFILES and without_support:
-        raise RunInputError(f"the {profile} profile has no image generator: upload support images for "
-                            f"{', '.join(without_support)} (class page) or choose another profile")
+    check_support_available(profile, snapshot)
     label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names,
                                   dataset.prompts, dataset.has_background)
     image_ids = list(dataset.image_ids)[: limit or None]
     with transaction.atomic():
-        run = Run.objects.create(
-            kind=kind, vocabulary=vocabulary, vocabulary_snapshot=snapshot, dataset=dataset, profile=profile,
-            settings=config.to_dict(), limit=limit, is_random_weights=is_random_profile(profile),
-            class_names=list(dataset.class_names), label_map=label_map, image_ids=image_ids,
-            created_by=user if getattr(user, "is_authenticated", False) else None)
-        totals = {"support": len(snapshot), "banks": len(snapshot), "segment": len(image_ids),
-                  "metrics": 1 if kind == Run.Kind.EVALUATION else 0}
-        RunStage.objects.bulk_create([RunStage(run=run, name=n, order=i, total=totals[n])
-                                      for i, n in enumerate(STAGES)])
-        size = settings.OVDIFF_SHARD_SIZE
-        RunShard.objects.bulk_create([RunShard(run=run, index=i, image_ids=image_ids[s: s + size])
-                                      for i, s in enumerate(range(0, len(image_ids), size))])
-        transaction.on_commit(lambda: enqueue_start(run.pk))
+        return create_rows(kind=kind, vocabulary=vocabulary, vocabulary_snapshot=snapshot, dataset=dataset,
+                           profile=profile, settings=config.to_dict(), limit=limit,
+                           class_names=list(dataset.class_names), label_map=label_map, image_ids=image_ids,
+                           created_by=user if getattr(user, "is_authenticated", False) else None)
+
+
+def check_support_available(profile: str, snapshot: list[dict[str, Any]]) -> None:
+    """RunInputError when a few-shot profile (no generator) meets classes without uploaded support images."""
+    without_support = [c["name"] for c in snapshot if not c.get("user_support_dir")]
+    if profile in FEW_SHOT_PROFILES and without_support:
+        raise RunInputError(f"the {profile} profile has no image generator: upload support images for "
+                            f"{', '.join(without_support)} (class page) or choose another profile")
+
+
+def create_rows(**fields: Any) -> Run:
+    """The run, its stages and shards, queued on commit: one job row for evaluations and prediction jobs alike
+    (call inside ``transaction.atomic``). ``fields`` are Run fields; ``image_ids`` are split into shards."""
+    image_ids, snapshot = list(fields["image_ids"]), fields["vocabulary_snapshot"]
+    run = Run.objects.create(is_random_weights=is_random_profile(fields["profile"]), **fields)
+    totals = {"support": len(snapshot), "banks": len(snapshot), "segment": len(image_ids),
+              "metrics": 1 if run.kind == Run.Kind.EVALUATION else 0}
+    RunStage.objects.bulk_create([RunStage(run=run, name=n, order=i, total=totals[n])
+                                  for i, n in enumerate(STAGES)])
+    size = settings.OVDIFF_SHARD_SIZE
+    RunShard.objects.bulk_create([RunShard(run=run, index=i, image_ids=image_ids[s: s + size])
+                                  for i, s in enumerate(range(0, len(image_ids), size))])
+    transaction.on_commit(lambda: enqueue_start(run.pk))
     return run
 
 

@@ -1,19 +1,14 @@
-"""Segment an uploaded image ("segment an image" on the dashboard) on a WORKER, never in the web process.
-
-The request validates the image, stores it under ``MEDIA_ROOT/segment/<token>/``, creates a ``SegmentJob`` row and
-queues ``tasks.segment_image.segment_image`` by name; the result page polls the row. The worker's ``compute``
-writes labels, the explanation arrays and the support images the click-to-explain shows, then ``meta.json``."""
+"""The earlier single-image "segment an image" jobs (``SegmentJob``, ``MEDIA_ROOT/segment/<token>/``), superseded
+by prediction jobs (``services/predictions.py``): their rows and pages stay readable, and a job still queued when
+the service was upgraded is finished by ``tasks.segment_image`` (``compute``) on a worker."""
 from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from ovdiff_web.core.jobs import SegmentJob
 from ovdiff_web.core.services import media_store
@@ -44,50 +39,6 @@ def get_job(token: str, user: Any) -> SegmentJob:
 
 def check_owner(token: str, user: Any) -> None:
     get_job(token, user)
-
-
-def queue(upload: Any, class_names: Sequence[str], profile: str, user: Any) -> SegmentJob:
-    """Validate and store the image, create the row and queue the worker task after commit.
-
-    ``engine.errors.BadInputError`` for an unusable image, ``quotas.QuotaExceeded`` when the user has too much
-    queued, ``queue.QueueUnavailable`` when the broker is down; in every refusal nothing is left on disk."""
-    from PIL import Image
-    from engine.images import load_image
-    from ovdiff_web.core.services import queue, quotas
-
-    quotas.check_can_queue(user)
-    queue.require_broker()
-    token = uuid.uuid4().hex
-    out = job_dir(token)
-    out.mkdir(parents=True)
-    try:
-        raw = out / "upload"
-        with open(raw, "wb") as fh:
-            for chunk in upload.chunks():
-                fh.write(chunk)
-        image = load_image(raw)  # decoding only (PIL, bounded pixels): no model
-        raw.unlink()
-        Image.fromarray(image).save(out / "image.png")
-        media_store.publish(out / "image.png")  # the worker may be on another machine
-        with transaction.atomic():
-            job = SegmentJob.objects.create(token=token, user=user, profile=profile, class_names=list(class_names))
-            transaction.on_commit(lambda: _send(job.pk))
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
-    return job
-
-
-def _send(job_id: int) -> None:
-    from ovdiff_web.core.services import queue
-
-    try:
-        task_id = queue.enqueue(queue.SEGMENT_IMAGE, (job_id,), "gpu")
-    except queue.QueueUnavailable as exc:  # broker went away after the check: say so on the job
-        SegmentJob.objects.filter(pk=job_id).update(status=SegmentJob.Status.FAILED, finished_at=timezone.now(),
-                                                    error=str(exc))
-        return
-    SegmentJob.objects.filter(pk=job_id).update(celery_id=task_id)
 
 
 def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:

@@ -30,10 +30,14 @@ def segment_shard(run: Run, shard: RunShard, ovd: Any, cancel: Callable[[], bool
     from engine.evaluation.predictions import write_prediction
     from ovdiff_web.core.services.legend import prediction_label_map, write_shown_labels
 
+    if run.kind == Run.Kind.SEGMENTATION:  # a prediction job: no ground truth (services/prediction_work.py)
+        from ovdiff_web.core.services.prediction_work import predict_shard
+
+        return predict_shard(run, shard, ovd, cancel, after_image)
+
     seg_ds = engine_bridge.open_run_dataset(run)
     samples = {s.id: s for s in seg_ds.samples}
     specs = run.class_specs()
-    evaluate = run.kind == Run.Kind.EVALUATION
     n = seg_ds.num_classes
     cm = ConfusionMatrix(n + 1, seg_ds.ignore_index)
     media, out_dir = Path(settings.MEDIA_ROOT), run_dir(run.pk)
@@ -49,12 +53,12 @@ def segment_shard(run: Run, shard: RunShard, ovd: Any, cancel: Callable[[], bool
         cm.merge(res.confusion)
         present = sorted({seg_ds.class_names[i] for i in np.unique(res.pred).tolist() if i < n})
         ImageResult.objects.update_or_create(run_id=run.pk, image_id=image_id, defaults={
-            "iou": res.iou if evaluate else None, "pixel_accuracy": res.pixel_accuracy if evaluate else None,
+            "iou": res.iou, "pixel_accuracy": res.pixel_accuracy,
             "width": int(res.image.shape[1]), "height": int(res.image.shape[0]), "classes_present": present,
             **{k: p.relative_to(media).as_posix() for k, p in paths.items()}})
         run_state.stage_sync_images(run.pk)
         after_image()
-    RunShard.objects.filter(pk=shard.pk).update(confusion=cm.matrix.tolist() if evaluate else None,
+    RunShard.objects.filter(pk=shard.pk).update(confusion=cm.matrix.tolist(),
                                                 finished_at=timezone.now())
     atomic_write(out_dir / "shards" / f"{shard.index:05d}.npy", lambda tmp: np.save(tmp, cm.matrix))
 

@@ -30,3 +30,19 @@ def worker_status(timeout: float | None = None) -> dict[str, Any]:
         })
     detail = "" if workers else "no worker answered within the timeout"
     return {"broker": "ok", "detail": detail, "workers": workers}
+
+
+def gpu_worker_online(timeout: float | None = None) -> bool:
+    """Whether any live worker consumes the ``gpu`` queue (where class builds and segmentation run)."""
+    from ovdiff_web.celery import queue_name
+
+    gpu = queue_name("gpu")
+    return any(w["ok"] and gpu in w["queues"] for w in worker_status(timeout)["workers"])
+
+
+def waiting_for_gpu_notice(waiting: bool) -> str:
+    """The notice a page shows when jobs wait for a GPU worker and none is online (asked only when some wait)."""
+    if not waiting or gpu_worker_online():
+        return ""
+    return ("Jobs are waiting for a GPU worker, and none is online: they start as soon as a worker consuming the "
+            "gpu queue is running (see the Workers page).")

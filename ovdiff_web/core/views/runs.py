@@ -90,6 +90,8 @@ def _clone_initial(request: HttpRequest) -> dict[str, object] | None:
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Everything about one run: progress, error, per-class IoU, confusion, gallery, settings, exports."""
     run = access.get_readable(_runs_queryset(request), request.user, pk=pk)
+    if run.kind == Run.Kind.SEGMENTATION:  # a prediction job: its own page (images, legend, exports)
+        return redirect("ui:prediction", pk=run.pk)
     csort = choice(request, "csort", ("iou", "-iou", "name", "index"), "iou")
     rows = run_report.per_class_rows(run)
     if csort in ("iou", "-iou"):

@@ -1,46 +1,16 @@
-"""Segment an image: upload, type classes, see the mask and legend; click a pixel to see which prototype
-decided it and the support-image region it came from."""
+"""Results of the earlier single-image "segment an image" jobs (``SegmentJob``), kept readable: the mask and
+legend, and a clicked pixel's prototype and support-image region. New work is a prediction job (views/predictions)."""
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from engine.profiles import random_weights_note
 
-from ovdiff_web.core.forms import SegmentForm
 from ovdiff_web.core.services import run_images, segment_jobs, segment_page
-from ovdiff_web.core.services.queue import QueueUnavailable
-from ovdiff_web.core.services.quotas import QuotaExceeded
 from ovdiff_web.core.views.common import ui_login_required
-
-
-@ui_login_required
-@require_http_methods(["GET", "POST"])
-def segment(request: HttpRequest) -> HttpResponse:
-    """Queue the segmentation of an uploaded image on a worker (never in this process) and show its page."""
-    form = SegmentForm(request.POST or None, request.FILES or None)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        from engine.errors import BadInputError
-
-        data = form.cleaned_data
-        try:
-            job = segment_jobs.queue(data["image"], data["class_names"], data["profile"], request.user)
-        except BadInputError as exc:
-            form.add_error("image", str(exc))
-        except QuotaExceeded as exc:
-            form.add_error(None, str(exc))
-            status = 429
-        except QueueUnavailable as exc:
-            form.add_error(None, str(exc))
-            status = 503
-        else:
-            return redirect("ui:segment_result", token=job.token)
-    if form.errors and status == 200:
-        status = 400
-    return render(request, "ovdiff/segment.html", {"form": form}, status=status)
 
 
 @ui_login_required
@@ -59,7 +29,7 @@ def segment_result(request: HttpRequest, token: str) -> HttpResponse:
     legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(names)]
     note = random_weights_note(result["profile"])
     return render(request, "ovdiff/segment_result.html",
-                  {"result": result, "legend": legend, "note": note, "form": SegmentForm()})
+                  {"result": result, "legend": legend, "note": note})
 
 
 @ui_login_required
@@ -94,7 +64,4 @@ def segment_explain(request: HttpRequest, token: str) -> JsonResponse:
         data = segment_page.explain_stored_pixel(token, x, y)
     except LookupError as exc:
         return JsonResponse({"error": str(exc)}, status=404)
-    for item in data["explanations"]:
-        rel = item.pop("support_image")
-        item["support_image_url"] = reverse("ui:media", args=[rel]) if rel else None
-    return JsonResponse(data)
+    return JsonResponse(segment_page.link_support_images(data, lambda rel: reverse("ui:media", args=[rel])))

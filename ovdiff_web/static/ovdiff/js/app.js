@@ -148,7 +148,8 @@
     function ask() {
       var x = cur[0], y = cur[1];
       out.textContent = "Looking up pixel (" + x + ", " + y + ")…";
-      fetch(view.getAttribute("data-explain-url") + "?x=" + x + "&y=" + y, { credentials: "same-origin" })
+      var url = view.getAttribute("data-explain-url");
+      fetch(url + (url.indexOf("?") >= 0 ? "&" : "?") + "x=" + x + "&y=" + y, { credentials: "same-origin" })
         .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
         .then(function (res) { renderExplain(out, res.ok, res.d); })
         .catch(function (e) { out.textContent = "Could not explain this pixel: " + e; });
