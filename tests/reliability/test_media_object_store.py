@@ -4,18 +4,21 @@ separate processes) share only the database, Redis and one S3-compatible bucket 
 A dataset uploaded through the API lands in the bucket; the worker fetches it into its own MEDIA_ROOT, builds the
 classes into the bucket's artifact store and writes run outputs that it publishes; the web never sees the worker's
 folders, yet its dashboard serves the predictions, overlays and metrics.json of the run (fetched on first read),
-and refuses them to a second user.
+and refuses them to a second user. A prediction job (images uploaded on the web) goes the same way.
 """
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.engine.test_object_store import s3_endpoint  # noqa: F401  (module-scoped moto server fixture)
-from tests.reliability.conftest import FAST_SETTINGS, redis_or_skip, upload_demo, wait_finished
+from tests.reliability.conftest import FAST_SETTINGS, FINISHED, redis_or_skip, upload_demo, wait_finished
+from tests.service.test_predictions import png
 
 boto3 = pytest.importorskip("boto3")
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -83,6 +86,25 @@ def test_dataset_uploaded_on_the_web_is_evaluated_elsewhere_and_served_back(
     assert (web_media / "runs" / str(run_id) / "metrics.json").is_file()  # the page's reproduction block read it
     support_pngs = [k for k in _objects(s3, bucket, "media/support/") if k.endswith(".png")]
     assert support_pngs and client.get(f"/files/support/{support_pngs[0]}").status_code == 200
+
+    # A prediction job: images uploaded on the web, segmented by the worker, labels and explanations served back.
+    response = api.post("/api/predictions/", {"files": [png("street.png"), png("park.png", seed=1)],
+                                              "classes": "brick, grass", "stuff": "grass",
+                                              "settings": json.dumps(FAST_SETTINGS)}, format="multipart")
+    assert response.status_code == 202, response.content
+    job_id = int(response.json()["id"])
+    deadline = time.monotonic() + 600
+    while api.get(f"/api/predictions/{job_id}/progress/").json()["status"] not in FINISHED:
+        assert time.monotonic() < deadline, workers.log_text()
+        time.sleep(0.3)
+    job = api.get(f"/api/predictions/{job_id}/").json()
+    assert job["status"] == "succeeded", (job, workers.log_text())
+    assert (worker_media / "runs" / str(job_id) / "images" / "park.png").is_file()  # fetched by the worker
+    assert not (web_media / "runs" / str(job_id) / "labels").exists()
+    base = f"/api/predictions/{job_id}"
+    assert api.get(f"{base}/label.png/", {"image": "park.png"}).status_code == 200
+    assert api.get(f"{base}/explain/", {"image": "park.png", "x": 3, "y": 5}).json()["explanations"]
+    assert list((web_media / "runs" / str(job_id) / "labels").glob("park*.png"))  # fetched from the bucket
 
     # A second user gets nothing of it.
     client.force_login(other_user)
