@@ -152,7 +152,7 @@ def load_input_image(run: Any, image_id: str) -> np.ndarray:
     if not run.image_root:
         return load_dataset_image(run, image_id)
     root = Path(run.image_root)
-    if root.parts[-3:] == ("runs", str(run.pk), "images"):  # uploaded with the job: this machine's copy of it
+    if media_store.configured() and root.parts[-3:] == ("runs", str(run.pk), "images"):  # uploaded: this machine's copy
         media_store.fetch_tree(f"runs/{run.pk}/images")
         root = run_dir(run.pk) / "images"
     return load_image(confine(root / image_id, [root]), settings.OVDIFF_PREDICT_MAX_PIXELS)
