@@ -2,8 +2,9 @@
 
 Sources: plain class names (CLI ``--classes``, the dashboard's segment page), a dataset's classes
 (``dataset_entries``; CLI ``evaluate``, a run without a vocabulary) and a run's stored vocabulary snapshot
-(entries with ``name``, ``prompt``, ``is_stuff``, ``user_support_dir``). Thing/stuff comes from, in order: an
-explicit ``stuff`` list, the entry's own ``is_stuff``, the offline labeller on the class text.
+(entries with ``name``, ``prompt``, ``is_stuff``, ``user_support_dir``, a support-set ``curation``).
+Thing/stuff comes from, in order: an explicit ``stuff`` list, the entry's own ``is_stuff``, the offline labeller
+on the class text.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def class_specs(entries: Sequence[Entry], stuff: Sequence[str] | None = None,
     """``ClassSpec``s for ``entries`` (names or mappings); ``user_support_dir`` is resolved under
     ``support_root``; the labeller tries thing/stuff ``table`` first. Raises ``BadInputError`` when ``stuff``
     names classes not in ``entries`` or ``table`` is unknown."""
+    from engine.support.curation import curation_from_dict
     from engine.types import ClassSpec
 
     check_table(table)
@@ -66,5 +68,8 @@ def class_specs(entries: Sequence[Entry], stuff: Sequence[str] | None = None,
         support = item.get("user_support_dir") or None
         if support and support_root is not None:
             support = str(Path(support_root) / support)
-        out.append(ClassSpec(name=item["name"], prompt=prompt, is_stuff=is_stuff, user_support_dir=support))
+        curation = curation_from_dict(item.get("curation"),
+                                      dir_root=None if support_root is None else str(support_root))
+        out.append(ClassSpec(name=item["name"], prompt=prompt, is_stuff=is_stuff, user_support_dir=support,
+                             curation=curation))
     return out

@@ -143,6 +143,18 @@ class SegmentConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """When a support image is shown first for review (``engine.support.review``). Not part of ``OVDiffConfig``:
+    it changes what a person looks at, never an artifact or a result."""
+
+    min_fg_fraction: float = 0.01  # fg covering less of the image: "empty foreground"
+    max_fg_fraction: float = 0.9  # fg covering more: "whole-image foreground" (the mask took the background)
+    min_attribution_iou: float = 0.2  # IoU of fg with attribution > masks.fg_threshold below this: "disagrees"
+    hash_size: int = 8  # average-hash side (hash_size**2 bits) for near duplicates
+    duplicate_max_bits: int = 4  # images whose hashes differ in at most this many bits: "near duplicate"
+
+
+@dataclass(frozen=True)
 class OVDiffConfig:
     support: SupportConfig = field(default_factory=SupportConfig)
     masks: MaskConfig = field(default_factory=MaskConfig)

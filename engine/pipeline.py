@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # torch and the model libraries load only when a model is nee
     import torch
 
 # Bump when a stage's code changes what it produces: old artifacts then miss the cache instead of being reused.
-STAGE_VERSION = {"support": 1, "bank": 1}
+STAGE_VERSION = {"support": 1, "bank": 1, "curated": 1}
 SUPPORT, BANK = "support", "bank"
 
 
@@ -40,8 +40,16 @@ class OVDiff:
 
     # ---- keys ---------------------------------------------------------------------------------------------
     def support_key(self, cls: ClassSpec) -> str:
-        """Key of a class's support set with its masks (cheap: no model is loaded)."""
+        """Key of a class's support set with its masks (cheap: no model is loaded). A curated class hashes the
+        keys of the sets it merges and the person's decisions: the same review is never built twice, and a class
+        nobody reviewed keeps its key (a cache hit)."""
         _check_class(cls)
+        if cls.curation is not None and not cls.curation.is_empty:
+            cur = cls.curation
+            base, *dirs = self._source_specs(cls)
+            sources = ([self.support_key(base)] + [self._with_seed(seed).support_key(base) for seed in cur.extra_seeds]
+                       + [self.support_key(spec) for spec in dirs])
+            return stable_hash("curated", STAGE_VERSION["curated"], sources, cur.excluded, cur.masks)
         cfg = self.config
         if cls.user_support_dir:
             origin = ("user", folder_content_hash(cls.user_support_dir))
@@ -86,6 +94,8 @@ class OVDiff:
             support = load_support_set(self.store.path(SUPPORT, key))
             support.key = key
             return support
+        if cls.curation is not None and not cls.curation.is_empty:
+            return self._curated_support_set(cls, key, progress, cancel)
         from engine.masks.fgbg import apply_masks
         from engine.support.sampling import sample_support_images, support_prompt
 
@@ -103,6 +113,34 @@ class OVDiff:
             save_support_set(support, tmp)
         if progress:
             progress("masks", len(support.images), len(support.images))
+        return support
+
+    def _source_specs(self, cls: ClassSpec) -> list[ClassSpec]:
+        """The uncurated classes whose support sets a curated class merges: its own set, then added folders."""
+        base = replace(cls, curation=None)
+        return [base] + [replace(base, user_support_dir=d) for d in cls.curation.extra_dirs]  # type: ignore[union-attr]
+
+    def _with_seed(self, seed: int) -> "OVDiff":
+        """This pipeline sampling with another generator seed (same models, same store)."""
+        return OVDiff(replace(self.config, support=replace(self.config.support, seed=seed)), self.registry,
+                      self.store)
+
+    def _source_sets(self, cls: ClassSpec, progress: ProgressFn | None, cancel: CancelFn | None) -> list[SupportSet]:
+        base, *dirs = self._source_specs(cls)
+        sets = [self.support_set(base, progress, cancel)]
+        sets += [self._with_seed(seed).support_set(base, progress, cancel)
+                 for seed in cls.curation.extra_seeds]  # type: ignore[union-attr]
+        return sets + [self.support_set(spec, progress, cancel) for spec in dirs]
+
+    def _curated_support_set(self, cls: ClassSpec, key: str, progress: ProgressFn | None,
+                             cancel: CancelFn | None) -> SupportSet:
+        """Merge the source sets (each cached under its own key) and apply the person's decisions."""
+        from engine.support.curation import curate
+
+        support = curate(self._source_sets(cls, progress, cancel), cls.curation, self.config.masks)  # type: ignore[arg-type]
+        support.key = key
+        with self.store.writing(SUPPORT, key) as tmp:
+            save_support_set(support, tmp)
         return support
 
     def _proposer(self):  # noqa: ANN202 - a Proposer callable or None
@@ -146,10 +184,15 @@ class OVDiff:
         extractor = self.registry.extractor(ename, support_feature_config(self.config, ename))
         builder = BankBuilder(cls.name, ename, self.config.prototypes)
         batch = max(1, self.config.support.batch_size)
-        for start in range(0, len(support.images), batch):
+        from engine.support.curation import kept_images
+
+        kept = kept_images(support)  # a person's exclusions never reach a bank
+        if not kept:
+            raise BadInputError(f"every support image of {cls.name!r} is excluded; keep at least one", cls.name)
+        for start in range(0, len(kept), batch):
             if cancel is not None and cancel():
                 raise CancelledError(f"prototype bank of {cls.name!r} cancelled")
-            chunk = support.images[start:start + batch]
+            chunk = kept[start:start + batch]
             with torch.inference_mode():
                 feats = extractor(_to_batch(chunk_images(chunk), self.registry.device))
             builder.add(feats, [im.fg_mask for im in chunk], [im.bg_mask for im in chunk],

@@ -22,6 +22,7 @@ class ClassSpec:
     prompt: str | None = None  # defaults to name (after renaming, e.g. aeroplane -> airplane)
     is_stuff: bool = False
     user_support_dir: str | None = None  # bring-your-own support images instead of sampling
+    curation: "Curation | None" = None  # a person's review of the support set (None: as built)
 
     @property
     def text(self) -> str:
@@ -38,6 +39,26 @@ class SupportImage:
     fg_mask: np.ndarray | None = None  # bool (H, W)
     bg_mask: np.ndarray | None = None  # bool (H, W)
     instance_masks: list[np.ndarray] = field(default_factory=list)  # proposer output, bool (H, W)
+    excluded: str | None = None  # a person's reason for leaving the image out of the banks (None: kept)
+    mask_choice: str = ""  # "" = the proposer's rule, "instance:J" = proposed mask J as fg, "attribution"
+
+
+@dataclass(frozen=True)
+class Curation:
+    """A person's review of one class's support set, as plain data (``engine.support.curation`` applies it).
+
+    Images are named by ``image_id`` (a hash of their pixels), so decisions survive adding images: ``excluded``
+    holds (image id, reason) pairs, ``masks`` (image id, "instance:J" | "attribution") pairs; ``extra_seeds``
+    are further generator seeds and ``extra_dirs`` further folders of a user's images joining the set."""
+
+    excluded: tuple[tuple[str, str], ...] = ()
+    masks: tuple[tuple[str, str], ...] = ()
+    extra_seeds: tuple[int, ...] = ()
+    extra_dirs: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.excluded or self.masks or self.extra_seeds or self.extra_dirs)
 
 
 @dataclass

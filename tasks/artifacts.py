@@ -10,6 +10,7 @@ from typing import Any
 from celery import shared_task
 
 from ovdiff_web.core.services.artifacts import record_artifacts
+from ovdiff_web.core.services.curation import note_built
 from tasks.base import EngineTask, RunTask, cancel_checker, deadline_checker, fault_progress, load_active_run, run_guard
 
 
@@ -31,6 +32,8 @@ def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[
         run_state.stage_start(run_id, "banks")
         banks = ovd.banks(spec, progress=fault_progress, cancel=cancel)
         record_artifacts(run.profile, support, banks)
+        entry = (run.vocabulary_snapshot or [{}] * (class_index + 1))[class_index]
+        note_built(entry.get("class_id"), entry.get("support_version") or 0, support.key)
         run_state.stage_advance(run_id, "support")
         run_state.stage_advance(run_id, "banks")
         return {"class": spec.name, "built": built, "support_key": support.key,
@@ -47,7 +50,14 @@ def regenerate_class(self: EngineTask, class_id: int, profile: str, settings_dic
     spec = cls.to_spec()
     ovd = self.ovdiff(profile, settings_dict)
     cancel = deadline_checker()  # bounded: a rebuild never holds a worker past OVDIFF_TASK_TIME_LIMIT_S
-    banks = ovd.banks(spec, cancel=cancel)
+
+    def progress(stage: str, done: int, total: int) -> None:  # the class page's progress bar reads this
+        fault_progress(stage, done, total)
+        if self.request.id:
+            self.update_state(state="PROGRESS", meta={"stage": stage, "done": done, "total": total})
+
+    banks = ovd.banks(spec, progress=progress, cancel=cancel)
     support = ovd.support_set(spec, cancel=cancel)
     record_artifacts(profile, support, banks)
-    return {"class": spec.name, "support_key": support.key}
+    note_built(cls.pk, cls.support_version, support.key)
+    return {"class": spec.name, "support_key": support.key, "support_version": cls.support_version}

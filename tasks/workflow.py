@@ -78,6 +78,7 @@ def start_run(self: RunTask, run_id: int) -> dict[str, Any]:
     """Mark the run running, skip cached classes (keys only, no model weights) and launch the canvas."""
     from ovdiff_web.core.models import Run, RunShard
     from ovdiff_web.core.services import engine_bridge, run_state
+    from ovdiff_web.core.services.curation import note_built
 
     run = load_active_run(run_id)
     if run is None:
@@ -87,9 +88,12 @@ def start_run(self: RunTask, run_id: int) -> dict[str, Any]:
         ovd = self.ovdiff(run.profile, run.settings)
         to_build: list[int] = []
         cached: list[str] = []
+        snapshot = run.vocabulary_snapshot or []
         for i, spec in enumerate(run.class_specs()):
             if engine_bridge.class_is_cached(ovd, self.store, spec):
                 cached.append(spec.name)
+                entry = snapshot[i] if i < len(snapshot) else {}  # a reviewed set found built: its class page says so
+                note_built(entry.get("class_id"), entry.get("support_version") or 0, ovd.support_key(spec))
             else:
                 to_build.append(i)
         Run.objects.filter(pk=run_id).update(skipped_classes=cached)

@@ -95,6 +95,10 @@ def save_support_set(support: SupportSet, dirpath: Path | str) -> Path:
             rel = f"{MASK_DIR}/{n}_inst_{j}.png"
             _save_mask(m, root / rel)
             e["instances"].append(rel)
+        if im.excluded is not None:
+            e["excluded"] = im.excluded
+        if im.mask_choice:
+            e["mask_choice"] = im.mask_choice
         entries.append(e)
     manifest = {
         "format": FORMAT,
@@ -129,6 +133,8 @@ def load_support_set(dirpath: Path | str) -> SupportSet:
                 fg_mask=read_mask(root / e["fg"]) if e.get("fg") else None,
                 bg_mask=read_mask(root / e["bg"]) if e.get("bg") else None,
                 instance_masks=[read_mask(root / p) for p in e.get("instances", [])],
+                excluded=e.get("excluded"),
+                mask_choice=e.get("mask_choice", ""),
             )
         )
     return SupportSet(

@@ -130,6 +130,8 @@ class MultipleFileField(forms.FileField):
 
 class SupportUploadForm(forms.Form):
     images = MultipleFileField(help_text="your own support images (PNG/JPEG) replace the generated ones")
+    add_to_set = forms.BooleanField(required=False, label="Add next to the current images",
+                                    help_text="keep the images in use and the review done so far; these join them")
 
 
 class MultipleImagesInput(forms.ClearableFileInput):

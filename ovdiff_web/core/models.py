@@ -64,6 +64,7 @@ class VocabularyClass(models.Model):
     user_support_dir = models.CharField(max_length=500, blank=True,
                                         help_text="optional folder of own support images, relative to MEDIA_ROOT")
     version = models.PositiveIntegerField(default=1)
+    support_version = models.PositiveIntegerField(default=0, help_text="curation version in use; 0 = as built")
 
     class Meta:
         ordering = ["vocabulary_id", "order", "id"]
@@ -88,8 +89,13 @@ class VocabularyClass(models.Model):
 
     def snapshot(self) -> dict[str, Any]:
         """What a run remembers about this class even if the vocabulary is later edited or deleted."""
-        return {"name": self.name, "prompt": self.prompt, "is_stuff": self.is_stuff, "label_source": self.label_source,
-                "user_support_dir": self.user_support_dir, "class_id": self.pk}
+        out = {"name": self.name, "prompt": self.prompt, "is_stuff": self.is_stuff, "label_source": self.label_source,
+               "user_support_dir": self.user_support_dir, "class_id": self.pk, "support_version": self.support_version}
+        if self.support_version:
+            version = self.curations.filter(number=self.support_version).first()
+            if version is not None:
+                out["curation"] = version.data()
+        return out
 
 
 class ArtifactStatus(models.TextChoices):
@@ -139,6 +145,11 @@ class SupportImage(models.Model):
     fg_mask = models.CharField(max_length=500, blank=True)
     bg_mask = models.CharField(max_length=500, blank=True)
     overlay = models.CharField(max_length=500, blank=True)
+    content_id = models.CharField(max_length=32, blank=True, db_index=True, help_text="engine image_id (pixels)")
+    instances = models.JSONField(default=list, blank=True, help_text="proposed instance mask PNGs")
+    flags = models.JSONField(default=list, blank=True, help_text="why a reviewer should look (engine review)")
+    excluded = models.CharField(max_length=300, blank=True, help_text="reason, when a person excluded it")
+    mask_choice = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["support_set_id", "index"]
@@ -216,3 +227,4 @@ class Dataset(Shareable):
 from ovdiff_web.core.run_models import ImageResult, Run, RunShard, RunStage  # noqa: E402,F401
 from ovdiff_web.core.audit import AuditEntry  # noqa: E402,F401  (registered with the app)
 from ovdiff_web.core.jobs import SegmentJob  # noqa: E402,F401
+from ovdiff_web.core.curation_models import SupportCuration  # noqa: E402,F401

@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from ovdiff_web.core.views import (classes, compare, dataset_files, datasets, files, manage, predictions, run_files,
-                                   runs, segment,
+from ovdiff_web.core.views import (classes, compare, curation, dataset_files, datasets, files, manage, predictions,
+                                   run_files, runs, segment,
                                    sharing, vocabularies, workers)
 
 app_name = "ui"
@@ -45,6 +45,9 @@ urlpatterns = [
     path("classes/<int:pk>/", classes.class_detail, name="class_detail"),
     path("classes/<int:pk>/regenerate/", classes.class_regenerate, name="class_regenerate"),
     path("classes/<int:pk>/support/", classes.class_support, name="class_support"),
+    path("classes/<int:pk>/curate/", curation.class_curate, name="class_curate"),
+    path("vocabularies/<int:pk>/review/", curation.vocabulary_review, name="vocabulary_review"),
+    path("support-images/<int:image_pk>/instance/<int:index>.png", curation.support_instance, name="support_instance"),
     path("classes/<int:pk>/regenerate/<str:task_id>.json", classes.class_regenerate_status,
          name="class_regenerate_status"),
     path("support-images/<int:image_pk>/<str:layer>.png", classes.support_layer, name="support_layer"),

@@ -119,7 +119,8 @@ class SetLabelSerializer(serializers.Serializer):
 class SupportImageSerializer(serializers.ModelSerializer):
     class Meta:
         model = SupportImage
-        fields = ["id", "index", "seed", "prompt", "image", "attribution", "fg_mask", "bg_mask", "overlay"]
+        fields = ["id", "index", "seed", "prompt", "image", "attribution", "fg_mask", "bg_mask", "overlay",
+                  "content_id", "instances", "flags", "excluded", "mask_choice"]
 
 
 class PrototypeBankSerializer(RandomWeightsMixin, serializers.ModelSerializer):

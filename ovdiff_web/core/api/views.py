@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from ovdiff_web.core import access, audit
 from ovdiff_web.core.api import filters, serializers as s
+from ovdiff_web.core.api.curation_views import ClassCurationMixin, VocabularyReviewMixin
 from ovdiff_web.core.api.mixins import (
     HistoryMixin,
     ScopedMixin,
@@ -35,7 +36,7 @@ from ovdiff_web.core.services.queue import QueueUnavailable
 from ovdiff_web.core.services.uploads import ZipRejected
 
 
-class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelViewSet):
+class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, VocabularyReviewMixin, viewsets.ModelViewSet):
     """Vocabularies; ``names`` on create pastes classes; ``expected_version`` on update guards concurrent edits."""
 
     queryset = Vocabulary.objects.select_related("owner").prefetch_related("classes__label_changed_by")
@@ -115,7 +116,7 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, viewsets.ModelVie
         return self.get_paginated_response(s.VocabularyClassSerializer(page, many=True).data)
 
 
-class VocabularyClassViewSet(ScopedMixin, HistoryMixin, viewsets.ModelViewSet):
+class VocabularyClassViewSet(ScopedMixin, HistoryMixin, ClassCurationMixin, viewsets.ModelViewSet):
     """Classes; ``set_label`` records a person's thing/stuff decision; ``regenerate`` rebuilds artifacts."""
 
     queryset = VocabularyClass.objects.select_related("vocabulary", "label_changed_by")

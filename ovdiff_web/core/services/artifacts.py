@@ -17,22 +17,52 @@ if TYPE_CHECKING:
 
 def record_artifacts(profile: str, support: Any, banks: dict[str, Any]) -> Any:
     """Rows for a support set, its images (PNG files under MEDIA_ROOT) and its banks; safe to repeat."""
+    from engine.support.curation import image_id
     from ovdiff_web.core.models import ArtifactStatus, PrototypeBank, SupportImage, SupportSet
 
     row, _ = SupportSet.objects.get_or_create(key=support.key, defaults={
         "class_name": support.class_name, "prompt": support.prompt, "profile": profile, "source": support.source,
         "store_path": f"support/{support.key[:2]}/{support.key}", "n_images": len(support.images)})
     rel_dir = Path("support") / support.key[:2] / support.key
-    for image in support.images:
+    flags = _review_flags(profile, support)
+    for image, image_flags in zip(support.images, flags):
         paths = write_support_pngs(rel_dir, image)
         SupportImage.objects.update_or_create(support_set=row, index=image.index, defaults={
-            "seed": image.seed, "prompt": image.prompt or "", **paths})
+            "seed": image.seed, "prompt": image.prompt or "", **paths,
+            "instances": write_instance_pngs(rel_dir, image), "content_id": image_id(image.image),
+            "flags": image_flags, "excluded": image.excluded or "", "mask_choice": image.mask_choice})
     SupportSet.objects.filter(pk=row.pk).update(status=ArtifactStatus.READY, n_images=len(support.images))
     for extractor, bank in banks.items():
         PrototypeBank.objects.update_or_create(key=bank.key, defaults={
             "support_set": row, "extractor": extractor, "fg_count": int(bank.fg.shape[0]),
             "bg_count": int(bank.bg.shape[0]), "store_path": f"bank/{bank.key[:2]}/{bank.key}"})
     return row
+
+
+def _review_flags(profile: str, support: Any) -> list[list[str]]:
+    """The engine's review flags of each image (thresholds: ``ReviewConfig`` and the profile's fg threshold)."""
+    from engine.config import ReviewConfig
+    from engine.support.review import support_flags
+    from ovdiff_web.core.services.engine_bridge import build_config
+
+    return support_flags(support, build_config(profile).masks.fg_threshold, ReviewConfig())
+
+
+def write_instance_pngs(rel_dir: Path, image: Any) -> list[str]:
+    """The proposer's instance masks of one image as PNGs (atomic, skipped when present); relative paths."""
+    import numpy as np
+    from PIL import Image
+
+    out = []
+    for j, mask in enumerate(image.instance_masks):
+        rel = rel_dir / f"{image.index:04d}_inst_{j}.png"
+        target = Path(settings.MEDIA_ROOT) / rel
+        if not target.exists():
+            atomic_write(target, lambda tmp, m=mask: Image.fromarray(np.asarray(m, bool).astype(np.uint8) * 255)
+                         .save(tmp, format="PNG"))
+            media_store.publish(rel)  # the dashboard may run on another machine
+        out.append(rel.as_posix())
+    return out
 
 
 def write_support_pngs(rel_dir: Path, image: Any) -> dict[str, str]:

@@ -33,8 +33,8 @@ def changed_labels(run: Run) -> list[dict[str, Any]]:
 
 
 def runs_affected_by(cls: VocabularyClass) -> list[Run]:
-    """Runs with results that used a different thing/stuff label for this class than the current one (a run
-    cancelled before any result has nothing to be stale)."""
+    """Runs with results made with another thing/stuff label (set by a person) or another support-set version of
+    this class than the current one (a run cancelled before any result has nothing to be stale)."""
     return runs_affected_by_many([cls]).get(cls.pk, [])
 
 
@@ -46,7 +46,8 @@ def runs_affected_by_many(classes: Sequence[VocabularyClass]) -> dict[int, list[
 
     if not classes:
         return {}
-    current = {c.pk: c.is_stuff for c in classes}
+    label = {c.pk: c.is_stuff for c in classes if c.label_source == "person"}
+    support = {c.pk: c.support_version for c in classes}
     has_results = Exists(ImageResult.objects.filter(run=OuterRef("pk")))
     runs = (Run.objects.filter(vocabulary_id=classes[0].vocabulary_id)
             .filter(~Q(status=Run.Status.CANCELLED) | has_results)
@@ -55,9 +56,25 @@ def runs_affected_by_many(classes: Sequence[VocabularyClass]) -> dict[int, list[
     for run in runs:
         for entry in run.vocabulary_snapshot or []:
             pk = entry.get("class_id")
-            if pk in current and bool(entry.get("is_stuff")) != current[pk]:
+            if pk not in support:
+                continue
+            if (pk in label and bool(entry.get("is_stuff")) != label[pk]) or \
+                    int(entry.get("support_version") or 0) != support[pk]:
                 out.setdefault(pk, []).append(run)
     return out
+
+
+def with_previous(runs: Sequence[Run]) -> list[Run]:
+    """``runs`` (newest first), each with ``previous``: the next older one on the same dataset (None), so a page
+    can offer "compare with the previous run" after a re-run."""
+    for i, run in enumerate(runs):
+        run.previous = next((r for r in runs[i + 1:] if r.dataset_id == run.dataset_id and r.kind == run.kind), None)
+    return list(runs)
+
+
+def support_versions(run: Run) -> dict[str, int]:
+    """class name -> the support-set version (curation) the run used; 0 = as built."""
+    return {e.get("name", ""): int(e.get("support_version") or 0) for e in run.vocabulary_snapshot or []}
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:

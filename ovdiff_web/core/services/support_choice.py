@@ -81,8 +81,13 @@ def use_uploaded(cls: VocabularyClass, folder: str) -> None:
 
 
 def delete_uploaded(cls: VocabularyClass, folder: str) -> bool:
-    """Delete an uploaded folder; if it was in use the class goes back to generated images (returns True)."""
+    """Delete an uploaded folder; if it was in use the class goes back to generated images (returns True).
+    A folder a support-set version added images from is kept (LookupError): that version must stay buildable."""
     rel = _folder(cls, folder)
+    used_by = [v.number for v in cls.curations.all() if rel in (v.extra_dirs or [])]
+    if used_by:
+        raise LookupError(f"set {folder[:8]} was added to the reviewed support set (version "
+                          f"{', '.join(map(str, used_by))}); it is kept so those versions stay buildable")
     was_in_use = cls.user_support_dir == rel
     if was_in_use:
         use_generated(cls)

@@ -18,8 +18,18 @@ MAX_SUPPORT_UPLOADS = 64
 
 
 def save_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> int:
-    """Validate each upload with the engine's image loader, store them as PNGs in a fresh folder under
-    MEDIA_ROOT/user_support and point the class at it (its support key changes, so artifacts rebuild).
+    """Store the uploads (``store_user_support_images``) and point the class at them (its support key changes,
+    so artifacts rebuild). Raises ``engine.errors.BadInputError`` naming the first unusable file."""
+    rel = store_user_support_images(cls, files)
+    VocabularyClass.objects.filter(pk=cls.pk).update(user_support_dir=rel, version=F("version") + 1)
+    cls.vocabulary.bump_version()
+    cls.refresh_from_db()
+    return len(files)
+
+
+def store_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> str:
+    """Validate each upload with the engine's image loader and store them as PNGs in a fresh folder under
+    MEDIA_ROOT/user_support; returns that folder, MEDIA_ROOT-relative (the class is not changed).
 
     Raises ``engine.errors.BadInputError`` naming the first unusable file; nothing is kept in that case.
     """
@@ -59,11 +69,7 @@ def save_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> int:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    VocabularyClass.objects.filter(pk=cls.pk).update(user_support_dir=media_relative(final),
-                                                     version=F("version") + 1)
-    cls.vocabulary.bump_version()
-    cls.refresh_from_db()
-    return len(files)
+    return media_relative(final)
 
 
 def support_sets_for(cls: VocabularyClass) -> Any:
@@ -85,7 +91,8 @@ SUPPORT_LAYERS = ("attribution", "fg_mask", "bg_mask")
 
 
 def support_layer_png(path: Path, layer: str) -> bytes:
-    """A transparent overlay from a stored grayscale PNG: attribution as a heat map, fg red, bg blue."""
+    """A transparent overlay from a stored grayscale PNG: attribution as a heat map, fg red, bg blue, a proposed
+    instance mask yellow."""
     import numpy as np
     from PIL import Image
 
@@ -97,7 +104,7 @@ def support_layer_png(path: Path, layer: str) -> bytes:
         rgba[..., 2] = np.clip(1.0 - grey * 2.0, 0, 1) * 96
         rgba[..., 3] = (60 + 195 * grey).astype(np.uint8)
     else:
-        colour = (255, 40, 40) if layer == "fg_mask" else (40, 90, 255)
+        colour = {"fg_mask": (255, 40, 40), "instance": (250, 200, 0)}.get(layer, (40, 90, 255))
         rgba[..., :3] = colour
         rgba[..., 3] = np.where(grey > 0.5, 255, 0).astype(np.uint8)
     return png_bytes(rgba)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ovdiff_web.core import access, audit
 from ovdiff_web.core.forms import RegenerateForm, SupportUploadForm
 from ovdiff_web.core.models import SupportImage, VocabularyClass
-from ovdiff_web.core.services import support_choice, support_images, ui_tasks
+from ovdiff_web.core.services import curation, support_choice, support_images, ui_tasks
 from ovdiff_web.core.services.prompts import generator_prompt
 from ovdiff_web.core.services.queue import QueueUnavailable
 from ovdiff_web.core.services.quotas import QuotaExceeded
@@ -31,6 +31,8 @@ def class_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         from engine.errors import BadInputError
 
+        if form.cleaned_data.get("add_to_set"):
+            return _add_uploads(request, cls, form)
         try:
             old_dir, from_version = cls.user_support_dir, cls.version
             n = support_images.save_user_support_images(cls, form.cleaned_data["images"])
@@ -45,13 +47,30 @@ def class_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, cls, form=form)
 
 
+def _add_uploads(request: HttpRequest, cls: VocabularyClass, form: SupportUploadForm) -> HttpResponse:
+    """Uploads joining the class's current images as a new curation version (the review so far is kept)."""
+    from engine.errors import BadInputError
+
+    try:
+        version = curation.add_uploads(cls, form.cleaned_data["images"], user=request.user)
+    except BadInputError as exc:
+        form.add_error("images", str(exc))
+        return _render_detail(request, cls, form=form)
+    messages.success(request, f"{version.summary} to “{cls.name}” (version {version.number}); rebuild to see them.")
+    return redirect("ui:class_detail", pk=cls.pk)
+
+
 def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportUploadForm | None = None,
                    regen_form: RegenerateForm | None = None, status: int = 200) -> HttpResponse:
     form = form or SupportUploadForm()
     regen_form = regen_form or RegenerateForm()
     jobs = [{**job, **ui_tasks.task_state(job["id"])} for job in _jobs(request, cls)]
     sets = list(support_images.support_sets_for(cls))
+    shown = curation.review_set(cls)
     context = {"cls": cls, "support_sets": sets, "form": form, "regen_form": regen_form, "jobs": jobs,
+               "review_set": shown, "review": curation.review_images(cls, shown) if shown else [],
+               "review_built": curation.is_built(cls, shown), "versions": curation.versions(cls),
+               "rebuild_profile": curation.rebuild_profile(cls),
                "uploaded_sets": support_choice.uploaded_sets(cls),
                "generated_in_use": support_choice.generated_in_use(cls, sets),
                "generator_prompt": generator_prompt(cls.text)}
@@ -91,6 +110,15 @@ REGEN_SESSION_KEY = "ovdiff_regenerate"
 REGEN_KEPT = 5
 
 
+def remember_job(request: HttpRequest, cls: VocabularyClass, task_id: str, seed: int | None, profile: str) -> None:
+    """Keep a queued rebuild in this browser session so the class page shows its progress."""
+    store = request.session.get(REGEN_SESSION_KEY, {})
+    jobs = [{"id": task_id, "seed": seed, "profile": profile,
+             "queued_at": timezone.now().strftime("%Y-%m-%d %H:%M:%S")}] + store.get(str(cls.pk), [])
+    store[str(cls.pk)] = jobs[:REGEN_KEPT]
+    request.session[REGEN_SESSION_KEY] = store
+
+
 def _jobs(request: HttpRequest, cls: VocabularyClass) -> list[dict[str, object]]:
     """The rebuilds this browser session queued for ``cls`` (newest first)."""
     return list(request.session.get(REGEN_SESSION_KEY, {}).get(str(cls.pk), []))
@@ -116,11 +144,7 @@ def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     except QueueUnavailable as exc:
         form.add_error(None, str(exc))
         return _render_detail(request, cls, regen_form=form, status=503)
-    store = request.session.get(REGEN_SESSION_KEY, {})
-    jobs = [{"id": task_id, "seed": form.cleaned_data["seed"], "profile": form.cleaned_data["profile"],
-             "queued_at": timezone.now().strftime("%Y-%m-%d %H:%M:%S")}] + store.get(str(cls.pk), [])
-    store[str(cls.pk)] = jobs[:REGEN_KEPT]
-    request.session[REGEN_SESSION_KEY] = store
+    remember_job(request, cls, task_id, form.cleaned_data["seed"], form.cleaned_data["profile"])
     seed = form.cleaned_data["seed"]
     messages.success(request, f"Rebuild of “{cls.name}” queued"
                               f"{f' with seed {seed}' if seed is not None else ''}; its status is shown below.")

@@ -1,4 +1,5 @@
-"""Compare runs side by side: mIoU, per-class IoU and the settings that differ."""
+"""Compare runs side by side: mIoU, per-class IoU (with the support-set version each run used, so the effect of a
+curation shows as before/after), and the settings that differ."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
@@ -28,11 +29,15 @@ def compare(request: HttpRequest) -> HttpResponse:
             if name not in names:
                 names.append(name)
     class_rows = []
+    versions = [run_report.support_versions(r) for r in runs]
     for name in names:
         values = [(r.per_class_iou or {}).get(name) for r in runs]
         present = [v for v in values if v is not None]
         best = max(present) if len(present) > 1 else None
-        class_rows.append({"name": name, "values": values, "best": best,
+        used = [v.get(name) for v in versions]
+        change = values[-1] - values[0] if len(values) > 1 and None not in (values[0], values[-1]) else None
+        class_rows.append({"name": name, "values": values, "best": best, "versions": used,
+                           "curated": len({u for u in used if u is not None}) > 1, "change": change,
                            "spread": (max(present) - min(present)) if len(present) > 1 else None})
     show_all = request.GET.get("all") == "1"
     diff = run_report.settings_diff(runs) if runs else []

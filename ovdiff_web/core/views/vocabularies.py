@@ -47,12 +47,12 @@ def vocabulary_list(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, vocab: Vocabulary, **forms: object) -> dict[str, object]:
     classes = list(vocab.classes.select_related("label_changed_by"))
-    affected = run_report.runs_affected_by_many([c for c in classes if c.label_source == "person"])
+    affected = run_report.runs_affected_by_many(classes)
     rows = [{"cls": cls, "affected": affected.get(cls.pk, [])} for cls in classes]
     before, after = template_parts()
     context: dict[str, object] = {"vocab": vocab, "rows": rows, "add_form": AddClassesForm(),
                                   "import_form": ImportClassesForm(user=request.user),
-                                  "runs": access.scope(vocab.runs.all(), request.user)[:10],
+                                  "runs": run_report.with_previous(list(access.scope(vocab.runs.all(), request.user)[:10])),
                                   "can_edit": access.can_edit(request.user, vocab),
                                   "prompt_before": before, "prompt_after": after, "profile": settings.OVDIFF_PROFILE}
     context.update(forms)

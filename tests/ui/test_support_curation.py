@@ -1,0 +1,275 @@
+"""Curating a class's support set on the dashboard and the API: review with flags and proposed masks, exclude with
+a reason, choose a proposed mask, versions (who / when / what) and going back, a rebuild on the worker task that
+leaves excluded images out of the banks and never builds the same review twice, stale runs, concurrent edits
+(409, no lost edit) and a second user on every new route."""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+
+from ovdiff_web.core.audit import AuditEntry
+from ovdiff_web.core.models import Run, SupportCuration, SupportSet, Vocabulary, VocabularyClass
+from ovdiff_web.core.services import curation, engine_bridge
+from ovdiff_web.core.services.artifacts import record_artifacts
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def built(user: Any, media_root: Any, settings: Any) -> VocabularyClass:
+    """A class of alice's whose tiny-profile support set and banks were built by the engine and recorded."""
+    settings.OVDIFF_PROFILE = "tiny"
+    vocab = Vocabulary.objects.create(name="pets", owner=user)
+    cls = VocabularyClass.objects.create(vocabulary=vocab, name="cat", order=1)
+    VocabularyClass.objects.create(vocabulary=vocab, name="grass", is_stuff=True, order=2)
+    engine_bridge.ENGINE_CACHE.update(store=None, ovdiffs={})  # this test's store
+    ovd = engine_bridge.ovdiff("tiny")
+    spec = cls.to_spec()
+    record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec))
+    return cls
+
+
+@pytest.fixture
+def bob(django_user_model: Any) -> Client:
+    other = Client()
+    other.force_login(django_user_model.objects.create_user("bob", password="pw-bob-123"))
+    return other
+
+
+def _images(cls: VocabularyClass) -> list[Any]:
+    return list(curation.review_set(cls).images.all())
+
+
+def _post(ui: Any, cls: VocabularyClass, **fields: Any) -> Any:
+    return ui.post(f"/classes/{cls.pk}/curate/", {"version": cls.version, **fields})
+
+
+def test_review_exclude_choose_mask_versions_and_go_back(ui: Any, built: VocabularyClass, user: Any) -> None:
+    images = _images(built)
+    assert all(im.content_id for im in images) and any(im.instances for im in images)
+    page = ui.get(f"/classes/{built.pk}/").content.decode()
+    assert page.count("data-review-card") == len(images) and "data-versions" in page
+    first, other = images[0], next(im for im in images if im.instances)
+    layer = ui.get(f"/support-images/{other.pk}/instance/0.png")
+    assert layer.status_code == 200 and layer["Content-Type"] == "image/png"
+    assert ui.get(f"/support-images/{other.pk}/instance/{len(other.instances)}.png").status_code == 404
+    assert _post(ui, built, action="exclude", image=first.content_id, reason="shows a dog").status_code == 302
+    built.refresh_from_db()
+    assert built.support_version == 1
+    assert _post(ui, built, action="mask", image=other.content_id, choice="instance:0").status_code == 302
+    built.refresh_from_db()
+    v2 = SupportCuration.objects.get(vocab_class=built, number=2)
+    assert v2.excluded == {first.content_id: "shows a dog"} and v2.masks == {other.content_id: "instance:0"}
+    assert v2.created_by == user and "mask 0" in v2.summary
+    page = ui.get(f"/classes/{built.pk}/").content.decode()
+    assert "shows a dog" in page and "data-rebuild-needed" in page and 'data-version-row="2"' in page
+    assert {e.action for e in AuditEntry.objects.filter(object_type="VocabularyClass")} >= {"support_exclude",
+                                                                                            "support_mask"}
+    # refused input: 400 with a message, nothing stored
+    assert _post(ui, built, action="mask", image=other.content_id, choice="instance:99").status_code == 302
+    assert _post(ui, built, action="exclude", image="nope", reason="x").status_code == 302
+    json = ui.post(f"/classes/{built.pk}/curate/", {"action": "exclude", "image": "nope", "reason": "x"},
+                   HTTP_ACCEPT="application/json")
+    assert json.status_code == 400 and "no support image" in json.json()["message"]
+    assert SupportCuration.objects.filter(vocab_class=built).count() == 2
+    built.refresh_from_db()
+    assert _post(ui, built, action="go_back", number=1).status_code == 302
+    built.refresh_from_db()
+    assert built.support_version == 1 and built.snapshot()["curation"]["masks"] == {}
+    assert _post(ui, built, action="go_back", number=0).status_code == 302
+    built.refresh_from_db()
+    assert built.support_version == 0 and "curation" not in built.snapshot()
+
+
+def test_rebuild_leaves_excluded_images_out_and_is_built_once(ui: Any, built: VocabularyClass) -> None:
+    from tasks.artifacts import regenerate_class
+
+    images = _images(built)
+    curation.exclude(built, images[1].content_id, "blurry", user=None)
+    settings_dict = engine_bridge.build_config("tiny").to_dict()
+    out = regenerate_class.apply(args=(built.pk, "tiny", settings_dict)).get()
+    version = SupportCuration.objects.get(vocab_class=built, number=1)
+    assert version.support_key == out["support_key"] and out["support_version"] == 1
+    shown = curation.review_set(built)
+    assert shown.key == version.support_key and curation.is_built(built, shown)
+    assert [im.excluded for im in shown.images.all()] == ["", "blurry"] + [""] * (len(images) - 2)
+    store = engine_bridge.store()
+    banks = engine_bridge.ovdiff("tiny").banks(built.to_spec())
+    assert all(s.image_index != 1 for b in banks.values() for s in b.fg_sources if s.image_index is not None)
+    n_sets = len(list((store.root / "support").rglob("COMPLETE")))
+    again = regenerate_class.apply(args=(built.pk, "tiny", settings_dict)).get()
+    assert again["support_key"] == out["support_key"]
+    assert len(list((store.root / "support").rglob("COMPLETE"))) == n_sets, "the same review is never built twice"
+    assert SupportSet.objects.filter(key=out["support_key"]).count() == 1
+
+
+def test_runs_with_an_older_version_are_marked_stale(ui: Any, built: VocabularyClass, dataset: Any) -> None:
+    snapshot = [c.snapshot() for c in built.vocabulary.classes.all()]
+    run = Run.objects.create(dataset=dataset, vocabulary=built.vocabulary, profile="tiny", status=Run.Status.SUCCEEDED,
+                             vocabulary_snapshot=snapshot, created_by=built.vocabulary.owner)
+    page = ui.get(f"/vocabularies/{built.vocabulary_id}/").content.decode()
+    assert f'/runs/{run.pk}/"' not in page.split("Affects")[1].split("</table>")[0]
+    curation.exclude(built, _images(built)[0].content_id, "not a cat")
+    page = ui.get(f"/vocabularies/{built.vocabulary_id}/").content.decode()
+    row = page.split(f'id="class-{built.pk}"')[1].split("</tr>")[0]
+    assert f"/runs/{run.pk}/" in row and "support v1" in row
+    grass = built.vocabulary.classes.get(name="grass")
+    assert f"/runs/{run.pk}/" not in page.split(f'id="class-{grass.pk}"')[1].split("</tr>")[0]
+
+
+def test_concurrent_edits_of_one_class_lose_nothing(ui: Any, built: VocabularyClass) -> None:
+    a, b = _images(built)[:2]
+    loaded = built.version
+    first = ui.post(f"/api/classes/{built.pk}/support/curate/", {"action": "exclude", "image": a.content_id,
+                    "reason": "dog", "expected_version": loaded}, content_type="application/json")
+    second = ui.post(f"/api/classes/{built.pk}/support/curate/", {"action": "exclude", "image": b.content_id,
+                     "reason": "car", "expected_version": loaded}, content_type="application/json")
+    assert first.status_code == 200 and second.status_code == 409
+    assert second.json()["current_version"] == first.json()["version"]
+    retry = ui.post(f"/api/classes/{built.pk}/support/curate/", {"action": "exclude", "image": b.content_id,
+                    "reason": "car", "expected_version": second.json()["current_version"]},
+                    content_type="application/json")
+    assert retry.status_code == 200
+    built.refresh_from_db()
+    assert curation.current(built).excluded == {a.content_id: "dog", b.content_id: "car"}
+    stale_page = ui.post(f"/classes/{built.pk}/curate/", {"action": "include", "image": a.content_id,
+                                                          "version": loaded}, HTTP_ACCEPT="application/json")
+    assert stale_page.status_code == 409
+
+
+def test_api_review_versions_suspicious_and_added_images(ui: Any, built: VocabularyClass) -> None:
+    review = ui.get(f"/api/classes/{built.pk}/support/").json()
+    assert review["support_version"] == 0 and review["built"] and len(review["images"]) == 4
+    image = review["images"][0]["image"]
+    assert image["content_id"] and isinstance(image["flags"], list)
+    done = ui.post(f"/api/classes/{built.pk}/support/curate/", {"action": "mask", "image": image["content_id"],
+                   "choice": "attribution"}, content_type="application/json")
+    assert done.status_code == 200 and done.json()["support_version"] == 1
+    bad = ui.post(f"/api/classes/{built.pk}/support/curate/", {"action": "explode"}, content_type="application/json")
+    assert bad.status_code == 400
+    seed = ui.post(f"/api/classes/{built.pk}/support/curate/", {"action": "add_seed", "seed": 7},
+                   content_type="application/json")
+    assert seed.status_code == 200
+    buf = io.BytesIO()
+    Image.fromarray(np.full((24, 24, 3), 90, np.uint8)).save(buf, "PNG")
+    added = ui.post(f"/api/classes/{built.pk}/support/images/",
+                    {"images": [SimpleUploadedFile("mine.png", buf.getvalue(), content_type="image/png")]})
+    assert added.status_code == 201, added.content
+    corrupt = ui.post(f"/api/classes/{built.pk}/support/images/",
+                      {"images": [SimpleUploadedFile("bad.png", b"not a png", content_type="image/png")]})
+    assert corrupt.status_code == 400
+    versions = ui.get(f"/api/classes/{built.pk}/support/versions/").json()["results"]
+    assert [v["number"] for v in versions] == [3, 2, 1]
+    assert versions[0]["extra_seeds"] == [7] and len(versions[0]["extra_dirs"]) == 1
+    assert versions[0]["masks"] == {image["content_id"]: "attribution"}, "adding images keeps the review"
+    listed = ui.get(f"/api/vocabularies/{built.vocabulary_id}/suspicious/").json()["results"]
+    flags = [len(item["flags"]) for item in listed]
+    assert flags == sorted(flags, reverse=True) and listed[0]["class_name"] == "cat"
+    page = ui.get(f"/vocabularies/{built.vocabulary_id}/review/")
+    assert page.status_code == 200 and page.content.decode().count("data-review-card") == len(listed)
+
+
+def test_a_second_user_never_sees_or_changes_the_curation(bob: Client, built: VocabularyClass) -> None:
+    image = _images(built)[0]
+    assert bob.get(f"/vocabularies/{built.vocabulary_id}/review/").status_code == 404
+    assert bob.post(f"/classes/{built.pk}/curate/", {"action": "exclude", "image": image.content_id,
+                                                     "reason": "x"}).status_code == 404
+    assert bob.post(f"/classes/{built.pk}/curate/", {"action": "rebuild"}).status_code == 404
+    for url in (f"/api/classes/{built.pk}/support/", f"/api/classes/{built.pk}/support/versions/",
+                f"/api/vocabularies/{built.vocabulary_id}/suspicious/"):
+        assert bob.get(url).status_code == 404, url
+    for url, body in ((f"/api/classes/{built.pk}/support/curate/", {"action": "exclude", "image": image.content_id,
+                                                                     "reason": "x"}),
+                      (f"/api/classes/{built.pk}/support/rebuild/", {}),
+                      (f"/api/classes/{built.pk}/support/images/", {})):
+        assert bob.post(url, body, content_type="application/json").status_code == 404, url
+    assert not SupportCuration.objects.exists()
+    built.vocabulary.visibility = "public"
+    built.vocabulary.save()
+    assert bob.get(f"/api/classes/{built.pk}/support/").status_code == 200  # may read a public vocabulary ...
+    refused = bob.post(f"/api/classes/{built.pk}/support/curate/", {"action": "exclude", "image": image.content_id,
+                                                                    "reason": "x"}, content_type="application/json")
+    assert refused.status_code == 403  # ... but not change it
+    assert bob.post(f"/classes/{built.pk}/curate/", {"action": "include", "image": image.content_id}).status_code == 403
+    assert not SupportCuration.objects.exists()
+
+
+def test_compare_shows_per_class_iou_before_and_after_a_curation(ui: Any, built: VocabularyClass,
+                                                                 dataset: Any) -> None:
+    def run(version: int, iou: float) -> Run:
+        snapshot = [{**c.snapshot(), "support_version": version if c.pk == built.pk else 0}
+                    for c in built.vocabulary.classes.all()]
+        return Run.objects.create(dataset=dataset, vocabulary=built.vocabulary, profile="tiny",
+                                  status=Run.Status.SUCCEEDED, vocabulary_snapshot=snapshot, miou=iou,
+                                  class_names=["background", "cat", "grass"],
+                                  per_class_iou={"cat": iou, "grass": 0.5}, created_by=built.vocabulary.owner)
+
+    curation.exclude(built, _images(built)[0].content_id, "not a cat")
+    built.refresh_from_db()
+    before, after = run(0, 0.25), run(1, 0.40)
+    after.vocabulary_snapshot = [c.snapshot() for c in built.vocabulary.classes.all()]
+    after.save(update_fields=["vocabulary_snapshot"])
+    shown = ui.get(f"/runs/{after.pk}/").content.decode()
+    assert "version 1 (1 excluded)" in shown, "a run shows the support-set version it used per class"
+    page = ui.get(f"/compare/?runs={before.pk},{after.pk}").content.decode()
+    cat = page.split('data-class-row="cat"')[1].split("</tr>")[0]
+    grass = page.split('data-class-row="grass"')[1].split("</tr>")[0]
+    assert "support set changed" in cat and "as built" in cat and "support v1" in cat and "+15.0" in cat
+    assert "support set changed" not in grass and "0.0" in grass
+    vocab_page = ui.get(f"/vocabularies/{built.vocabulary_id}/").content.decode()
+    assert f"?runs={before.pk},{after.pk}" in vocab_page
+
+
+def test_added_uploads_keep_the_review_and_are_not_deleted_under_a_version(ui: Any, built: VocabularyClass,
+                                                                           media_root: Any) -> None:
+    image = _images(built)[0]
+    curation.exclude(built, image.content_id, "blurry")
+    buf = io.BytesIO()
+    Image.fromarray(np.full((20, 20, 3), 30, np.uint8)).save(buf, "PNG")
+    response = ui.post(f"/classes/{built.pk}/", {"images": [SimpleUploadedFile("a.png", buf.getvalue(),
+                                                                                content_type="image/png")],
+                                                  "add_to_set": "on"})
+    assert response.status_code == 302
+    built.refresh_from_db()
+    assert not built.user_support_dir, "added images join the set; they do not replace it"
+    version = curation.current(built)
+    assert version.number == 2 and version.excluded == {image.content_id: "blurry"} and len(version.extra_dirs) == 1
+    folder = version.extra_dirs[0].rsplit("/", 1)[1]
+    refused = ui.post(f"/classes/{built.pk}/support/", {"action": "delete_uploaded", "folder": folder}, follow=True)
+    assert "kept so those versions stay buildable" in refused.content.decode()
+    assert (media_root / version.extra_dirs[0]).is_dir()
+
+
+def test_a_rebuild_reports_its_progress(ui: Any) -> None:
+    """What the worker's ``update_state`` stores is what the class page's job row shows (real Redis backend)."""
+    import uuid
+
+    from ovdiff_web.celery import app
+    from ovdiff_web.core.services.ui_tasks import task_state
+
+    task_id = f"test-progress-{uuid.uuid4().hex}"
+    app.backend.store_result(task_id, {"stage": "banks", "done": 2, "total": 3}, "PROGRESS")
+    try:
+        state = task_state(task_id)
+        assert state["status"] == "running" and not state["finished"]
+        assert state["label"] == "running: banks 2/3" and state["progress"]["total"] == 3
+    finally:
+        app.backend.forget(task_id)
+
+
+def test_the_review_page_pages_through_a_large_vocabulary(ui: Any, built: VocabularyClass, monkeypatch: Any) -> None:
+    from ovdiff_web.core.views import curation as views
+
+    monkeypatch.setattr(views, "MAX_REVIEW_ITEMS", 3)
+    url = f"/vocabularies/{built.vocabulary_id}/review/"
+    first, second = ui.get(url).content.decode(), ui.get(url + "?page=2").content.decode()
+    assert first.count("data-review-card") == 3 and second.count("data-review-card") == 1
+    assert "data-page-next" in first and "data-page-prev" in second and "Page 2 of 2" in second
+    assert ui.get(url + "?page=x").status_code == 200 and ui.get(url + "?page=99").status_code == 200
+    assert "grass" in first.split("data-unbuilt")[1].split("</p>")[0]
