@@ -2,8 +2,9 @@
 product without running it.  ``.venv/bin/python scripts/screenshots.py``
 
 Isolated and offline: a temporary database and data dir, the dashboard served by ``manage.py runserver`` on a
-free loopback port, no worker (runs are stored as the worker stores them: ``tests/ui/factories.py``), Redis only
-for the Workers page. The data is synthetic and the runs come from the random-weight ``tiny`` profile; the pages
+free loopback port, no worker (runs are stored as the worker stores them: ``tests/ui/factories.py``; the
+prediction job and the support sets are computed in this process by the tiny engine, as the tests do), Redis only
+for the Workers page and the job's queue message (deleted with the script's other keys). The data is synthetic and the runs come from the random-weight ``tiny`` profile; the pages
 say so, and so does docs/SCREENSHOTS.md.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
@@ -40,11 +42,16 @@ PAGES = [
     ("vocabularies", "Vocabularies"),
     ("vocabulary", "A vocabulary: the prompt inside the generator's template, thing/stuff review"),
     ("class", "A class: uploaded and generated support sets, the one in use marked"),
+    ("class-review", "A class's support-set review: attribution, proposed instance masks, chosen fg/bg, exclude / "
+                     "choose-mask controls and the versions list"),
+    ("vocabulary-review", "A vocabulary's review page: every class's support images, flagged ones first"),
+    ("compare-curated", "Compare a run before and after a curation: support versions and per-class change"),
     ("datasets", "Datasets: upload a zip or register a server folder"),
     ("dataset", "A dataset: images with ground truth, classes, ingest errors"),
     ("dataset-delete-refused", "Deleting a dataset that runs read is refused, listing them"),
-    ("segment", "Segment an image"),
-    ("segment-result", "A segmentation: keyboard pixel picking with a marker, and its explanation"),
+    ("segment", "Segment: prediction jobs, with the form that queues one (uploads or a zip, classes or a vocabulary)"),
+    ("prediction-job", "A prediction job: progress, its gallery of segmented images and the downloads"),
+    ("prediction-image", "An image of a job: overlay with opacity, class legend, and a clicked pixel explained"),
     ("workers", "Workers: queues, busy workers, running and failed tasks, the last answer's age"),
 ]
 
@@ -57,7 +64,8 @@ def _free_port() -> int:
 
 def seed() -> dict[str, int | str]:
     """(In a subprocess with the temporary environment.) Users, a dataset, runs, a vocabulary, a class with an
-    uploaded support set, a stored segmentation; returns the ids the pages need."""
+    uploaded support set, a curated class with runs before and after, a finished prediction job; returns the ids
+    the pages need."""
     import django
 
     django.setup()
@@ -70,7 +78,7 @@ def seed() -> dict[str, int | str]:
     from ovdiff_web.core.services.lifecycle import set_run_label
     from ovdiff_web.core.services.support_images import save_user_support_images
     from ovdiff_web.core.services.vocab import add_classes
-    from tests.ui.factories import make_demo_dataset, make_finished_run, make_stored_segmentation, make_vocabulary_run
+    from tests.ui.factories import make_demo_dataset, make_finished_run, make_vocabulary_run
 
     media = Path(settings.MEDIA_ROOT)
     media.mkdir(parents=True, exist_ok=True)
@@ -91,12 +99,81 @@ def seed() -> dict[str, int | str]:
     bus = vocab.classes.get(name="bus")
     bus.prompt = "red double-decker bus"
     bus.save()
-    image, labels = image_and_labels(dataset, dataset.image_ids[0])
+    image, _ = image_and_labels(dataset, dataset.image_ids[0])
     files = [SimpleUploadedFile(f"own{i}.png", _png(image[:, ::(1 if i % 2 else -1)]), "image/png") for i in range(3)]
     save_user_support_images(bus, files)
-    token = make_stored_segmentation(media, image, labels.clip(0, 3), ("background", "brick", "grass", "gravel"))
+    job = _prediction_job(user, dataset)
+    person, before, after = _curated_class(vocab, dataset, user)
     return {"run": run.pk, "big": big.pk, "plain": plain.pk, "dataset": dataset.pk, "vocab": vocab.pk,
-            "cls": bus.pk, "token": token, "n": len(run.class_names)}
+            "cls": bus.pk, "n": len(run.class_names), "job": job.pk, "job_image": job.image_ids[0],
+            "curated": person.pk, "before": before.pk, "after": after.pk}
+
+
+def _prediction_job(user: Any, dataset: Any) -> Any:
+    """A finished tiny-profile prediction job on three demo images, queued through the service the Segment page
+    calls and run in this process in the worker's task order (as tests/ui/test_predictions_page.py does)."""
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ovdiff_web.core.services.dataset_preview import image_and_labels
+    from ovdiff_web.core.services.lifecycle import set_run_label
+    from ovdiff_web.core.services.predictions import create_prediction
+    from tests.service.test_predictions import FAST, run_inline
+
+    files = [SimpleUploadedFile(f"{name}.png", _png(image_and_labels(dataset, name)[0]), "image/png")
+             for name in dataset.image_ids[:3]]
+    job = create_prediction(user=user, files=files, classes="brick, grass, gravel, sky", stuff="grass, gravel, sky",
+                            profile="tiny", overrides=FAST)
+    job = run_inline(job.pk)
+    assert job.status == "succeeded", job.error
+    _drop_own_keys(settings.OVDIFF_QUEUE_PREFIX)  # the start_run queued for a worker: its work was done here
+    set_run_label(job, name="yard photos", notes="")
+    return job
+
+
+def _curated_class(vocab: Any, dataset: Any, user: Any) -> tuple[Any, Any, Any]:
+    """The vocabulary's support sets built by the tiny engine and recorded (as the curation tests' ``built``
+    fixture does), one class curated twice (an image excluded, a proposed mask chosen), and two runs of the
+    vocabulary made before and after that curation, for the compare page."""
+    from ovdiff_web.core.models import Run
+    from ovdiff_web.core.services import curation, engine_bridge
+    from ovdiff_web.core.services.artifacts import record_artifacts
+
+    ovd = engine_bridge.ovdiff("tiny")
+    for cls in vocab.classes.exclude(name="bus"):
+        spec = cls.to_spec()
+        record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec))
+    person = vocab.classes.get(name="person")
+    snapshot_before = [c.snapshot() for c in vocab.classes.all()]
+    images = list(curation.review_set(person).images.all())
+    curation.exclude(person, images[0].content_id, "two people, one is cut off", user=user)
+    masked = next((im for im in images[1:] if im.instances), None)
+    if masked is not None:
+        curation.choose_mask(person, masked.content_id, "instance:0", user=user)
+    snapshot_after = [c.snapshot() for c in vocab.classes.all()]
+    names = ["background", *(c.name for c in vocab.classes.all())]
+
+    def run(snapshot: list[dict[str, Any]], person_iou: float, label: str) -> Run:
+        iou = {n: 0.3 + 0.05 * i for i, n in enumerate(names)}
+        iou["person"] = person_iou
+        return Run.objects.create(dataset=dataset, vocabulary=vocab, profile="tiny", is_random_weights=True,
+                                  status=Run.Status.SUCCEEDED, vocabulary_snapshot=snapshot, class_names=names,
+                                  miou=sum(iou.values()) / len(iou), per_class_iou=iou, created_by=user, name=label)
+
+    before = run(snapshot_before, 0.25, "street, support sets as built")
+    after = run(snapshot_after, 0.40, "street, person curated")
+    return person, before, after
+
+
+def _drop_own_keys(prefix: str) -> None:
+    """Delete this script's Redis keys (its queues and worker-monitor cache), named by its own per-pid prefix;
+    no other session's keys are touched."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
 
 
 def _synthetic_confusion(n: int) -> list[list[int]]:
@@ -124,18 +201,19 @@ def _png(array) -> bytes:  # noqa: ANN001
 
 
 def shoot(base: str, ids: dict, out: Path) -> list[str]:
-    """Visit every page signed in and save a 1400x900 viewport screenshot of each; returns the files written."""
+    """Visit every page signed in and save a 1400x900 viewport screenshot of each (one full-page, whose legend is
+    below the fold); returns the files written."""
     from playwright.sync_api import sync_playwright
 
-    run, big, token = ids["run"], ids["big"], ids["token"]
+    run, big = ids["run"], ids["big"]
     written = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_context(viewport=VIEWPORT).new_page()
 
-        def snap(name: str) -> None:
+        def snap(name: str, full_page: bool = False) -> None:
             page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(out / f"{name}.png"))
+            page.screenshot(path=str(out / f"{name}.png"), full_page=full_page)
             written.append(name)
 
         page.goto(f"{base}/login/")
@@ -181,6 +259,14 @@ def shoot(base: str, ids: dict, out: Path) -> list[str]:
         snap("vocabulary")
         page.goto(f"{base}/classes/{ids['cls']}/")
         snap("class")
+        page.goto(f"{base}/classes/{ids['curated']}/#review")
+        for layer in ("attribution", "bg_mask", "instance"):  # every layer of the review cards at once
+            page.check(f"#review [data-ovl-toggle='{layer}']")
+        snap("class-review")
+        page.goto(f"{base}/vocabularies/{ids['vocab']}/review/")
+        snap("vocabulary-review")
+        page.goto(f"{base}/compare/?runs={ids['before']},{ids['after']}")
+        snap("compare-curated")
         page.goto(f"{base}/datasets/")
         snap("datasets")
         page.goto(f"{base}/datasets/{ids['dataset']}/")
@@ -189,12 +275,14 @@ def shoot(base: str, ids: dict, out: Path) -> list[str]:
         snap("dataset-delete-refused")
         page.goto(f"{base}/segment/")
         snap("segment")
-        page.goto(f"{base}/segment/{token}/")
+        page.goto(f"{base}/segment/jobs/{ids['job']}/")
+        snap("prediction-job")
+        page.goto(f"{base}/segment/jobs/{ids['job']}/image/?image={ids['job_image']}")
         page.locator("[data-explain-url]").focus()
         for key in ("ArrowLeft",) * 5 + ("Enter",):
             page.keyboard.press(key)
         page.locator("[data-explain-out] .card").first.wait_for()
-        snap("segment-result")
+        snap("prediction-image", full_page=True)  # its legend is below the fold
         page.goto(f"{base}/workers/")
         for _ in range(15):  # the page reloads itself until the workers' (background) answer is in
             page.wait_for_timeout(1000)
@@ -207,7 +295,8 @@ def shoot(base: str, ids: dict, out: Path) -> list[str]:
 
 def write_index(out: Path) -> None:
     lines = ["# Screenshots", "",
-             "Every dashboard page at 1400x900, regenerated by `.venv/bin/python scripts/screenshots.py`.",
+             "Every dashboard page at 1400x900 (a prediction job's image page at its full length), regenerated by "
+             "`.venv/bin/python scripts/screenshots.py`.",
              "The data is synthetic and the runs come from the random-weight `tiny` profile (the pages say so): the "
              "numbers are not results of the method.", ""]
     for name, caption in PAGES:
@@ -245,6 +334,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=20)
+            _drop_own_keys(env["OVDIFF_QUEUE_PREFIX"])
     write_index(args.out)
     print(f"wrote {len(written)} screenshots to {args.out} and {args.out.parent / 'SCREENSHOTS.md'}")
     return 0
