@@ -40,7 +40,7 @@ def run(ctx: Context) -> dict:
     }
     for seg in segs.values():  # warm-up: first calls per input shape pay kernel selection and page faults
         seg(image)
-    repeats = 2 if not ctx.quick else 3
+    repeats = 2 if not ctx.quick else 3  # full: a paper CLIP image is ~30 s here; both sides warmed up first
     t = interleaved_medians({k: (lambda s=s: s(image)) for k, s in segs.items()}, repeats)
     return {
         "figures": {"batched_window_ratio": t["batched"] / t["single"]},

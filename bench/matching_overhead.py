@@ -66,7 +66,7 @@ def run(ctx: Context) -> dict:
     n_windows, forward = prime(extractors, image, seg_cfg)
     total_forward = sum(forward.values())
     ctx.log(f"  forward seconds per image: {forward}; matching ...")
-    t_paper = median_time(lambda: paper(image), 3 if not ctx.quick else 5)
+    t_paper = median_time(lambda: paper(image), 2 if not ctx.quick else 5)
     protos = {e: (keep * (banks[classes[0].name][e].fg.shape[0] + banks[classes[0].name][e].bg.shape[0]))
               for e in extractors}
     return {

@@ -59,7 +59,10 @@ def render(doc: dict[str, Any]) -> str:
         f"- mode: {doc['mode']} (models: `{doc['profile']}` profile; random weights, real architectures)",
         f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, torch {m['torch']}, python {m['python']}"
         + (f", load average {m['load_average_1min']} at the start" if "load_average_1min" in m else ""),
-        f"- total time: {doc['total_seconds']} s" + (" (of the re-run)" if doc.get("merged") else ""),
+        f"- total time: {doc['total_seconds']} s" + (" (of the re-run)" if doc.get("merged") else "")
+        + (" (budget: 900 s full, 120 s --quick)" if not doc.get("merged") else ""),
+        "- seconds per benchmark: " + ", ".join(f"{name} {b['seconds']}" for name, b in doc["benchmarks"].items()
+                                                if "seconds" in b),
         *([f"- merged: {', '.join(doc['merged']['rerun'])} re-run on top of the run of {doc['merged']['kept_from']}"]
           if doc.get("merged") else []),
         "",

@@ -4,7 +4,8 @@ Everything real and isolated: a temporary SQLite database (migrated), a temporar
 serving ``ovdiff_web.wsgi`` on a free loopback port (the deployment's server, 3 workers as in docker-compose),
 a Celery worker subprocess on the local Redis DB 13 with private queue names, token auth. One run holds
 10,000 per-image results (bulk-created); 20 client threads (one keep-alive session each) request the run list,
-the run detail and a page of per-image results in turn; p50/p95 per endpoint. The dashboard is measured the same way
+the run detail and a page of per-image results in turn (30 requests per client, 10 with --quick); p50/p95 per
+endpoint. The dashboard is measured the same way
 at a team's scale: 1,000 runs, a 150-class vocabulary and a 150-class run with 5,000 images and its 150 x 151
 confusion matrix, a 5,000-image dataset, and the Workers page; each page's p50 is also given as a ratio to
 ``/api/health/`` (one ``SELECT 1``) served by the same server under the same load (the baseline), and measured
@@ -258,7 +259,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def run(ctx) -> dict:  # noqa: ANN001 - bench.common.Context
-    per_client = 15 if ctx.quick else 60
+    per_client = 10 if ctx.quick else 30
     n_results = 2_000 if ctx.quick else N_RESULTS
     prefix = f"bench{os.getpid()}-"
     with tempfile.TemporaryDirectory(prefix="ovdiff-bench-service-") as tmpdir:

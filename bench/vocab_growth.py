@@ -23,7 +23,7 @@ def run(ctx: Context) -> dict:
     from engine.types import ClassSpec
 
     image = test_image()
-    repeats = 3 if not ctx.quick else 2
+    repeats = 5 if not ctx.quick else 2  # tiny and cheap: more repeats keep the median out of load spikes
     with tempfile.TemporaryDirectory(prefix="ovdiff-bench-") as store_dir:
         ovd = build_ovdiff("tiny", store_dir)
         dims = {e: ovd.registry.extractor(e, ovd.config.features).dim for e in ovd.config.features.extractors}

@@ -8,8 +8,10 @@ Reading VOC masks still uses ``engine.images.voc_palette``; this palette is for 
 from __future__ import annotations
 
 import colorsys
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 IGNORE_COLOUR = (128, 128, 128)
 _GOLDEN = 0.618033988749895
@@ -19,6 +21,8 @@ _VALUE = (0.95, 0.8, 0.7, 0.88)
 
 def class_palette(n: int = 256, ignore_index: int | None = 255) -> np.ndarray:
     """(n, 3) uint8 colours, one per label index; ``ignore_index`` (if < n) is grey."""
+    import numpy as np  # here, not at import: the dashboard's legends load this module at web start-up
+
     pal = np.zeros((n, 3), dtype=np.uint8)
     for i in range(n):
         hue = (0.07 + i * _GOLDEN) % 1.0

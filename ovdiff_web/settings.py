@@ -30,6 +30,11 @@ OVDIFF_STORE_DIR = env_path("OVDIFF_STORE_DIR", OVDIFF_DATA_DIR / "store")
 OVDIFF_STORE_URL = env_str("OVDIFF_STORE_URL", "")
 if OVDIFF_STORE_URL and not OVDIFF_STORE_URL.startswith("s3://"):
     raise ImproperlyConfigured("OVDIFF_STORE_URL must look like s3://bucket/prefix")
+# s3://bucket/prefix: media (uploaded datasets and support images, run outputs) live in S3-compatible object storage
+# (same AWS_* variables); MEDIA_ROOT is then this machine's local copy (ovdiff_web/core/services/media_store.py).
+OVDIFF_MEDIA_URL = env_str("OVDIFF_MEDIA_URL", "")
+if OVDIFF_MEDIA_URL and not OVDIFF_MEDIA_URL.startswith("s3://"):
+    raise ImproperlyConfigured("OVDIFF_MEDIA_URL must look like s3://bucket/prefix")
 STATIC_URL = "/static/"
 STATIC_ROOT = env_path("STATIC_ROOT", OVDIFF_DATA_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "ovdiff_web" / "static"]  # dashboard css/js (vendored, no CDN)

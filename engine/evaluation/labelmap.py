@@ -3,16 +3,16 @@
 The segmenter labels pixels 0 = background (when background prototypes are used), then the vocabulary in
 order. A dataset numbers its own classes. The label map joins the two by class name or prompt
 (case-insensitive); a vocabulary class the dataset does not know goes to one extra id, the "no dataset label"
-column (``num_classes``), which always counts as a wrong prediction. Pure numpy: the web process builds label
-maps without loading torch.
+column (``num_classes``), which always counts as a wrong prediction. Pure numpy, imported where pixels are mapped:
+the web process builds label maps (and starts) without loading torch or numpy.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from engine.types import Segmentation
 
 NO_DATASET_LABEL = "no dataset label"
@@ -44,6 +44,8 @@ def best_class_labels(seg: "Segmentation") -> np.ndarray:
 
     This is the without-background protocol (VOC-20, Context-59, ADE-150): there is no background to predict.
     """
+    import numpy as np
+
     if seg.scores is None:
         raise ValueError("without-background protocols need the class scores (segment with return_scores=True)")
     return np.argmax(seg.scores[1:], axis=0).astype(np.int64) + 1
@@ -55,6 +57,8 @@ def to_dataset_labels(seg: "Segmentation", label_map: dict[str, int], has_backgr
 
     With background the segmenter's own labels are used; without, every pixel takes its best class.
     """
+    import numpy as np
+
     labels = seg.labels if has_background else best_class_labels(seg)
     lut = np.array([label_map.get(name, num_classes) for name in seg.label_names], dtype=np.int64)
     return lut[np.asarray(labels, dtype=np.int64)]

@@ -80,9 +80,12 @@ class VocabularyClass(models.Model):
         return self.prompt or self.name
 
     def to_spec(self) -> Any:
-        """The engine's ``ClassSpec`` for this class (imported lazily: Django never loads torch at startup)."""
+        """The engine's ``ClassSpec`` for this class (imported lazily: Django never loads torch at startup); its
+        user's support folder is on this machine afterwards (``media_store``)."""
         from engine.class_specs import class_specs
+        from ovdiff_web.core.services.media_store import fetch_support_folders
 
+        fetch_support_folders([self.snapshot()])
         return class_specs([self.snapshot()], support_root=django_settings.MEDIA_ROOT)[0]
 
     def snapshot(self) -> dict[str, Any]:

@@ -106,9 +106,12 @@ class Run(Shareable):
         return out
 
     def class_specs(self) -> list[Any]:
-        """The engine ``ClassSpec``s of the run's vocabulary snapshot (engine imported lazily)."""
+        """The engine ``ClassSpec``s of the run's vocabulary snapshot (engine imported lazily); users' support
+        folders are on this machine afterwards (``media_store``)."""
         from engine.class_specs import class_specs
+        from ovdiff_web.core.services.media_store import fetch_support_folders
 
+        fetch_support_folders(self.vocabulary_snapshot or [])
         return class_specs(self.vocabulary_snapshot, support_root=django_settings.MEDIA_ROOT)
 
 

@@ -4,17 +4,20 @@ skipped when present and written atomically."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.conf import settings
 
 from engine.atomic import atomic_write
-from engine.support.curation import image_id
+from ovdiff_web.core.services import media_store
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def record_artifacts(profile: str, support: Any, banks: dict[str, Any]) -> Any:
     """Rows for a support set, its images (PNG files under MEDIA_ROOT) and its banks; safe to repeat."""
+    from engine.support.curation import image_id
     from ovdiff_web.core.models import ArtifactStatus, PrototypeBank, SupportImage, SupportSet
 
     row, _ = SupportSet.objects.get_or_create(key=support.key, defaults={
@@ -47,6 +50,7 @@ def _review_flags(profile: str, support: Any) -> list[list[str]]:
 
 def write_instance_pngs(rel_dir: Path, image: Any) -> list[str]:
     """The proposer's instance masks of one image as PNGs (atomic, skipped when present); relative paths."""
+    import numpy as np
     from PIL import Image
 
     out = []
@@ -56,12 +60,14 @@ def write_instance_pngs(rel_dir: Path, image: Any) -> list[str]:
         if not target.exists():
             atomic_write(target, lambda tmp, m=mask: Image.fromarray(np.asarray(m, bool).astype(np.uint8) * 255)
                          .save(tmp, format="PNG"))
+            media_store.publish(rel)  # the dashboard may run on another machine
         out.append(rel.as_posix())
     return out
 
 
 def write_support_pngs(rel_dir: Path, image: Any) -> dict[str, str]:
     """image / attribution / fg / bg / overlay PNGs (atomic writes, skipped when already present)."""
+    import numpy as np
     from PIL import Image
 
     out: dict[str, str] = {}
@@ -85,5 +91,6 @@ def write_support_pngs(rel_dir: Path, image: Any) -> dict[str, str]:
         target = Path(settings.MEDIA_ROOT) / rel
         if not target.exists():
             atomic_write(target, lambda tmp, a=array: Image.fromarray(a).save(tmp, format="PNG"))
+            media_store.publish(rel)  # the dashboard may run on another machine
         out[field] = rel.as_posix()
     return out

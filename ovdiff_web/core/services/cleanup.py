@@ -14,6 +14,8 @@ from typing import Any, Iterable
 from django.conf import settings
 from django.utils import timezone
 
+from ovdiff_web.core.services import media_store
+
 
 def _old(path: Path, cutoff: float) -> bool:
     try:
@@ -71,3 +73,4 @@ def remove_class_files(class_ids: Iterable[Any]) -> None:
         folder = base / str(int(pk))
         if folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)
+        media_store.remove(f"user_support/{int(pk)}")

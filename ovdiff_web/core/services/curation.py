@@ -14,7 +14,6 @@ from typing import Any, Callable
 from django.db import transaction
 from django.db.models import F, Max
 
-from engine.support.review import FLAG_TEXT
 from ovdiff_web.core import audit
 from ovdiff_web.core.models import SupportCuration, SupportImage, SupportSet, VocabularyClass
 from ovdiff_web.core.services.vocab import VersionConflict
@@ -244,6 +243,8 @@ def is_built(cls: VocabularyClass, shown: SupportSet | None) -> bool:
 
 def review_images(cls: VocabularyClass, shown: SupportSet | None = None) -> list[dict[str, Any]]:
     """Each image of the review set with the current decisions (pending ones included) and its flags."""
+    from engine.support.review import FLAG_TEXT  # here: that module loads numpy and Pillow (web start-up stays light)
+
     shown = shown if shown is not None else review_set(cls)
     if shown is None:
         return []

@@ -5,9 +5,10 @@ The opened dataset and an id -> sample index are cached per (format, root, split
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 PREVIEW_PAGE = 12
 
@@ -22,7 +23,9 @@ def _opened(fmt: str, root: str, split: str, protocol: str) -> tuple[Any, dict[s
 
 def find_sample(dataset: Any, image_id: str) -> tuple[Any, Any]:
     """(SegDataset, Sample) of one image of ``dataset``; LookupError when it is not (or no longer) there."""
-    seg, index = _opened(dataset.format, dataset.root, dataset.split or "val", dataset.protocol or "")
+    from ovdiff_web.core.services.engine_bridge import dataset_root
+
+    seg, index = _opened(dataset.format, dataset_root(dataset), dataset.split or "val", dataset.protocol or "")
     sample = index.get(image_id)
     if sample is None:
         raise LookupError(f"image {image_id!r} is not in dataset {dataset.name!r}")

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from ovdiff_web.core.models import Dataset
-from ovdiff_web.core.services import engine_bridge
+from ovdiff_web.core.services import engine_bridge, media_store
 from ovdiff_web.core.services.paths import confine
 from ovdiff_web.core.services.uploads import extract_zip
 
@@ -34,15 +34,16 @@ def ingest(dataset: Dataset) -> Dataset:
 def _ingest(dataset: Dataset) -> Dataset:
     from engine.errors import BadInputError
 
+    local_root = engine_bridge.dataset_root(dataset)  # a big upload is ingested on a worker, maybe elsewhere
     try:
-        seg = engine_bridge.open_dataset(dataset.format, dataset.root, dataset.split, dataset.protocol,
+        seg = engine_bridge.open_dataset(dataset.format, local_root, dataset.split, dataset.protocol,
                                          check_files=False)
     except BadInputError as exc:
         return _finish(dataset, status=Dataset.Status.FAILED, errors=[{"item": exc.item or dataset.root,
                                                                           "error": str(exc)}])
     good: list[str] = []
     errors: list[dict[str, str]] = []
-    root = Path(dataset.root).resolve()
+    root = Path(local_root).resolve()
     for sample in seg.samples:
         outside = [p for p in (sample.image_path, sample.label_path) if not Path(p).resolve().is_relative_to(root)]
         if outside:  # a symlink inside the root that points elsewhere on the server: never read
@@ -84,12 +85,14 @@ def register_server_path(*, name: str, fmt: str, path: str, split: str, protocol
 
 
 def create_from_upload(*, name: str, fmt: str, upload: IO[bytes], split: str, protocol: str, user: Any) -> Dataset:
-    """Extract a zip safely under MEDIA_ROOT/datasets and create the row (ingestion follows)."""
+    """Extract a zip safely under MEDIA_ROOT/datasets and create the row (ingestion follows); with media on object
+    storage the folder is published first, so a worker on any machine can ingest or segment it."""
     root = extract_zip(upload, Path(settings.MEDIA_ROOT) / "datasets")
     try:
+        media_store.publish(media_store.upload_folder(root))
         return _create_row(name=name, format=fmt, source=Dataset.Source.UPLOAD, root=str(root), split=split,
                            protocol=protocol, created_by=_user(user))
-    except NameTaken:  # a parallel upload took the name meanwhile: keep nothing of this one
+    except BaseException:  # a parallel upload took the name meanwhile (or the bucket failed): keep nothing of this one
         _remove_upload_folder(root)
         raise
 
@@ -198,6 +201,8 @@ def _remove_upload_folder(root: Path) -> None:
     root = root.resolve()
     if root.is_relative_to(base) and root != base:
         shutil.rmtree(base / root.relative_to(base).parts[0], ignore_errors=True)
+    if media_store.upload_folder(root):
+        media_store.remove(media_store.upload_folder(root))
 
 
 def _user(user: Any) -> Any:

@@ -99,9 +99,17 @@ def open_dataset(fmt: str, root: str, split: str, protocol: str | None, *, check
     return engine_open(fmt, root, split=split or "val", protocol=protocol or None, check_files=check_files)
 
 
+def dataset_root(dataset: Any) -> str:
+    """A dataset row's folder on this machine: an upload's is fetched from object storage when only the bucket
+    has it (``media_store``); a server path is the row's."""
+    from ovdiff_web.core.services import media_store
+
+    return media_store.local_dataset_root(dataset.root, dataset.source == "upload")
+
+
 def open_run_dataset(run: Any) -> Any:
     """The engine's ``SegDataset`` a run segments (file checks were done at ingest)."""
     dataset = run.dataset
     if dataset is None:
         raise RuntimeError("the run's dataset was deleted")
-    return open_dataset(dataset.format, dataset.root, dataset.split, dataset.protocol, check_files=False)
+    return open_dataset(dataset.format, dataset_root(dataset), dataset.split, dataset.protocol, check_files=False)

@@ -8,12 +8,13 @@ file folds them into one "no dataset label" value and metrics into the extra col
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Sequence
 
 from engine.evaluation.labelmap import NO_DATASET_LABEL as EXTRA_COLUMN_LABEL
 from engine.palette import class_palette, palette_hex
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def extra_class_names(snapshot: Sequence[dict[str, Any]], label_map: dict[str, int]) -> list[str]:

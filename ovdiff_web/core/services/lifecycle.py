@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from ovdiff_web.core import audit
 from ovdiff_web.core.models import Dataset, Run, Vocabulary, VocabularyClass
+from ovdiff_web.core.services import media_store
 
 
 class Refused(ValueError):
@@ -92,6 +93,7 @@ def delete_run(run: Run, *, user: Any = None) -> None:
     audit.record(user, run, "delete")
     run.delete()
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "runs" / str(pk), ignore_errors=True)
+    media_store.remove(f"runs/{pk}")
 
 
 def delete_dataset(dataset: Dataset, *, user: Any = None) -> None:

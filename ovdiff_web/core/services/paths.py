@@ -28,8 +28,16 @@ def confine(path: str | os.PathLike[str], roots: Iterable[Path]) -> Path:
 
 
 def media_path(relative: str) -> Path:
-    """Absolute path of a MEDIA_ROOT-relative file, refusing anything that would escape MEDIA_ROOT."""
-    return confine(Path(settings.MEDIA_ROOT) / relative, [Path(settings.MEDIA_ROOT)])
+    """Absolute path of a MEDIA_ROOT-relative file, refusing anything that would escape MEDIA_ROOT.
+
+    With media on object storage, a file only the bucket holds (a worker on another machine wrote it) is
+    downloaded into this machine's MEDIA_ROOT first, so every reader keeps reading a local file."""
+    path = confine(Path(settings.MEDIA_ROOT) / relative, [Path(settings.MEDIA_ROOT)])
+    if settings.OVDIFF_MEDIA_URL and not path.exists():
+        from ovdiff_web.core.services import media_store
+
+        media_store.fetch(media_relative(path))
+    return path
 
 
 def media_relative(path: Path) -> str:

@@ -2,10 +2,13 @@
 transparent PNG overlays (the viewer's "errors" layer, the confusion-cell page's "confused pixels")."""
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ovdiff_web.core.models import ImageResult, Run
 from ovdiff_web.core.services.run_images import IGNORE_INDEX, load_ground_truth, load_prediction, png_bytes
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def cell_hits(run: Run, p: np.ndarray, g: np.ndarray, gt: int, pred: int) -> np.ndarray:
@@ -24,6 +27,8 @@ def _prediction_and_truth(result: ImageResult) -> tuple[np.ndarray, np.ndarray]:
 
 def highlight_png(mask: np.ndarray) -> bytes:
     """``mask`` as an opaque magenta layer (everything else transparent): confused or wrong pixels."""
+    import numpy as np
+
     rgba = np.zeros(mask.shape + (4,), dtype=np.uint8)
     rgba[mask] = (255, 0, 200, 255)
     return png_bytes(rgba)

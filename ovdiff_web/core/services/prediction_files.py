@@ -4,7 +4,8 @@ Layout under ``MEDIA_ROOT/runs/<id>/`` (so ``access.media_readable`` follows the
 images, re-encoded as PNG after validation), the engine's ``pred/`` + ``overlay/`` (``write_prediction``),
 ``labels/`` (legend indices) and ``explain/<id>.npz`` (which prototype decided each pixel).
 Uploads are validated into a staging folder first and moved into place only once the job row exists: a refused
-upload leaves nothing behind."""
+upload leaves nothing behind. With media on object storage (``media_store``), what is written here is published and
+what is read is fetched on a local miss, so the web and the workers need not share ``MEDIA_ROOT``."""
 from __future__ import annotations
 
 import io
@@ -15,12 +16,16 @@ import shutil
 import uuid
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-import numpy as np
 from django.conf import settings
 
 from engine.atomic import atomic_write
+from ovdiff_web.core.services import media_store
+from ovdiff_web.core.services.paths import media_path
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 EXPLAIN_DIR = "explain"
@@ -123,6 +128,7 @@ def commit_uploads(staging: Path, run_id: int) -> str:
     target = run_dir(run_id) / "images"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
+    media_store.publish(target)  # workers on other machines fetch it (marker last)
     return str(target)
 
 
@@ -146,38 +152,47 @@ def load_input_image(run: Any, image_id: str) -> np.ndarray:
     if not run.image_root:
         return load_dataset_image(run, image_id)
     root = Path(run.image_root)
+    if media_store.configured() and root.parts[-3:] == ("runs", str(run.pk), "images"):  # uploaded: this machine's copy
+        media_store.fetch_tree(f"runs/{run.pk}/images")
+        root = run_dir(run.pk) / "images"
     return load_image(confine(root / image_id, [root]), settings.OVDIFF_PREDICT_MAX_PIXELS)
 
 
 def write_outputs(run_id: int, image_id: str, image: np.ndarray, seg: Any) -> dict[str, str]:
     """Label PNG + overlay (the engine's prediction files), legend-index labels and the explanation arrays;
     returns the MEDIA_ROOT-relative ``prediction`` and ``overlay`` paths. Atomic: a re-delivery rewrites them."""
+    import numpy as np
     from engine.evaluation.predictions import prediction_name, write_prediction
     from ovdiff_web.core.services.legend import write_shown_labels
 
     out = run_dir(run_id)
     paths = write_prediction(out, image_id, image, seg.labels, len(seg.label_names))
-    write_shown_labels(out, image_id, seg.labels)
+    shown = write_shown_labels(out, image_id, seg.labels)
     index = {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
                  for owner, src in entries] for e, entries in seg.prototype_index.items()}
     arrays = {**{f"w_{k}": v for k, v in seg.winners.items()}, **{f"s_{k}": v for k, v in seg.winner_scores.items()},
               "index": np.array(json.dumps(index))}
     name = prediction_name(image_id).removesuffix(".png") + ".npz"
     atomic_write(out / EXPLAIN_DIR / name, lambda tmp: _save_npz(tmp, arrays))
+    for path in (*paths.values(), shown, out / EXPLAIN_DIR / name):
+        media_store.publish(path)  # the dashboard may run on another machine
     media = Path(settings.MEDIA_ROOT)
     return {k: p.relative_to(media).as_posix() for k, p in paths.items()}
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    import numpy as np
+
     with open(path, "wb") as fh:  # a file object: numpy would append ".npz" to the temp name
         np.savez_compressed(fh, **arrays)
 
 
 def read_explain(run_id: int, image_id: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
     """(winners, winner scores, prototype index) stored for one image; LookupError when absent."""
+    import numpy as np
     from engine.evaluation.predictions import prediction_name
 
-    path = run_dir(run_id) / EXPLAIN_DIR / (prediction_name(image_id).removesuffix(".png") + ".npz")
+    path = media_path(f"runs/{run_id}/{EXPLAIN_DIR}/{prediction_name(image_id).removesuffix('.png')}.npz")
     if not path.is_file():
         raise LookupError(f"no explanation stored for {image_id!r}")
     with np.load(path) as arrays:
@@ -189,18 +204,17 @@ def read_explain(run_id: int, image_id: str) -> tuple[dict[str, np.ndarray], dic
 
 def write_support_keys(run_id: int, keys: dict[str, str]) -> None:
     """``support_keys.json``: class -> support-set key, so an explanation finds the support image it points to."""
-    atomic_write(run_dir(run_id) / "support_keys.json", lambda tmp: tmp.write_text(json.dumps(keys)))
+    path = atomic_write(run_dir(run_id) / "support_keys.json", lambda tmp: tmp.write_text(json.dumps(keys)))
+    media_store.publish(path)
 
 
 def read_support_keys(run_id: int) -> dict[str, str]:
-    path = run_dir(run_id) / "support_keys.json"
+    path = media_path(f"runs/{run_id}/support_keys.json")
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def labels_zip(entries: Iterable[tuple[str, str]], legend: dict[str, Any]) -> bytes:
     """A zip of label PNGs (``(archive name, MEDIA_ROOT-relative path)``) plus ``legend.json``."""
-    from ovdiff_web.core.services.paths import media_path
-
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for arcname, rel in entries:

@@ -2,13 +2,14 @@
 explanation on demand, a zip of label PNGs and a COCO-style JSON (RLE by pycocotools, not an encoder of ours)."""
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ovdiff_web.core.models import ImageResult, Run, SupportImage
 from ovdiff_web.core.services import prediction_files
 from ovdiff_web.core.services.legend import run_legend
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def legend(run: Run) -> list[dict[str, Any]]:
@@ -60,6 +61,7 @@ def labels_zip(run: Run) -> bytes:
 def coco_document(run: Run) -> dict[str, Any]:
     """COCO-style results: images, categories (vocabulary, thing/stuff), one RLE annotation per class present
     in an image with its area and bbox ([x, y, w, h]); ``category_id`` is the label index of the PNGs."""
+    import numpy as np
     from pycocotools import mask as coco_mask
 
     stuff = {c.get("name"): bool(c.get("is_stuff")) for c in run.vocabulary_snapshot or []}

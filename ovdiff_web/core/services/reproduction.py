@@ -4,18 +4,16 @@ the run's stored settings alone say. Reads no model and hashes no file in the we
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
-
-from django.conf import settings
 
 from engine.config import OVDiffConfig
 from engine.record import settings_record
+from ovdiff_web.core.services.paths import media_path
 
 
 def run_reproduction(run: Any) -> dict[str, Any] | None:
     """The run's reproduction record, or None when its settings are not a valid configuration."""
-    path = Path(settings.MEDIA_ROOT) / "runs" / str(run.pk) / "metrics.json"
+    path = media_path(f"runs/{run.pk}/metrics.json")  # fetched when a worker elsewhere wrote it
     try:
         record = json.loads(path.read_text()).get("reproduction")
     except (OSError, ValueError, AttributeError):

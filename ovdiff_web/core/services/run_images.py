@@ -4,13 +4,13 @@ overlays (with hidden classes), palette colours and the images behind a confusio
 from __future__ import annotations
 
 import io
-from typing import Any, Iterable
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ovdiff_web.core.models import ImageResult, Run
 from ovdiff_web.core.services.paths import PathNotAllowed, media_path
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 IGNORE_INDEX = 255
@@ -74,6 +74,7 @@ def parse_hidden(raw: str | None, limit: int = 65536) -> set[int]:
 
 def mask_rgba_png(labels: np.ndarray, hidden: Iterable[int] = ()) -> bytes:
     """Label map -> transparent PNG in the class palette; ignored and hidden classes are fully transparent."""
+    import numpy as np
     from engine.images import colorize
 
     labels = np.asarray(labels).astype(np.int64)
@@ -87,6 +88,9 @@ def mask_rgba_png(labels: np.ndarray, hidden: Iterable[int] = ()) -> bytes:
 
 
 def png_bytes(array: np.ndarray) -> bytes:
+    import numpy as np
+    from PIL import Image
+
     buf = io.BytesIO()
     Image.fromarray(np.asarray(array)).save(buf, format="PNG")
     return buf.getvalue()

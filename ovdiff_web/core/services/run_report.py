@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 from django.conf import settings
 
 from ovdiff_web.core.models import Run, VocabularyClass
@@ -133,6 +132,8 @@ def metrics_csv(run: Run) -> str:
 
 def predictions_zip(run: Run) -> Path:
     """A zip of the run's palette PNG predictions (+ metrics.json) in a temp file under MEDIA_ROOT/tmp."""
+    import numpy as np
+
     tmp_dir = Path(settings.MEDIA_ROOT) / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     target = tmp_dir / f"run-{run.pk}-predictions-{np.random.default_rng().integers(1 << 62):x}.zip"

@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from django.conf import settings
-from PIL import Image
 
 from ovdiff_web.core.jobs import SegmentJob
+from ovdiff_web.core.services import media_store
+from ovdiff_web.core.services.paths import media_path
 
 SEGMENT_DIR = "segment"
 
@@ -43,11 +43,13 @@ def check_owner(token: str, user: Any) -> None:
 
 def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
     """Worker side: segment the stored image with the job's classes and write what the result page shows."""
+    import numpy as np
+    from PIL import Image
     from engine.class_specs import class_specs
     from engine.images import load_image, save_label_png
 
     out = job_dir(job.token)
-    image = load_image(out / "image.png")
+    image = load_image(media_path(f"{SEGMENT_DIR}/{job.token}/image.png"))  # fetched when the web is elsewhere
     classes = class_specs(job.class_names)
     for spec in classes:  # the slow part (sampling, masks, prototypes), interruptible: cached for the segmenter
         ovd.banks(spec, cancel=cancel)
@@ -71,9 +73,11 @@ def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
                                 for owner, src in entries] for e, entries in seg.prototype_index.items()},
     }
     (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    media_store.publish(out)  # the result page may be served by another machine
 
 
 def discard(job: SegmentJob) -> None:
     """Delete a job's row and files."""
     shutil.rmtree(job_dir(job.token), ignore_errors=True)
+    media_store.remove(f"{SEGMENT_DIR}/{job.token}")
     job.delete()

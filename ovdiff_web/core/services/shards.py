@@ -13,7 +13,7 @@ from django.utils import timezone
 from engine.atomic import atomic_write
 from engine.errors import CancelledError
 from ovdiff_web.core.models import ImageResult, Run, RunShard
-from ovdiff_web.core.services import engine_bridge, run_state
+from ovdiff_web.core.services import engine_bridge, media_store, run_state
 
 
 def run_dir(run_id: int) -> Path:
@@ -47,7 +47,9 @@ def segment_shard(run: Run, shard: RunShard, ovd: Any, cancel: Callable[[], bool
             raise CancelledError(f"run {run.pk} cancelled")
         res = evaluate_sample(ovd, seg_ds, specs, shown_map, samples[image_id])
         paths = write_prediction(out_dir, image_id, res.image, res.pred, n)
-        write_shown_labels(out_dir, image_id, res.pred)  # the dashboard's overlays keep every class
+        shown = write_shown_labels(out_dir, image_id, res.pred)  # the dashboard's overlays keep every class
+        for path in (*paths.values(), shown):
+            media_store.publish(path)  # the dashboard may run on another machine
         cm.merge(res.confusion)
         present = sorted({seg_ds.class_names[i] for i in np.unique(res.pred).tolist() if i < n})
         ImageResult.objects.update_or_create(run_id=run.pk, image_id=image_id, defaults={
@@ -82,6 +84,7 @@ def write_run_metrics(run: Run, matrices: list[list[list[int]]]) -> dict[str, An
     metrics = metrics_document(total, ds, run.class_specs(), per_image, config=run.settings, profile=run.profile,
                                random_weights=run.is_random_weights, reproduction=record)
     write_metrics(run_dir(run.pk), metrics)
+    media_store.publish(run_dir(run.pk) / "metrics.json")
     return {"miou": metrics["miou"], "pixel_accuracy": metrics["pixel_accuracy"],
             "per_class_iou": dict(zip(metrics["class_names"], metrics["per_class_iou"])),
             "confusion": metrics["confusion"]["matrix"]}

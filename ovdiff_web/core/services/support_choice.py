@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db.models import F
 
 from ovdiff_web.core.models import SupportSet, VocabularyClass
+from ovdiff_web.core.services import media_store
+
 
 USER_SUPPORT = "user_support"
 
@@ -90,4 +92,5 @@ def delete_uploaded(cls: VocabularyClass, folder: str) -> bool:
     if was_in_use:
         use_generated(cls)
     shutil.rmtree(Path(settings.MEDIA_ROOT) / rel, ignore_errors=True)
+    media_store.remove(rel)
     return was_in_use

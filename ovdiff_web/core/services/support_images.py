@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 from django.conf import settings
 from django.db.models import F
-from PIL import Image
 
 from ovdiff_web.core.models import VocabularyClass
+from ovdiff_web.core.services import media_store
 from ovdiff_web.core.services.run_images import png_bytes
 
 
@@ -37,6 +36,8 @@ def store_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> str
     import shutil
     import tempfile
     import uuid
+
+    from PIL import Image
 
     from engine.errors import BadInputError
     from engine.images import load_image
@@ -64,6 +65,7 @@ def store_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> str
             Image.fromarray(array).save(staging / f"{i:03d}.png", format="PNG")
         final = parent / uuid.uuid4().hex
         staging.rename(final)
+        media_store.publish(final)  # workers on other machines build the class from it
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -91,6 +93,9 @@ SUPPORT_LAYERS = ("attribution", "fg_mask", "bg_mask")
 def support_layer_png(path: Path, layer: str) -> bytes:
     """A transparent overlay from a stored grayscale PNG: attribution as a heat map, fg red, bg blue, a proposed
     instance mask yellow."""
+    import numpy as np
+    from PIL import Image
+
     grey = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
     rgba = np.zeros(grey.shape + (4,), dtype=np.uint8)
     if layer == "attribution":
