@@ -40,7 +40,7 @@ def s3_client(endpoint_url: str | None = None, *, connect_timeout: float = CONNE
     from botocore.config import Config
 
     config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                    retries={"max_attempts": max_attempts, "mode": "standard"})
+                    retries={"total_max_attempts": max_attempts, "mode": "standard"})
     return boto3.client("s3", endpoint_url=endpoint_url, config=config)
 
 
