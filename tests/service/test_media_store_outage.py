@@ -129,3 +129,42 @@ def test_every_object_store_client_has_bounded_timeouts_and_retries(settings: An
         config = client.meta.config
         assert (config.connect_timeout, config.read_timeout) == (3, 7)
         assert config.retries == {"total_max_attempts": 2, "mode": "standard"}  # the first try + one retry
+
+
+def test_support_upload_with_the_endpoint_down_keeps_the_class_and_no_folder(ui_client: Any, endpoint_down: None,
+                                                                             media_root: Path, user: Any) -> None:
+    import io
+
+    from PIL import Image
+
+    from ovdiff_web.core.models import Vocabulary, VocabularyClass
+
+    cls = VocabularyClass.objects.create(vocabulary=Vocabulary.objects.create(name="v", owner=user), name="cat")
+    buf = io.BytesIO()
+    Image.new("RGB", (24, 24), (200, 10, 10)).save(buf, format="PNG")
+    buf.seek(0)
+    buf.name = "cat1.png"
+    response = ui_client.post(f"/classes/{cls.pk}/", {"images": [buf]})
+    assert response.status_code == 503
+    _says_what_to_check(response.content.decode())
+    before = cls.version
+    cls.refresh_from_db()
+    assert (cls.user_support_dir, cls.version) == ("", before)
+    assert _files_under(media_root) == []
+
+
+def test_the_artifact_store_on_a_dead_endpoint_names_its_setting(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.object_store import ObjectStoreUnavailable, open_store
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    store = open_store("s3://artifacts/store", tmp_path, endpoint_url=f"http://127.0.0.1:{_free_port()}",
+                       connect_timeout=1, max_attempts=1)
+    key = "ab" + "0" * 62
+    with pytest.raises(ObjectStoreUnavailable, match="OVDIFF_STORE_URL"):
+        store.exists("support", key)
+    with pytest.raises(ObjectStoreUnavailable), store.writing("support", key) as tmp:
+        (tmp / "bank.npy").write_bytes(b"x")
+    assert not (tmp_path / "support").exists()  # nothing cached locally either
