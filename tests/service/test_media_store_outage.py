@@ -168,3 +168,24 @@ def test_the_artifact_store_on_a_dead_endpoint_names_its_setting(tmp_path: Path,
     with pytest.raises(ObjectStoreUnavailable), store.writing("support", key) as tmp:
         (tmp / "bank.npy").write_bytes(b"x")
     assert not (tmp_path / "support").exists()  # nothing cached locally either
+
+
+
+def test_deleting_a_run_with_the_endpoint_down_is_a_503_and_deletes_nothing(ui_client: Any,
+                                                                            endpoint_down: None, user: Any,
+                                                                            other_user: Any, media_root: Path) -> None:
+    from django.test import Client
+
+    from ovdiff_web.core.models import Run
+
+    run = Run.objects.create(created_by=user, profile="tiny", status=Run.Status.SUCCEEDED)
+    outputs = media_root / "runs" / str(run.pk)
+    outputs.mkdir(parents=True)
+    (outputs / "metrics.json").write_text("{}")
+    stranger = Client()
+    stranger.force_login(other_user)
+    assert stranger.post(f"/runs/{run.pk}/delete/").status_code == 404  # access first: an outage leaks nothing
+    response = ui_client.post(f"/runs/{run.pk}/delete/")
+    assert response.status_code == 503
+    _says_what_to_check(response.content.decode())
+    assert Run.objects.filter(pk=run.pk).exists() and (outputs / "metrics.json").is_file()
