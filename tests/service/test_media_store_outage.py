@@ -75,8 +75,8 @@ def test_dashboard_upload_to_a_missing_bucket_shows_the_message_and_keeps_nothin
         ui_client: Any, bucket_missing: None, media_root: Path) -> None:
     from ovdiff_web.core.models import Dataset
 
-    response = ui_client.post(reverse("ui:dataset_upload"), {"name": "demo", "format": "folder",
-                                                             "archive": _named(demo_zip()), "split": "val", "protocol": ""})
+    form = {"name": "demo", "format": "folder", "archive": _named(demo_zip()), "split": "val", "protocol": ""}
+    response = ui_client.post(reverse("ui:dataset_upload"), form)
     assert response.status_code == 503
     page = response.content.decode()
     assert "Storage unavailable" in page and 'role="alert"' in page

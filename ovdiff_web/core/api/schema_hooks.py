@@ -18,7 +18,8 @@ COMMON = {"400": "invalid input", "401": "authentication required", "403": "perm
           "415": "unsupported media type", "503": "object storage unavailable"}
 BY_METHOD = {"put": {"409": "version conflict"}, "patch": {"409": "version conflict"},
              "post": {"409": "conflict with the current state", "413": "upload too large",
-                      "429": "per-user limit reached or too many attempts", "503": "task queue or object storage unavailable"}}
+                      "429": "per-user limit reached or too many attempts",
+                      "503": "task queue or object storage unavailable"}}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
