@@ -35,6 +35,11 @@ if OVDIFF_STORE_URL and not OVDIFF_STORE_URL.startswith("s3://"):
 OVDIFF_MEDIA_URL = env_str("OVDIFF_MEDIA_URL", "")
 if OVDIFF_MEDIA_URL and not OVDIFF_MEDIA_URL.startswith("s3://"):
     raise ImproperlyConfigured("OVDIFF_MEDIA_URL must look like s3://bucket/prefix")
+# Every object-storage call (media and artifacts) gives up after these: a dead endpoint fails a request within
+# seconds (503 naming the setting to check) instead of hanging it (engine.object_store.s3_client).
+OVDIFF_OBJECT_STORE_CONNECT_TIMEOUT_S = env_int("OVDIFF_OBJECT_STORE_CONNECT_TIMEOUT_S", 5, minimum=1)
+OVDIFF_OBJECT_STORE_READ_TIMEOUT_S = env_int("OVDIFF_OBJECT_STORE_READ_TIMEOUT_S", 30, minimum=1)
+OVDIFF_OBJECT_STORE_MAX_ATTEMPTS = env_int("OVDIFF_OBJECT_STORE_MAX_ATTEMPTS", 2, minimum=1)
 STATIC_URL = "/static/"
 STATIC_ROOT = env_path("STATIC_ROOT", OVDIFF_DATA_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "ovdiff_web" / "static"]  # dashboard css/js (vendored, no CDN)
@@ -96,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ovdiff_web.security.ContentSecurityPolicyMiddleware",
     "ovdiff_web.core.api.parsers.RejectBadQueryText",
+    "ovdiff_web.core.storage_unavailable.ObjectStoreUnavailableMiddleware",
 ]
 AUTHENTICATION_BACKENDS = ["ovdiff_web.security.LockoutModelBackend"]
 # Sign-in hardening (ovdiff_web.security): lock-out after repeated failures, token lifetime (0 = never expire).

@@ -27,8 +27,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def api_exception_handler(exc: Exception, context: dict) -> HttpResponse | None:
     """DRF's handler, with one body shape for every error: a bare list of messages (a ValidationError raised
-    with a list, e.g. by a query filter) becomes ``{"detail": "..."}`` as the schema documents."""
+    with a list, e.g. by a query filter) becomes ``{"detail": "..."}`` as the schema documents; object storage
+    down becomes a 503 (``storage_unavailable``)."""
+    from rest_framework.response import Response
     from rest_framework.views import exception_handler
+
+    from engine.object_store import ObjectStoreUnavailable
+
+    if isinstance(exc, ObjectStoreUnavailable):
+        return Response({"detail": str(exc)}, status=503)
 
     response = exception_handler(exc, context)
     if response is not None and isinstance(response.data, list):

@@ -11,13 +11,15 @@ ERROR_SCHEMA = {
     "additionalProperties": True,
 }
 # Any operation: bad input/query (400), no or bad credentials (401), not allowed or CSRF (403), unknown id or
-# page (404), method or media type not supported (405, 406, 415).
+# page (404), method or media type not supported (405, 406, 415), object storage (OVDIFF_MEDIA_URL /
+# AWS_ENDPOINT_URL) down or refusing while a file is fetched or published (503, ``core.storage_unavailable``).
 COMMON = {"400": "invalid input", "401": "authentication required", "403": "permission denied",
           "404": "not found", "405": "method not allowed", "406": "not acceptable",
-          "415": "unsupported media type"}
+          "415": "unsupported media type", "503": "object storage unavailable"}
 BY_METHOD = {"put": {"409": "version conflict"}, "patch": {"409": "version conflict"},
              "post": {"409": "conflict with the current state", "413": "upload too large",
-                      "429": "per-user limit reached or too many attempts", "503": "task queue unavailable"}}
+                      "429": "per-user limit reached or too many attempts",
+                      "503": "task queue or object storage unavailable"}}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

@@ -38,6 +38,13 @@ ENGINE_CACHE: dict[str, Any] = {"registries": {}, "ovdiffs": {}, "store": None}
 MAX_CACHED_OVDIFFS = 4  # bound memory: configs rarely vary within one process's life
 
 
+def object_store_options() -> dict[str, Any]:
+    """``engine.object_store.s3_client``'s bounded timeouts and attempts, from the settings."""
+    return {"connect_timeout": settings.OVDIFF_OBJECT_STORE_CONNECT_TIMEOUT_S,
+            "read_timeout": settings.OVDIFF_OBJECT_STORE_READ_TIMEOUT_S,
+            "max_attempts": settings.OVDIFF_OBJECT_STORE_MAX_ATTEMPTS}
+
+
 def store() -> Any:
     """The process's ``ArtifactStore`` under ``OVDIFF_STORE_DIR`` (or in the bucket of ``OVDIFF_STORE_URL``)."""
     if ENGINE_CACHE["store"] is None:
@@ -45,7 +52,7 @@ def store() -> Any:
 
         Path(settings.OVDIFF_STORE_DIR).mkdir(parents=True, exist_ok=True)  # the store, or its local cache
         ENGINE_CACHE["store"] = open_store(settings.OVDIFF_STORE_URL or str(settings.OVDIFF_STORE_DIR),
-                                           cache_root=settings.OVDIFF_STORE_DIR)
+                                           cache_root=settings.OVDIFF_STORE_DIR, **object_store_options())
     return ENGINE_CACHE["store"]
 
 

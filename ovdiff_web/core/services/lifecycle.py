@@ -90,10 +90,10 @@ def delete_run(run: Run, *, user: Any = None) -> None:
     if not run.is_finished:
         raise Refused(f"run {run.pk} is {run.status}: cancel it first, then delete it")
     pk = run.pk
+    media_store.remove(f"runs/{pk}")  # first: with the bucket down nothing is deleted (a 503, the run intact)
     audit.record(user, run, "delete")
     run.delete()
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "runs" / str(pk), ignore_errors=True)
-    media_store.remove(f"runs/{pk}")
 
 
 def delete_dataset(dataset: Dataset, *, user: Any = None) -> None:

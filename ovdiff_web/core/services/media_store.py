@@ -13,6 +13,10 @@ The rules, the artifact store's (``engine.object_store``):
   directory renamed into place, so a local copy is complete or absent;
 - ``remove`` deletes a file's or folder's objects (the marker first: the folder stops being visible at once).
 Objects are named ``<prefix>/<MEDIA_ROOT-relative path>``. boto3 loads only when a media URL is configured.
+
+A bucket that cannot be reached or refuses raises ``engine.object_store.ObjectStoreUnavailable`` naming
+OVDIFF_MEDIA_URL / AWS_ENDPOINT_URL (the API and the dashboard answer 503 with it); calls time out quickly
+(``engine_bridge.object_store_options``). A writer that fails to publish deletes what it wrote locally.
 """
 from __future__ import annotations
 
@@ -25,8 +29,12 @@ from typing import Any, Iterable
 
 from django.conf import settings
 
+from engine.object_store import is_missing, s3_client, unavailable_on_error
+from ovdiff_web.core.services.engine_bridge import object_store_options
+
 MARKER = ".complete"
-_CLIENTS: dict[str | None, Any] = {}  # one boto3 client per process and endpoint (clients are thread-safe)
+HINT = "OVDIFF_MEDIA_URL"
+_CLIENTS: dict[tuple[Any, ...], Any] = {}  # one boto3 client per process, endpoint and options (thread-safe)
 _UPLOAD_KEY = re.compile(r"[0-9a-f]{32}")  # the folder ``uploads.extract_zip`` creates per upload
 
 
@@ -42,11 +50,11 @@ def _bucket() -> tuple[str, str]:
 
 def _client() -> Any:
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
-    if endpoint not in _CLIENTS:
-        import boto3
-
-        _CLIENTS[endpoint] = boto3.client("s3", endpoint_url=endpoint)
-    return _CLIENTS[endpoint]
+    options = object_store_options()
+    key = (endpoint, *sorted(options.items()))
+    if key not in _CLIENTS:
+        _CLIENTS[key] = s3_client(endpoint, **options)
+    return _CLIENTS[key]
 
 
 def _relative(rel: str | Path) -> str:
@@ -69,13 +77,17 @@ def _names(key_prefix: str) -> list[str]:
 
 
 def _exists(key: str) -> bool:
+    """Whether the object exists; a missing BUCKET is an outage, not a miss (HEAD says 404 for both)."""
     bucket, _ = _bucket()
     client = _client()
     try:
         client.head_object(Bucket=bucket, Key=key)
         return True
-    except client.exceptions.ClientError:
-        return False
+    except client.exceptions.ClientError as exc:
+        if not is_missing(exc):
+            raise
+    client.head_bucket(Bucket=bucket)
+    return False
 
 
 def publish(rel: str | Path) -> None:
@@ -85,13 +97,14 @@ def publish(rel: str | Path) -> None:
     rel = _relative(rel)
     bucket, prefix = _bucket()
     local = Path(settings.MEDIA_ROOT) / rel
-    client = _client()
-    if local.is_file():
-        client.upload_file(str(local), bucket, prefix + rel)
-        return
-    for path in sorted(p for p in local.rglob("*") if p.is_file() and p.name != MARKER):
-        client.upload_file(str(path), bucket, f"{prefix}{rel}/{path.relative_to(local).as_posix()}")
-    client.put_object(Bucket=bucket, Key=f"{prefix}{rel}/{MARKER}", Body=b"")
+    with unavailable_on_error("nothing was stored", HINT):
+        client = _client()
+        if local.is_file():
+            client.upload_file(str(local), bucket, prefix + rel)
+            return
+        for path in sorted(p for p in local.rglob("*") if p.is_file() and p.name != MARKER):
+            client.upload_file(str(path), bucket, f"{prefix}{rel}/{path.relative_to(local).as_posix()}")
+        client.put_object(Bucket=bucket, Key=f"{prefix}{rel}/{MARKER}", Body=b"")
 
 
 def fetch(rel: str | Path) -> bool:
@@ -105,17 +118,18 @@ def fetch(rel: str | Path) -> bool:
         return False
     bucket, prefix = _bucket()
     key = prefix + _relative(rel)
-    if not _exists(key):
-        return False
-    local.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{local.name}-", dir=local.parent)
-    os.close(fd)
-    try:
-        _client().download_file(bucket, key, tmp)
-        os.replace(tmp, local)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with unavailable_on_error("the file could not be read", HINT):
+        if not _exists(key):
+            return False
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{local.name}-", dir=local.parent)
+        os.close(fd)
+        try:
+            _client().download_file(bucket, key, tmp)
+            os.replace(tmp, local)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return True
 
 
@@ -132,24 +146,25 @@ def fetch_tree(rel: str | Path) -> bool:
         return False
     bucket, prefix = _bucket()
     base = f"{prefix}{rel}/"
-    if not _exists(base + MARKER):
-        return False
-    local.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{local.name}-", dir=local.parent))
-    try:
-        for key in _names(base):
-            if key == base + MARKER:  # the bucket's publish marker, not part of the folder
-                continue
-            target = tmp / key[len(base):]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _client().download_file(bucket, key, str(target))
+    with unavailable_on_error("the folder could not be read", HINT):
+        if not _exists(base + MARKER):
+            return False
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{local.name}-", dir=local.parent))
         try:
-            tmp.rename(local)
-        except OSError:  # another process of this machine finished the same download first
-            if not local.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            for key in _names(base):
+                if key == base + MARKER:  # the bucket's publish marker, not part of the folder
+                    continue
+                target = tmp / key[len(base):]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _client().download_file(bucket, key, str(target))
+            try:
+                tmp.rename(local)
+            except OSError:  # another process of this machine finished the same download first
+                if not local.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return True
 
 
@@ -159,9 +174,10 @@ def remove(rel: str | Path) -> None:
         return
     rel = _relative(rel)
     bucket, prefix = _bucket()
-    keys = [k for k in _names(f"{prefix}{rel}/") if k] or [prefix + rel]
-    for key in sorted(keys, key=lambda k: not k.endswith("/" + MARKER)):
-        _client().delete_object(Bucket=bucket, Key=key)
+    with unavailable_on_error("nothing was removed from it", HINT):
+        keys = [k for k in _names(f"{prefix}{rel}/") if k] or [prefix + rel]
+        for key in sorted(keys, key=lambda k: not k.endswith("/" + MARKER)):
+            _client().delete_object(Bucket=bucket, Key=key)
 
 
 def upload_parts(root: str | Path) -> tuple[str, ...]:

@@ -128,7 +128,11 @@ def commit_uploads(staging: Path, run_id: int) -> str:
     target = run_dir(run_id) / "images"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
-    media_store.publish(target)  # workers on other machines fetch it (marker last)
+    try:
+        media_store.publish(target)  # workers on other machines fetch it (marker last)
+    except BaseException:  # bucket down: the caller rolls the row back, so the moved images go too
+        discard(target)
+        raise
     return str(target)
 
 

@@ -78,6 +78,6 @@ def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
 
 def discard(job: SegmentJob) -> None:
     """Delete a job's row and files."""
+    media_store.remove(f"{SEGMENT_DIR}/{job.token}")  # first: with the bucket down the job stays whole
     shutil.rmtree(job_dir(job.token), ignore_errors=True)
-    media_store.remove(f"{SEGMENT_DIR}/{job.token}")
     job.delete()

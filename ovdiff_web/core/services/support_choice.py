@@ -89,8 +89,8 @@ def delete_uploaded(cls: VocabularyClass, folder: str) -> bool:
         raise LookupError(f"set {folder[:8]} was added to the reviewed support set (version "
                           f"{', '.join(map(str, used_by))}); it is kept so those versions stay buildable")
     was_in_use = cls.user_support_dir == rel
+    media_store.remove(rel)  # first: with the bucket down nothing changes (a 503)
     if was_in_use:
         use_generated(cls)
     shutil.rmtree(Path(settings.MEDIA_ROOT) / rel, ignore_errors=True)
-    media_store.remove(rel)
     return was_in_use

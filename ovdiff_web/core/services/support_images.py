@@ -65,6 +65,7 @@ def store_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> str
             Image.fromarray(array).save(staging / f"{i:03d}.png", format="PNG")
         final = parent / uuid.uuid4().hex
         staging.rename(final)
+        staging = final  # from here on, a failed publish (bucket down) must not leave the folder behind
         media_store.publish(final)  # workers on other machines build the class from it
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
