@@ -10,7 +10,9 @@ so the batched side alone paid the one-time costs of new shapes (oneDNN picks an
 shape; the batched activations, 6 windows x 785 tokens x 768 wide per layer, are fresh allocations that fault in
 their pages). Profiled warm (torch.profiler), the batched image does the same linear layers in fewer, larger
 matrix products (addmm 25.9 s vs 32.8 s CPU time for the 9 windows) and fewer copies, so both sides are now warmed
-up and timed interleaved. ``runtime.window_batching`` (auto/on/off) still lets a device turn batching off.
+up and timed interleaved. On an idle machine batching still does not pay on this 2-core CPU (1.06-1.08; batches of
+2 and 3 windows 1.00 and 1.01): one window's matrix products already fill both cores. So ``runtime.window_batching``
+``auto`` batches on CUDA only (``engine.runtime.windows_per_batch``); this figure times forced batching.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ N_CLASSES = 10
 
 
 def run(ctx: Context) -> dict:
+    from engine.runtime import RuntimeConfig, windows_per_batch
     from engine.segment.segmenter import Segmenter
 
     cfg = ctx.config
@@ -48,6 +51,8 @@ def run(ctx: Context) -> dict:
             "profile": ctx.profile,
             "extractors": list(names),
             "window_batch_size": batch,
+            "auto_windows_per_forward": {"cpu": windows_per_batch(RuntimeConfig(), batch, "cpu"),
+                                         "cuda": windows_per_batch(RuntimeConfig(), batch, "cuda")},
             "seconds_per_image_batched": t["batched"],
             "seconds_per_image_single": t["single"],
             "repeats": repeats,

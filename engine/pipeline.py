@@ -222,7 +222,7 @@ class OVDiff:
                 self._scorer = CachedClipScorer(self.registry, self.store, antialias=antialias)
             prefilter = CategoryPrefilter(self._scorer, self.config.segment)
         segment_cfg = replace(self.config.segment, window_batch_size=windows_per_batch(
-            self.registry.runtime, self.config.segment.window_batch_size))
+            self.registry.runtime, self.config.segment.window_batch_size, self.registry.device_name))
         seg = Segmenter(segment_cfg, extractors, banks, list(vocab), prefilter, device=self.registry.device)
         self._segmenters = {vocab: seg}  # keep one: a vocabulary's prototypes can be large
         return seg

@@ -8,7 +8,8 @@ answer for float32 ones. SDPA, channels-last and bfloat16 have CPU tests against
 optional and untested on the CPU (minutes to compile here).
 
 ``auto`` resolves per device: on CUDA the authors' choices (Stable Diffusion in float16, DINO and CLIP in
-float32, channels-last convolutions); on the CPU float32 everywhere and the default memory layout.
+float32, channels-last convolutions, windows batched); on the CPU float32 everywhere, the default memory
+layout and one window per forward (batching measured no faster there: ``windows_per_batch``).
 Attention: ``sdpa`` runs PyTorch's ``scaled_dot_product_attention`` in every attention the attribution does not
 read; the cross-attention layers that feed attribution keep an explicit softmax, computed only for the
 conditional half of classifier-free guidance (``engine.support.capture``). ``eager`` is the reference: explicit
@@ -42,7 +43,7 @@ class RuntimeConfig:
     attention: Literal["sdpa", "eager"] = "sdpa"  # eager = explicit softmax everywhere (the reference path)
     channels_last: Literal["auto", "on", "off"] = "auto"  # convolutions of the UNet/VAE; CUDA auto: on
     compile: bool = False  # torch.compile the UNet, VAE decoder and the ViTs (slow first call)
-    window_batching: Literal["auto", "on", "off"] = "auto"  # off: one window per forward; auto: on (see bench)
+    window_batching: Literal["auto", "on", "off"] = "auto"  # off: one window per forward; CUDA auto: on
 
     def __post_init__(self) -> None:
         for name in dict.fromkeys(ROLE_DTYPE_FIELDS.values()):
@@ -88,9 +89,15 @@ def use_channels_last(runtime: RuntimeConfig, device: Any) -> bool:
     return runtime.channels_last == "on" or (runtime.channels_last == "auto" and is_cuda(device))
 
 
-def windows_per_batch(runtime: RuntimeConfig, configured: int) -> int:
-    """Windows per extractor forward: the segment setting, or 1 when batching is switched off."""
-    return 1 if runtime.window_batching == "off" else max(1, configured)
+def windows_per_batch(runtime: RuntimeConfig, configured: int, device: Any) -> int:
+    """Windows per extractor forward: the segment setting, or 1 when batching is off.
+
+    ``auto`` batches on CUDA only: on this project's 2-core CPU one window already fills the cores, and the bench
+    (``bench/batched_windows.py``) measured batches of 2, 3 and 9 windows at 1.00, 1.01 and 1.09x the time of
+    one at a time on an idle machine (paper-shape CLIP, VOC-sized image)."""
+    if runtime.window_batching == "off" or (runtime.window_batching == "auto" and not is_cuda(device)):
+        return 1
+    return max(1, configured)
 
 
 def apply_runtime(role: str, model: Any, runtime: RuntimeConfig, device: Any) -> Any:

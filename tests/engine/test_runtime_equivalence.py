@@ -19,7 +19,7 @@ from engine.config import OVDiffConfig
 from engine.models.registry import ModelRegistry
 from engine.pipeline import OVDiff
 from engine.profiles import default_config
-from engine.runtime import RuntimeConfig, reference
+from engine.runtime import RuntimeConfig, reference, windows_per_batch
 from engine.store import ArtifactStore
 from engine.types import ClassSpec
 
@@ -49,6 +49,7 @@ def runs(registries, tmp_path_factory) -> dict[str, tuple]:
         ovd = OVDiff(_config(), registries[name], ArtifactStore(tmp_path_factory.mktemp(name)))
         support = ovd.support_set(classes[0])
         out[name] = (support, ovd.banks(classes[0]), ovd.segment(image, classes))
+        out.setdefault("window_batch_size", {})[name] = ovd.segmenter(classes).cfg.window_batch_size
     return out
 
 
@@ -63,6 +64,16 @@ def test_fast_runtime_matches_reference_attribution_masks_prototypes_labels(runs
         assert b_ref[e].fg.shape == b_fast[e].fg.shape
         assert torch.nn.functional.cosine_similarity(b_ref[e].fg, b_fast[e].fg, dim=1).min() >= 0.9999
     assert (g_ref.labels == g_fast.labels).mean() >= 0.99
+
+
+@pytest.mark.slow
+def test_windows_batch_on_cuda_only_unless_told(runs):
+    """``auto``: one window per forward on the CPU (measured no faster batched), the configured batch on CUDA."""
+    auto, on, off = RuntimeConfig(), RuntimeConfig(window_batching="on"), RuntimeConfig(window_batching="off")
+    assert [windows_per_batch(r, 8, "cpu") for r in (auto, on, off)] == [1, 8, 1]
+    assert [windows_per_batch(r, 8, "cuda:0") for r in (auto, on, off)] == [8, 8, 1]
+    # the pipelines above: FAST leaves window_batching on auto, the reference path batches
+    assert runs["window_batch_size"] == {"fast": 1, "ref": _config().segment.window_batch_size}
 
 
 def test_registry_resolves_precision_per_role_and_device():
