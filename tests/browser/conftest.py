@@ -186,6 +186,15 @@ def page(browser: Any) -> Iterator[tuple[Any, PageWatch]]:
     context.close()
 
 
+def sign_in(pg: Any, base: str, username: str = "alice", password: str = "pw-alice-123") -> None:
+    """Sign in through the login form and land on the runs page."""
+    pg.goto(f"{base}/login/")
+    pg.fill("#id_username", username)
+    pg.fill("#id_password", password)
+    pg.click("button[type=submit]")
+    pg.wait_for_url(f"{base}/runs/")
+
+
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.browser.axe import assert_accessible
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,14 +34,6 @@ def _dataset(tmp: Path) -> Any:
     return ds
 
 
-def _login(pg: Any, base: str) -> None:
-    pg.goto(f"{base}/login/")
-    pg.fill("#id_username", "alice")
-    pg.fill("#id_password", "pw-alice-123")
-    pg.click("button[type=submit]")
-    pg.wait_for_url(f"{base}/runs/")
-
-
 def _wait_run(pg: Any) -> None:
     pg.locator("h1 .badge", has_text="succeeded").or_(pg.locator("h1 .badge", has_text="failed")) \
         .wait_for(timeout=TIMEOUT_MS)
@@ -51,7 +43,7 @@ def _wait_run(pg: Any) -> None:
 def _flow(pg: Any, watch: Any, base: str, profile: str, name: str) -> None:
     from ovdiff_web.core.models import Run, SupportCuration, SupportSet, VocabularyClass
 
-    _login(pg, base)
+    sign_in(pg, base)
     pg.goto(f"{base}/runs/")
     pg.select_option("#id_dataset", label="demo")
     pg.select_option("#id_vocabulary", label="curated")

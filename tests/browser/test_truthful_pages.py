@@ -9,18 +9,10 @@ from typing import Any
 import pytest
 
 from tests.browser.axe import assert_accessible
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_in
 from tests.ui.factories import EXTRA_CLASSES, make_demo_dataset, make_stored_segmentation, make_vocabulary_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(pg: Any, base: str) -> None:
-    pg.goto(f"{base}/login/")
-    pg.fill("#id_username", "alice")
-    pg.fill("#id_password", "pw-alice-123")
-    pg.click("button[type=submit]")
-    pg.wait_for_url(f"{base}/runs/")
 
 
 def test_truthful_pages_keyboard_and_axe(page: Any, live_server: Any, shared_paths: dict[str, Path],
@@ -38,7 +30,7 @@ def test_truthful_pages_keyboard_and_axe(page: Any, live_server: Any, shared_pat
     cls = VocabularyClass.objects.create(vocabulary=vocab, name="bus", prompt="red bus")
     token = make_stored_segmentation(shared_paths["media"], user)
     n = len(run.class_names)
-    _login(pg, base)
+    sign_in(pg, base)
 
     # the confusion matrix: extra column header, hover readout with row/column highlight, its cell opens
     pg.goto(f"{base}/runs/{run.pk}/")
