@@ -168,12 +168,12 @@ def write_outputs(run_id: int, image_id: str, image: np.ndarray, seg: Any) -> di
     import numpy as np
     from engine.evaluation.predictions import prediction_name, write_prediction
     from ovdiff_web.core.services.legend import write_shown_labels
+    from ovdiff_web.core.services.segment_page import stored_prototype_index
 
     out = run_dir(run_id)
     paths = write_prediction(out, image_id, image, seg.labels, len(seg.label_names))
     shown = write_shown_labels(out, image_id, seg.labels)
-    index = {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
-                 for owner, src in entries] for e, entries in seg.prototype_index.items()}
+    index = stored_prototype_index(seg)
     arrays = {**{f"w_{k}": v for k, v in seg.winners.items()}, **{f"s_{k}": v for k, v in seg.winner_scores.items()},
               "index": np.array(json.dumps(index))}
     name = prediction_name(image_id).removesuffix(".png") + ".npz"

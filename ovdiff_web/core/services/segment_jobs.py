@@ -47,6 +47,7 @@ def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
     from PIL import Image
     from engine.class_specs import class_specs
     from engine.images import load_image, save_label_png
+    from ovdiff_web.core.services.segment_page import stored_prototype_index
 
     out = job_dir(job.token)
     image = load_image(media_path(f"{SEGMENT_DIR}/{job.token}/image.png"))  # fetched when the web is elsewhere
@@ -69,8 +70,7 @@ def compute(job: SegmentJob, ovd: Any, cancel: Any = None) -> None:
     meta = {
         "profile": job.profile, "user_id": job.user_id, "class_names": seg.label_names, "selected": seg.selected,
         "support": support_urls,
-        "prototype_index": {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size]
-                                for owner, src in entries] for e, entries in seg.prototype_index.items()},
+        "prototype_index": stored_prototype_index(seg),
     }
     (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     media_store.publish(out)  # the result page may be served by another machine

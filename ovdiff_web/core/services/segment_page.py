@@ -44,6 +44,12 @@ def explain_stored_pixel(token: str, x: int, y: int) -> dict[str, Any]:
                           meta["prototype_index"], x, y, meta["profile"], support_image)
 
 
+def stored_prototype_index(seg: Any) -> dict[str, list[list[Any]]]:
+    """A segmentation's prototype index as JSON rows, the form ``explain_arrays`` reads back."""
+    return {e: [[owner, src.kind, src.mask, src.image_index, src.cluster, src.box, src.size] for owner, src in entries]
+            for e, entries in seg.prototype_index.items()}
+
+
 def explain_arrays(labels: np.ndarray, label_names: Sequence[str], winners: dict[str, np.ndarray],
                    scores: dict[str, np.ndarray], prototype_index: dict[str, list[list[Any]]], x: int, y: int,
                    profile: str, support_image: Any) -> dict[str, Any]:
