@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: demo test test-fast bench bench-quick run-web run-worker migrate clean
+.PHONY: demo test test-fast lint bench bench-quick run-web run-worker migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,19 @@ $(VENV)/.real-weights: $(VENV)/.runtime requirements/real-weights.txt
 demo: $(VENV)/.runtime $(VENV)/.real-weights
 	$(BIN)/python scripts/demo.py
 
-## Run the whole test suite (unit, service, end-to-end with a real worker and Redis, browser tests).
-test: $(VENV)/.dev
+## The rooms' contracts (docs/ARCHITECTURE.md): import-linter layers and cycles, module-level cycles, and imports
+## inside functions only for heavy optional libraries (ruff PLC0415 / TID253).
+lint: $(VENV)/.dev
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_import_cycles.py
+	$(BIN)/ruff check ovdiff_web tasks
+
+## Run the whole test suite (unit, service, end-to-end with a real worker and Redis, browser tests) after the lint.
+test: lint
 	$(BIN)/python -m pytest
 
 ## Everything except the slow/browser/e2e tests.
-test-fast: $(VENV)/.dev
+test-fast: lint
 	$(BIN)/python -m pytest -m "not slow and not browser and not e2e"
 
 bench: $(VENV)/.dev

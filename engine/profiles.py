@@ -32,6 +32,8 @@ FEW_SHOT_NOTE = (
 )
 # The one place that knows which profiles carry random weights and what everything showing their output says.
 RANDOM_WEIGHT_PROFILES = frozenset({"tiny", "paper-shape"})
+# engine.models.builders seeds every random model with this (here: a registry names the weights without loading them)
+BUILD_SEED = 0
 RANDOM_WEIGHTS_NOTE = (
     "Produced with randomly initialised models (profile '{profile}'): it proves the plumbing, not the method's "
     "quality. Numbers and masks are meaningless as segmentation results."

@@ -47,7 +47,7 @@ def proposer_record(config: OVDiffConfig, profile: str, with_weights: bool = Tru
 
 def model_records(registry: "ModelRegistry") -> dict[str, dict[str, Any]]:
     """role -> source (hub id or directory), identity (with hub commit) and the sha256 digest of its weight files."""
-    from engine.models.weights_hash import weights_digest
+    from engine.weights_hash import weights_digest
 
     out = {}
     for role in ROLES:

@@ -9,6 +9,7 @@ import os
 
 from celery import Celery
 from kombu import Exchange, Queue
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ovdiff_web.settings")
 
@@ -24,6 +25,5 @@ app.autodiscover_tasks(["tasks"], related_name=None)
 
 def queue_name(kind: str) -> str:
     """The queue for ``kind`` ("gpu" or "cpu") under the current settings' prefix (read at call time)."""
-    from django.conf import settings
 
     return f"{settings.OVDIFF_QUEUE_PREFIX}{kind}"

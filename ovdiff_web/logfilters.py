@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+from django.conf import settings
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
 _TOKEN = re.compile(r"(?P<key>(?:token|password|secret|authorization)[\"']?\s*[:=]\s*[\"']?)(?:Token\s+)?[^\s\"',}]+", re.IGNORECASE)
@@ -22,7 +23,6 @@ class RedactSecrets(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record is logged as-is by the handler's own error path
             return True
-        from django.conf import settings
 
         secret = getattr(settings, "SECRET_KEY", "") if settings.configured else ""
         cleaned = redact(message)

@@ -25,6 +25,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from ovdiff_web.client_address import client_ip
 from ovdiff_web.token_auth import token_expired
+from django.contrib.auth import get_user_model
 
 log = logging.getLogger("ovdiff.security")
 
@@ -99,7 +100,6 @@ class LockoutModelBackend(ModelBackend):
 
     @staticmethod
     def _username_field() -> str:
-        from django.contrib.auth import get_user_model
 
         return get_user_model().USERNAME_FIELD
 

@@ -31,7 +31,7 @@ OVDIFF_STORE_URL = env_str("OVDIFF_STORE_URL", "")
 if OVDIFF_STORE_URL and not OVDIFF_STORE_URL.startswith("s3://"):
     raise ImproperlyConfigured("OVDIFF_STORE_URL must look like s3://bucket/prefix")
 # s3://bucket/prefix: media (uploaded datasets and support images, run outputs) live in S3-compatible object storage
-# (same AWS_* variables); MEDIA_ROOT is then this machine's local copy (ovdiff_web/core/services/media_store.py).
+# (same AWS_* variables); MEDIA_ROOT is then this machine's local copy (ovdiff_web/common/media_store.py).
 OVDIFF_MEDIA_URL = env_str("OVDIFF_MEDIA_URL", "")
 if OVDIFF_MEDIA_URL and not OVDIFF_MEDIA_URL.startswith("s3://"):
     raise ImproperlyConfigured("OVDIFF_MEDIA_URL must look like s3://bucket/prefix")
@@ -100,8 +100,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ovdiff_web.security.ContentSecurityPolicyMiddleware",
-    "ovdiff_web.core.api.parsers.RejectBadQueryText",
-    "ovdiff_web.core.storage_unavailable.ObjectStoreUnavailableMiddleware",
+    "ovdiff_web.common.api.parsers.RejectBadQueryText",
+    "ovdiff_web.common.storage_unavailable.ObjectStoreUnavailableMiddleware",
 ]
 AUTHENTICATION_BACKENDS = ["ovdiff_web.security.LockoutModelBackend"]
 # Sign-in hardening (ovdiff_web.security): lock-out after repeated failures, token lifetime (0 = never expire).
@@ -194,12 +194,12 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_PARSER_CLASSES": ["ovdiff_web.core.api.parsers.StrictJSONParser",
+    "DEFAULT_PARSER_CLASSES": ["ovdiff_web.common.api.parsers.StrictJSONParser",
                                "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
-    "DEFAULT_PAGINATION_CLASS": "ovdiff_web.core.api.pagination.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "ovdiff_web.common.api.pagination.StandardPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "ovdiff_web.core.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "ovdiff_web.common.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_RATES": {"auth": env_str("OVDIFF_TOKEN_RATE", "10/min")},
 }
@@ -214,7 +214,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "ovdiff_web.core.api.schema_hooks.add_error_responses"],
+                             "ovdiff_web.common.api.schema_hooks.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "ovdiff_web.core.models.Run.Status",
         "StageStatusEnum": "ovdiff_web.core.models.RunStage.Status",

@@ -13,6 +13,6 @@ urlpatterns = [
 if settings.DEBUG:
     urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
 
-handler400 = "ovdiff_web.core.api.errors.bad_request"
-handler404 = "ovdiff_web.core.api.errors.not_found"
-handler500 = "ovdiff_web.core.api.errors.server_error"
+handler400 = "ovdiff_web.common.api.errors.bad_request"
+handler404 = "ovdiff_web.common.api.errors.not_found"
+handler500 = "ovdiff_web.common.api.errors.server_error"

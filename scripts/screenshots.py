@@ -74,10 +74,10 @@ def seed() -> dict[str, int | str]:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from ovdiff_web.core.models import Dataset, Run, Vocabulary
-    from ovdiff_web.core.services.dataset_preview import image_and_labels
-    from ovdiff_web.core.services.lifecycle import set_run_label
-    from ovdiff_web.core.services.support_images import save_user_support_images
-    from ovdiff_web.core.services.vocab import add_classes
+    from ovdiff_web.datasets.preview import image_and_labels
+    from ovdiff_web.runs.lifecycle import set_run_label
+    from ovdiff_web.support.images import save_user_support_images
+    from ovdiff_web.vocabularies.services import add_classes
     from tests.ui.factories import make_demo_dataset, make_finished_run, make_vocabulary_run
 
     media = Path(settings.MEDIA_ROOT)
@@ -115,9 +115,9 @@ def _prediction_job(user: Any, dataset: Any) -> Any:
     from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from ovdiff_web.core.services.dataset_preview import image_and_labels
-    from ovdiff_web.core.services.lifecycle import set_run_label
-    from ovdiff_web.core.services.predictions import create_prediction
+    from ovdiff_web.datasets.preview import image_and_labels
+    from ovdiff_web.runs.lifecycle import set_run_label
+    from ovdiff_web.predictions.services import create_prediction
     from tests.service.test_predictions import FAST, run_inline
 
     files = [SimpleUploadedFile(f"{name}.png", _png(image_and_labels(dataset, name)[0]), "image/png")
@@ -136,8 +136,9 @@ def _curated_class(vocab: Any, dataset: Any, user: Any) -> tuple[Any, Any, Any]:
     fixture does), one class curated twice (an image excluded, a proposed mask chosen), and two runs of the
     vocabulary made before and after that curation, for the compare page."""
     from ovdiff_web.core.models import Run
-    from ovdiff_web.core.services import curation, engine_bridge
-    from ovdiff_web.core.services.artifacts import record_artifacts
+    from ovdiff_web.support import curation
+    from ovdiff_web.common import engine_bridge
+    from ovdiff_web.support.artifacts import record_artifacts
 
     ovd = engine_bridge.ovdiff("tiny")
     for cls in vocab.classes.exclude(name="bus"):

@@ -9,15 +9,17 @@ from typing import Any
 
 from celery import shared_task
 
-from ovdiff_web.core.services.artifacts import record_artifacts
-from ovdiff_web.core.services.curation import note_built
+from ovdiff_web.support.artifacts import record_artifacts
+from ovdiff_web.support.curation import note_built
 from tasks.base import EngineTask, RunTask, cancel_checker, deadline_checker, fault_progress, load_active_run, run_guard
+from ovdiff_web.common import engine_bridge
+from ovdiff_web.runs import state as run_state
+from ovdiff_web.vocabularies.models import VocabularyClass
 
 
 @shared_task(bind=True, base=RunTask, name="tasks.artifacts.build_class_artifacts")
 def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[str, Any]:
     """Build (or find) the artifacts of class ``class_index`` of the run's vocabulary snapshot."""
-    from ovdiff_web.core.services import engine_bridge, run_state
 
     run = load_active_run(run_id)
     if run is None:
@@ -44,7 +46,6 @@ def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[
 @shared_task(bind=True, base=EngineTask, name="tasks.artifacts.regenerate_class", acks_late=False)
 def regenerate_class(self: EngineTask, class_id: int, profile: str, settings_dict: dict[str, Any]) -> dict[str, Any]:
     """Build one vocabulary class's artifacts outside any run (the ``regenerate`` API action)."""
-    from ovdiff_web.core.models import VocabularyClass
 
     cls = VocabularyClass.objects.get(pk=class_id)
     spec = cls.to_spec()

@@ -9,8 +9,17 @@ from typing import Any, Callable, Iterator
 from celery import Task
 from django.db import OperationalError as DbOperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError  # noqa: TID253  (workers only)
+from redis.exceptions import TimeoutError as RedisTimeoutError  # noqa: TID253
+from django.conf import settings
+import os
+from pathlib import Path
+from ovdiff_web.runs.models import Run
+from ovdiff_web.runs.state import heartbeat
+from ovdiff_web.runs.state import mark_cancelled
+from engine.errors import CancelledError
+from ovdiff_web.runs.state import mark_failed
+from ovdiff_web.common import engine_bridge
 
 # Transient infrastructure errors: retried with exponential backoff. Input and memory errors never are.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DbOperationalError, BrokerOperationalError,
@@ -26,7 +35,6 @@ class TaskTimeLimit(Exception):
 
 def deadline_checker(limit_s: float | None = None) -> Callable[[], bool]:
     """``cancel()`` for the engine that never cancels but raises TaskTimeLimit once the task's time is up."""
-    from django.conf import settings
 
     limit = float(limit_s if limit_s is not None else settings.OVDIFF_TASK_TIME_LIMIT_S)
     deadline = time.monotonic() + limit
@@ -54,19 +62,16 @@ class EngineTask(Task):
 
     @property
     def store(self) -> Any:
-        from ovdiff_web.core.services import engine_bridge
 
         return engine_bridge.store()
 
     def registry(self, profile: str) -> Any:
-        from ovdiff_web.core.services import engine_bridge
 
         return engine_bridge.registry(profile)
 
     def ovdiff(self, profile: str, settings_dict: dict[str, Any]) -> Any:
         """The worker process's cached ``OVDiff`` (``engine_bridge.ovdiff``): models loaded for start_run are
         the ones build_class_artifacts and segment_shard use."""
-        from ovdiff_web.core.services import engine_bridge
 
         return engine_bridge.ovdiff(profile, settings_dict)
 
@@ -80,14 +85,12 @@ def fault_point(stage: str) -> None:
     With ``OVDIFF_FAULT_STAGE=<stage>`` and ``OVDIFF_FAULT_DIR`` set, the first time this worker process gets
     here it writes ``<dir>/<stage>.reached`` and really sleeps ``OVDIFF_FAULT_SLEEP_S`` seconds, so a test's
     SIGKILL lands inside that stage (mid-sampling, between banks, mid-shard, before metrics)."""
-    import os
 
     if os.environ.get("OVDIFF_FAULT_STAGE") != stage or stage in _FAULTS_HIT:
         return
     _FAULTS_HIT.add(stage)
     folder = os.environ.get("OVDIFF_FAULT_DIR")
     if folder:
-        from pathlib import Path
 
         Path(folder, f"{stage}.reached").write_text(str(os.getpid()))
     time.sleep(float(os.environ.get("OVDIFF_FAULT_SLEEP_S", "60")))
@@ -104,8 +107,6 @@ def fault_progress(stage: str, done: int, total: int) -> None:
 def cancel_checker(run_id: int, interval: float = CANCEL_POLL_SECONDS) -> Callable[[], bool]:
     """``cancel()`` for the engine: reads the run's flag at most every ``interval`` seconds, writes the run's
     heartbeat every HEARTBEAT_SECONDS (the watchdog's sign of life) and enforces the task's time limit."""
-    from ovdiff_web.core.models import Run
-    from ovdiff_web.core.services.run_state import heartbeat
 
     state = {"at": 0.0, "value": False, "beat": time.monotonic()}
     deadline = deadline_checker()
@@ -126,8 +127,6 @@ def cancel_checker(run_id: int, interval: float = CANCEL_POLL_SECONDS) -> Callab
 
 def load_active_run(run_id: int) -> Any:
     """The run if work should continue; None (after recording cancellation) if it was cancelled or ended."""
-    from ovdiff_web.core.models import Run
-    from ovdiff_web.core.services.run_state import mark_cancelled
 
     run = Run.objects.filter(pk=run_id).first()
     if run is None or run.status in (Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.SUCCEEDED):
@@ -142,8 +141,6 @@ def load_active_run(run_id: int) -> Any:
 def run_guard(run_id: int, stage: str | None = None) -> Iterator[None]:
     """Record the outcome of a task body on the run: cancellation ends quietly, transient errors propagate
     for a retry, everything else marks the run failed (and propagates so the chain stops)."""
-    from engine.errors import CancelledError
-    from ovdiff_web.core.services.run_state import mark_cancelled, mark_failed
 
     try:
         yield
@@ -173,7 +170,6 @@ class RunTask(EngineTask):
     abstract = True
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        from ovdiff_web.core.services.run_state import mark_failed
 
         run_id = run_id_of(args, kwargs)
         if run_id is not None:

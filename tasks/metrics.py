@@ -7,13 +7,14 @@ from typing import Any
 from celery import shared_task
 
 from tasks.base import RunTask, fault_point, load_active_run, run_guard
+from ovdiff_web.runs.models import Run, RunShard
+from ovdiff_web.runs import state as run_state
+from ovdiff_web.runs.shards import write_run_metrics
+from ovdiff_web.runs import kinds
 
 
 @shared_task(bind=True, base=RunTask, name="tasks.metrics.finalize_metrics")
 def finalize_metrics(self: RunTask, run_id: int) -> dict[str, Any]:
-    from ovdiff_web.core.models import Run, RunShard
-    from ovdiff_web.core.services import run_state
-    from ovdiff_web.core.services.shards import write_run_metrics
 
     run = load_active_run(run_id)
     if run is None:
@@ -26,7 +27,7 @@ def finalize_metrics(self: RunTask, run_id: int) -> dict[str, Any]:
         if unfinished:
             raise RuntimeError(f"shards {unfinished} did not finish; metrics would be partial")
         fields: dict[str, Any] = {}
-        if run.kind == Run.Kind.EVALUATION:
+        if kinds.kind_of(run).scored:
             fields = write_run_metrics(run, [s.confusion for s in shards if s.confusion is not None])
             run_state.stage_advance(run_id, "metrics")
         if Run.objects.filter(pk=run_id, cancel_requested=True).exists():

@@ -1,4 +1,4 @@
-"""Worker side of ``ovdiff_web.core.services.task_monitor``: Celery signals record which task runs on which
+"""Worker side of ``ovdiff_web.ops.task_monitor``: Celery signals record which task runs on which
 worker and which tasks failed for good, so the Workers page can show them without asking busy workers."""
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery.signals import task_failure, task_postrun, task_prerun
+from ovdiff_web.ops import task_monitor
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,6 @@ def _safely(fn: Any, *args: Any) -> None:
 
 @task_prerun.connect
 def _started(task_id: str = "", task: Any = None, args: Any = None, **_: Any) -> None:
-    from ovdiff_web.core.services import task_monitor
 
     if _ours(task):
         _safely(task_monitor.task_started, task_id, task.name, args, getattr(task.request, "hostname", "") or "?")
@@ -32,7 +32,6 @@ def _started(task_id: str = "", task: Any = None, args: Any = None, **_: Any) ->
 
 @task_postrun.connect
 def _finished(task_id: str = "", task: Any = None, **_: Any) -> None:
-    from ovdiff_web.core.services import task_monitor
 
     if _ours(task):
         _safely(task_monitor.task_finished, task_id)
@@ -41,7 +40,6 @@ def _finished(task_id: str = "", task: Any = None, **_: Any) -> None:
 @task_failure.connect
 def _failed(sender: Any = None, task_id: str = "", exception: BaseException | None = None, args: Any = None,
             **_: Any) -> None:
-    from ovdiff_web.core.services import task_monitor
 
     if _ours(sender):
         _safely(task_monitor.task_failed, task_id, sender.name, args,

@@ -7,6 +7,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from tasks.base import EngineTask, deadline_checker
+from ovdiff_web.predictions.models import SegmentJob
+from ovdiff_web.predictions import segment_jobs
 
 
 @shared_task(bind=True, base=EngineTask, name="tasks.segment_image.segment_image", acks_late=False)
@@ -15,8 +17,6 @@ def segment_image(self: EngineTask, job_id: int) -> dict[str, Any]:
 
     Acknowledged on receipt (not late): a job that killed its worker is not delivered again to kill the next one;
     the watchdog marks it failed instead."""
-    from ovdiff_web.core.jobs import SegmentJob
-    from ovdiff_web.core.services import segment_jobs
 
     job = SegmentJob.objects.filter(pk=job_id, status=SegmentJob.Status.QUEUED).first()
     if job is None:

@@ -6,12 +6,12 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
+from ovdiff_web.ops import cleanup
+from ovdiff_web.ops import watchdog as service
 
 
 @shared_task(name="tasks.watchdog.watchdog", acks_late=False, ignore_result=True)
 def watchdog() -> dict[str, Any]:
-    from ovdiff_web.core.services import cleanup
-    from ovdiff_web.core.services import watchdog as service
 
     return {"runs": service.sweep(), "cleanup": cleanup.sweep()}
 
@@ -19,7 +19,6 @@ def watchdog() -> dict[str, Any]:
 @worker_ready.connect
 def _sweep_on_start(**kwargs: Any) -> None:
     """A (re)started worker first clears what a killed process left behind."""
-    from ovdiff_web.core.services import cleanup
 
     try:
         cleanup.sweep()

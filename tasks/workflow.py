@@ -17,6 +17,11 @@ from tasks.artifacts import build_class_artifacts
 from tasks.base import RunTask, load_active_run, run_guard
 from tasks.metrics import finalize_metrics
 from tasks.segment import segment_shard
+from ovdiff_web.runs.models import Run
+from ovdiff_web.runs import state as run_state
+from ovdiff_web.runs.models import RunShard
+from ovdiff_web.common import engine_bridge
+from ovdiff_web.support.curation import note_built
 
 
 def build_workflow(run_id: int, class_indices: Sequence[int], shard_indices: Sequence[int],
@@ -51,8 +56,6 @@ def task_ids(signature: Signature) -> list[str]:
 
 def launch(run_id: int, class_indices: Sequence[int], shard_indices: Sequence[int]) -> dict[str, int]:
     """Send the run's next step and record its task ids (replacing the previous step's)."""
-    from ovdiff_web.core.models import Run
-    from ovdiff_web.core.services import run_state
 
     step = build_workflow(run_id, class_indices, shard_indices)
     ids = task_ids(step)
@@ -76,9 +79,6 @@ def advance_run(self: RunTask, run_id: int, class_indices: list[int], shard_indi
 @shared_task(bind=True, base=RunTask, name="tasks.workflow.start_run")
 def start_run(self: RunTask, run_id: int) -> dict[str, Any]:
     """Mark the run running, skip cached classes (keys only, no model weights) and launch the canvas."""
-    from ovdiff_web.core.models import Run, RunShard
-    from ovdiff_web.core.services import engine_bridge, run_state
-    from ovdiff_web.core.services.curation import note_built
 
     run = load_active_run(run_id)
     if run is None:

@@ -36,7 +36,7 @@ INSTALL_HINT = (
 
 def cutler_weights_identity(weights: str | None = None) -> str:
     """Path and sha256 of the CutLER checkpoint (for cache keys and run records); "unset" when not configured."""
-    from engine.models.weights_hash import file_sha256
+    from engine.weights_hash import file_sha256
 
     weights = weights or os.environ.get("OVDIFF_CUTLER_WEIGHTS")
     if not weights or not Path(weights).is_file():

@@ -30,7 +30,7 @@ from transformers import (
     ViTModel,
 )
 
-from engine.models.registry import BUILD_SEED
+from engine.profiles import BUILD_SEED
 from engine.models.tokenizer import MODEL_MAX_LENGTH, build_byte_tokenizer
 
 

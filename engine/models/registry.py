@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from engine.config import FeatureConfig, MaskConfig
 from engine.errors import BadInputError, MissingModelError
 from engine.models.loading import ROLE_SOURCES, ResolvedSource, resolve
-from engine.profiles import PROFILES, is_random_profile
+from engine.profiles import BUILD_SEED, PROFILES, is_random_profile
 from engine.runtime import RuntimeConfig, apply_runtime, dtype_name, torch_dtype
 from engine.types import FeatureExtractor
 
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     import torch
 
 ROLES: tuple[str, ...] = ("generator", "dino", "clip", "maskcut")
-BUILD_SEED = 0  # engine.models.builders seeds every random model with this (kept here: identity loads nothing)
 # Profiles that have no model for a role: asking for it is a MissingModelError saying what to do instead.
 _ABSENT: dict[str, dict[str, str]] = {
     "dinov2-small": {

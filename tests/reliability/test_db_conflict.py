@@ -119,8 +119,8 @@ def test_ui_label_toggle_conflict_is_explained(transactional_db: None, user: Any
     from django.test import Client
 
     from ovdiff_web.core.models import Vocabulary
-    from ovdiff_web.core.services.vocab import add_classes
-    from ovdiff_web.core.sharing import Visibility
+    from ovdiff_web.vocabularies.services import add_classes
+    from ovdiff_web.accounts.models import Visibility
 
     vocab = Vocabulary.objects.create(name="ui-shared", owner=user, visibility=Visibility.SHARED)
     vocab.shared_users.add(other_user)

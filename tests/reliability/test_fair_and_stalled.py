@@ -55,7 +55,7 @@ def test_a_big_run_does_not_hold_back_another_users_small_run(workers_factory: A
 def test_sigkilled_worker_run_is_found_stalled_then_resumed(workers_factory: Any, api: Any, settings: Any,
                                                              tmp_path: Path) -> None:
     from ovdiff_web.core.models import Run
-    from ovdiff_web.core.services import watchdog
+    from ovdiff_web.ops import watchdog
 
     redis_or_skip(OTHER_REDIS)
     workers = workers_factory(OTHER_REDIS)

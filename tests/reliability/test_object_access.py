@@ -129,7 +129,7 @@ def test_every_object_kwarg_is_filled(alice_world: dict[str, Any]) -> None:
 @pytest.mark.parametrize("visibility", ["private", "public"])
 def test_second_user_cannot_write_anything_of_alice(alice_world: dict[str, Any], other_user: Any,
                                                     visibility: str) -> None:
-    from ovdiff_web.core import access
+    from ovdiff_web.accounts import access
 
     for key in ("vocab", "dataset", "run"):
         access.share(alice_world[key], visibility=visibility)
@@ -168,7 +168,7 @@ def test_private_objects_are_invisible_to_a_second_user(alice_world: dict[str, A
 
 def test_references_to_others_objects_are_refused(alice_world: dict[str, Any], other_user: Any) -> None:
     """bob cannot start a run on alice's private dataset, add a class to her vocabulary, or import into it."""
-    from ovdiff_web.core import access
+    from ovdiff_web.accounts import access
     from ovdiff_web.core.models import Run
 
     ui, api = _clients(other_user)
@@ -221,7 +221,7 @@ def test_public_is_readable_shared_is_editable_owner_shares(alice_world: dict[st
 
 
 def test_media_files_follow_their_object(alice_world: dict[str, Any], user: Any, other_user: Any) -> None:
-    from ovdiff_web.core import access
+    from ovdiff_web.accounts import access
 
     rel = alice_world["result"].prediction
     owner_ui, _ = _clients(user)

@@ -131,7 +131,7 @@ def test_broker_down_fails_the_run_with_a_message(api: APIClient, demo_dataset: 
     monkeypatch.setitem(app.conf, "broker_connection_timeout", 0.5)
     monkeypatch.setattr(app, "_pool", None)  # fresh connection pools, restored after the test
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
-    from ovdiff_web.core.services.runs import enqueue_start
+    from ovdiff_web.runs.services import enqueue_start
 
     enqueue_start(body["id"])
     run = Run.objects.get(pk=body["id"])

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ovdiff_web.core.audit import AppendOnlyError, AuditEntry
+from ovdiff_web.accounts.audit import AppendOnlyError, AuditEntry
 
 pytestmark = pytest.mark.django_db
 

@@ -58,8 +58,8 @@ def test_dashboard_run_form_names_the_setting(ui_client: Any, user: Any, tmp_pat
 
 def test_every_numeric_setting_has_a_range_and_the_profiles_pass() -> None:
     from engine.config import OVDiffConfig
-    from ovdiff_web.core.services.engine_bridge import build_config
-    from ovdiff_web.core.services.settings_check import RANGES
+    from ovdiff_web.common.engine_bridge import build_config
+    from ovdiff_web.common.settings_check import RANGES
 
     for group in dataclasses.fields(OVDiffConfig):
         section = group.default_factory()  # type: ignore[misc]

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from ovdiff_web.core.models import Dataset
-from ovdiff_web.core.services import cleanup
+from ovdiff_web.ops import cleanup
 from tests.service.conftest import demo_zip
 
 pytestmark = pytest.mark.django_db

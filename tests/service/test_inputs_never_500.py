@@ -82,7 +82,7 @@ def test_nul_in_upload_fields_and_query_strings_is_400(api: Any) -> None:
 def test_a_name_taken_by_a_parallel_create_is_400_and_leaves_no_folder(api: Any, media_root: Path,
                                                                          monkeypatch: Any, user: Any) -> None:
     """The serializer's check passed for both; the database's unique constraint decides the second one."""
-    from ovdiff_web.core.api import serializers
+    from ovdiff_web.datasets import serializers
 
     monkeypatch.setattr(serializers.DatasetCreateSerializer, "validate_name", lambda self, value: value)
     Dataset.objects.create(name="same", format="folder", source="server", root="/elsewhere", created_by=user)

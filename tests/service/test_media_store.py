@@ -35,7 +35,7 @@ def _machine(settings: Any, path: Path) -> Path:
 
 def test_published_folder_reaches_another_machine_whole(media_bucket: tuple[str, Any], settings: Any,
                                                         tmp_path: Path) -> None:
-    from ovdiff_web.core.services import media_store
+    from ovdiff_web.common import media_store
 
     bucket, client = media_bucket
     a = _machine(settings, tmp_path / "machine-a")
@@ -58,7 +58,7 @@ def test_published_folder_reaches_another_machine_whole(media_bucket: tuple[str,
 
 def test_folder_without_its_marker_is_not_fetched(media_bucket: tuple[str, Any], settings: Any,
                                                   tmp_path: Path) -> None:
-    from ovdiff_web.core.services import media_store
+    from ovdiff_web.common import media_store
 
     bucket, client = media_bucket
     client.put_object(Bucket=bucket, Key="team/user_support/7/half/000.png", Body=b"x")  # a writer mid-upload
@@ -69,8 +69,8 @@ def test_folder_without_its_marker_is_not_fetched(media_bucket: tuple[str, Any],
 
 def test_a_file_only_the_bucket_holds_is_read_through_media_path_then_removed(
         media_bucket: tuple[str, Any], settings: Any, tmp_path: Path) -> None:
-    from ovdiff_web.core.services import media_store
-    from ovdiff_web.core.services.paths import media_path
+    from ovdiff_web.common import media_store
+    from ovdiff_web.common.paths import media_path
 
     bucket, client = media_bucket
     a = _machine(settings, tmp_path / "machine-a")  # a worker writes a prediction and publishes it
@@ -90,7 +90,7 @@ def test_a_file_only_the_bucket_holds_is_read_through_media_path_then_removed(
 
 def test_without_a_media_url_media_root_is_the_only_copy(settings: Any, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from ovdiff_web.core.services import media_store
+    from ovdiff_web.common import media_store
 
     def no_client() -> None:
         raise AssertionError("no object storage may be contacted without OVDIFF_MEDIA_URL")

@@ -105,7 +105,7 @@ def test_fetching_a_file_with_the_endpoint_down_is_a_503_page_not_an_error_page(
 
 def test_a_missing_bucket_is_an_outage_not_a_missing_file(bucket_missing: None) -> None:
     from engine.object_store import ObjectStoreUnavailable
-    from ovdiff_web.core.services import media_store
+    from ovdiff_web.common import media_store
 
     with pytest.raises(ObjectStoreUnavailable, match="OVDIFF_MEDIA_URL"):
         media_store.fetch("runs/1/pred/x.png")
@@ -115,7 +115,7 @@ def test_a_missing_bucket_is_an_outage_not_a_missing_file(bucket_missing: None) 
 
 def test_every_object_store_client_has_bounded_timeouts_and_retries(settings: Any, monkeypatch: pytest.MonkeyPatch,
                                                                      media_root: Path) -> None:
-    from ovdiff_web.core.services import engine_bridge, media_store
+    from ovdiff_web.common import engine_bridge, media_store
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")

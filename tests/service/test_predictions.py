@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from ovdiff_web.core.models import ImageResult, Run, RunShard
-from ovdiff_web.core.services import run_state
+from ovdiff_web.runs import state as run_state
 
 # Smaller than the tiny profile still: 2 support images, 4 denoising steps, attribution-threshold masks.
 FAST = {"support": {"n_images": 2, "num_inference_steps": 4},
@@ -45,7 +45,7 @@ def run_inline(run_id: int) -> Run:
     from tasks.metrics import finalize_metrics
     from tasks.segment import segment_shard
 
-    from ovdiff_web.core.services import engine_bridge
+    from ovdiff_web.common import engine_bridge
 
     run_state.mark_running(run_id)
     run = Run.objects.get(pk=run_id)

@@ -20,10 +20,10 @@ def test_segment_shard_writes_labels_with_every_vocabulary_class(user: Any, medi
     from engine.evaluation.demo_data import write_demo_dataset
     from engine.images import load_label_png
     from ovdiff_web.core.models import Dataset, Run, RunShard, Vocabulary
-    from ovdiff_web.core.services.datasets import ingest
-    from ovdiff_web.core.services.legend import run_legend, shown_labels_path
-    from ovdiff_web.core.services.runs import create_run
-    from ovdiff_web.core.services.vocab import add_classes
+    from ovdiff_web.datasets.services import ingest
+    from ovdiff_web.runs.legend import run_legend, shown_labels_path
+    from ovdiff_web.runs.services import create_run
+    from ovdiff_web.vocabularies.services import add_classes
     from tasks.segment import segment_shard
 
     settings.OVDIFF_STORE_DIR = tmp_path / "store"

@@ -11,7 +11,7 @@ from PIL import Image
 
 from engine.errors import BadInputError, CancelledError
 from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage
-from ovdiff_web.core.services import run_state
+from ovdiff_web.runs import state as run_state
 from tasks.artifacts import build_class_artifacts
 from tasks.base import cancel_checker, load_active_run, run_guard
 from tasks.metrics import finalize_metrics
@@ -145,14 +145,14 @@ def test_image_progress_is_idempotent(run: Run) -> None:
 
 
 def test_engine_objects_are_cached_once_per_process_and_lazily(settings, tmp_path) -> None:
-    from ovdiff_web.core.services.engine_bridge import ENGINE_CACHE
+    from ovdiff_web.common.engine_bridge import ENGINE_CACHE
 
     settings.OVDIFF_STORE_DIR = tmp_path / "store"
     saved = {k: (dict(v) if isinstance(v, dict) else v) for k, v in ENGINE_CACHE.items()}
     ENGINE_CACHE.update(registries={}, ovdiffs={}, store=None)
     try:
         cfg = {"support": {"n_images": 2}}
-        from ovdiff_web.core.services.engine_bridge import build_config
+        from ovdiff_web.common.engine_bridge import build_config
 
         full = build_config("tiny", cfg).to_dict()
         a = build_class_artifacts.ovdiff("tiny", full)

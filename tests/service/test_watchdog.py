@@ -13,9 +13,9 @@ from typing import Any, Iterator
 import pytest
 from django.utils import timezone
 
-from ovdiff_web.core.jobs import SegmentJob
+from ovdiff_web.predictions.models import SegmentJob
 from ovdiff_web.core.models import Run, RunStage
-from ovdiff_web.core.services import watchdog
+from ovdiff_web.ops import watchdog
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ def make_demo_dataset(root: Path, n_images: int = 5, size: int = 32, owner: Any 
     """The engine's synthetic demo dataset in folder format, ingested by the service (status READY)."""
     from engine.evaluation.demo_data import write_demo_dataset
     from ovdiff_web.core.models import Dataset
-    from ovdiff_web.core.services.datasets import ingest
+    from ovdiff_web.datasets.services import ingest
 
     written = write_demo_dataset(root, n_images=n_images, size=size, seed=0)
     ds = ingest(Dataset.objects.create(name="demo", format="folder", source=Dataset.Source.SERVER, root=str(written),
@@ -72,7 +72,7 @@ def make_vocabulary_run(dataset: Any, user: Any, media_root: Path, n_classes: in
     from ovdiff_web.core.models import ImageResult, Run, RunStage
     from engine.evaluation.predictions import write_prediction
     from engine.evaluation.labelmap import dataset_label_map
-    from ovdiff_web.core.services.legend import write_shown_labels
+    from ovdiff_web.runs.legend import write_shown_labels
 
     seg = open_dataset("folder", dataset.root, split="val")
     names = list(seg.class_names) + [f"padding class {i}" for i in range(max(0, (n_classes or 0) - seg.num_classes))]
@@ -127,7 +127,7 @@ def make_stored_segmentation(media: Path, user: Any, image: np.ndarray | None = 
     meta = {"profile": "tiny", "class_names": list(class_names), "selected": [], "support": {},
             "prototype_index": {"dino": index}}
     (out / "meta.json").write_text(json.dumps(meta))
-    from ovdiff_web.core.jobs import SegmentJob
+    from ovdiff_web.predictions.models import SegmentJob
 
     SegmentJob.objects.create(token=token, user=user, profile="tiny", class_names=list(class_names),
                               status=SegmentJob.Status.SUCCEEDED)

@@ -64,7 +64,7 @@ def test_regenerations_count_in_the_per_user_job_limit(ui: Any, user: Any, cls: 
     import json
 
     from ovdiff_web.celery import app
-    from ovdiff_web.core.services import quotas
+    from ovdiff_web.accounts import quotas
 
     client, prefix = private_queue
     settings.OVDIFF_MAX_ACTIVE_PER_USER = 2
@@ -128,7 +128,7 @@ def legacy_job(user: Any, media_root: Path) -> Any:
     """A ``SegmentJob`` of the earlier "segment an image" page, as it was stored (row + image.png)."""
     import uuid
 
-    from ovdiff_web.core.jobs import SegmentJob
+    from ovdiff_web.predictions.models import SegmentJob
 
     token = uuid.uuid4().hex
     (media_root / "segment" / token).mkdir(parents=True)
@@ -152,7 +152,7 @@ def test_segment_job_runs_in_the_task_and_only_its_owner_sees_it(ui: Any, media_
                                                                    user: Any, other_user: Any) -> None:
     from django.test import Client
 
-    from ovdiff_web.core.jobs import SegmentJob
+    from ovdiff_web.predictions.models import SegmentJob
     from tasks.segment_image import segment_image
 
     job = legacy_job(user, media_root)  # an earlier single-image job, still queued when the service was upgraded

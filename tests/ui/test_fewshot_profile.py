@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from ovdiff_web.core.models import Run, Vocabulary
-from ovdiff_web.core.services import vocab
+from ovdiff_web.vocabularies import services as vocab
 
 pytestmark = pytest.mark.django_db
 

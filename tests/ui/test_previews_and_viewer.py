@@ -19,7 +19,7 @@ def _rgba(response: Any) -> np.ndarray:
 
 def test_dataset_preview_shows_images_with_ground_truth(ui: Any, dataset: Any, client: Any) -> None:
     from engine.palette import class_palette
-    from ovdiff_web.core.services.dataset_preview import image_and_labels
+    from ovdiff_web.datasets.preview import image_and_labels
 
     html = ui.get(f"/datasets/{dataset.pk}/").content.decode()
     assert html.count("data-image-id=") == min(12, dataset.image_count)
@@ -47,7 +47,7 @@ def test_dataset_preview_is_paginated(ui: Any, media_root: Any, tmp_path: Any, u
 
 
 def test_error_layer_marks_wrong_pixels(ui: Any, finished_run: Any) -> None:
-    from ovdiff_web.core.services.run_images import load_ground_truth, load_prediction
+    from ovdiff_web.runs.images import load_ground_truth, load_prediction
 
     results = list(finished_run.image_results.order_by("image_id"))
     html = ui.get(f"/runs/{finished_run.pk}/").content.decode()

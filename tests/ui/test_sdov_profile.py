@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from engine.profiles import PROFILES, default_config
-from ovdiff_web.core.api.serializers import RegenerateSerializer, RunCreateSerializer
-from ovdiff_web.core.forms import PredictionForm, RegenerateForm, RunForm
+from ovdiff_web.runs.api.serializers import RunCreateSerializer
+from ovdiff_web.support.serializers import RegenerateSerializer
+from ovdiff_web.predictions.forms import PredictionForm
+from ovdiff_web.runs.forms import RunForm
+from ovdiff_web.support.forms import RegenerateForm
 from ovdiff_web.core.models import PROFILE_CHOICES, Run, SupportSet
 
 REPO = Path(__file__).resolve().parents[2]

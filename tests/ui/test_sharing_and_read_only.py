@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from ovdiff_web.core.audit import AuditEntry
+from ovdiff_web.accounts.audit import AuditEntry
 from ovdiff_web.core.models import Vocabulary, VocabularyClass
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ def test_unknown_user_or_group_is_a_message_and_changes_nothing(ui: Any, vocab: 
 
 
 def test_second_user_cannot_share_and_sees_no_form(vocab: Vocabulary, other_user: Any) -> None:
-    from ovdiff_web.core import access
+    from ovdiff_web.accounts import access
 
     bob = _client(other_user)
     url = f"/library/vocabulary/{vocab.pk}/share/"
@@ -113,7 +113,7 @@ EDIT_MARKERS = ("data-manage", "/rename/", "/delete/", "/label/", "/prompt/", "/
 
 
 def test_read_only_viewer_sees_no_edit_controls_and_owner_does(ui: Any, vocab: Vocabulary, other_user: Any) -> None:
-    from ovdiff_web.core import access
+    from ovdiff_web.accounts import access
 
     access.share(vocab, visibility="public")
     cls = vocab.classes.get()
@@ -138,7 +138,7 @@ def test_read_only_viewer_sees_no_edit_controls_and_owner_does(ui: Any, vocab: V
 
 def test_runs_list_offers_cancel_only_on_runs_the_viewer_may_change(ui: Any, finished_run: Any,
                                                                     other_user: Any) -> None:
-    from ovdiff_web.core import access
+    from ovdiff_web.accounts import access
     from ovdiff_web.core.models import Run
 
     Run.objects.filter(pk=finished_run.pk).update(status=Run.Status.RUNNING)

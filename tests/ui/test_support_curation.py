@@ -13,10 +13,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from ovdiff_web.core.audit import AuditEntry
+from ovdiff_web.accounts.audit import AuditEntry
 from ovdiff_web.core.models import Run, SupportCuration, SupportSet, Vocabulary, VocabularyClass
-from ovdiff_web.core.services import curation, engine_bridge
-from ovdiff_web.core.services.artifacts import record_artifacts
+from ovdiff_web.support import curation
+from ovdiff_web.common import engine_bridge
+from ovdiff_web.support.artifacts import record_artifacts
 
 pytestmark = pytest.mark.django_db
 
@@ -251,7 +252,7 @@ def test_a_rebuild_reports_its_progress(ui: Any) -> None:
     import uuid
 
     from ovdiff_web.celery import app
-    from ovdiff_web.core.services.ui_tasks import task_state
+    from ovdiff_web.common.broker.task_state import task_state
 
     task_id = f"test-progress-{uuid.uuid4().hex}"
     app.backend.store_result(task_id, {"stage": "banks", "done": 2, "total": 3}, "PROGRESS")
@@ -264,7 +265,7 @@ def test_a_rebuild_reports_its_progress(ui: Any) -> None:
 
 
 def test_the_review_page_pages_through_a_large_vocabulary(ui: Any, built: VocabularyClass, monkeypatch: Any) -> None:
-    from ovdiff_web.core.views import curation as views
+    from ovdiff_web.support import views as views
 
     monkeypatch.setattr(views, "MAX_REVIEW_ITEMS", 3)
     url = f"/vocabularies/{built.vocabulary_id}/review/"

@@ -23,7 +23,7 @@ def bob(django_user_model: Any) -> Any:
 
 @pytest.fixture
 def vocab(user: Any) -> Vocabulary:
-    from ovdiff_web.core.services.vocab import add_classes
+    from ovdiff_web.vocabularies.services import add_classes
 
     v = Vocabulary.objects.create(name="street", owner=user)
     add_classes(v, ["grass", "brick"], initial=True)
@@ -31,7 +31,7 @@ def vocab(user: Any) -> Vocabulary:
 
 
 def test_run_name_notes_rerun_clone_and_delete(ui: Any, finished_run: Run, media_root: Path) -> None:
-    from ovdiff_web.core.services.engine_bridge import build_config
+    from ovdiff_web.common.engine_bridge import build_config
 
     real = build_config("tiny", {"support": {"seed": 7}}).to_dict()
     Run.objects.filter(pk=finished_run.pk).update(settings=real)
@@ -76,7 +76,7 @@ def test_dataset_with_runs_is_refused_then_deleted(ui: Any, finished_run: Run, u
 
 def test_vocabulary_and_class_rename_and_delete_keep_run_snapshots(ui: Any, vocab: Vocabulary, dataset: Any,
                                                                    user: Any) -> None:
-    from ovdiff_web.core.services.runs import create_run
+    from ovdiff_web.runs.services import create_run
 
     run = create_run(user=user, dataset=dataset, vocabulary=vocab, profile="tiny")
     grass = vocab.classes.get(name="grass")
@@ -102,7 +102,7 @@ def test_vocabulary_and_class_rename_and_delete_keep_run_snapshots(ui: Any, voca
     assert ui.get(f"/runs/{run.pk}/").status_code == 200
     assert ui.get("/library/nonsense/1/delete/").status_code == 404
 
-    from ovdiff_web.core.audit import AuditEntry
+    from ovdiff_web.accounts.audit import AuditEntry
 
     trail = {(e.object_type, e.action, e.username): e.changes for e in AuditEntry.objects.all()}
     assert trail[("VocabularyClass", "rename", user.username)] == {"name": ["grass", "lawn"]}
@@ -133,7 +133,7 @@ def test_second_user_cannot_rename_delete_or_label_what_they_do_not_own(ui: Any,
 
 
 def test_second_user_rerun_makes_their_own_run_and_leaves_the_original(bob: Any, finished_run: Run) -> None:
-    from ovdiff_web.core.services.engine_bridge import build_config
+    from ovdiff_web.common.engine_bridge import build_config
 
     Run.objects.filter(pk=finished_run.pk).update(settings=build_config("tiny").to_dict(), name="alice's")
     response = bob.post(f"/runs/{finished_run.pk}/rerun/")

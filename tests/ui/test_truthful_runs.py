@@ -74,7 +74,7 @@ def test_large_matrix_is_a_canvas_with_data(ui: Any, dataset: Any, user: Any, me
 
 def test_queue_warns_about_classes_the_dataset_lacks(ui: Any, dataset: Any, user: Any) -> None:
     from ovdiff_web.core.models import Vocabulary
-    from ovdiff_web.core.services.vocab import add_classes
+    from ovdiff_web.vocabularies.services import add_classes
 
     vocab = Vocabulary.objects.create(name="mixed", owner=user)
     add_classes(vocab, ["grass", "zebra", "lava"])
@@ -103,8 +103,8 @@ def test_iou_figures_show_their_unit(ui: Any, vocab_run: Run) -> None:
 
 
 def test_override_help_example_is_accepted_and_wrong_names_get_the_closest(ui: Any, dataset: Any) -> None:
-    from ovdiff_web.core.forms import RunForm
-    from ovdiff_web.core.services.settings_catalog import EXAMPLE
+    from ovdiff_web.runs.forms import RunForm
+    from ovdiff_web.common.settings_catalog import EXAMPLE
 
     help_text = RunForm().fields["overrides"].help_text
     assert EXAMPLE in help_text
@@ -145,7 +145,7 @@ def test_failure_messages_show_no_server_paths(ui: Any, vocab_run: Run, media_ro
 def test_new_vocabulary_is_version_1_and_affects_ignores_cancelled_runs_without_results(
         ui: Any, dataset: Any, user: Any) -> None:
     from ovdiff_web.core.models import ImageResult, Vocabulary
-    from ovdiff_web.core.services.runs import create_run
+    from ovdiff_web.runs.services import create_run
 
     ui.post("/vocabularies/", {"name": "fresh", "class_names": "cat\ngrass"})
     vocab = Vocabulary.objects.get(name="fresh")

@@ -32,7 +32,7 @@ def test_busy_worker_queues_and_failures_without_waiting_on_workers(ui: Any, pre
 
     import tasks  # noqa: F401  (registers the tasks and the worker-side monitor signals, as a worker does)
     from ovdiff_web.celery import app
-    from ovdiff_web.core.services import workers as workers_service
+    from ovdiff_web.common.broker import workers as workers_service
 
     release = threading.Event()
     asked = threading.Event()

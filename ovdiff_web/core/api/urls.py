@@ -8,8 +8,12 @@ from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
-from ovdiff_web.core.api import prediction_views, run_views, views
+from ovdiff_web.core.api import views
+from ovdiff_web.datasets import api as dataset_api
+from ovdiff_web.predictions import api as prediction_views
+from ovdiff_web.runs.api import views as run_views
 from ovdiff_web.security import ObtainExpiringToken
+from ovdiff_web.support import api_sets
 
 
 def schema_view(name: str, **initkwargs: Any) -> Callable[..., HttpResponse]:
@@ -32,9 +36,9 @@ def schema_view(name: str, **initkwargs: Any) -> Callable[..., HttpResponse]:
 router = DefaultRouter()
 router.register("vocabularies", views.VocabularyViewSet)
 router.register("classes", views.VocabularyClassViewSet)
-router.register("support-sets", views.SupportSetViewSet)
-router.register("banks", views.PrototypeBankViewSet)
-router.register("datasets", views.DatasetViewSet)
+router.register("support-sets", api_sets.SupportSetViewSet)
+router.register("banks", api_sets.PrototypeBankViewSet)
+router.register("datasets", dataset_api.DatasetViewSet)
 router.register("runs", run_views.RunViewSet)
 router.register("predictions", prediction_views.PredictionViewSet, basename="prediction")
 

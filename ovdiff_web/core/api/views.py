@@ -5,19 +5,22 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ovdiff_web.core import access, audit
-from ovdiff_web.core.api import filters, serializers as s
-from ovdiff_web.core.api.curation_views import ClassCurationMixin, VocabularyReviewMixin
-from ovdiff_web.core.api.mixins import (
+from ovdiff_web.accounts import access, audit
+from ovdiff_web.common.api.fields import QueuedSerializer
+from ovdiff_web.ops.serializers import HealthSerializer, WorkersSerializer
+from ovdiff_web.support.serializers import RegenerateSerializer
+from ovdiff_web.vocabularies.serializers import BulkClassesResultSerializer, BulkClassesSerializer, SetLabelSerializer, VocabularyClassSerializer, VocabularySerializer
+from ovdiff_web.vocabularies.filters import VocabularyClassFilter, VocabularyFilter
+from ovdiff_web.support.api import ClassCurationMixin, VocabularyReviewMixin
+from ovdiff_web.accounts.api_mixins import (
     HistoryMixin,
     ScopedMixin,
     ShareMixin,
@@ -25,27 +28,29 @@ from ovdiff_web.core.api.mixins import (
     input_error,
     version_mismatch,
 )
-from ovdiff_web.core.api.parsers import StrictJSONParser
-from ovdiff_web.core.models import Dataset, PrototypeBank, SupportSet, Vocabulary, VocabularyClass
-from ovdiff_web.core.services import cleanup, quotas
-from ovdiff_web.core.services import datasets as dataset_service
-from ovdiff_web.core.services import runs as run_service
-from ovdiff_web.core.services import vocab as vocab_service
-from ovdiff_web.core.services.paths import PathNotAllowed
-from ovdiff_web.core.services.queue import QueueUnavailable
-from ovdiff_web.core.services.uploads import ZipRejected
+from ovdiff_web.vocabularies.models import Vocabulary, VocabularyClass
+from ovdiff_web.ops import cleanup
+from ovdiff_web.accounts import quotas
+from ovdiff_web.common.errors import InputError
+from ovdiff_web.support import rebuild
+from ovdiff_web.vocabularies import services as vocab_service
+from ovdiff_web.common.broker.queue import QueueUnavailable
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+from ovdiff_web.common.broker.workers import worker_status
 
 
 class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, VocabularyReviewMixin, viewsets.ModelViewSet):
     """Vocabularies; ``names`` on create pastes classes; ``expected_version`` on update guards concurrent edits."""
 
     queryset = Vocabulary.objects.select_related("owner").prefetch_related("classes__label_changed_by")
-    serializer_class = s.VocabularySerializer
-    filterset_class = filters.VocabularyFilter
+    serializer_class = VocabularySerializer
+    filterset_class = VocabularyFilter
     ordering_fields = ["name", "created_at", "updated_at"]
     search_fields = ["name", "description"]
 
-    def perform_create(self, serializer: s.VocabularySerializer) -> None:
+    def perform_create(self, serializer: VocabularySerializer) -> None:
         names = serializer.validated_data.pop("names", "")
         serializer.validated_data.pop("expected_version", None)
         with transaction.atomic():
@@ -79,7 +84,7 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, VocabularyReviewM
         response.data["version"] = vocabulary.version
         return response
 
-    def perform_update(self, serializer: s.VocabularySerializer) -> None:
+    def perform_update(self, serializer: VocabularySerializer) -> None:
         serializer.validated_data.pop("names", None)
         serializer.validated_data.pop("expected_version", None)
         serializer.save()
@@ -90,12 +95,12 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, VocabularyReviewM
         instance.delete()
         cleanup.remove_class_files(class_ids)  # the classes' own support images go with them
 
-    @extend_schema(request=s.BulkClassesSerializer, responses={201: s.BulkClassesResultSerializer})
+    @extend_schema(request=BulkClassesSerializer, responses={201: BulkClassesResultSerializer})
     @action(detail=True, methods=["post"], url_path="classes/bulk")
     def bulk_classes(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Paste class names; each new class is labelled thing/stuff by the engine's labeller."""
         vocabulary = self.get_object()
-        body = s.BulkClassesSerializer(data=request.data)
+        body = BulkClassesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         names = vocab_service.parse_names(body.validated_data["names"])
         if not names:
@@ -104,24 +109,24 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, VocabularyReviewM
             created, skipped = vocab_service.add_classes(vocabulary, names, user=request.user)
         except quotas.QuotaExceeded as exc:
             return input_error(exc)
-        data = {"created": s.VocabularyClassSerializer(created, many=True).data, "skipped": skipped}
+        data = {"created": VocabularyClassSerializer(created, many=True).data, "skipped": skipped}
         return Response(data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=s.VocabularyClassSerializer(many=True))
+    @extend_schema(responses=VocabularyClassSerializer(many=True))
     @action(detail=True, methods=["get"])
     def classes(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """The vocabulary's classes (paginated, in order)."""
         vocabulary = self.get_object()
         page = self.paginate_queryset(vocabulary.classes.select_related("label_changed_by"))
-        return self.get_paginated_response(s.VocabularyClassSerializer(page, many=True).data)
+        return self.get_paginated_response(VocabularyClassSerializer(page, many=True).data)
 
 
 class VocabularyClassViewSet(ScopedMixin, HistoryMixin, ClassCurationMixin, viewsets.ModelViewSet):
     """Classes; ``set_label`` records a person's thing/stuff decision; ``regenerate`` rebuilds artifacts."""
 
     queryset = VocabularyClass.objects.select_related("vocabulary", "label_changed_by")
-    serializer_class = s.VocabularyClassSerializer
-    filterset_class = filters.VocabularyClassFilter
+    serializer_class = VocabularyClassSerializer
+    filterset_class = VocabularyClassFilter
     ordering_fields = ["order", "name", "vocabulary"]
     search_fields = ["name", "prompt"]
 
@@ -151,9 +156,7 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, ClassCurationMixin, view
                 return refused
             return super().update(request, *args, **kwargs)
 
-    def perform_update(self, serializer: s.VocabularyClassSerializer) -> None:
-        from django.db.models import F
-        from django.utils import timezone
+    def perform_update(self, serializer: VocabularyClassSerializer) -> None:
 
         data = serializer.validated_data
         data.pop("vocabulary", None)  # a class never moves between vocabularies
@@ -180,12 +183,12 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, ClassCurationMixin, view
         cleanup.remove_class_files([pk])
         vocabulary.bump_version()
 
-    @extend_schema(request=s.SetLabelSerializer,
-                   responses={200: s.VocabularyClassSerializer, 409: OpenApiResponse(description="version conflict")})
+    @extend_schema(request=SetLabelSerializer,
+                   responses={200: VocabularyClassSerializer, 409: OpenApiResponse(description="version conflict")})
     @action(detail=True, methods=["post"])
     def set_label(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         obj = self.get_object()
-        body = s.SetLabelSerializer(data=request.data)
+        body = SetLabelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             obj = vocab_service.set_label(obj, is_stuff=body.validated_data["is_stuff"], user=request.user,
@@ -194,106 +197,45 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, ClassCurationMixin, view
             return conflict(exc.current)
         return Response(self.get_serializer(obj).data)
 
-    @extend_schema(request=s.RegenerateSerializer, responses={202: s.QueuedSerializer})
+    @extend_schema(request=RegenerateSerializer, responses={202: QueuedSerializer})
     @action(detail=True, methods=["post"])
     def regenerate(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Queue (re)building this class's support set and banks, optionally with other settings (e.g. seed)."""
         obj = self.get_object()
-        body = s.RegenerateSerializer(data=request.data)
+        body = RegenerateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            task_id = run_service.queue_regenerate(obj, body.validated_data.get("profile"),
+            task_id = rebuild.queue_regenerate(obj, body.validated_data.get("profile"),
                                                    body.validated_data.get("settings") or {}, user=request.user)
-        except (run_service.RunInputError, quotas.QuotaExceeded) as exc:
+        except (InputError, quotas.QuotaExceeded) as exc:
             return input_error(exc, "settings")
         except QueueUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response({"queued": True, "task_id": task_id}, status=status.HTTP_202_ACCEPTED)
 
 
-class SupportSetViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
-    queryset = SupportSet.objects.prefetch_related("banks")
-    serializer_class = s.SupportSetSerializer
-    filterset_class = filters.SupportSetFilter
-    ordering_fields = ["class_name", "created_at", "n_images"]
-    search_fields = ["class_name", "prompt"]
-
-    @extend_schema(responses=s.SupportImageSerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        support = self.get_object()
-        page = self.paginate_queryset(support.images.all())
-        data = s.SupportImageSerializer(page, many=True).data
-        response = self.get_paginated_response(data)
-        response.data.update(run_service.random_weights_fields(support.profile))
-        return response
 
 
-class PrototypeBankViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
-    queryset = PrototypeBank.objects.select_related("support_set")
-    serializer_class = s.PrototypeBankSerializer
-    filterset_class = filters.PrototypeBankFilter
-    ordering_fields = ["created_at", "extractor"]
 
 
-class DatasetViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
-                     viewsets.ReadOnlyModelViewSet):
-    """Datasets: create by zip upload (multipart ``file``) or by server ``path`` inside OVDIFF_DATASET_ROOTS."""
-
-    queryset = Dataset.objects.select_related("created_by")
-    serializer_class = s.DatasetSerializer
-    filterset_class = filters.DatasetFilter
-    ordering_fields = ["name", "created_at", "image_count"]
-    search_fields = ["name"]
-    parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
-
-    @extend_schema(request=s.DatasetCreateSerializer, responses={201: s.DatasetSerializer})
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = s.DatasetCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        try:
-            dataset = dataset_service.create_dataset(
-                name=data["name"], fmt=data["format"], split=data["split"], protocol=data["protocol"],
-                user=request.user, upload=data.get("file") or None, path=data.get("path"))
-        except ZipRejected as exc:
-            return Response({"file": [str(exc)]}, status=exc.status)
-        except PathNotAllowed as exc:
-            return Response({"path": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        except dataset_service.NameTaken as exc:
-            return Response({"name": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        except dataset_service.DatasetRefused as exc:  # nothing usable: refused, nothing kept
-            errors = exc.errors if request.user.is_staff else dataset_service.relative_errors(exc.errors, exc.root)
-            summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])
-            return Response({"file": [f"no usable image/mask pair in the dataset ({summary})"],
-                             "ingest_errors": errors}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(s.DatasetSerializer(dataset, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED)
-
-    def perform_destroy(self, instance: Dataset) -> None:
-        """The row and, for uploads, its extracted files."""
-        audit.record(self.request.user, instance, "delete", {"name": [instance.name, None]})
-        dataset_service.discard(instance)
 
 
 class WorkersView(APIView):
     """Celery workers answering a ping within a short timeout, their queues and active tasks."""
 
-    @extend_schema(responses={200: s.WorkersSerializer, 503: s.WorkersSerializer})
+    @extend_schema(responses={200: WorkersSerializer, 503: WorkersSerializer})
     def get(self, request: Request) -> Response:
-        from ovdiff_web.core.services.workers import worker_status
 
         data = worker_status()
         code = status.HTTP_200_OK if data["broker"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
         return Response(data, status=code)
 
 
-@extend_schema(responses={200: s.HealthSerializer, 503: s.HealthSerializer}, auth=[])
+@extend_schema(responses={200: HealthSerializer, 503: HealthSerializer}, auth=[])
 @api_view(["GET"])
 @permission_classes([permissions.AllowAny])
 def health(request: Request) -> Response:
     """Liveness + database reachability; no authentication, no secrets."""
-    from django.conf import settings
 
     try:
         with connection.cursor() as cursor:

@@ -1,12 +1,13 @@
 """``{% object_access obj as acc %}``: what the signed-in user may do with ``obj`` (asked once per page from
-``ovdiff_web.core.access``), so templates show edit and sharing controls only to those who may use them."""
+``ovdiff_web.accounts.access``), so templates show edit and sharing controls only to those who may use them."""
 from __future__ import annotations
 
 from typing import Any
 
 from django import template
 
-from ovdiff_web.core import access
+from ovdiff_web.accounts import access
+from ovdiff_web.accounts.sharing import describe
 
 register = template.Library()
 
@@ -22,7 +23,6 @@ def may_edit(context: Any, obj: Any) -> bool:
 def object_access(context: Any, obj: Any) -> dict[str, Any]:
     """``{"edit": bool, "share": bool, "sharing": {...} | None}``; ``sharing`` (current visibility, user and group
     names) only for those who may change it."""
-    from ovdiff_web.core.services.sharing import describe
 
     request = context.get("request")
     user = getattr(request, "user", None)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import escape, format_html, json_script
 from django.utils.safestring import SafeString, mark_safe
 
-from ovdiff_web.core.services.legend import EXTRA_COLUMN_LABEL
+from ovdiff_web.runs.legend import EXTRA_COLUMN_LABEL
 
 register = template.Library()
 

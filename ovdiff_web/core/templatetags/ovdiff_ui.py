@@ -7,6 +7,7 @@ from django import template
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from ovdiff_web.common.paths import hide_server_paths
 
 register = template.Library()
 
@@ -52,7 +53,6 @@ def duration(seconds: Any) -> str:
 @register.filter
 def public(text: Any) -> str:
     """A stored message without the server's own folders (media, data dir) as absolute paths."""
-    from ovdiff_web.core.services.paths import hide_server_paths
 
     return hide_server_paths(str(text or ""))
 

@@ -6,7 +6,7 @@ import hashlib
 import os
 
 from engine.config import MaskConfig, OVDiffConfig
-from engine.models.weights_hash import file_sha256, weights_digest, weights_sha256
+from engine.weights_hash import file_sha256, weights_digest, weights_sha256
 from engine.profiles import default_config
 from engine.record import MASKCUT_SUBSTITUTE, changed_settings, model_records, proposer_record
 

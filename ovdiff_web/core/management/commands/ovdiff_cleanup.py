@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from ovdiff_web.ops.cleanup import sweep
 
 
 class Command(BaseCommand):
@@ -13,7 +14,6 @@ class Command(BaseCommand):
         parser.add_argument("--max-age", type=float, default=None, help="seconds (default OVDIFF_STALE_AFTER_S)")
 
     def handle(self, *args: Any, max_age: float | None = None, **options: Any) -> None:
-        from ovdiff_web.core.services.cleanup import sweep
 
         counts = sweep(max_age)
         self.stdout.write(f"removed {counts['files']} stale staging entries, {counts['datasets']} interrupted "

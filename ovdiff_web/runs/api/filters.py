@@ -1,0 +1,48 @@
+"""django-filter sets for the list endpoints."""
+from __future__ import annotations
+
+import django_filters as df
+from django.db.models import F, QuerySet
+
+from ovdiff_web.runs.models import ImageResult, Run
+
+
+
+
+
+
+
+
+
+
+
+
+class RunFilter(df.FilterSet):
+    created_after = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = Run
+        fields = ["status", "kind", "profile", "dataset", "vocabulary", "is_random_weights"]
+
+
+class ImageResultFilter(df.FilterSet):
+    iou_min = df.NumberFilter(field_name="iou", lookup_expr="gte")
+    iou_max = df.NumberFilter(field_name="iou", lookup_expr="lte")
+    image_id = df.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = ImageResult
+        fields = ["image_id"]
+
+
+IMAGE_ORDERINGS = {"iou", "image_id", "pixel_accuracy"}
+
+
+def order_images(qs: QuerySet[ImageResult], ordering: str) -> QuerySet[ImageResult]:
+    """Order by one whitelisted field (``-`` for descending); NULL scores always last; unknown -> image_id."""
+    field = ordering.lstrip("-")
+    if field not in IMAGE_ORDERINGS:
+        field, ordering = "image_id", "image_id"
+    expr = F(field).desc(nulls_last=True) if ordering.startswith("-") else F(field).asc(nulls_last=True)
+    return qs.order_by(expr, "image_id")

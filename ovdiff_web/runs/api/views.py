@@ -1,0 +1,97 @@
+"""/api/runs/: create queues an evaluation; cancel, resume, results, images (sortable by IoU), progress."""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ovdiff_web.accounts import audit
+from ovdiff_web.runs.api.serializers import ImageResultSerializer, RunCreateSerializer, RunDetailSerializer, RunProgressSerializer, RunResultsSerializer, RunSerializer
+from ovdiff_web.runs.api import filters
+from ovdiff_web.accounts.api_mixins import HistoryMixin, ScopedMixin, ShareMixin, input_error
+from ovdiff_web.runs.models import ImageResult, Run
+from ovdiff_web.accounts import quotas
+from ovdiff_web.runs import services as run_service
+
+
+class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Runs: create queues an evaluation; ``cancel``, ``results``, ``images`` (sortable by iou), ``progress``."""
+
+    queryset = Run.objects.select_related("created_by").prefetch_related("stages")
+    filterset_class = filters.RunFilter
+    ordering_fields = ["created_at", "miou", "status"]
+
+    def get_serializer_class(self) -> type:
+        if self.action == "retrieve":
+            return RunDetailSerializer
+        return RunSerializer
+
+    @extend_schema(request=RunCreateSerializer, responses={201: RunSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = RunCreateSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            run = run_service.create_run(user=request.user, dataset=data["dataset"], vocabulary=data.get("vocabulary"),
+                                         profile=data.get("profile"), overrides=data.get("settings"),
+                                         limit=data.get("limit"), kind=data["kind"])
+        except (run_service.RunInputError, quotas.QuotaExceeded) as exc:
+            return input_error(exc)
+        return Response(RunSerializer(run, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: RunSerializer, 409: OpenApiResponse(description="already finished")})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        run = self.get_object()
+        if run.is_finished:
+            return Response({"detail": f"run already {run.status}"}, status=status.HTTP_409_CONFLICT)
+        run = run_service.request_cancel(run)
+        audit.record(request.user, run, "cancel")
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: RunSerializer,
+                                            409: OpenApiResponse(description="run is not failed or cancelled")})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        """Queue a failed or cancelled run again; cached classes and finished shards are not recomputed."""
+        run = self.get_object()
+        try:
+            run = run_service.resume_run(run)
+        except run_service.ResumeRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        audit.record(request.user, run, "resume")
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=RunResultsSerializer)
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        return Response(self.get_object().results())
+
+    @extend_schema(responses=ImageResultSerializer(many=True),
+                   parameters=[OpenApiParameter("ordering", str, description="iou, -iou, image_id, pixel_accuracy"),
+                               OpenApiParameter("iou_min", float), OpenApiParameter("iou_max", float),
+                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
+        run = self.get_object()
+        qs = ImageResult.objects.filter(run=run).select_related("run")
+        image_filter = filters.ImageResultFilter(request.query_params, queryset=qs)
+        if not image_filter.is_valid():
+            raise ValidationError(image_filter.errors)
+        qs = image_filter.qs
+        qs = filters.order_images(qs, request.query_params.get("ordering", "image_id"))
+        page = self.paginate_queryset(qs)
+        response = self.get_paginated_response(ImageResultSerializer(page, many=True).data)
+        response.data.update(run_service.random_weights_fields(run.profile))
+        return response
+
+    @extend_schema(responses=RunProgressSerializer)
+    @action(detail=True, methods=["get"])
+    def progress(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        return Response(run_service.run_progress(self.get_object()))

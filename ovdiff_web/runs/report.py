@@ -1,0 +1,152 @@
+"""What the dashboard reports about finished runs: per-class rows, exports (metrics.json, metrics.csv,
+predictions.zip), settings diffs between runs, and which runs a thing/stuff label change makes stale.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from django.conf import settings
+
+from ovdiff_web.runs.models import Run
+from ovdiff_web.vocabularies.models import VocabularyClass
+from ovdiff_web.common.paths import PathNotAllowed, media_path
+from ovdiff_web.runs.reproduction import run_reproduction
+from django.db.models import Exists, OuterRef, Q
+from ovdiff_web.runs.models import ImageResult
+
+
+def changed_labels(run: Run) -> list[dict[str, Any]]:
+    """Classes whose thing/stuff label differs now from what the run used: the run's results are stale."""
+    ids = [e.get("class_id") for e in run.vocabulary_snapshot or [] if e.get("class_id")]
+    if not ids:
+        return []
+    current = {c.pk: c for c in VocabularyClass.objects.filter(pk__in=ids).select_related("label_changed_by")}
+    out = []
+    for entry in run.vocabulary_snapshot:
+        cls = current.get(entry.get("class_id"))
+        if cls is not None and bool(entry.get("is_stuff")) != cls.is_stuff:
+            out.append({"name": cls.name, "was_stuff": bool(entry.get("is_stuff")), "is_stuff": cls.is_stuff,
+                        "by": cls.label_changed_by, "at": cls.label_changed_at})
+    return out
+
+
+def runs_affected_by(cls: VocabularyClass) -> list[Run]:
+    """Runs with results made with another thing/stuff label (set by a person) or another support-set version of
+    this class than the current one (a run cancelled before any result has nothing to be stale)."""
+    return runs_affected_by_many([cls]).get(cls.pk, [])
+
+
+def runs_affected_by_many(classes: Sequence[VocabularyClass]) -> dict[int, list[Run]]:
+    """``runs_affected_by`` for classes of one vocabulary in one query (a 150-class page, 1,000 runs)."""
+
+
+    if not classes:
+        return {}
+    label = {c.pk: c.is_stuff for c in classes if c.label_source == "person"}
+    support = {c.pk: c.support_version for c in classes}
+    has_results = Exists(ImageResult.objects.filter(run=OuterRef("pk")))
+    runs = (Run.objects.filter(vocabulary_id=classes[0].vocabulary_id)
+            .filter(~Q(status=Run.Status.CANCELLED) | has_results)
+            .only("id", "vocabulary_snapshot", "status", "created_at"))
+    out: dict[int, list[Run]] = {}
+    for run in runs:
+        for entry in run.vocabulary_snapshot or []:
+            pk = entry.get("class_id")
+            if pk not in support:
+                continue
+            if (pk in label and bool(entry.get("is_stuff")) != label[pk]) or \
+                    int(entry.get("support_version") or 0) != support[pk]:
+                out.setdefault(pk, []).append(run)
+    return out
+
+
+def with_previous(runs: Sequence[Run]) -> list[Run]:
+    """``runs`` (newest first), each with ``previous``: the next older one on the same dataset (None), so a page
+    can offer "compare with the previous run" after a re-run."""
+    for i, run in enumerate(runs):
+        run.previous = next((r for r in runs[i + 1:] if r.dataset_id == run.dataset_id and r.kind == run.kind), None)
+    return list(runs)
+
+
+def support_versions(run: Run) -> dict[str, int]:
+    """class name -> the support-set version (curation) the run used; 0 = as built."""
+    return {e.get("name", ""): int(e.get("support_version") or 0) for e in run.vocabulary_snapshot or []}
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested settings -> {"a.b.c": value} (lists kept whole): easy to show and to diff."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: data}
+
+
+def settings_diff(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Every flattened setting with its value per run and whether the runs disagree."""
+    flats = [flatten({"profile": r.profile, "limit": r.limit, **(r.settings or {})}) for r in runs]
+    keys = sorted(set().union(*[f.keys() for f in flats])) if flats else []
+    missing = object()
+    rows = []
+    for key in keys:
+        values = [f.get(key, missing) for f in flats]
+        shown = ["—" if v is missing else json.dumps(v) if not isinstance(v, str) else v for v in values]
+        rows.append({"key": key, "values": shown, "differs": len(set(shown)) > 1})
+    return rows
+
+
+def per_class_rows(run: Run) -> list[dict[str, Any]]:
+    """[{index, name, iou}] in label order; IoU None for classes absent from prediction and ground truth."""
+    per = run.per_class_iou or {}
+    return [{"index": i, "name": name, "iou": per.get(name)} for i, name in enumerate(run.class_names or [])]
+
+
+def metrics_payload(run: Run) -> dict[str, Any]:
+    """``Run.results()`` plus what produced it and every image's scores (the dashboard's metrics.json export)."""
+    return {**run.results(), "profile": run.profile, "dataset": run.dataset.name if run.dataset else None,
+            "vocabulary": run.vocabulary.name if run.vocabulary else None, "settings": run.settings,
+            "reproduction": run_reproduction(run),
+            "images": [{"image_id": r.image_id, "iou": r.iou, "pixel_accuracy": r.pixel_accuracy}
+                       for r in run.image_results.order_by("image_id")]}
+
+
+def metrics_csv(run: Run) -> str:
+    """Per-class IoU then per-image IoU; a comment line first when the output is from random weights."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    if run.is_random_weights:
+        writer.writerow([f"# {run.random_weights_note}"])
+    writer.writerow(["kind", "name", "iou"])
+    writer.writerow(["mean", "mIoU", "" if run.miou is None else f"{run.miou:.6f}"])
+    for row in per_class_rows(run):
+        writer.writerow(["class", row["name"], "" if row["iou"] is None else f"{row['iou']:.6f}"])
+    for r in run.image_results.order_by("image_id"):
+        writer.writerow(["image", r.image_id, "" if r.iou is None else f"{r.iou:.6f}"])
+    return buf.getvalue()
+
+
+def predictions_zip(run: Run) -> Path:
+    """A zip of the run's palette PNG predictions (+ metrics.json) in a temp file under MEDIA_ROOT/tmp."""
+    import numpy as np
+
+    tmp_dir = Path(settings.MEDIA_ROOT) / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    target = tmp_dir / f"run-{run.pk}-predictions-{np.random.default_rng().integers(1 << 62):x}.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for r in run.image_results.exclude(prediction="").order_by("image_id"):
+            try:
+                path = media_path(r.prediction)
+            except PathNotAllowed:
+                continue
+            if path.is_file():
+                zf.write(path, arcname=f"predictions/{Path(r.image_id).name}.png")
+        zf.writestr("metrics.json", json.dumps(metrics_payload(run), indent=2, default=str))
+        if run.is_random_weights:
+            zf.writestr("RANDOM_WEIGHTS.txt", run.random_weights_note + "\n")
+    return target

@@ -1,0 +1,96 @@
+"""Rows and dashboard PNGs for a class's support set and prototype banks (what a worker records after the
+engine built or found them). Idempotent: rows are ``get_or_create``/``update_or_create`` by key, files are
+skipped when present and written atomically."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from engine.atomic import atomic_write
+from ovdiff_web.common import media_store
+from ovdiff_web.support.models import ArtifactStatus, PrototypeBank, SupportImage, SupportSet
+from engine.config import ReviewConfig
+from ovdiff_web.common.engine_bridge import build_config
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def record_artifacts(profile: str, support: Any, banks: dict[str, Any]) -> Any:
+    """Rows for a support set, its images (PNG files under MEDIA_ROOT) and its banks; safe to repeat."""
+    from engine.support.curation import image_id
+
+    row, _ = SupportSet.objects.get_or_create(key=support.key, defaults={
+        "class_name": support.class_name, "prompt": support.prompt, "profile": profile, "source": support.source,
+        "store_path": f"support/{support.key[:2]}/{support.key}", "n_images": len(support.images)})
+    rel_dir = Path("support") / support.key[:2] / support.key
+    flags = _review_flags(profile, support)
+    for image, image_flags in zip(support.images, flags):
+        paths = write_support_pngs(rel_dir, image)
+        SupportImage.objects.update_or_create(support_set=row, index=image.index, defaults={
+            "seed": image.seed, "prompt": image.prompt or "", **paths,
+            "instances": write_instance_pngs(rel_dir, image), "content_id": image_id(image.image),
+            "flags": image_flags, "excluded": image.excluded or "", "mask_choice": image.mask_choice})
+    SupportSet.objects.filter(pk=row.pk).update(status=ArtifactStatus.READY, n_images=len(support.images))
+    for extractor, bank in banks.items():
+        PrototypeBank.objects.update_or_create(key=bank.key, defaults={
+            "support_set": row, "extractor": extractor, "fg_count": int(bank.fg.shape[0]),
+            "bg_count": int(bank.bg.shape[0]), "store_path": f"bank/{bank.key[:2]}/{bank.key}"})
+    return row
+
+
+def _review_flags(profile: str, support: Any) -> list[list[str]]:
+    """The engine's review flags of each image (thresholds: ``ReviewConfig`` and the profile's fg threshold)."""
+    from engine.support.review import support_flags
+
+    return support_flags(support, build_config(profile).masks.fg_threshold, ReviewConfig())
+
+
+def write_instance_pngs(rel_dir: Path, image: Any) -> list[str]:
+    """The proposer's instance masks of one image as PNGs (atomic, skipped when present); relative paths."""
+    import numpy as np
+    from PIL import Image
+
+    out = []
+    for j, mask in enumerate(image.instance_masks):
+        rel = rel_dir / f"{image.index:04d}_inst_{j}.png"
+        target = Path(settings.MEDIA_ROOT) / rel
+        if not target.exists():
+            atomic_write(target, lambda tmp, m=mask: Image.fromarray(np.asarray(m, bool).astype(np.uint8) * 255)
+                         .save(tmp, format="PNG"))
+            media_store.publish(rel)  # the dashboard may run on another machine
+        out.append(rel.as_posix())
+    return out
+
+
+def write_support_pngs(rel_dir: Path, image: Any) -> dict[str, str]:
+    """image / attribution / fg / bg / overlay PNGs (atomic writes, skipped when already present)."""
+    import numpy as np
+    from PIL import Image
+
+    out: dict[str, str] = {}
+    arrays: dict[str, np.ndarray | None] = {
+        "image": image.image,
+        "attribution": None if image.attribution is None else (np.clip(image.attribution, 0, 1) * 255).astype(np.uint8),
+        "fg_mask": None if image.fg_mask is None else image.fg_mask.astype(np.uint8) * 255,
+        "bg_mask": None if image.bg_mask is None else image.bg_mask.astype(np.uint8) * 255,
+    }
+    if image.fg_mask is not None:
+        tint = image.image.astype(np.float32).copy()
+        tint[image.fg_mask] = 0.5 * tint[image.fg_mask] + 0.5 * np.array([255, 64, 64], dtype=np.float32)
+        if image.bg_mask is not None:
+            tint[image.bg_mask] = 0.6 * tint[image.bg_mask] + 0.4 * np.array([64, 64, 255], dtype=np.float32)
+        arrays["overlay"] = tint.clip(0, 255).astype(np.uint8)
+    for field, array in arrays.items():
+        if array is None:
+            out[field] = ""
+            continue
+        rel = rel_dir / f"{image.index:04d}_{field}.png"
+        target = Path(settings.MEDIA_ROOT) / rel
+        if not target.exists():
+            atomic_write(target, lambda tmp, a=array: Image.fromarray(a).save(tmp, format="PNG"))
+            media_store.publish(rel)  # the dashboard may run on another machine
+        out[field] = rel.as_posix()
+    return out

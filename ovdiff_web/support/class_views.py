@@ -1,0 +1,184 @@
+"""Class page: its support sets as a gallery (attribution and fg/bg masks as overlays), prototype counts per
+extractor, uploading your own support images, and queueing a rebuild (optionally with a new seed)."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ovdiff_web.accounts import access, audit
+from ovdiff_web.support.forms import RegenerateForm, SupportUploadForm
+from ovdiff_web.support.models import SupportImage
+from ovdiff_web.vocabularies.models import VocabularyClass
+from ovdiff_web.support import curation, choice as support_choice, images as support_images
+from ovdiff_web.common.broker import task_state as ui_tasks
+from ovdiff_web.vocabularies.prompts import generator_prompt
+from ovdiff_web.common.broker.queue import QueueUnavailable
+from ovdiff_web.accounts.quotas import QuotaExceeded
+from ovdiff_web.common.errors import InputError
+from ovdiff_web.support.rebuild import queue_regenerate
+from ovdiff_web.common.paths import PathNotAllowed, media_path
+from ovdiff_web.common.views import ui_login_required
+from engine.errors import BadInputError
+
+
+@ui_login_required
+@require_http_methods(["GET", "POST"])
+def class_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    cls = access.get_readable(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"),
+                              request.user, pk=pk)
+    if request.method == "POST":
+        access.check_edit(request.user, cls)
+    form = SupportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+
+        if form.cleaned_data.get("add_to_set"):
+            return _add_uploads(request, cls, form)
+        try:
+            old_dir, from_version = cls.user_support_dir, cls.version
+            n = support_images.save_user_support_images(cls, form.cleaned_data["images"])
+        except BadInputError as exc:
+            form.add_error("images", str(exc))
+        else:
+            audit.record(request.user, cls, "support_upload", {"user_support_dir": [old_dir, cls.user_support_dir]},
+                         from_version=from_version)
+            messages.success(request, f"{n} support image{'s' if n != 1 else ''} stored for “{cls.name}”; "
+                                      "the next run builds its prototypes from them.")
+            return redirect("ui:class_detail", pk=cls.pk)
+    return _render_detail(request, cls, form=form)
+
+
+def _add_uploads(request: HttpRequest, cls: VocabularyClass, form: SupportUploadForm) -> HttpResponse:
+    """Uploads joining the class's current images as a new curation version (the review so far is kept)."""
+
+    try:
+        version = curation.add_uploads(cls, form.cleaned_data["images"], user=request.user)
+    except BadInputError as exc:
+        form.add_error("images", str(exc))
+        return _render_detail(request, cls, form=form)
+    messages.success(request, f"{version.summary} to “{cls.name}” (version {version.number}); rebuild to see them.")
+    return redirect("ui:class_detail", pk=cls.pk)
+
+
+def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportUploadForm | None = None,
+                   regen_form: RegenerateForm | None = None, status: int = 200) -> HttpResponse:
+    form = form or SupportUploadForm()
+    regen_form = regen_form or RegenerateForm()
+    jobs = [{**job, **ui_tasks.task_state(job["id"])} for job in _jobs(request, cls)]
+    sets = list(support_images.support_sets_for(cls))
+    shown = curation.review_set(cls)
+    context = {"cls": cls, "support_sets": sets, "form": form, "regen_form": regen_form, "jobs": jobs,
+               "review_set": shown, "review": curation.review_images(cls, shown) if shown else [],
+               "review_built": curation.is_built(cls, shown), "versions": curation.versions(cls),
+               "rebuild_profile": curation.rebuild_profile(cls),
+               "uploaded_sets": support_choice.uploaded_sets(cls),
+               "generated_in_use": support_choice.generated_in_use(cls, sets),
+               "generator_prompt": generator_prompt(cls.text)}
+    return render(request, "ovdiff/classes/detail.html", context,
+                  status=status if status != 200 else (400 if (form.errors or regen_form.errors) else 200))
+
+
+SUPPORT_ACTIONS = ("use_generated", "use_uploaded", "delete_uploaded")
+
+
+@ui_login_required
+@require_POST
+def class_support(request: HttpRequest, pk: int) -> HttpResponse:
+    """Choose the support images of a class: generated, or one uploaded folder; or delete an uploaded folder."""
+    cls = access.get_editable(VocabularyClass.objects.select_related("vocabulary__owner"), request.user, pk=pk)
+    action, folder = request.POST.get("action", ""), request.POST.get("folder", "")
+    if action not in SUPPORT_ACTIONS:
+        return HttpResponse("unknown action: use_generated, use_uploaded or delete_uploaded", status=400)
+    try:
+        if action == "use_generated":
+            support_choice.use_generated(cls)
+            messages.success(request, f"“{cls.name}” uses generated support images again.")
+        elif action == "use_uploaded":
+            support_choice.use_uploaded(cls, folder)
+            messages.success(request, f"“{cls.name}” uses the uploaded set {folder[:8]}; the next run builds its "
+                                      "prototypes from it.")
+        else:
+            was_in_use = support_choice.delete_uploaded(cls, folder)
+            messages.success(request, f"Uploaded set {folder[:8]} deleted" +
+                             ("; “%s” uses generated support images again." % cls.name if was_in_use else "."))
+    except LookupError as exc:
+        messages.error(request, str(exc))
+    return redirect("ui:class_detail", pk=cls.pk)
+
+
+REGEN_SESSION_KEY = "ovdiff_regenerate"
+REGEN_KEPT = 5
+
+
+def remember_job(request: HttpRequest, cls: VocabularyClass, task_id: str, seed: int | None, profile: str) -> None:
+    """Keep a queued rebuild in this browser session so the class page shows its progress."""
+    store = request.session.get(REGEN_SESSION_KEY, {})
+    jobs = [{"id": task_id, "seed": seed, "profile": profile,
+             "queued_at": timezone.now().strftime("%Y-%m-%d %H:%M:%S")}] + store.get(str(cls.pk), [])
+    store[str(cls.pk)] = jobs[:REGEN_KEPT]
+    request.session[REGEN_SESSION_KEY] = store
+
+
+def _jobs(request: HttpRequest, cls: VocabularyClass) -> list[dict[str, object]]:
+    """The rebuilds this browser session queued for ``cls`` (newest first)."""
+    return list(request.session.get(REGEN_SESSION_KEY, {}).get(str(cls.pk), []))
+
+
+@ui_login_required
+@require_POST
+def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue ``tasks.artifacts.regenerate_class``; a new seed gives a new support set, the same one a cache hit."""
+    cls = access.get_editable(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"),
+                              request.user, pk=pk)
+    form = RegenerateForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, cls, regen_form=form)
+    try:
+        task_id = queue_regenerate(cls, form.cleaned_data["profile"], form.overrides(), user=request.user)
+    except InputError as exc:
+        form.add_error("seed", f"{exc.field}: {exc}" if exc.field else str(exc))
+        return _render_detail(request, cls, regen_form=form)
+    except QuotaExceeded as exc:
+        form.add_error(None, str(exc))
+        return _render_detail(request, cls, regen_form=form, status=exc.status)
+    except QueueUnavailable as exc:
+        form.add_error(None, str(exc))
+        return _render_detail(request, cls, regen_form=form, status=503)
+    remember_job(request, cls, task_id, form.cleaned_data["seed"], form.cleaned_data["profile"])
+    seed = form.cleaned_data["seed"]
+    messages.success(request, f"Rebuild of “{cls.name}” queued"
+                              f"{f' with seed {seed}' if seed is not None else ''}; its status is shown below.")
+    return redirect("ui:class_detail", pk=cls.pk)
+
+
+@ui_login_required
+@require_GET
+def class_regenerate_status(request: HttpRequest, pk: int, task_id: str) -> JsonResponse:
+    """State of a rebuild this session queued, in the shape the dashboard's progress poller reads."""
+    cls = access.get_readable(VocabularyClass.objects.all(), request.user, pk=pk)
+    if task_id not in {job["id"] for job in _jobs(request, cls)}:
+        raise Http404("no such rebuild in this session")
+    state = ui_tasks.task_state(task_id)
+    return JsonResponse({"status": state["status"], "label": state["label"], "finished": state["finished"],
+                         "error": state["error"], "stages": []})
+
+
+@ui_login_required
+@require_GET
+def support_layer(request: HttpRequest, image_pk: int, layer: str) -> HttpResponse:
+    """Attribution heat map or fg/bg mask of one support image as a transparent PNG overlay."""
+    if layer not in support_images.SUPPORT_LAYERS:
+        raise Http404("unknown layer")
+    image = access.get_readable(SupportImage.objects.all(), request.user, pk=image_pk)
+    rel = getattr(image, layer)
+    try:
+        path = media_path(rel) if rel else None
+    except PathNotAllowed:
+        path = None
+    if path is None or not path.is_file():
+        raise Http404(f"no {layer} stored for this image")
+    response = HttpResponse(support_images.support_layer_png(path, layer), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

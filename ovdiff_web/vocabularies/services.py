@@ -1,0 +1,132 @@
+"""Vocabulary editing: bulk class creation labelled by the engine's labeller, person overrides with
+optimistic locking (``expected_version``) so two editors never silently overwrite each other."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from ovdiff_web.accounts.audit import record
+from ovdiff_web.vocabularies.models import LabelSource, Vocabulary, VocabularyClass
+from engine.segment.labeller import label_class as engine_label
+from engine.class_specs import dataset_entries, is_stuff_text
+from ovdiff_web.accounts.quotas import QuotaExceeded, check_class_count
+
+
+MAX_NAME = 200  # VocabularyClass.name's column length
+
+
+class VersionConflict(Exception):
+    """The row changed since the client read it; ``current`` is the version now stored."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"version conflict: the class is now at version {current}")
+        self.current = current
+
+
+def label_class(name: str) -> tuple[bool, str]:
+    """(is_stuff, why) from the engine's offline thing/stuff labeller."""
+
+    result = engine_label(name)
+    return result.label == "stuff", "; ".join(x for x in (result.source, result.note) if x)
+
+
+def snapshot_from_dataset(class_names: Sequence[str], prompts: Sequence[str], has_background: bool) -> list[dict]:
+    """A vocabulary snapshot straight from a dataset's classes (when a run names no vocabulary)."""
+
+    return [{"name": e["name"], "prompt": e["prompt"] if e["prompt"] != e["name"] else "",
+             "is_stuff": is_stuff_text(e["prompt"]), "label_source": "labeller", "user_support_dir": "",
+             "class_id": None} for e in dataset_entries(class_names, prompts, has_background)]
+
+
+def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
+    """Names from pasted text (one per line or comma separated) or a list; blanks and repeats dropped."""
+    items = text_or_list.replace(",", "\n").splitlines() if isinstance(text_or_list, str) else list(text_or_list)
+    seen: set[str] = set()
+    names: list[str] = []
+    for raw in items:
+        name = " ".join(str(raw).split())
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            names.append(name)
+    return names
+
+
+def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None,
+                initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
+    """Create classes for new names (labeller decides thing/stuff); returns (created, already present).
+    ``initial``: the classes a vocabulary is created with, so it stays at version 1 (no one saw another).
+
+    ``quotas.QuotaExceeded`` (nothing created) when the vocabulary would exceed its class limit."""
+
+    existing = {n.lower() for n in vocabulary.classes.values_list("name", flat=True)}
+    wanted = parse_names(names)
+    too_long = [n for n in wanted if len(n) > MAX_NAME]
+    if too_long:
+        raise QuotaExceeded(f"a class name holds at most {MAX_NAME} characters: {too_long[0][:40]}…",
+                            field="names", status=400)
+    check_class_count(vocabulary, sum(1 for n in wanted if n.lower() not in existing), user)
+    created: list[VocabularyClass] = []
+    skipped: list[str] = []
+    with transaction.atomic():
+        start = (vocabulary.classes.aggregate(m=Max("order"))["m"] or 0) + 1
+        for name in wanted:
+            if name.lower() in existing:
+                skipped.append(name)
+                continue
+            is_stuff, note = label_class(name)
+            try:
+                with transaction.atomic():  # a savepoint: a parallel add of the same name only skips this one
+                    created.append(VocabularyClass.objects.create(
+                        vocabulary=vocabulary, name=name, is_stuff=is_stuff, label_source=LabelSource.LABELLER,
+                        label_note=note[:500], order=start + len(created)))
+            except IntegrityError:
+                skipped.append(name)
+                continue
+            existing.add(name.lower())
+        if created:
+            from_version = vocabulary.version
+            if not initial:
+                vocabulary.bump_version()
+            record(user, vocabulary, "add_classes", {"classes": [[], [c.name for c in created]]}, from_version)
+    return created, skipped
+
+
+def set_label(cls: VocabularyClass, *, is_stuff: bool, user: Any, expected_version: int | None = None) -> VocabularyClass:
+    """A person's thing/stuff decision: records who and when; compare-and-swap on ``version``."""
+    now = timezone.now()
+    old = cls.is_stuff
+    query = VocabularyClass.objects.filter(pk=cls.pk)
+    if expected_version is not None:
+        query = query.filter(version=expected_version)
+    updated = query.update(is_stuff=is_stuff, label_source=LabelSource.PERSON, label_changed_by=user,
+                           label_changed_at=now, version=F("version") + 1)
+    if not updated:
+        current = VocabularyClass.objects.values_list("version", flat=True).get(pk=cls.pk)
+        raise VersionConflict(current)
+    cls.vocabulary.bump_version()
+    cls.refresh_from_db()
+    record(user, cls, "set_label", {"is_stuff": [old, is_stuff]}, from_version=cls.version - 1)
+    return cls
+
+
+def create_class(vocabulary: Vocabulary, **fields: Any) -> VocabularyClass:
+    """One class; labeller label unless the caller set ``is_stuff`` (then the caller is the source)."""
+    name = fields.pop("name")
+    if "is_stuff" in fields and fields["is_stuff"] is not None:
+        fields.setdefault("label_source", LabelSource.PERSON)
+    else:
+        is_stuff, note = label_class(name)
+        fields.update(is_stuff=is_stuff, label_note=note[:500], label_source=LabelSource.LABELLER)
+
+    check_class_count(vocabulary, 1)
+    fields.setdefault("order", (vocabulary.classes.aggregate(m=Max("order"))["m"] or 0) + 1)
+    try:
+        with transaction.atomic():
+            obj = VocabularyClass.objects.create(vocabulary=vocabulary, name=name, **fields)
+    except IntegrityError:
+        raise ValueError(f"class {name!r} already exists in {vocabulary.name!r}") from None
+    vocabulary.bump_version()
+    return obj
