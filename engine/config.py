@@ -2,7 +2,7 @@
 
 Configs are hashed into artifact keys (see ``engine.store``), so any field that changes an
 artifact must live here, and nothing that does not (paths, devices, progress) may.
-Each paper ablation is a boolean switch. See ../shared/METHOD_NOTES.md for sources.
+Each paper ablation is a boolean switch. See docs/METHOD.md for sources.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ CODE_NEGATIVE_PROMPT = "text, low quality, blurry, cartoon, meme, low resolution
 
 @dataclass(frozen=True)
 class SupportConfig:
-    """Support-set sampling with Stable Diffusion (METHOD_NOTES 1)."""
+    """Support-set sampling with Stable Diffusion (docs/METHOD.md#support-sampling)."""
 
     prompt_template: str = "A good photo of a {}"  # code: "A good picture of a {}"
     negative_prompt: str = ""  # code: CODE_NEGATIVE_PROMPT
@@ -55,7 +55,7 @@ class SupportConfig:
 
 @dataclass(frozen=True)
 class MaskConfig:
-    """fg/bg masks of support images (METHOD_NOTES 2)."""
+    """fg/bg masks of support images (docs/METHOD.md#support-masks)."""
 
     proposer: Literal["maskcut", "cutler", "attribution"] = "maskcut"
     use_instance_masks: bool = True  # ablation: False = attribution thresholds only
@@ -76,7 +76,7 @@ class MaskConfig:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Feature extractors used for prototypes and targets alike (METHOD_NOTES 3)."""
+    """Feature extractors used for prototypes and targets alike (docs/METHOD.md#feature-extractors)."""
 
     extractors: tuple[str, ...] = ("sd", "dino", "clip")
     sd_timestep: int = 200
@@ -99,7 +99,7 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class PrototypeConfig:
-    """Instance, class and part prototypes per class (METHOD_NOTES 4)."""
+    """Instance, class and part prototypes per class (docs/METHOD.md#prototypes)."""
 
     use_instance: bool = True
     use_class: bool = True
@@ -113,7 +113,7 @@ class PrototypeConfig:
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    """Segmenting a target image against a vocabulary (METHOD_NOTES 5)."""
+    """Segmenting a target image against a vocabulary (docs/METHOD.md#segmenting-an-image)."""
 
     short_side: int = 448
     sliding_window: bool = True  # ablation: whole image only

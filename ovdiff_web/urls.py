@@ -1,17 +1,15 @@
-"""Top-level routes: admin, the REST API under /api/, media in DEBUG. The dashboard adds its own routes here."""
-from django.conf import settings
+"""Top-level routes: admin, the REST API under /api/, the dashboard.
+
+No route serves MEDIA_ROOT directly, in DEBUG or not: files go through the dashboard's access-checked
+``/files/`` route (``ovdiff_web.ops.media_files``)."""
 from django.contrib import admin
-from django.urls import include, path, re_path
-from django.views.static import serve
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("ovdiff_web.core.api.urls")),
     path("", include("ovdiff_web.core.urls_ui")),
 ]
-
-if settings.DEBUG:
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
 
 handler400 = "ovdiff_web.common.api.errors.bad_request"
 handler404 = "ovdiff_web.common.api.errors.not_found"

@@ -143,7 +143,7 @@ def _curated_class(vocab: Any, dataset: Any, user: Any) -> tuple[Any, Any, Any]:
     ovd = engine_bridge.ovdiff("tiny")
     for cls in vocab.classes.exclude(name="bus"):
         spec = cls.to_spec()
-        record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec))
+        record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec), spec=spec, class_id=cls.pk)
     person = vocab.classes.get(name="person")
     snapshot_before = [c.snapshot() for c in vocab.classes.all()]
     images = list(curation.review_set(person).images.all())

@@ -33,8 +33,8 @@ def build_class_artifacts(self: RunTask, run_id: int, class_index: int) -> dict[
         support = ovd.support_set(spec, progress=fault_progress, cancel=cancel)  # cached once written
         run_state.stage_start(run_id, "banks")
         banks = ovd.banks(spec, progress=fault_progress, cancel=cancel)
-        record_artifacts(run.profile, support, banks)
         entry = (run.vocabulary_snapshot or [{}] * (class_index + 1))[class_index]
+        record_artifacts(run.profile, support, banks, spec=spec, class_id=entry.get("class_id"), run_id=run_id)
         note_built(entry.get("class_id"), entry.get("support_version") or 0, support.key)
         run_state.stage_advance(run_id, "support")
         run_state.stage_advance(run_id, "banks")
@@ -59,6 +59,6 @@ def regenerate_class(self: EngineTask, class_id: int, profile: str, settings_dic
 
     banks = ovd.banks(spec, progress=progress, cancel=cancel)
     support = ovd.support_set(spec, cancel=cancel)
-    record_artifacts(profile, support, banks)
+    record_artifacts(profile, support, banks, spec=spec, class_id=cls.pk)
     note_built(cls.pk, cls.support_version, support.key)
     return {"class": spec.name, "support_key": support.key, "support_version": cls.support_version}

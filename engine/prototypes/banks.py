@@ -1,4 +1,4 @@
-"""Prototype banks: class, instance and part prototypes of one class for one extractor (METHOD_NOTES 4).
+"""Prototype banks: class, instance and part prototypes of one class for one extractor (docs/METHOD.md#prototypes).
 
 Order in a bank, fg and bg alike: [class] + [one instance per support image] + [K part centroids], each switchable.
 Masks are resized to the feature grid as the authors' code does (bilinear, then any non-zero value counts).

@@ -1,4 +1,4 @@
-"""Offline thing/stuff labeller for the stuff filter (METHOD_NOTES 5).
+"""Offline thing/stuff labeller for the stuff filter (docs/METHOD.md#thing-and-stuff-labels).
 
 The paper asked ChatGPT; here the labels come from a reviewable table, ``engine/data/thing_stuff.json``, holding
 every class of PASCAL VOC (20), Pascal Context (59), COCO-Object (80), COCO-Stuff (171, COCO's own split) and

@@ -1,4 +1,4 @@
-"""CLIP category pre-filter: which vocabulary classes are likely present in the image (METHOD_NOTES 5).
+"""CLIP category pre-filter: which vocabulary classes are likely in the image (docs/METHOD.md#category-pre-filter).
 
 Matching every class's prototypes against an image invites spurious matches between classes, so the authors' code
 first guesses the classes present with CLIP (ablation: VOC -8.7, Context -2.4):

@@ -1,4 +1,4 @@
-"""Segment an image against a vocabulary of prototype banks (METHOD_NOTES 5).
+"""Segment an image against a vocabulary of prototype banks (docs/METHOD.md#segmenting-an-image).
 
 Per image: pick the classes (CLIP pre-filter, stuff always kept); resize to short side 448; for every extractor and
 window batch, ONE chunked matrix product against the prototypes of the selected classes (deselected classes are

@@ -1,4 +1,4 @@
-"""The "stuff" filter on background prototypes (METHOD_NOTES 5, paper sec. 3 "Stuff filtering").
+"""The "stuff" filter on background prototypes (docs/METHOD.md#stuff-filter, paper sec. 3 "Stuff filtering").
 
 A boat's support images show water and sky around the boat, so its background prototypes look like the
 foreground of the classes "water" and "sky"; left in, they would claim real water as background. With the

@@ -1,4 +1,4 @@
-"""Sliding windows over a target image and the coverage-averaging accumulator (METHOD_NOTES 5).
+"""Sliding windows over a target image and the coverage-averaging accumulator (docs/METHOD.md#sliding-windows).
 
 The target is resized so its short side is ``cfg.short_side``; windows of each size in ``cfg.window_sizes`` slide
 with ``cfg.window_stride`` exactly as mmseg's slide inference does (the last window of a row/column is moved back so

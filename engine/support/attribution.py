@@ -1,4 +1,4 @@
-"""Cross-attention attribution maps of generated images (METHOD_NOTES section 1).
+"""Cross-attention attribution maps of generated images (docs/METHOD.md#attribution).
 
 For every cross-attention layer (``attn2`` of down, mid and up blocks) at every denoising step, the attention
 probabilities of the conditional half of classifier-free guidance are taken at the class-name token columns

@@ -1,4 +1,4 @@
-"""Sampling a class's support images with Stable Diffusion, each with its attribution map (METHOD_NOTES 1).
+"""Sampling a class's support images with Stable Diffusion, with attribution maps (docs/METHOD.md#support-sampling).
 
 One ``torch.Generator`` seeded with ``cfg.seed`` per class, advanced batch after batch, so a class's support set is
 reproducible and independent of every other class. Progress is reported as stage ``"sampling"`` in image-steps

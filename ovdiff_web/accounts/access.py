@@ -3,7 +3,9 @@
 Objects with an owner (``Shareable``: vocabularies, datasets, runs) are readable by their owner, by the users and
 groups they are shared with, by every signed-in user when public, and by staff; editable by the owner, those shared
 with, and staff. Child rows (classes, stages, image results) follow their parent. Content-addressed artifacts
-(support sets, banks) are shared by construction and readable by every signed-in user.
+(support sets, their images and banks) generated from a class text alone are shared by construction and readable by
+every signed-in user; a set built from someone's uploads or curated review (``SupportSet.restricted``) is readable
+only by those who may read a class or run that used it, so it follows that class's or run's sharing.
 
 Reads outside the scope are 404 (the object's existence is not revealed); writes on a readable object the user may
 not change are 403.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
@@ -22,6 +25,8 @@ M = TypeVar("M", bound=Model)
 
 # child model name -> lookup path to its Shareable parent
 PARENT_PATH = {"VocabularyClass": "vocabulary", "RunStage": "run", "RunShard": "run", "ImageResult": "run"}
+# artifact model name -> lookup path to its SupportSet ("" for the set itself)
+ARTIFACT_PATH = {"SupportSet": "", "SupportImage": "support_set", "PrototypeBank": "support_set"}
 
 
 def _shareable_q(model: type[Shareable], user: Any, *, write: bool) -> Q:
@@ -55,7 +60,21 @@ def scope(queryset: QuerySet[M], user: Any, *, write: bool = False) -> QuerySet[
         return queryset.filter(**{f"{parent_path}__in": allowed})
     if write:  # shared artifacts are written by workers only
         return queryset.none()
+    artifact_path = ARTIFACT_PATH.get(model.__name__)
+    if artifact_path is not None:
+        lookup = f"{artifact_path}__in" if artifact_path else "pk__in"
+        return queryset.filter(**{lookup: readable_support_sets(user)})
     return queryset
+
+
+def readable_support_sets(user: Any) -> QuerySet[Any]:
+    """Primary keys of the support sets ``user`` may read (signed in, not staff): every unrestricted set, and a
+    restricted one through a class or run of it the user may read."""
+    # Named, not imported: these models live in the rooms above this one (docs/ARCHITECTURE.md).
+    Run, SupportSet, VocabularyClass = (apps.get_model("core", n) for n in ("Run", "SupportSet", "VocabularyClass"))  # noqa: N806
+    classes = scope(VocabularyClass.objects.all(), user).values("pk")
+    runs = scope(Run.objects.all(), user).values("pk")
+    return SupportSet.objects.filter(Q(restricted=False) | Q(classes__in=classes) | Q(runs__in=runs)).values("pk")
 
 
 def shareable_of(obj: Model) -> Shareable | None:

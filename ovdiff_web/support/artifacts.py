@@ -11,6 +11,7 @@ from django.conf import settings
 from engine.atomic import atomic_write
 from ovdiff_web.common import media_store
 from ovdiff_web.support.models import ArtifactStatus, PrototypeBank, SupportImage, SupportSet
+from ovdiff_web.vocabularies.models import VocabularyClass
 from engine.config import ReviewConfig
 from ovdiff_web.common.engine_bridge import build_config
 
@@ -18,13 +19,31 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def record_artifacts(profile: str, support: Any, banks: dict[str, Any]) -> Any:
-    """Rows for a support set, its images (PNG files under MEDIA_ROOT) and its banks; safe to repeat."""
+def is_private(spec: Any, support: Any) -> bool:
+    """Whether a support set shows someone's own material: images they uploaded or a curated review. Such a set is
+    readable only through a class or run that uses it; a set generated from the class text alone stays shared."""
+    curation = getattr(spec, "curation", None)
+    return (support.source == "user" or bool(getattr(spec, "user_support_dir", ""))
+            or (curation is not None and not curation.is_empty))
+
+
+def record_artifacts(profile: str, support: Any, banks: dict[str, Any], *, spec: Any,
+                     class_id: int | None = None, run_id: int | None = None) -> Any:
+    """Rows for a support set, its images (PNG files under MEDIA_ROOT) and its banks, linked to the class and/or
+    run that used it (``spec``: the class as the engine saw it, deciding ``restricted``); safe to repeat."""
     from engine.support.curation import image_id
 
+    private = is_private(spec, support)
     row, _ = SupportSet.objects.get_or_create(key=support.key, defaults={
         "class_name": support.class_name, "prompt": support.prompt, "profile": profile, "source": support.source,
-        "store_path": f"support/{support.key[:2]}/{support.key}", "n_images": len(support.images)})
+        "store_path": f"support/{support.key[:2]}/{support.key}", "n_images": len(support.images),
+        "restricted": private})
+    if private and not row.restricted:
+        SupportSet.objects.filter(pk=row.pk).update(restricted=True)
+    if class_id and VocabularyClass.objects.filter(pk=class_id).exists():  # the class may be deleted since
+        row.classes.add(class_id)
+    if run_id and row.runs.model.objects.filter(pk=run_id).exists():  # the run may be deleted since
+        row.runs.add(run_id)
     rel_dir = Path("support") / support.key[:2] / support.key
     flags = _review_flags(profile, support)
     for image, image_flags in zip(support.images, flags):

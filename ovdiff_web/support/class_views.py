@@ -165,10 +165,10 @@ def class_regenerate_status(request: HttpRequest, pk: int, task_id: str) -> Json
                          "error": state["error"], "stages": []})
 
 
-@ui_login_required
 @require_GET
 def support_layer(request: HttpRequest, image_pk: int, layer: str) -> HttpResponse:
-    """Attribution heat map or fg/bg mask of one support image as a transparent PNG overlay."""
+    """Attribution heat map or fg/bg mask of one support image as a transparent PNG overlay; 404 to anyone who
+    may not read its support set (``access.scope``), anonymous users included (a file, not a page)."""
     if layer not in support_images.SUPPORT_LAYERS:
         raise Http404("unknown layer")
     image = access.get_readable(SupportImage.objects.all(), request.user, pk=image_pk)

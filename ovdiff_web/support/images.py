@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q
 
 from ovdiff_web.vocabularies.models import VocabularyClass
 from ovdiff_web.common import media_store
@@ -80,12 +80,15 @@ def support_sets_for(cls: VocabularyClass) -> Any:
     """Support sets built for this class's name and text (any profile), newest first, with images and banks.
 
     A generated set stores the generator prompt (the profile's template around the class text, e.g. "A good photo
-    of a cat"); a user folder stores the bare text. Both forms are matched."""
+    of a cat"); a user folder stores the bare text. Both forms are matched. A set of someone's uploads or curated
+    review (``restricted``) is listed only for the class it was built for, never for another user's class of the
+    same name."""
 
     prompts = {cls.text}
     for profile, _ in PROFILE_CHOICES:
         prompts.add(build_config(profile).support.prompt_template.format(cls.text.strip()))
-    return (SupportSet.objects.filter(class_name=cls.name, prompt__in=prompts)
+    own = SupportSet.objects.filter(Q(restricted=False) | Q(classes=cls)).values("pk")
+    return (SupportSet.objects.filter(class_name=cls.name, prompt__in=prompts, pk__in=own)
             .prefetch_related("images", "banks").order_by("-created_at"))
 
 

@@ -8,6 +8,7 @@ from django.db import models
 
 from engine.profiles import is_random_profile
 from ovdiff_web.common.profiles import PROFILE_CHOICES
+from ovdiff_web.vocabularies.models import VocabularyClass
 
 
 class ArtifactStatus(models.TextChoices):
@@ -32,6 +33,12 @@ class SupportSet(models.Model):
     profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.GENERATED)
     store_path = models.CharField(max_length=500, blank=True, help_text="directory in the artifact store")
+    restricted = models.BooleanField(default=False, help_text="built from a user's uploads or a curated review: "
+                                     "readable only by those who may read a class or run using it")
+    classes = models.ManyToManyField(VocabularyClass, blank=True, related_name="support_sets",
+                                     help_text="classes whose artifacts were built (or found) as this set")
+    runs = models.ManyToManyField("core.Run", blank=True, related_name="support_sets",
+                                  help_text="runs that used this set")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

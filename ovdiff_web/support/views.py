@@ -80,10 +80,10 @@ def vocabulary_review(request: HttpRequest, pk: int) -> HttpResponse:
         "page": page, "pages": pages, "first_index": start + 1})
 
 
-@ui_login_required
 @require_GET
 def support_instance(request: HttpRequest, image_pk: int, index: int) -> HttpResponse:
-    """Proposed instance mask ``index`` of one support image as a transparent overlay."""
+    """Proposed instance mask ``index`` of one support image as a transparent overlay; 404 to anyone who may not
+    read its support set, anonymous users included."""
     image = access.get_readable(SupportImage.objects.all(), request.user, pk=image_pk)
     instances = image.instances or []
     if index >= len(instances):

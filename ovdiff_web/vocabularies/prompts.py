@@ -1,4 +1,4 @@
-"""What the generator receives for a class: the profile's prompt template around the class text (METHOD_NOTES:
+"""The generator's prompt for a class: the profile's template around the class text (docs/METHOD.md#support-sampling:
 "A good photo of a {}"). The dashboard shows the template around the prompt field so no one types it twice."""
 from __future__ import annotations
 

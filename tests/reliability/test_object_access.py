@@ -40,8 +40,7 @@ def _templates(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[
             yield prefix + text
 
 
-OBJECT_TEMPLATES = sorted({t for t in _templates() if "{" in t and "{url}" not in t and "{app_label}" not in t
-                           and not t.startswith("media/")})
+OBJECT_TEMPLATES = sorted({t for t in _templates() if "{" in t and "{url}" not in t and "{app_label}" not in t})
 ADMIN_MODELS = {"vocabulary": "vocab", "vocabularyclass": "cls", "dataset": "dataset", "run": "run",
                 "imageresult": "result", "runstage": "stage", "runshard": "stage", "supportset": "support",
                 "supportimage": "image", "prototypebank": "support"}
@@ -49,14 +48,17 @@ ADMIN_MODELS = {"vocabulary": "vocab", "vocabularyclass": "cls", "dataset": "dat
 
 @pytest.fixture
 def alice_world(user: Any, media_root: Path, tmp_path: Path) -> dict[str, Any]:
-    """alice's private vocabulary + class, dataset, finished run (with files), a support image, a segmentation."""
+    """alice's private vocabulary + class, dataset, finished run (with files), a support set of her uploads (used by
+    her class) with one image, a segmentation."""
     from ovdiff_web.core.models import RunStage, SupportImage, SupportSet, Vocabulary, VocabularyClass
 
     vocab = Vocabulary.objects.create(name="alice-v", owner=user)
     cls = VocabularyClass.objects.create(vocabulary=vocab, name="cat")
     dataset = make_demo_dataset(tmp_path / "demo", owner=user)
     run = make_finished_run(dataset, user, media_root)
-    support = SupportSet.objects.create(key="k" * 64, class_name="cat", prompt="cat", profile="tiny")
+    support = SupportSet.objects.create(key="k" * 64, class_name="cat", prompt="cat", profile="tiny",
+                                        source=SupportSet.Source.USER, restricted=True)  # built from her uploads
+    support.classes.add(cls)
     image = SupportImage.objects.create(support_set=support, index=0, image="support/x.png")
     token = "a" * 32
     seg_dir = media_root / "segment" / token
@@ -155,11 +157,10 @@ def test_private_objects_are_invisible_to_a_second_user(alice_world: dict[str, A
         url = _fill(template, alice_world)
         if url.startswith("/admin/"):
             continue
-        if any(url.startswith(p) for p in ("/api/support-sets/", "/api/banks/", "/support-images/")):
-            continue  # content-addressed artifacts are shared by construction
         response = (api if url.startswith("/api/") else ui).get(url)
         assert response.status_code in (404, 405), (url, response.status_code)
-    for listing in ("/api/vocabularies/", "/api/datasets/", "/api/runs/", "/api/classes/"):
+    for listing in ("/api/vocabularies/", "/api/datasets/", "/api/runs/", "/api/classes/", "/api/support-sets/",
+                    "/api/banks/"):
         assert api.get(listing).json()["count"] == 0, listing
     for page in ("/runs/", "/vocabularies/", "/datasets/", "/workers/", f"/compare/?runs={alice_world['run'].pk}"):
         html = ui.get(page).content.decode()

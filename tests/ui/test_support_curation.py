@@ -32,7 +32,7 @@ def built(user: Any, media_root: Any, settings: Any) -> VocabularyClass:
     engine_bridge.ENGINE_CACHE.update(store=None, ovdiffs={})  # this test's store
     ovd = engine_bridge.ovdiff("tiny")
     spec = cls.to_spec()
-    record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec))
+    record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec), spec=spec, class_id=cls.pk)
     return cls
 
 
