@@ -13,18 +13,17 @@ from rest_framework.response import Response
 from ovdiff_web.accounts import access, audit
 from ovdiff_web.accounts.serializers import AuditEntrySerializer, ShareSerializer
 from ovdiff_web.accounts import sharing
+from ovdiff_web.common.api.errors import service_error_response
+from ovdiff_web.common.errors import InputError, ServiceError
 
 
 def input_error(exc: Exception, default_field: str = "detail") -> Response:
-    """400 (or the quota's 429) naming the field at fault, with a one-line ``detail`` too."""
-    field = getattr(exc, "field", None) or default_field
-    code = getattr(exc, "status", status.HTTP_400_BAD_REQUEST)
-    body: dict[str, Any] = {"detail": f"{field}: {exc}" if field != "detail" else str(exc)}
-    if field != "detail":
-        body[field] = [str(exc)]
-    if field.startswith("settings."):  # clients that read the request field itself find it too
-        body.setdefault("settings", [f"{field}: {exc}"])
-    return Response(body, status=code)
+    """The service error's answer (``ServiceError.body``) where a view names the field a refusal is about; an
+    uncaught ``ServiceError`` gets the same answer from the API's exception handler. An engine refusal
+    (``BadInputError``) is a 400 of the same shape."""
+    if not isinstance(exc, ServiceError):
+        exc = InputError(str(exc), getattr(exc, "field", None))
+    return service_error_response(exc, default_field)
 
 
 def conflict(current: int) -> Response:

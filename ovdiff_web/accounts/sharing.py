@@ -10,14 +10,17 @@ from django.core.exceptions import PermissionDenied
 
 from ovdiff_web.accounts import access, audit
 from ovdiff_web.accounts.models import Shareable, Visibility
+from ovdiff_web.common.errors import ServiceError
 
 
 class ShareRefused(PermissionDenied):
     """The user may not change this object's sharing (not its owner nor staff): 403."""
 
 
-class ShareError(ValueError):
+class ShareError(ServiceError, ValueError):
     """The request names an unknown visibility, user or group: 400 naming ``field``."""
+
+    code = "share_refused"
 
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)

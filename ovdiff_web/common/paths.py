@@ -7,10 +7,13 @@ from typing import Iterable
 
 from django.conf import settings
 from ovdiff_web.common import media_store
+from ovdiff_web.common.errors import ServiceError
 
 
-class PathNotAllowed(ValueError):
+class PathNotAllowed(ServiceError, ValueError):
     """A path escapes the roots it must stay in (``..``, symlinks, absolute elsewhere)."""
+
+    code = "path_not_allowed"
 
 
 def confine(path: str | os.PathLike[str], roots: Iterable[Path]) -> Path:

@@ -13,6 +13,7 @@ import typing
 from typing import Any
 
 from django.conf import settings
+from ovdiff_web.common.errors import ServiceError
 
 U32 = 2**32 - 1
 # "group.field" -> (min, max); None = read from a Django setting at call time (see ``_bounds``).
@@ -40,8 +41,10 @@ MAX_TEXT = 500
 MAX_ITEMS = 32
 
 
-class SettingError(ValueError):
+class SettingError(ServiceError, ValueError):
     """One setting is unusable; ``field`` is its dotted name (``settings.support.n_images``)."""
+
+    code = "invalid_setting"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")

@@ -12,14 +12,17 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from django.conf import settings
+from ovdiff_web.common.errors import ServiceError
 
 _JUNK_PREFIXES = ("__MACOSX/",)
 _JUNK_NAMES = {".DS_Store", "Thumbs.db"}
 _CHUNK = 1 << 20
 
 
-class ZipRejected(ValueError):
+class ZipRejected(ServiceError, ValueError):
     """The upload is refused as a whole; ``status`` is the HTTP status the API should answer with."""
+
+    code = "upload_rejected"
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)

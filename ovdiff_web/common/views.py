@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
+
+from ovdiff_web.common.errors import ServiceError
 
 LOGIN_URL = "ui:login"
 
@@ -13,6 +16,19 @@ LOGIN_URL = "ui:login"
 def ui_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Every dashboard page needs a signed-in user; anonymous users go to the dashboard's login page."""
     return login_required(view, login_url=LOGIN_URL)
+
+
+def service_error_message(exc: ServiceError, prefix: str = "") -> str:
+    """The one mapping of a service error to a dashboard message (``messages.error``): what was refused and why,
+    naming the field when one is at fault."""
+    field = getattr(exc, "field", None)
+    text = f"{field}: {exc}" if field and field != "detail" and not str(exc).startswith(f"{field}:") else str(exc)
+    return f"{prefix}{text}" if prefix else text
+
+
+def report_service_error(request: HttpRequest, exc: ServiceError, prefix: str = "") -> None:
+    """Show ``exc`` on the next page (Django's messages framework)."""
+    messages.error(request, service_error_message(exc, prefix))
 
 
 def paginate(request: HttpRequest, items: Any, per_page: int, param: str = "page") -> Page:

@@ -19,6 +19,7 @@ from engine.errors import BadInputError
 from django.db import IntegrityError
 from ovdiff_web.common.broker import queue
 import shutil
+from ovdiff_web.common.errors import ServiceError
 
 MAX_REPORTED_ERRORS = 500
 
@@ -100,8 +101,10 @@ def create_from_upload(*, name: str, fmt: str, upload: IO[bytes], split: str, pr
         raise
 
 
-class NameTaken(ValueError):
+class NameTaken(ServiceError, ValueError):
     """Another dataset has this name (two uploads raced; the database's unique constraint decided)."""
+
+    code = "name_taken"
 
 
 def _create_row(**fields: Any) -> Dataset:
@@ -113,8 +116,10 @@ def _create_row(**fields: Any) -> Dataset:
         raise NameTaken(f"a dataset named {fields['name']!r} already exists") from None
 
 
-class DatasetRefused(ValueError):
+class DatasetRefused(ServiceError, ValueError):
     """Nothing in the dataset is usable: its row and files are already deleted; ``errors`` says why."""
+
+    code = "dataset_refused"
 
     def __init__(self, errors: list[dict[str, str]], root: str = "") -> None:
         summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])

@@ -30,6 +30,7 @@ from ovdiff_web.common.paths import confine
 from ovdiff_web.runs.images import load_dataset_image
 from ovdiff_web.runs.legend import write_shown_labels
 from ovdiff_web.predictions.segment_page import stored_prototype_index
+from ovdiff_web.common.errors import ServiceError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,8 +39,10 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 EXPLAIN_DIR = "explain"
 
 
-class ImageRefused(ValueError):
+class ImageRefused(ServiceError, ValueError):
     """One input image (named by ``item``) is unusable; nothing of the request is kept."""
+
+    code = "image_refused"
 
     def __init__(self, item: str, message: str, status: int = 400) -> None:
         super().__init__(f"{item}: {message}")

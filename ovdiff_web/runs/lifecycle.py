@@ -25,10 +25,13 @@ from ovdiff_web.runs.services import create_run
 import json
 from ovdiff_web.common.engine_bridge import build_config
 from ovdiff_web.runs.report import flatten
+from ovdiff_web.common.errors import Conflict
 
 
-class Refused(ValueError):
+class Refused(Conflict, ValueError):
     """The action would break something that depends on the object; the message says what."""
+
+    code = "refused"
 
 
 def dependent_runs(obj: Any) -> list[Run]:

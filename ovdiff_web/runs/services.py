@@ -11,7 +11,7 @@ from django.utils import timezone
 from engine.evaluation.labelmap import dataset_label_map
 from engine.profiles import FEW_SHOT_PROFILES, is_random_profile
 from ovdiff_web.accounts import quotas
-from ovdiff_web.common.errors import InputError
+from ovdiff_web.common.errors import Conflict, InputError
 from ovdiff_web.common.profiles import random_weights_fields
 from ovdiff_web.datasets.models import Dataset
 from ovdiff_web.runs.models import Run, RunShard, RunStage
@@ -92,8 +92,10 @@ def enqueue_start(run_id: int) -> None:
     Run.objects.filter(pk=run_id).update(celery_ids=[task_id])
 
 
-class ResumeRefused(ValueError):
+class ResumeRefused(Conflict, ValueError):
     """Only failed or cancelled runs can be resumed."""
+
+    code = "resume_refused"
 
 
 def resume_run(run: Run) -> Run:

@@ -23,13 +23,16 @@ from ovdiff_web.support.models import SupportImage, SupportSet
 from ovdiff_web.support.rebuild import queue_regenerate
 from ovdiff_web.vocabularies.models import VocabularyClass
 from ovdiff_web.vocabularies.services import VersionConflict
+from ovdiff_web.common.errors import ServiceError
 
 MAX_REASON = 300
 AUTO = ""  # the proposer's rule (no choice recorded)
 
 
-class CurationRefused(ValueError):
+class CurationRefused(ServiceError, ValueError):
     """A curation edit that cannot apply (unknown image or mask, bad seed): a 400 naming ``field``."""
+
+    code = "curation_refused"
 
     def __init__(self, message: str, field: str = "detail") -> None:
         super().__init__(message)

@@ -13,13 +13,16 @@ from ovdiff_web.vocabularies.models import LabelSource, Vocabulary, VocabularyCl
 from engine.segment.labeller import label_class as engine_label
 from engine.class_specs import dataset_entries, is_stuff_text
 from ovdiff_web.accounts.quotas import QuotaExceeded, check_class_count
+from ovdiff_web.common.errors import Conflict
 
 
 MAX_NAME = 200  # VocabularyClass.name's column length
 
 
-class VersionConflict(Exception):
+class VersionConflict(Conflict):
     """The row changed since the client read it; ``current`` is the version now stored."""
+
+    code = "version_conflict"
 
     def __init__(self, current: int) -> None:
         super().__init__(f"version conflict: the class is now at version {current}")

@@ -5,7 +5,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
 from engine.object_store import ObjectStoreUnavailable
+from ovdiff_web.common.errors import ServiceError
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -28,12 +30,17 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
+def service_error_response(exc: ServiceError, default_field: str = "detail") -> Response:
+    """The one mapping of a service error to an API answer: its status, ``detail``, ``code`` and the field."""
+    return Response(exc.body(default_field), status=exc.status)
+
+
 def api_exception_handler(exc: Exception, context: dict) -> HttpResponse | None:
     """DRF's handler, with one body shape for every error: a bare list of messages (a ValidationError raised
     with a list, e.g. by a query filter) becomes ``{"detail": "..."}`` as the schema documents; object storage
-    down becomes a 503 (``storage_unavailable``)."""
-
-
+    down becomes a 503 (``storage_unavailable``); a service's refusal (``ServiceError``) its status and body."""
+    if isinstance(exc, ServiceError):
+        return service_error_response(exc)
     if isinstance(exc, ObjectStoreUnavailable):
         return Response({"detail": str(exc)}, status=503)
 

@@ -8,14 +8,17 @@ from typing import Any, Sequence
 from django.conf import settings
 from ovdiff_web.celery import app
 from ovdiff_web.celery import queue_name
+from ovdiff_web.common.errors import Unavailable
 
 START_RUN = "tasks.workflow.start_run"
 REGENERATE_CLASS = "tasks.artifacts.regenerate_class"
 INGEST_DATASET = "tasks.ingest.ingest_dataset"
 
 
-class QueueUnavailable(RuntimeError):
+class QueueUnavailable(Unavailable, RuntimeError):
     """The broker could not take the task: nothing was queued."""
+
+    code = "queue_unavailable"
 
 
 def _unavailable(reason: str) -> QueueUnavailable:
