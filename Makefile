@@ -36,13 +36,17 @@ lint: $(VENV)/.dev
 	$(BIN)/python scripts/check_import_cycles.py
 	$(BIN)/ruff check ovdiff_web tasks
 
-## Run the whole test suite (unit, service, end-to-end with a real worker and Redis, browser tests) after the lint.
+## Run the whole test suite after the lint: unit, API and service tests in parallel (pytest-xdist: each worker its
+## own test database, every test its own MEDIA_ROOT and store), then the end-to-end tests (a real Celery worker on
+## the local Redis) and the browser tests (Chromium) one at a time.
+PYTEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not e2e and not browser"
+	$(BIN)/python -m pytest -m "e2e or browser"
 
-## Everything except the slow/browser/e2e tests.
+## Unit + API tests (no slow, browser or end-to-end test), in parallel: the check to run after every edit.
 test-fast: lint
-	$(BIN)/python -m pytest -m "not slow and not browser and not e2e"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not browser and not e2e"
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
