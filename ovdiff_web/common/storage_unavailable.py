@@ -23,7 +23,7 @@ def unavailable_response(request: HttpRequest, exc: ObjectStoreUnavailable) -> H
     log.warning("object storage unavailable on %s %s: %s", request.method, request.path, exc)
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": str(exc)}, status=STATUS)
-    return render(request, "ovdiff/storage_unavailable.html", {"message": str(exc)}, status=STATUS)
+    return render(request, "ovdiff/common/storage_unavailable.html", {"message": str(exc)}, status=STATUS)
 
 
 class ObjectStoreUnavailableMiddleware:

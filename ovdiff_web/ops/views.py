@@ -19,4 +19,4 @@ def workers(request: HttpRequest) -> HttpResponse:
     active = Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
     active_runs = access.scope(active, request.user).select_related("dataset")[:50]
     queues = ",".join(q["name"] for q in status["queues"])
-    return render(request, "ovdiff/workers.html", {"status": status, "active_runs": active_runs, "queues": queues})
+    return render(request, "ovdiff/ops/workers.html", {"status": status, "active_runs": active_runs, "queues": queues})

@@ -22,7 +22,7 @@ def segment_result(request: HttpRequest, token: str) -> HttpResponse:
     try:
         job = segment_jobs.get_job(token, request.user)
         if job.status != job.Status.SUCCEEDED:
-            return render(request, "ovdiff/segment_pending.html", {"job": job})
+            return render(request, "ovdiff/predictions/segment_pending.html", {"job": job})
         result = segment_page.segment_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
@@ -30,7 +30,7 @@ def segment_result(request: HttpRequest, token: str) -> HttpResponse:
     colours = overlay.palette_hex(len(names))
     legend = [{"index": i, "name": n, "colour": colours[i]} for i, n in enumerate(names)]
     note = random_weights_note(result["profile"])
-    return render(request, "ovdiff/segment_result.html",
+    return render(request, "ovdiff/predictions/segment_result.html",
                   {"result": result, "legend": legend, "note": note})
 
 

@@ -76,7 +76,7 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
                "uploaded_sets": support_choice.uploaded_sets(cls),
                "generated_in_use": support_choice.generated_in_use(cls, sets),
                "generator_prompt": generator_prompt(cls.text)}
-    return render(request, "ovdiff/classes/detail.html", context,
+    return render(request, "ovdiff/support/class_detail.html", context,
                   status=status if status != 200 else (400 if (form.errors or regen_form.errors) else 200))
 
 

@@ -34,4 +34,4 @@ def compare(request: HttpRequest) -> HttpResponse:
         "choices": access.scope(Run.objects.filter(status=Run.Status.SUCCEEDED, kind__in=kinds.scored_kinds()), request.user).select_related("dataset")[:100],
         "selected": ids,
     }
-    return render(request, "ovdiff/compare.html", context)
+    return render(request, "ovdiff/runs/compare.html", context)
