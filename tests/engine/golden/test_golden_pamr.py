@@ -29,36 +29,30 @@ TOL = 1e-4
 _TAPS = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (2, 2)]
 
 
-def _kernel(kind: str) -> torch.Tensor:
-    if kind == "std":  # LocalStDev: the 9 positions, centre included
-        w = torch.zeros(9, 1, 3, 3)
-        for i in range(9):
-            w[i, 0, i // 3, i % 3] = 1
-        return w
-    w = torch.zeros(8, 1, 3, 3)
-    for i, (y, x) in enumerate(_TAPS):
-        if kind == "diff":  # LocalAffinity: centre minus neighbour
-            w[i, 0, 1, 1] = 1
-            w[i, 0, y, x] = -1
-        else:  # LocalAffinityCopy: the neighbour
-            w[i, 0, y, x] = 1
-    return w
-
-
-def _local(x: torch.Tensor, kernel: torch.Tensor, dilations: list[int]) -> torch.Tensor:
+def _local(x: torch.Tensor, kind: str, dilations: list[int]) -> torch.Tensor:
+    """LocalAffinity(.forward) family: per dilation d, replicate padding by d, then the 3x3 kernel with dilation d.
+    The kernels only pick taps, so the conv is written as slices of the padded map (conv2d with dilation 24 is
+    slow on a CPU): "std" = the 9 taps (LocalStDev), "diff" = centre - tap (LocalAffinity), "copy" = tap
+    (LocalAffinityCopy), taps in the code's order."""
     b, k, h, w = x.shape
-    x = x.reshape(b * k, 1, h, w)
-    out = [F.conv2d(F.pad(x, [d] * 4, mode="replicate"), kernel, dilation=d) for d in dilations]
+    taps = [(i // 3, i % 3) for i in range(9)] if kind == "std" else _TAPS
+    out = []
+    for d in dilations:
+        p = F.pad(x.reshape(b * k, 1, h, w), [d] * 4, mode="replicate")
+        centre = p[:, :, d : d + h, d : d + w]
+        for y, xx in taps:
+            tap = p[:, :, y * d : y * d + h, xx * d : xx * d + w]
+            out.append(centre - tap if kind == "diff" else tap)
     return torch.cat(out, 1).view(b, k, -1, h, w)
 
 
 def ref_pamr(image: torch.Tensor, mask: torch.Tensor, iters: int, dilations: list[int]) -> torch.Tensor:
     mask = F.interpolate(mask, size=image.shape[-2:], mode="bilinear", align_corners=True)
-    std = _local(image, _kernel("std"), dilations).std(2, keepdim=True)
-    aff = -torch.abs(_local(image, _kernel("diff"), dilations)) / (1e-8 + 0.1 * std)
+    std = _local(image, "std", dilations).std(2, keepdim=True)
+    aff = -torch.abs(_local(image, "diff", dilations)) / (1e-8 + 0.1 * std)
     aff = F.softmax(aff.mean(1, keepdim=True), 2)
     for _ in range(iters):
-        mask = (_local(mask, _kernel("copy"), dilations) * aff).sum(2)
+        mask = (_local(mask, "copy", dilations) * aff).sum(2)
     return mask
 
 
