@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from golden_inputs import photo
 from PIL import Image
 
 from engine.profile_sdov import sdov_config
 from engine.support.attribution import AttributionRecorder, finalize_attribution
-from golden_inputs import photo
 
 SDOV = sdov_config().support
 TOL = 1e-5

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from golden_inputs import coins, photo
 
 from engine.masks.fgbg import select_fg_bg
 from engine.profile_sdov import sdov_config
-from golden_inputs import coins, photo
 
 SDOV = sdov_config().masks
 

@@ -17,11 +17,11 @@ import pytest
 import scipy.linalg
 import scipy.ndimage
 import torch
+from golden_inputs import photo
 from PIL import Image
 
 from engine.masks.maskcut import maskcut
 from engine.profile_sdov import sdov_config
-from golden_inputs import photo
 
 SDOV = sdov_config().masks
 TAU = 0.15  # maskcut.py --tau 0.15

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from golden_inputs import photo
 from PIL import Image
 
 from engine.profile_sdov import sdov_config
 from engine.segment.pamr import pamr
-from golden_inputs import photo
 
 SDOV = sdov_config().segment
 CODE_ITERS, CODE_DILATIONS = 10, [1, 2, 4, 8, 12, 24]  # predict.py:463-464

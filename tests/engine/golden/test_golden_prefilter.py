@@ -22,15 +22,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from golden_inputs import photo
 from PIL import Image
+from test_golden_windows import ref_resize
 
 from engine.features.text_cache import CachedClipScorer
 from engine.profile_sdov import sdov_config
 from engine.segment.prefilter import CategoryPrefilter
 from engine.store import ArtifactStore
 from engine.types import ClassSpec
-from golden_inputs import photo
-from test_golden_windows import ref_resize
 
 SDOV = sdov_config().segment
 CLIP_MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
@@ -65,7 +65,7 @@ def test_prefilter_rule_matches_the_code_on_random_scores(seed):
     classes = [ClassSpec(f"class{i}", is_stuff=bool(rng.random() < 0.2)) for i in range(int(rng.integers(3, 40)))]
     cfg = SDOV.__class__(**{**SDOV.__dict__, "prefilter_image_prep": "original"})  # the image is unused here
     pre = CategoryPrefilter(lambda image, prompts: torch.tensor([sim(p) for p in prompts]), cfg)
-    sims = lambda prompts: torch.tensor([sim(p) for p in prompts])  # noqa: E731
+    sims = lambda prompts: torch.tensor([sim(p) for p in prompts])
     assert set(pre(np.zeros((8, 8, 3), np.uint8), classes)) == ref_prefilter(sims, classes)
 
 

@@ -32,13 +32,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from golden_inputs import photo
+from test_golden_windows import ref_resize, ref_windows
 
 from engine.pipeline import build_ovdiff
 from engine.profile_sdov import sdov_config
 from engine.segment.segmenter import Segmenter
-from engine.types import ClassSpec, PrototypeBank, ProtoSource, SupportImage, SupportSet
-from golden_inputs import photo
-from test_golden_windows import ref_resize, ref_windows
+from engine.types import ClassSpec, ProtoSource, PrototypeBank, SupportImage, SupportSet
 
 SDOV = sdov_config()
 # the sdov features with early layers (see the module docstring): the pixel path is untouched
@@ -89,7 +89,7 @@ def _model_of(registry, ename: str):
 def _capture(registry) -> tuple[dict[str, list[torch.Tensor]], list]:
     seen: dict[str, list[torch.Tensor]] = {"sd": [], "dino": [], "clip": []}
     handles = []
-    for ename in seen:
+    for ename in ("sd", "dino", "clip"):
         def hook(_m, args, kwargs, ename=ename):
             x = kwargs["pixel_values"] if "pixel_values" in kwargs else args[0]
             seen[ename].extend(t.detach().float().clone()[None] for t in x)
@@ -127,7 +127,7 @@ def target_inputs(tiny_registry):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _expected(name: str) -> list[tuple[tuple[int, int, int, int], dict[str, torch.Tensor]]]:
     work = ref_resize(photo(name))
     img = torch.from_numpy(work.copy()).permute(2, 0, 1)[None].float() / 255

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from golden_inputs import photo
 from PIL import Image
 
 from engine.profile_sdov import sdov_config
 from engine.prototypes.banks import BankBuilder
-from golden_inputs import photo
 
 SDOV = sdov_config().prototypes
 

@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from engine.profile_sdov import sdov_config
-from engine.segment.segmenter import Segmenter
-from engine.types import ClassSpec, PrototypeBank, ProtoSource
 from golden_inputs import photo
 from test_golden_pamr import ref_pamr
 from test_golden_windows import ref_resize, ref_windows
+
+from engine.profile_sdov import sdov_config
+from engine.segment.segmenter import Segmenter
+from engine.types import ClassSpec, ProtoSource, PrototypeBank
 
 SDOV = sdov_config().segment
 DIM = 6
@@ -118,7 +118,7 @@ class FixedChoice:
 
 
 def _bank(name: str, fg: torch.Tensor, bg: torch.Tensor) -> PrototypeBank:
-    src = lambda m, n: [ProtoSource("instance", m, i) for i in range(n)]  # noqa: E731
+    src = lambda m, n: [ProtoSource("instance", m, i) for i in range(n)]
     return PrototypeBank(name, "conv", fg, bg, src("fg", len(fg)), src("bg", len(bg)))
 
 
@@ -179,7 +179,7 @@ def test_segmentation_matches_the_code_on_photos(name, use_pamr, scale):
                    "single bg prototype is filtered too; the code returns it unfiltered (protos.py:83-84)")
 def test_single_background_prototype_is_left_unfiltered():
     rng = np.random.default_rng(3)
-    fg, bg, stuff, keep = _case(rng, 3)
+    fg, bg, stuff, _ = _case(rng, 3)
     bg[0] = fg[1][:1] * 2  # one bg prototype pointing at the stuff class's fg: cosine 1 > 0.85
     image = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
     out, ref = _run(image, fg, bg, stuff, [0, 1, 2], use_pamr=False, scale=4)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from golden_inputs import PHOTOS, photo
 from PIL import Image
 
 from engine.profile_sdov import sdov_config
 from engine.segment.windows import resize_short_side, window_boxes
-from golden_inputs import PHOTOS, photo
 
 SDOV = sdov_config().segment
 
