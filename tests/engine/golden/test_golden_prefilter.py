@@ -28,7 +28,7 @@ from test_golden_windows import ref_resize
 
 from engine.features.text_cache import CachedClipScorer
 from engine.profile_sdov import sdov_config
-from engine.segment.prefilter import CategoryPrefilter
+from engine.segment.prefilter import CategoryPrefilter, code_prefilter_image
 from engine.store import ArtifactStore
 from engine.types import ClassSpec
 
@@ -41,8 +41,9 @@ def powerset(items):
     return chain.from_iterable(combinations(items, r) for r in range(1, len(items) + 1))
 
 
-def ref_prefilter(sims, classes: list[ClassSpec], topk: int = 10) -> set[str]:
-    """``sims(prompts) -> raw cosines``; returns the kept class names (stuff classes added)."""
+def ref_prefilter(sims, classes: list[ClassSpec], topk: int = 10, first_stage: list | None = None) -> set[str]:
+    """``sims(prompts) -> raw cosines``; returns the kept class names (stuff classes added); the first stage's
+    candidates are appended to ``first_stage`` if given."""
     things = [c for c in classes if not c.is_stuff]
     scores = sims(["a " + c.text for c in things])
     probs = torch.softmax(scores, dim=-1)
@@ -50,6 +51,8 @@ def ref_prefilter(sims, classes: list[ClassSpec], topk: int = 10) -> set[str]:
     inds = torch.where(tp)[0].tolist() or torch.topk(scores, topk).indices.tolist()
     if len(inds) > topk:
         inds = torch.topk(torch.where(tp, probs, torch.zeros_like(probs)), topk).indices.tolist()
+    if first_stage is not None:
+        first_stage.extend(things[i].name for i in inds)
     combs = list(powerset(inds))
     best = int(sims([" and ".join("a " + things[i].text for i in comb) for comb in combs]).argmax())
     return {things[i].name for i in combs[best]} | {c.name for c in classes if c.is_stuff}
@@ -120,7 +123,12 @@ def test_prefilter_on_photos_matches_the_code(name, tiny_registry, tmp_path):
             txt = _tensor(model.get_text_features(input_ids=tok.input_ids, attention_mask=tok.attention_mask))
         return F.normalize(txt.float(), dim=-1) @ img_emb
 
-    assert set(ours) == ref_prefilter(sims, classes)
+    first: list[str] = []
+    assert set(ours) == ref_prefilter(sims, classes, first_stage=first)
+    pre = _sdov_prefilter(tiny_registry, tmp_path)
+    things = [c for c in classes if not c.is_stuff]
+    assert [things[i].name for i in pre.candidates(code_prefilter_image(img, SDOV.short_side), things)] == first
+    assert len(first) >= 2  # the subset search had a choice to make
 
 
 def _tensor(out):
