@@ -1,88 +1,110 @@
-"""Golden tests of the segmentation rules against compact re-statements of the authors' code (karazijal/sdov):
-window layout, score aggregation and averaging, deselected classes and the final label rule (predict.py),
-the CLIP pre-filter's subset search (utils/clip_class.py) and the stuff filter (protos.py)."""
+"""Golden test: segmenting a target image (scores, background class, deselected classes, stuff filter, window
+averaging, PAMR, final label), under the ``sdov`` profile.
+
+Reference written from karazijal/sdov (commit 218566b), shares no code with engine/ (numpy / torch / PIL only):
+- protos.py ``build_prototypes`` (lines 219-249, ctx_mode, filter_bg_thres 0.85) with ``filter_proto_bg2allfg``
+  (lines 82-93): stuff classes keep no bg prototypes; a thing's bg prototype is dropped when its cosine to any
+  stuff-class fg prototype exceeds 0.85 (a class with a single bg prototype is returned unfiltered);
+- predict.py ``main`` (lines 392-430): per class fg / bg prototype tables padded with a mask, normalised with
+  ``norm.clamp(min=1e-6)``; (lines 500-517) the mask of the selected classes;
+- predict.py ``main`` (lines 594-621): per window, features normalised (clamp_min 1e-6), cosine to every
+  prototype, -1 where masked or deselected, max over prototypes, the background channel = max over the bg level,
+  bilinear to the window, clamp [-1, 1], summed and divided by the coverage count; PAMR on the 448-scale image
+  (0..255) if enabled; bilinear to the original size; (lines 623-634) scores <= 0 zeroed, first index of the max.
+The image resize and windows are the references of test_golden_windows.py; the pre-filter's decision is an input
+here (test_golden_prefilter.py holds its rule) and the extractor is a seeded patch convolution (the models' input
+tensors are test_golden_preprocess.py's subject). Tolerance: labels equal at >= 99.9 % of pixels (float32 sums in
+a different order can flip exact near-ties) and scores within 1e-4.
+"""
 from __future__ import annotations
 
-import hashlib
-from itertools import chain, combinations
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from golden_inputs import photo
+from test_golden_pamr import ref_pamr
+from test_golden_windows import ref_resize, ref_windows
 
-from engine.config import SegmentConfig
-from engine.segment.prefilter import CategoryPrefilter
-from engine.segment.segmenter import Segmenter, label_from_scores
-from engine.segment.stuff import background_keep_masks
-from engine.segment.windows import resize_short_side, window_boxes
-from engine.types import ClassSpec, PrototypeBank, ProtoSource
+from engine.profile_sdov import sdov_config
+from engine.segment.segmenter import Segmenter
+from engine.types import ClassSpec, ProtoSource, PrototypeBank
 
-SMALL = SegmentConfig(short_side=112, window_sizes=(112, 84), window_stride=56, category_prefilter=False)
-
-
-def ref_windows(h: int, w: int, crops=(448, 336), strides=(224, 224)) -> list[tuple[int, int, int, int]]:
-    """predict.py:562-585: mmseg slide grid per crop size, then the whole image."""
-    out = []
-    for crop, stride in zip(crops, strides):
-        for hi in range(max(h - crop + stride - 1, 0) // stride + 1):
-            for wi in range(max(w - crop + stride - 1, 0) // stride + 1):
-                y2, x2 = min(hi * stride + crop, h), min(wi * stride + crop, w)
-                out.append((max(y2 - crop, 0), max(x2 - crop, 0), y2, x2))
-    return out + [(0, 0, h, w)]
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_window_layout_matches_the_code(seed):
-    h, w = (int(v) for v in np.random.default_rng(seed).integers(300, 1400, 2))
-    ours = [(b.y0, b.x0, b.y1, b.x1) for b in window_boxes(h, w, SegmentConfig())]
-    assert ours == ref_windows(h, w)
+SDOV = sdov_config().segment
+DIM = 6
 
 
 class PatchConv(torch.nn.Module):
-    """A real (random, seeded) patch-embedding extractor: (B, 3, H, W) -> (B, D, H/8, W/8)."""
+    """A seeded patch-embedding extractor: (B, 3, H, W) -> (B, DIM, H/8, W/8)."""
 
-    def __init__(self, dim: int = 6) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.name, self.dim = "conv", dim
-        self.conv = torch.nn.Conv2d(3, dim, 8, stride=8)
+        self.name, self.dim = "conv", DIM
+        self.conv = torch.nn.Conv2d(3, DIM, 8, stride=8)
         with torch.no_grad():
             g = torch.Generator().manual_seed(0)
             self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=g) * 0.2)
-            self.conv.bias.copy_(torch.randn(dim, generator=g) * 0.3)
+            self.conv.bias.copy_(torch.randn(DIM, generator=g) * 0.3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x * 2 - 1)
 
 
-def ref_segment(work: np.ndarray, out_hw: tuple[int, int], ext: PatchConv, fg: list[torch.Tensor],
-                bg: list[torch.Tensor], selected: list[int], cfg: SegmentConfig) -> np.ndarray:
-    """predict.py:541-645 with bgmode "all": masked max over prototypes per class (-1 where a class or its bg
-    prototypes are deselected), bg = max over the bg level, bilinear to the crop, clamp [-1, 1], average over
-    windows by coverage; bilinear to the original size; scores <= 0 zeroed; first index of the max wins."""
-    img = torch.from_numpy(work).permute(2, 0, 1).float() / 255
+def ref_stuff_filter(fg: list[torch.Tensor], bg: list[torch.Tensor], stuff: list[bool]) -> list[torch.Tensor]:
+    allfg = [f for f, s in zip(fg, stuff) if s]
+    allfg = torch.cat(allfg) if allfg else torch.zeros(0, DIM)
+    out = []
+    for b, s in zip(bg, stuff):
+        if s:
+            out.append(b[:0])  # ctx_mode: "Skipping context class"
+        elif b.shape[0] <= 1:
+            out.append(b)  # filter_proto_bg2allfg's early return
+        else:
+            p = b / b.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            sim = p @ (allfg / allfg.norm(dim=-1, keepdim=True).clamp_min(1e-6)).T
+            out.append(b[(sim <= 0.85).all(-1)])
+    return out
+
+
+def ref_scores(image: np.ndarray, ext: PatchConv, fg: list[torch.Tensor], bg: list[torch.Tensor],
+               stuff: list[bool], selected: list[int], use_pamr: bool, scale: int = 1) -> torch.Tensor:
+    """(1 + C, H, W) scores at the original size, before the label rule; ``scale`` divides 448/336/224."""
+    bg = ref_stuff_filter(fg, bg, stuff)
+    n = max(max(p.shape[0] for p in fg), max(p.shape[0] for p in bg))
+    protos = torch.zeros(2, len(fg), n, DIM)
+    mask = torch.zeros(2, len(fg), n, dtype=torch.bool)
+    for c in range(len(fg)):
+        for level, p in ((0, bg[c]), (1, fg[c])):
+            protos[level, c, : p.shape[0]] = p
+            mask[level, c, : p.shape[0]] = True
+    protos = protos / protos.norm(dim=-1, keepdim=True).clamp(min=1e-6) * mask[..., None]
+    sel = torch.zeros(len(fg), dtype=torch.bool)
+    sel[selected] = True
+    simlr_mask = (mask & sel[None, :, None])[..., None, None]
+    work = ref_resize(image, 448 // scale)
+    img = torch.from_numpy(work.copy()).permute(2, 0, 1).float()
     h, w = img.shape[1:]
-    n = len(fg)
-    total, counts = torch.zeros(n + 1, h, w), torch.zeros(n + 1, h, w)
-    for y1, x1, y2, x2 in ref_windows(h, w, cfg.window_sizes, (cfg.window_stride,) * len(cfg.window_sizes)):
+    total, counts = torch.zeros(1 + len(fg), h, w), torch.zeros(1, h, w)
+    for y1, x1, y2, x2 in ref_windows(h, w, (448 // scale, 336 // scale), (224 // scale,) * 2):
         with torch.no_grad():
-            f = ext(img[None, :, y1:y2, x1:x2])[0].permute(1, 2, 0)
+            f = ext((img / 255)[None, :, y1:y2, x1:x2])[0].permute(1, 2, 0)
         f = f / f.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        level = []
-        for protos in (bg, fg):  # l = 0 (bg of class c), l = 1 (fg of class c)
-            per_class = []
-            for c, p in enumerate(protos):
-                sim = torch.einsum("hwf,kf->khw", f, F.normalize(p, dim=-1)) if p.shape[0] else None
-                if sim is None or c not in selected:
-                    sim = torch.full((1, *f.shape[:2]), -1.0)
-                per_class.append(sim.max(0).values)
-            level.append(torch.stack(per_class))
-        agg = torch.cat([level[0].max(0, keepdim=True).values, level[1]])
+        sim = torch.einsum("hwf,lckf->lckhw", f, protos)
+        sim = torch.where(simlr_mask.broadcast_to(sim.shape), sim, torch.tensor(-1.0)).max(dim=2).values
+        agg = torch.cat([sim[0].max(dim=0, keepdim=True).values, sim[1]])
         agg = F.interpolate(agg[None], size=(y2 - y1, x2 - x1), mode="bilinear", align_corners=False)[0]
-        total[:, y1:y2, x1:x2] += agg.clamp(-1, 1)
+        total[:, y1:y2, x1:x2] += agg.clamp(min=-1, max=1)
         counts[:, y1:y2, x1:x2] += 1
-    avg = F.interpolate((total / counts.clamp_min(1))[None], size=out_hw, mode="bilinear", align_corners=False)[0]
-    return torch.where(avg > 0, avg, torch.zeros_like(avg)).max(0).indices.numpy()
+    agg = total / counts.clamp_min(1)
+    if use_pamr:
+        agg = ref_pamr(img[None], agg[None], 10, [1, 2, 4, 8, 12, 24])[0]
+    return F.interpolate(agg[None], size=image.shape[:2], mode="bilinear", align_corners=False)[0]
+
+
+def ref_labels(scores: torch.Tensor) -> torch.Tensor:
+    return torch.where(scores > 0, scores, torch.zeros_like(scores)).max(dim=0).indices
 
 
 class FixedChoice:
@@ -96,102 +118,75 @@ class FixedChoice:
 
 
 def _bank(name: str, fg: torch.Tensor, bg: torch.Tensor) -> PrototypeBank:
-    src = lambda m, n: [ProtoSource("instance", m, i) for i in range(n)]  # noqa: E731
+    src = lambda m, n: [ProtoSource("instance", m, i) for i in range(n)]
     return PrototypeBank(name, "conv", fg, bg, src("fg", len(fg)), src("bg", len(bg)))
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_segmentation_scores_windows_and_labels_match_the_code(seed):
-    """Stuff filter off here (tested below). Deselected classes score -1 in the code and are never matched here:
-    the labels are the same because a zeroed -1 never beats background (first index on ties)."""
-    rng = np.random.default_rng(seed)
+def _case(rng: np.random.Generator, n_classes: int = 5):
+    base = torch.from_numpy(rng.standard_normal((4, DIM)).astype(np.float32))  # shared directions: filter bites
+
+    def protos(k: int) -> torch.Tensor:
+        return base[rng.integers(0, 4, k)] + 0.6 * torch.from_numpy(rng.standard_normal((k, DIM)).astype(np.float32))
+
+    fg = [protos(int(rng.integers(1, 5))) for _ in range(n_classes)]
+    bg = [protos(int(rng.integers(0, 6))) for _ in range(n_classes)]
+    stuff = [i == 1 for i in range(n_classes)]
+    keep = sorted({1, *[i for i in range(n_classes) if rng.random() < 0.7]})  # stuff classes are always kept
+    return fg, bg, stuff, keep
+
+
+def _run(image: np.ndarray, fg, bg, stuff, keep, use_pamr: bool, scale: int = 1):
+    names = [f"class{i}" for i in range(len(fg))]
+    classes = [ClassSpec(n, is_stuff=s) for n, s in zip(names, stuff)]
+    cfg = dataclasses.replace(SDOV, pamr=use_pamr, short_side=SDOV.short_side // scale, window_stride=224 // scale,
+                              window_sizes=tuple(s // scale for s in SDOV.window_sizes))
     ext = PatchConv()
-    names = ["a", "b", "c", "d"]
-    fg = [torch.from_numpy(rng.standard_normal((int(rng.integers(1, 5)), 6)).astype(np.float32)) for _ in names]
-    bg = [torch.from_numpy(rng.standard_normal((int(rng.integers(0, 4)), 6)).astype(np.float32)) for _ in names]
-    keep = [i for i in range(4) if rng.random() < 0.7]
-    cfg = SegmentConfig(**{**SMALL.__dict__, "stuff_filter": False, "category_prefilter": True})
-    classes = [ClassSpec(n) for n in names]
-    seg = Segmenter(cfg, {"conv": ext}, {n: {"conv": _bank(n, f, b)} for n, f, b in zip(names, fg, bg)}, classes,
-                    FixedChoice([names[i] for i in keep]))
-    image = (rng.random((int(rng.integers(90, 160)), int(rng.integers(90, 160)), 3)) * 255).astype(np.uint8)
-    ours = seg(image).labels
-    work = resize_short_side(image, cfg.short_side)
-    assert np.array_equal(ours, ref_segment(work, image.shape[:2], ext, fg, bg, keep, cfg))
+    banks = {n: {"conv": _bank(n, f, b)} for n, f, b in zip(names, fg, bg)}
+    seg = Segmenter(cfg, {"conv": ext}, banks, classes, FixedChoice([names[i] for i in keep]))
+    out = seg(image, return_scores=True)
+    ref = ref_scores(image, ext, fg, bg, stuff, keep, use_pamr, scale)
+    return out, ref
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_label_rule_zeroes_nonpositive_and_ties_go_to_the_first_channel(seed):
-    """predict.py:637-645: where(score > 0, score, 0), then the first index of the max."""
-    g = torch.Generator().manual_seed(seed)
-    scores = torch.tensor([-1.0, 0.0, 0.25, 0.5])[torch.randint(0, 4, (5, 9, 9), generator=g)]  # many ties
-    ref = torch.where(scores > 0, scores, torch.zeros_like(scores)).max(dim=0).indices
-    assert torch.equal(label_from_scores(scores, zero_nonpositive=True), ref)
+def _compare(out, ref: torch.Tensor, keep: list[int]) -> None:
+    labels = ref_labels(ref).numpy()
+    assert (out.labels == labels).mean() >= 0.999
+    chans = [0] + [1 + i for i in keep]  # deselected channels: -1 in the code, the fill value in the engine
+    assert np.abs(out.scores[chans] - ref.numpy()[chans]).max() < 1e-4
 
 
-def _powerset(items):
-    """clip_class.py:12-15."""
-    return chain.from_iterable(combinations(items, r) for r in range(1, len(items) + 1))
-
-
-def ref_prefilter(sim, classes: list[ClassSpec], topk: int = 10) -> set[str]:
-    """clip_class.py:150-187 (softmax over raw cosines, >= 1/|C|, cap at topk by masked probability, best
-    "a X and a Y" subset) plus predict.py:525-531 (stuff classes always added)."""
-    things = [c for c in classes if not c.is_stuff]
-    scores = torch.tensor([sim("a " + c.text) for c in things])
-    probs = torch.softmax(scores, dim=-1)
-    tp = probs >= 1 / len(things)
-    inds = torch.where(tp)[0].tolist() or torch.topk(scores, topk).indices.tolist()
-    if len(inds) > topk:
-        inds = torch.topk(torch.where(tp, probs, torch.zeros_like(probs)), topk).indices.tolist()
-    combs = list(_powerset(inds))
-    best = int(torch.tensor([sim(" and ".join("a " + things[i].text for i in comb)) for comb in combs]).argmax())
-    return {things[i].name for i in combs[best]} | {c.name for c in classes if c.is_stuff}
-
-
-@pytest.mark.parametrize("seed", range(12))
-def test_prefilter_subset_search_matches_the_code(seed):
-    def sim(prompt: str) -> float:  # a fixed image's cosine to a prompt: seeded by the prompt text
-        h = int(hashlib.sha256(f"{seed}:{prompt}".encode()).hexdigest()[:8], 16)
-        return 0.15 + 0.2 * h / 0xFFFFFFFF
-
+@pytest.mark.parametrize("seed", range(2))
+def test_segmentation_matches_the_code_on_random_images(seed):
     rng = np.random.default_rng(seed)
-    classes = [ClassSpec(f"class{i}", is_stuff=bool(rng.random() < 0.2)) for i in range(int(rng.integers(3, 40)))]
-    pre = CategoryPrefilter(lambda image, prompts: torch.tensor([sim(p) for p in prompts]), SegmentConfig())
-    assert set(pre(np.zeros((8, 8, 3), np.uint8), classes)) == ref_prefilter(sim, classes)
+    image = (rng.random((int(rng.integers(300, 420)), int(rng.integers(300, 600)), 3)) * 255).astype(np.uint8)
+    fg, bg, stuff, keep = _case(rng)
+    out, ref = _run(image, fg, bg, stuff, keep, use_pamr=False)
+    _compare(out, ref, keep)
 
 
-def ref_stuff_filter(banks: dict[str, PrototypeBank], stuff: set[str], thr: float = 0.85) -> dict[str, int]:
-    """protos.py:221-249 (ctx_mode, filter_bg_thres): stuff classes keep no bg prototypes; a thing's bg prototypes
-    are dropped when their cosine to any stuff fg prototype exceeds thr (filter_proto_bg2allfg, protos.py:82-93)."""
-    stuff_fg = torch.cat([banks[n].fg for n in banks if n in stuff])
-    stuff_fg = stuff_fg / stuff_fg.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-    kept = {}
-    for name, bank in banks.items():
-        if name in stuff:
-            kept[name] = 0
-        elif bank.bg.shape[0] <= 1:
-            kept[name] = bank.bg.shape[0]  # the code's early return: a single bg prototype is never filtered
-        else:
-            p = bank.bg / bank.bg.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-            kept[name] = int(((p @ stuff_fg.T) <= thr).all(-1).sum())
-    return kept
+@pytest.mark.parametrize("name,use_pamr,scale", [("chelsea", False, 1), ("coffee", True, 4)])
+def test_segmentation_matches_the_code_on_photos(name, use_pamr, scale):
+    """With PAMR (the paper's "+PAMR" rows) the sizes are quartered (112 / 84 / 56) to keep the test fast: PAMR on
+    a 448 x 672 map is seconds in both implementations; test_golden_pamr.py holds PAMR itself at the sdov settings."""
+    rng = np.random.default_rng(7)
+    fg, bg, stuff, keep = _case(rng)
+    out, ref = _run(photo(name), fg, bg, stuff, keep, use_pamr, scale)
+    _compare(out, ref, keep)
+    assert len(np.unique(out.labels)) >= 2  # not a degenerate all-background answer
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_stuff_filter_matches_the_code(seed):
-    """Difference on purpose: a thing with ONE bg prototype is filtered too here (the code returns early)."""
-    rng = np.random.default_rng(seed)
-    base = torch.from_numpy(rng.standard_normal((3, 5)).astype(np.float32))  # near-duplicates make sims > 0.85
+@pytest.mark.xfail(strict=True, reason="known deviation (engine.segment.stuff docstring): a thing class with a "
+                   "single bg prototype is filtered too; the code returns it unfiltered (protos.py:83-84)")
+def test_single_background_prototype_is_left_unfiltered():
+    rng = np.random.default_rng(3)
+    fg, bg, stuff, _ = _case(rng, 3)
+    bg[0] = fg[1][:1] * 2  # one bg prototype pointing at the stuff class's fg: cosine 1 > 0.85
+    image = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    out, ref = _run(image, fg, bg, stuff, [0, 1, 2], use_pamr=False, scale=4)
+    assert np.abs(out.scores[0] - ref.numpy()[0]).max() < 1e-4
 
-    def protos(n: int) -> torch.Tensor:
-        return base[rng.integers(0, 3, n)] + 0.3 * torch.from_numpy(rng.standard_normal((n, 5)).astype(np.float32))
 
-    names = [f"c{i}" for i in range(5)]
-    stuff = {"c0", "c1"}
-    banks = {n: _bank(n, protos(int(rng.integers(1, 4))), protos(int(rng.integers(2, 9)))) for n in names}
-    keep = background_keep_masks(banks, {n: n in stuff for n in names}, SegmentConfig())
-    assert {n: int(k.sum()) for n, k in keep.items()} == ref_stuff_filter(banks, stuff)
-    single = {**banks, "c4": _bank("c4", protos(1), banks["c0"].fg[:1] * 2)}  # one bg = a stuff fg direction
-    keep = background_keep_masks(single, {n: n in stuff for n in names}, SegmentConfig())
-    assert int(keep["c4"].sum()) == 0 and ref_stuff_filter(single, stuff)["c4"] == 1
+def test_sdov_segment_settings_are_the_codes():
+    """predict.py: --bgmode all, --thresholds 0.0, --filter_bg_thres 0.85, ctx_mode on, deselected classes -1."""
+    assert SDOV.use_background_prototypes and SDOV.zero_nonpositive_scores and SDOV.stuff_filter
+    assert (SDOV.stuff_filter_threshold, SDOV.deselected_score) == (0.85, -1.0)
