@@ -1,4 +1,4 @@
-"""REST API views: thin. Validation in serializers, logic in ``ovdiff_web.core.services``."""
+"""REST API views: thin. Validation in serializers, logic in each room's services."""
 from __future__ import annotations
 
 from typing import Any

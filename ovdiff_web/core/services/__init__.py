@@ -1,1 +1,0 @@
-"""Service layer: the logic behind the API and the tasks (views and tasks stay thin)."""

@@ -1,1 +1,0 @@
-"""Dashboard views (server-rendered, thin): each module serves one area of the UI."""
