@@ -158,15 +158,20 @@ def class_crop(ps: PhotoSet, view: View, cls: str, margin: float = CROP_MARGIN) 
     return view.image[box].copy(), fg[box].copy(), bg[box].copy()
 
 
-def write_support_folders(ps: PhotoSet, target: View, root: Path | str, n: int = 2) -> dict[str, Path]:
-    """One user support folder per class of ``target`` (crops + ``masks/<stem>.png`` fg and ``<stem>_bg.png``)."""
+def write_support_folders(ps: PhotoSet, target: View, root: Path | str, n: int = 2,
+                          masks: bool = True) -> dict[str, Path]:
+    """One user support folder per class of ``target``: the crops, with ``masks`` also ``masks/<stem>.png`` (fg)
+    and ``masks/<stem>_bg.png``; without, the crops alone (the proposer makes the masks)."""
     out = {}
     for cls in target.classes:
         folder = Path(root) / target.name / cls
-        (folder / "masks").mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         for v in support_views(ps, target, cls, n):
             image, fg, bg = class_crop(ps, v, cls)
             Image.fromarray(image).save(folder / f"{v.name}.png")
+            if not masks:
+                continue
+            (folder / "masks").mkdir(exist_ok=True)
             Image.fromarray(fg.astype(np.uint8) * 255).save(folder / "masks" / f"{v.name}.png")
             Image.fromarray(bg.astype(np.uint8) * 255).save(folder / "masks" / f"{v.name}_bg.png")
         out[cls] = folder
@@ -200,3 +205,23 @@ class Scores:
     def miou(self) -> float:
         vals = list(self.per_class().values())
         return float(np.mean(vals)) if vals else 0.0
+
+
+def write_folder_dataset(ps: PhotoSet, root: Path | str, targets: tuple[str, ...]) -> list[str]:
+    """The named views as a folder dataset (images/, masks/ of class indices, classes.txt with background first)
+    over the union of their classes; returns the class list (background first)."""
+    root = Path(root)
+    views = [ps.view(t) for t in targets]
+    names = [c for c in ps.classes if any(c in v.classes for v in views)]
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(parents=True, exist_ok=True)
+    lut = np.full(256, IGNORE, dtype=np.uint8)
+    lut[0] = 0
+    for i, c in enumerate(ps.classes):
+        if c in names:
+            lut[i + 1] = names.index(c) + 1
+    for v in views:
+        Image.fromarray(v.image).save(root / "images" / f"{v.name}.png")
+        Image.fromarray(lut[v.labels]).save(root / "masks" / f"{v.name}.png")
+    (root / "classes.txt").write_text("\n".join([BACKGROUND, *names]) + "\n")
+    return [BACKGROUND, *names]
