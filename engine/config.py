@@ -65,6 +65,7 @@ class MaskConfig:
     maskcut_iou_drop: float = 0.5
     maskcut_min_area: float = 0.01
     maskcut_layer: int | None = None  # MaskCut's own block of the "maskcut" backbone; None: features.dino_layer
+    maskcut_facet: Literal["key", "query", "value", "token"] | None = None  # None: features.dino_facet
     maskcut_center: bool = False  # subtract the mean feature first (DINOv2 keys share a component: all cosines > tau)
     maskcut_area_rule_first: bool = True  # drop a tiny first mask too; CutLER: from the 2nd (maskcut.py:136)
     maskcut_resample: Literal["bilinear", "lanczos"] = "bilinear"  # image -> maskcut_resize; CutLER: Lanczos (:164)
@@ -145,6 +146,9 @@ class SegmentConfig:
     deselected_score: float = -1.0
     stuff_filter: bool = True
     stuff_filter_threshold: float = 0.85
+    # whose foreground the filter tests background prototypes against: "stuff" classes (the paper), or every class
+    # of the vocabulary ("vocabulary": a crop's background often shows another class of the same vocabulary)
+    stuff_filter_scope: Literal["stuff", "vocabulary"] = "stuff"
     pamr: bool = False
     pamr_iterations: int = 10
     pamr_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)

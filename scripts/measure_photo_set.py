@@ -93,9 +93,9 @@ def maskcut_fg_bg(blocks: AllBlocks, image: np.ndarray, layer: int, rule: str, m
 
 
 def run_profile(ps: PhotoSet, ext: CachedExtractor, proto: PrototypeConfig, short_side: int, n_support: int,
-                maskcut: tuple | None = None) -> Scores:
+                maskcut: tuple | None = None, **seg) -> Scores:  # noqa: ANN003
     cfg = default_config("dinov2-small")
-    seg_cfg = dataclasses.replace(cfg.segment, sliding_window=False, short_side=short_side)
+    seg_cfg = dataclasses.replace(cfg.segment, sliding_window=False, short_side=short_side, **seg)
     scores = Scores(ps)
     for target in ps.targets:
         banks = {}
@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--what", default="baseline,facet,parts")
     ap.add_argument("--parts-at", default="token:8,key:8")
     ap.add_argument("--ppp", default="16,32,64,128,256")
+    ap.add_argument("--thr", default="0.5,0.6,0.7")
     args = ap.parse_args()
     from engine.models.dinov2_import import ensure_dinov2_wheel, load_strict
 
@@ -151,7 +152,7 @@ def main() -> None:
                 print("profile", facet, layer, name, fmt(run_profile(ps, CachedExtractor(blocks, facet, layer), proto, args.short_side, args.support)), flush=True)
     if "maskcut" in what:
         crops = {(v.name, c) for t in ps.targets for c in t.classes for v in support_views(ps, t, c, args.support)}
-        for layer, (rule, mb) in itertools.product(layers, (("first", 0.5), ("border", 0.5), ("border", 0.3))):
+        for layer, (rule, mb) in itertools.product(layers, (("first", 0.5), ("border", 0.5))):
             ious = {}
             for vname, c in sorted(crops):
                 image, fg, _ = class_crop(ps, ps.view(vname), c)
@@ -163,6 +164,12 @@ def main() -> None:
         proto = PrototypeConfig(parts_rule="adaptive", parts_patches_per_part=int(args.ppp.split(",")[0]), parts_balance=True)
         for mlayer, (rule, mb) in itertools.product(layers, (("first", 0.5), ("border", 0.5))):
             print("mcprofile", facet, layer, mlayer, rule, mb, fmt(run_profile(ps, CachedExtractor(blocks, facet, int(layer)), proto, args.short_side, args.support, (mlayer, rule, mb))), flush=True)
+    if "filter" in what:
+        for facet, layer in [tuple(x.split(":")) for x in args.parts_at.split(",")]:
+            for ppp, thr in itertools.product([int(x) for x in args.ppp.split(",")], [float(x) for x in args.thr.split(",")]):
+                proto = PrototypeConfig(parts_rule="adaptive", parts_patches_per_part=ppp) if ppp else none
+                print("filter", facet, layer, ppp, thr, fmt(run_profile(ps, CachedExtractor(blocks, facet, int(layer)), proto, args.short_side, args.support,
+                                                                       stuff_filter_scope="vocabulary", stuff_filter_threshold=thr)), flush=True)
     if "parts" in what:
         for facet, layer in [tuple(x.split(":")) for x in args.parts_at.split(",")]:
             layer = int(layer)
