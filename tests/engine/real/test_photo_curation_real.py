@@ -14,7 +14,12 @@ import pytest
 from PIL import Image
 
 from engine.class_specs import class_specs
-from engine.evaluation.photo_set import Scores, class_crop, global_labels, load_photo_set
+from engine.evaluation.photo_set import (
+    Scores,
+    class_crop,
+    global_labels,
+    load_photo_set,
+)
 from engine.pipeline import build_ovdiff
 from engine.support.curation import image_id
 from engine.types import Curation
@@ -23,7 +28,7 @@ TARGET, CLASS, RIGHT, WRONG = "chelsea_right", "cat", ("chelsea_left", "cat"), (
 DROP = 0.05  # the wrong image must cost the class at least this much IoU
 
 
-def _save(folder, name, crop):  # noqa: ANN001, ANN202
+def _save(folder, name, crop):
     image, fg, bg = crop
     (folder / "masks").mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(folder / f"{name}.png")
@@ -44,7 +49,7 @@ def setup(tmp_path_factory, dinov2_dir):
     return ps, ovd, root, wrong
 
 
-def _iou(ps, ovd, spec) -> float:  # noqa: ANN001
+def _iou(ps, ovd, spec) -> float:
     target = ps.view(TARGET)
     scores = Scores(ps)
     scores.add(target.labels, global_labels(ps, target, ovd.segment(target.image, [spec]).labels))
