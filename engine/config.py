@@ -71,7 +71,8 @@ class MaskConfig:
     maskcut_resample: Literal["bilinear", "lanczos"] = "bilinear"  # image -> maskcut_resize; CutLER: Lanczos (:164)
     # a user image without masks: "first" = the proposer's first mask is fg (the paper's rule for its images);
     # "border" = the first candidate (the first mask, its complement, the other masks) holding at most
-    # user_fg_max_border of the image's border pixels: a mask holding most of a crop's border is rarely the object
+    # user_fg_max_border of the image's border pixels (a mask holding most of a crop's border is rarely the object);
+    # stuff classes keep "first"
     user_fg_rule: Literal["first", "border"] = "first"
     user_fg_max_border: float = 0.5
     cutler_confidence: float = 0.35

@@ -81,18 +81,12 @@ def user_fg_bg(instances: Sequence[np.ndarray], cfg: MaskConfig, stuff: bool = F
     and the eroded complement of all masks as bg; "border" takes the first candidate (the first mask, its
     complement: the cut's other side, then the other masks) holding at most ``cfg.user_fg_max_border`` of the
     border (else the candidate holding the least), and as bg the eroded complement of it and of every proposed mask
-    under that border share. For a ``stuff`` class the rule turns round: the region is the surround, so the first
-    candidate holding at least ``1 - user_fg_max_border`` of the border is fg and the rest, eroded, is bg."""
+    under that border share. A ``stuff`` class (grass, sky: often the surround itself) keeps the first rule."""
     masks = [np.asarray(m, dtype=bool) for m in instances]
     erosion = max(1, cfg.bg_erosion_iterations)
-    if cfg.user_fg_rule == "first":
+    if cfg.user_fg_rule == "first" or stuff:
         return masks[0], erode(~np.logical_or.reduce(masks), erosion)
     candidates = [masks[0], ~masks[0], *masks[1:]]
-    if stuff:
-        shares = [1.0 - border_fraction(m) if m.any() else 2.0 for m in candidates]
-        ok = [i for i, s in enumerate(shares) if s <= cfg.user_fg_max_border]
-        fg = candidates[ok[0] if ok else int(np.argmin(shares))]
-        return fg, erode(~fg, erosion)
     shares = [border_fraction(m) if m.any() else 2.0 for m in candidates]
     ok = [i for i, s in enumerate(shares) if s <= cfg.user_fg_max_border]
     fg = candidates[ok[0] if ok else int(np.argmin(shares))]

@@ -190,5 +190,5 @@ def test_user_fg_rule_border_skips_a_mask_holding_the_border():
     assert (fg == obj).all()
     fg, _ = user_fg_bg([obj, surround], cfg)
     assert (fg == obj).all()
-    fg, bg = user_fg_bg([obj, part], cfg, stuff=True)  # stuff (sky, a table top) is the surround: turned round
-    assert (fg == surround).all() and bg[10, 10] and not bg[0, 0]
+    fg, _ = user_fg_bg([surround, part], cfg, stuff=True)  # stuff (sky, grass) may be the surround: first rule
+    assert (fg == surround).all()
