@@ -217,9 +217,10 @@ class ModelRegistry:
 
     def maskcut_extractor(self, masks: MaskConfig, features: FeatureConfig) -> FeatureExtractor:
         """Key features MaskCut cuts with: the ``maskcut`` backbone at ``masks.maskcut_layer`` (None: the
-        feature extractor's ``dino_layer``), facet ``features.dino_facet``."""
+        feature extractor's ``dino_layer``), facet ``masks.maskcut_facet`` (None: ``features.dino_facet``)."""
         layer = features.dino_layer if masks.maskcut_layer is None else masks.maskcut_layer
-        cfg = dataclasses.replace(features, dino_layer=layer)
+        facet = features.dino_facet if masks.maskcut_facet is None else masks.maskcut_facet
+        cfg = dataclasses.replace(features, dino_layer=layer, dino_facet=facet)
         key = ("maskcut", cfg)
         if key not in self._extractors:
             from engine.features import DinoKeyExtractor
