@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0009_sdov_profile'),
+        ('core', '0010_support_set_access'),
     ]
 
     operations = [
