@@ -11,13 +11,26 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_vocabulary_by_pasting_names(ui: Any) -> None:
-    response = ui.post("/vocabularies/", {"name": "street", "class_names": "car, road\nsky\ncar"})
+    response = ui.post("/vocabularies/", {"name": "street", "class_names": "car, road\n\nsky\n"})
     vocab = Vocabulary.objects.get(name="street")
     assert response.status_code == 302 and response["Location"] == f"/vocabularies/{vocab.pk}/"
     assert list(vocab.classes.values_list("name", flat=True)) == ["car", "road", "sky"]
     assert set(vocab.classes.values_list("label_source", flat=True)) == {LabelSource.LABELLER}
     html = ui.get(response["Location"]).content.decode()
     assert "labeller" in html and "make stuff" in html or "make thing" in html
+
+
+@pytest.mark.parametrize(("names", "reason"), [
+    ("", "give at least one class name"),
+    (" , , ", "the class names are all blank"),
+    ("cat, cat", "&#x27;cat&#x27; is listed twice"),
+    ("cat\ndog, ,sky", "class name 3 is blank"),
+])
+def test_create_vocabulary_refuses_empty_blank_or_repeated_names(ui: Any, names: str, reason: str) -> None:
+    response = ui.post("/vocabularies/", {"name": "empty", "class_names": names})
+    assert response.status_code == 400
+    assert reason in response.content.decode()
+    assert not Vocabulary.objects.filter(name="empty").exists()
 
 
 def test_duplicate_vocabulary_name_is_a_field_error_and_input_kept(ui: Any) -> None:

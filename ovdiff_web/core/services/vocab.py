@@ -53,6 +53,36 @@ def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
     return names
 
 
+def new_vocabulary_names(text_or_list: str | Iterable[str]) -> list[str]:
+    """The class names a vocabulary is created with, checked: ``ValueError`` naming the problem when the list is
+    empty, holds a blank entry or repeats a name (ignoring case and spacing); never merged or dropped silently.
+    Pasted text: one name per line or comma separated; empty lines are ignored, empty comma entries are not."""
+    if isinstance(text_or_list, str):
+        items = [part for line in text_or_list.splitlines() if line.strip() for part in line.split(",")]
+    else:
+        items = list(text_or_list)
+        if any(not isinstance(x, str) for x in items):
+            raise ValueError("each class name must be a string")
+    if not items:
+        raise ValueError("give at least one class name (a vocabulary with no classes cannot be used)")
+    if not any(str(x).strip() for x in items):
+        raise ValueError("the class names are all blank: give at least one class name")
+    names: list[str] = []
+    seen: dict[str, str] = {}
+    for position, raw in enumerate(items, start=1):
+        name = " ".join(raw.split())
+        if not name:
+            raise ValueError(f"class name {position} is blank: remove the empty entry")
+        if len(name) > MAX_NAME:
+            raise ValueError(f"class name {position} is too long ({MAX_NAME} characters at most): {name[:40]}…")
+        if name.lower() in seen:
+            raise ValueError(f"{name!r} is listed twice (names are compared ignoring case, first as "
+                             f"{seen[name.lower()]!r}): give each class once")
+        seen[name.lower()] = name
+        names.append(name)
+    return names
+
+
 def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None,
                 initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
     """Create classes for new names (labeller decides thing/stuff); returns (created, already present).
