@@ -108,6 +108,33 @@ def test_compare_runs(ui: Any, finished_run: Run, user: Any) -> None:
     assert "segmenter.window" in ui.get(f"/compare/?runs={finished_run.pk},{other.pk}&all=1").content.decode()
 
 
+def test_compare_is_chronological_whatever_the_url_order(ui: Any, finished_run: Run, user: Any) -> None:
+    """The picker and "Compare selected" submit the newest run first: the page still shows older -> newer and the
+    change is newer - older (a better newer run shows a positive change)."""
+    import datetime
+
+    names = finished_run.class_names
+    older = Run.objects.create(dataset=finished_run.dataset, created_by=user, profile="tiny", name="baseline",
+                               status=Run.Status.SUCCEEDED, class_names=names, miou=0.4,
+                               per_class_iou={n: 0.4 for n in names})
+    newer = Run.objects.create(dataset=finished_run.dataset, created_by=user, profile="tiny", name="with PAMR",
+                               status=Run.Status.SUCCEEDED, class_names=names, miou=0.6,
+                               per_class_iou={n: 0.6 for n in names})
+    now = datetime.datetime(2026, 12, 7, tzinfo=datetime.timezone.utc)
+    Run.objects.filter(pk=older.pk).update(created_at=now)
+    Run.objects.filter(pk=newer.pk).update(created_at=now + datetime.timedelta(hours=1))
+    for query in (f"runs={newer.pk}&runs={older.pk}", f"runs={older.pk},{newer.pk}"):
+        html = ui.get(f"/compare/?{query}").content.decode()
+        table = html.split('aria-label="per-class IoU comparison"')[1]
+        assert table.index(f">#{older.pk}<") < table.index(f">#{newer.pk}<"), "oldest run first"
+        row = table.split(f'data-class-row="{names[0]}"')[1].split("</tr>")[0]
+        assert "+20.0" in row.split("data-change")[1], "change = newer - older"
+        assert "change (newer − older)" in html and f"#{newer.pk} − #{older.pk}" in html
+        assert "oldest first" in html.split("data-direction")[1]
+    picker = ui.get("/compare/").content.decode().split('id="runs-select"')[1].split("</select>")[0]
+    assert "“baseline”" in picker and "“with PAMR”" in picker, "run names in the compare picker"
+
+
 def test_workers_page_says_when_broker_is_down(ui: Any, settings: Any) -> None:
     from ovdiff_web.celery import app
 
