@@ -137,9 +137,27 @@ def set_label(cls: VocabularyClass, *, is_stuff: bool, user: Any, expected_versi
         current = VocabularyClass.objects.values_list("version", flat=True).get(pk=cls.pk)
         raise VersionConflict(current)
     cls.vocabulary.bump_version()
+    vocab_from = cls.vocabulary.version - 1
     cls.refresh_from_db()
     record(user, cls, "set_label", {"is_stuff": [old, is_stuff]}, from_version=cls.version - 1)
+    if old != is_stuff:
+        record_flip(cls, old, user=user, at=now, vocabulary_from_version=vocab_from)
+        cls.refresh_from_db(fields=["label_note"])
     return cls
+
+
+def _kind(is_stuff: bool) -> str:
+    return "stuff" if is_stuff else "thing"
+
+
+def record_flip(cls: VocabularyClass, old: bool, *, user: Any, at: Any, vocabulary_from_version: int) -> None:
+    """After a person flipped ``cls`` between thing and stuff: ``label_note`` says so (no longer the labeller's
+    reason) and the vocabulary's history records the flip, as its version moved."""
+    who = getattr(user, "get_username", lambda: "")() or "someone"
+    note = f"set to {_kind(cls.is_stuff)} by user {who} on {at:%Y-%m-%d %H:%M} UTC (was {_kind(old)})"
+    VocabularyClass.objects.filter(pk=cls.pk).update(label_note=note[:500])
+    record(user, cls.vocabulary, "set_label", {f"classes.{cls.name}.is_stuff": [old, cls.is_stuff]},
+           from_version=vocabulary_from_version)
 
 
 def create_class(vocabulary: Vocabulary, **fields: Any) -> VocabularyClass:
