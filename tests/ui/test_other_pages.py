@@ -153,3 +153,16 @@ def test_segment_form_errors_keep_input(ui: Any) -> None:
     html = response.content.decode()
     assert "give the images one way" in html and "cat, dog" in html
     assert ui.get("/segment/nosuchtoken/").status_code == 404
+
+
+def test_vocabulary_page_names_the_profile_its_runs_used(ui: Any, user: Any, dataset: Any) -> None:
+    """Under dinov2-small (no generator) the page does not say "template of profile tiny"."""
+    vocab = Vocabulary.objects.create(name="fewshot", owner=user)
+    VocabularyClass.objects.create(vocabulary=vocab, name="cat", order=1)
+    html = ui.get(f"/vocabularies/{vocab.pk}/").content.decode()
+    assert "template of profile tiny" in html.split("data-prompt-profile")[1]  # no run yet: the server's default
+    Run.objects.create(dataset=dataset, created_by=user, vocabulary=vocab, profile="dinov2-small",
+                       status=Run.Status.SUCCEEDED)
+    html = ui.get(f"/vocabularies/{vocab.pk}/").content.decode()
+    shown = html.split("data-prompt-profile")[1].split("</span>")[0]
+    assert "profile dinov2-small has no generator" in shown and "tiny" not in shown
