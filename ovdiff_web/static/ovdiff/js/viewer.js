@@ -22,7 +22,7 @@
       '<span data-viewer-zoom aria-live="polite">100 %</span>' +
       '<button type="button" class="secondary small" data-zoom="1" aria-label="zoom in">+</button>' +
       '<button type="button" class="secondary small" data-zoom="0">fit</button>' +
-      '<button type="button" class="secondary small" data-zoom="actual" aria-label="actual size">100 %</button>' +
+      '<button type="button" class="secondary small" data-zoom="actual" title="actual size (key 1)">100 %</button>' +
       '<button type="button" class="small" data-viewer-close>Close</button></div>' +
       '<div class="viewer-port" tabindex="0" aria-label="image: + and - zoom, arrow keys pan"><div class="viewer-stage"></div></div>';
     document.body.appendChild(dlg);
