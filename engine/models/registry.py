@@ -137,6 +137,10 @@ class ModelRegistry:
             self._resolved[role] = resolve(role, src, self.allow_download)
         return self._resolved[role].identity + suffix
 
+    def has_role(self, role: str) -> bool:
+        """False for a role the profile does not have (dinov2-small: no generator, no CLIP)."""
+        return not (self._sources.get(role) is None and role in _ABSENT.get(self.profile, {}))
+
     def weights_path(self, role: str) -> Path | None:
         """Local directory of a role's weights (hub snapshot or given directory); None for random models."""
         if self._sources[role] is None:
