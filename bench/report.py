@@ -36,6 +36,11 @@ HEADLINES: list[tuple[str, str, str, Any]] = [
      "with the machine's load, see details)", "seconds", None),
     ("fewshot_matching_overhead_ratio", "dinov2-small matching time / real DINOv2-S forward time, same windows",
      "<= 0.05", lambda v: v <= 0.05),
+    ("photos_miou_gain_masks_given", "real photos (engine.evaluation.photo_set): dinov2-small mIoU - simple "
+     "baseline mIoU (mean prototype per support crop), support masks given, same DINOv2-S", ">= 0.03",
+     lambda v: v >= 0.03),
+    ("photos_miou_gain_maskcut", "the same with MaskCut proposing the profile's support masks (baseline: masks "
+     "given)", ">= 0", lambda v: v >= 0.0),
 ]
 
 

@@ -65,9 +65,16 @@ class MaskConfig:
     maskcut_iou_drop: float = 0.5
     maskcut_min_area: float = 0.01
     maskcut_layer: int | None = None  # MaskCut's own block of the "maskcut" backbone; None: features.dino_layer
+    maskcut_facet: Literal["key", "query", "value", "token"] | None = None  # None: features.dino_facet
     maskcut_center: bool = False  # subtract the mean feature first (DINOv2 keys share a component: all cosines > tau)
     maskcut_area_rule_first: bool = True  # drop a tiny first mask too; CutLER: from the 2nd (maskcut.py:136)
     maskcut_resample: Literal["bilinear", "lanczos"] = "bilinear"  # image -> maskcut_resize; CutLER: Lanczos (:164)
+    # a user image without masks: "first" = the proposer's first mask is fg (the paper's rule for its images);
+    # "border" = the first candidate (the first mask, its complement, the other masks) holding at most
+    # user_fg_max_border of the image's border pixels (a mask holding most of a crop's border is rarely the object);
+    # stuff classes keep "first"
+    user_fg_rule: Literal["first", "border"] = "first"
+    user_fg_max_border: float = 0.5
     cutler_confidence: float = 0.35
     fg_threshold: float = 0.5  # fallback: fg = attribution > 0.5
     bg_threshold: float = 0.2  # bg = attribution < 0.2
@@ -104,7 +111,12 @@ class PrototypeConfig:
     use_instance: bool = True
     use_class: bool = True
     use_parts: bool = True  # ablation "class prototype only": use_instance=use_parts=False
-    kmeans_k: int = 32
+    kmeans_k: int = 32  # part prototypes per side ("fixed" rule) or their upper bound ("adaptive")
+    # how many part prototypes a side gets: "fixed" = kmeans_k (the paper: 32 for its 32-64 images); "adaptive" =
+    # one per parts_patches_per_part pooled patches of that side, at most kmeans_k, none below that many patches
+    parts_rule: Literal["fixed", "adaptive"] = "fixed"
+    parts_patches_per_part: int = 64
+    parts_balance: bool = False  # bg side gets at most as many part prototypes as the fg side of the same bank
     kmeans_max_iter: int = 300
     kmeans_tol: float = 1e-4
     kmeans_seed: int = 0
@@ -135,6 +147,9 @@ class SegmentConfig:
     deselected_score: float = -1.0
     stuff_filter: bool = True
     stuff_filter_threshold: float = 0.85
+    # whose foreground the filter tests background prototypes against: "stuff" classes (the paper), or every class
+    # of the vocabulary ("vocabulary": a crop's background often shows another class of the same vocabulary)
+    stuff_filter_scope: Literal["stuff", "vocabulary"] = "stuff"
     pamr: bool = False
     pamr_iterations: int = 10
     pamr_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)

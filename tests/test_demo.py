@@ -27,7 +27,7 @@ def test_demo_runs_a_real_evaluation_and_prints_the_dashboard(tmp_path):
                          timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "succeeded: mIoU" in out.stdout
-    assert "random-weight" in out.stdout and "synthetic" in out.stdout
+    assert "random-weight" in out.stdout and "synthetic" in out.stdout and "real photographs" in out.stdout
     # the second run: real DINOv2-S features, labelled as what they are
     assert out.stdout.count("succeeded: mIoU") == 2
     assert "real DINOv2-S features" in out.stdout and "not Meta's checkpoint" in out.stdout

@@ -69,14 +69,40 @@ def select_fg_bg(
     return fg, erode(bg, cfg.bg_erosion_iterations)
 
 
-def apply_masks(support: SupportSet, propose: Proposer | None, cfg: MaskConfig) -> SupportSet:
+def border_fraction(mask: np.ndarray) -> float:
+    """Share of the image's border pixels (the outermost ring) inside ``mask``."""
+    m = np.asarray(mask, dtype=bool)
+    ring = np.concatenate([m[0], m[-1], m[1:-1, 0], m[1:-1, -1]])
+    return float(ring.mean()) if ring.size else 0.0
+
+
+def user_fg_bg(instances: Sequence[np.ndarray], cfg: MaskConfig, stuff: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """fg/bg of a user image from its proposed masks under ``cfg.user_fg_rule``: "first" takes the first mask
+    and the eroded complement of all masks as bg; "border" takes the first candidate (the first mask, its
+    complement: the cut's other side, then the other masks) holding at most ``cfg.user_fg_max_border`` of the
+    border (else the candidate holding the least), and as bg the eroded complement of it and of every proposed mask
+    under that border share. A ``stuff`` class (grass, sky: often the surround itself) keeps the first rule."""
+    masks = [np.asarray(m, dtype=bool) for m in instances]
+    erosion = max(1, cfg.bg_erosion_iterations)
+    if cfg.user_fg_rule == "first" or stuff:
+        return masks[0], erode(~np.logical_or.reduce(masks), erosion)
+    candidates = [masks[0], ~masks[0], *masks[1:]]
+    shares = [border_fraction(m) if m.any() else 2.0 for m in candidates]
+    ok = [i for i, s in enumerate(shares) if s <= cfg.user_fg_max_border]
+    fg = candidates[ok[0] if ok else int(np.argmin(shares))]
+    objects = [fg] + [m for m in masks if m.any() and border_fraction(m) <= cfg.user_fg_max_border]
+    return fg, erode(~np.logical_or.reduce(objects), erosion)
+
+
+def apply_masks(support: SupportSet, propose: Proposer | None, cfg: MaskConfig, stuff: bool = False) -> SupportSet:
     """A copy of ``support`` with fg/bg (and instance) masks on every image.
 
     Rules: images that already carry an fg mask keep it (a missing bg becomes the eroded complement of fg);
     generated images use ``select_fg_bg`` on their attribution and the proposer's masks (none are proposed
     when ``cfg.use_instance_masks`` is off or ``cfg.proposer == "attribution"``); user images with neither
     attribution nor masks take the proposer's first (most salient) mask as fg and the eroded complement of
-    all proposed masks as bg; without a proposer, or when it finds nothing, the whole image is fg and bg is
+    all proposed masks as bg (``cfg.user_fg_rule``: ``user_fg_bg``, told ``stuff``); without a proposer, or
+    when it finds nothing, the whole image is fg and bg is
     empty (the user said the image shows the class).
     """
     want_instances = propose is not None and cfg.use_instance_masks and cfg.proposer != "attribution"
@@ -96,8 +122,7 @@ def apply_masks(support: SupportSet, propose: Proposer | None, cfg: MaskConfig) 
         if im.attribution is not None:
             fg, bg = select_fg_bg(im.attribution, instances, cfg)
         elif instances:
-            fg = instances[0].astype(bool)
-            bg = erode(~np.logical_or.reduce(instances), max(1, cfg.bg_erosion_iterations))
+            fg, bg = user_fg_bg(instances, cfg, stuff)
         else:
             fg, bg = np.ones((h, w), dtype=bool), np.zeros((h, w), dtype=bool)
         out.append(dataclasses.replace(im, fg_mask=fg, bg_mask=bg, instance_masks=list(instances)))

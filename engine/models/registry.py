@@ -136,6 +136,10 @@ class ModelRegistry:
             self._resolved[role] = resolve(role, src, self.allow_download)
         return self._resolved[role].identity + suffix
 
+    def has_role(self, role: str) -> bool:
+        """False for a role the profile does not have (dinov2-small: no generator, no CLIP)."""
+        return not (self._sources.get(role) is None and role in _ABSENT.get(self.profile, {}))
+
     def weights_path(self, role: str) -> Path | None:
         """Local directory of a role's weights (hub snapshot or given directory); None for random models."""
         if self._sources[role] is None:
@@ -216,9 +220,10 @@ class ModelRegistry:
 
     def maskcut_extractor(self, masks: MaskConfig, features: FeatureConfig) -> FeatureExtractor:
         """Key features MaskCut cuts with: the ``maskcut`` backbone at ``masks.maskcut_layer`` (None: the
-        feature extractor's ``dino_layer``), facet ``features.dino_facet``."""
+        feature extractor's ``dino_layer``), facet ``masks.maskcut_facet`` (None: ``features.dino_facet``)."""
         layer = features.dino_layer if masks.maskcut_layer is None else masks.maskcut_layer
-        cfg = dataclasses.replace(features, dino_layer=layer)
+        facet = features.dino_facet if masks.maskcut_facet is None else masks.maskcut_facet
+        cfg = dataclasses.replace(features, dino_layer=layer, dino_facet=facet)
         key = ("maskcut", cfg)
         if key not in self._extractors:
             from engine.features import DinoKeyExtractor

@@ -139,6 +139,18 @@ class BankBuilder:
                 if bg.numel():
                     self._pools["bg"].add("bg", image_indices[i], flat[i], bg, (h, w))
 
+    def part_count(self, side: _Side) -> int:
+        """Part prototypes of a side under ``cfg.parts_rule`` (and ``parts_balance`` for bg)."""
+        cfg, count = self.cfg, self._pools[side].count
+        if not cfg.use_parts or cfg.kmeans_k <= 0 or count == 0:
+            return 0
+        k = cfg.kmeans_k
+        if cfg.parts_rule == "adaptive":
+            k = min(k, count // max(1, cfg.parts_patches_per_part))
+        if side == "bg" and cfg.parts_balance:
+            k = min(k, self.part_count("fg"))
+        return k
+
     def _side(self, side: _Side) -> tuple[torch.Tensor, list[ProtoSource]]:
         pool, cfg, dim = self._pools[side], self.cfg, self._dim or 0
         vecs: list[torch.Tensor] = []
@@ -151,9 +163,10 @@ class BankBuilder:
         if cfg.use_instance:
             vecs.append(torch.stack([v for v, _ in pool.instances]))
             sources.extend(s for _, s in pool.instances)
-        if cfg.use_parts and cfg.kmeans_k > 0:
+        n_parts = self.part_count(side)
+        if n_parts > 0:
             rows = _consolidate(pool.rows)
-            res = kmeans(rows, cfg.kmeans_k, max_iter=cfg.kmeans_max_iter, tol=cfg.kmeans_tol, seed=cfg.kmeans_seed)
+            res = kmeans(rows, n_parts, max_iter=cfg.kmeans_max_iter, tol=cfg.kmeans_tol, seed=cfg.kmeans_seed)
             del rows
             images, cells = torch.cat(pool.image), torch.cat(pool.cell)
             vecs.append(res.centroids)

@@ -9,7 +9,9 @@ always kept by the pre-filter, so this equals filtering against the selected stu
 
 Difference from the authors' code: their filter leaves a class with a single background prototype unfiltered
 (an early return); here every prototype is tested. With ``stuff_filter=False`` (the ablation) nothing is dropped
-and stuff classes keep their background prototypes too.
+and stuff classes keep their background prototypes too. ``stuff_filter_scope="vocabulary"`` (not the paper) tests
+background prototypes against the foreground of every class of the vocabulary, things too: a support crop of a
+person in front of a flag must not make the flag background.
 """
 from __future__ import annotations
 
@@ -29,7 +31,9 @@ def background_keep_masks(
     keep = {name: torch.ones(bank.bg.shape[0], dtype=torch.bool) for name, bank in banks.items()}
     if not cfg.stuff_filter:
         return keep
-    stuff_fg = [bank.fg.float() for name, bank in banks.items() if is_stuff.get(name, False) and bank.fg.numel()]
+    every = cfg.stuff_filter_scope == "vocabulary"
+    stuff_fg = [bank.fg.float() for name, bank in banks.items()
+                if (every or is_stuff.get(name, False)) and bank.fg.numel()]
     stuff_all = l2_normalise(torch.cat(stuff_fg)) if stuff_fg else None
     for name, bank in banks.items():
         if is_stuff.get(name, False):

@@ -33,6 +33,7 @@ class Dataset(Shareable):
     OWNER_FIELD = "created_by"
 
     name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True, help_text="what the data is and where it came from")
     format = models.CharField(max_length=16, choices=Format.choices)
     protocol = models.CharField(max_length=64, blank=True, help_text="evaluation protocol, e.g. with background")
     source = models.CharField(max_length=16, choices=Source.choices)

@@ -13,6 +13,7 @@ from ovdiff_web.common.profiles import PROFILE_CHOICES
 from ovdiff_web.datasets.models import Dataset
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.vocabularies.models import Vocabulary
+from ovdiff_web.common.settings_catalog import parse_overrides
 
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
@@ -40,9 +41,20 @@ class NamesField(serializers.Field):
 
 @extend_schema_field({"oneOf": [{"type": "object", "additionalProperties": True}, {"type": "string"}]})
 class SettingsField(serializers.Field):
-    """Setting overrides: a JSON object (in multipart: its text)."""
+    """Setting overrides: a JSON object of groups (in multipart: its text), or as the dashboard's forms take them,
+    ``group.field=value`` text (one per line) or a list of such strings."""
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, list) and all(isinstance(x, str) for x in data):
+            data = "\n".join(data)
+            if not data.strip():
+                return {}
+        if isinstance(data, str) and data.strip() and not data.strip().startswith("{"):
+
+            try:
+                return parse_overrides(data)
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from None
         if isinstance(data, str):
             if not data.strip():
                 return {}
@@ -51,7 +63,8 @@ class SettingsField(serializers.Field):
             except json.JSONDecodeError as exc:
                 raise serializers.ValidationError(f"not valid JSON ({exc.msg})") from None
         if not isinstance(data, dict):
-            raise serializers.ValidationError("must be an object of setting groups, e.g. {\"support\": {\"seed\": 1}}")
+            raise serializers.ValidationError("must be an object of setting groups, e.g. {\"support\": {\"seed\": 1}}, "
+                                              "or group.field=value lines, e.g. segment.pamr=true")
         return data
 
     def to_representation(self, value: Any) -> Any:
@@ -70,7 +83,8 @@ class PredictionCreateSerializer(serializers.Serializer):
     classes = NamesField(required=False, help_text="ad-hoc class names (list, or one per line / comma separated)")
     stuff = NamesField(required=False, help_text="which of ``classes`` are stuff (sky, grass...); default: labeller")
     profile = serializers.ChoiceField(choices=PROFILE_CHOICES, required=False)
-    settings = SettingsField(required=False, help_text="partial OVDiffConfig overrides (JSON object)")
+    settings = SettingsField(required=False, help_text="partial OVDiffConfig overrides: a JSON object of groups, "
+                             "or group.field=value lines (or a list of them) as in the dashboard's forms")
 
 
 class PredictionSerializer(RunSerializer):

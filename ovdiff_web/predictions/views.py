@@ -90,8 +90,10 @@ def prediction_image(request: HttpRequest, pk: int) -> HttpResponse:
     """One image: the overlay with opacity and legend toggles; click a pixel for its explanation."""
     run = _job(request, pk)
     row = _image(request, run)
+    prefilter = bool(((run.settings or {}).get("segment") or {}).get("category_prefilter", True))
     return render(request, "ovdiff/predictions/image.html", {
-        "run": run, "row": row, "legend": prediction_results.legend(run),
+        "run": run, "row": row, "legend": prediction_results.legend(run), "prefilter": prefilter,
+        "kept": row.kept_classes if prefilter else [],  # with the pre-filter off nothing was "kept" by it
         "share": sorted(row.pixel_share.items(), key=lambda kv: -kv[1])})
 
 

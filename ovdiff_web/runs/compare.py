@@ -12,7 +12,8 @@ MAX_NAMED = 8  # classes named per warning before "and N more"
 
 
 def class_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """One row per class of any run (first-seen order): IoU per run, best, spread, last - first, and the
+    """One row per class of any run (first-seen order): IoU per run, best, spread, last - first (the compare page
+    passes the runs oldest first, so newer - older), and the
     support-set version each run used (``curated`` when they differ)."""
     names: list[str] = []
     for run in runs:

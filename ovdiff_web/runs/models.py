@@ -92,6 +92,21 @@ class Run(Shareable):
         return self.status in self.FINISHED
 
     @property
+    def input_label(self) -> str:
+        """What the run read, for pages: its dataset's name; a prediction job without one names its uploaded
+        images or its server folder (by the folder's last part only); "(deleted)" when the dataset was deleted."""
+        if self.dataset_id is not None and self.dataset is not None:
+            return self.dataset.name
+        if self.kind == self.Kind.SEGMENTATION and self.image_root:
+            n = len(self.image_ids or [])
+            images = f"{n} image{'s' if n != 1 else ''}"
+            root = self.image_root.replace("\\", "/").rstrip("/")
+            if root.endswith(f"runs/{self.pk}/images"):
+                return f"{images} uploaded with the job"
+            return f"{images} of server folder {root.rsplit('/', 1)[-1]}"
+        return "(deleted)"
+
+    @property
     def random_weights_note(self) -> str:
         return random_weights_note(self.profile) if self.is_random_weights else ""
 

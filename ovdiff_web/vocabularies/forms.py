@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 from django import forms
 from ovdiff_web.vocabularies.models import Vocabulary
-from ovdiff_web.vocabularies.services import parse_names
+from ovdiff_web.vocabularies.services import new_vocabulary_names, parse_names
 
 
 MAX_CLASSES = 1000
@@ -28,11 +28,26 @@ class ClassNamesField(forms.CharField):
         return names
 
 
+class NewClassNamesField(ClassNamesField):
+    """The names a vocabulary is created with: empty, blank or repeated names are refused with the reason."""
+
+    def clean(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = forms.CharField.clean(self, value)
+        try:
+            names = new_vocabulary_names(text or "")
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if len(names) > MAX_CLASSES:
+            raise forms.ValidationError(f"{len(names)} classes; the limit is {MAX_CLASSES}")
+        return names
+
+
 class VocabularyForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    class_names = ClassNamesField(required=False, label="Class names",
-                                  help_text="one per line or comma separated; thing/stuff is labelled automatically")
+    class_names = NewClassNamesField(required=False, label="Class names",
+                                     help_text="one per line or comma separated, each once; thing/stuff is labelled "
+                                               "automatically")
 
     def clean_name(self) -> str:
         name = " ".join(self.cleaned_data["name"].split())

@@ -1,6 +1,8 @@
 """DRF serializers of the vocabularies room. Anything showing output of a random-weight profile carries ``random_weights`` + a note."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from ovdiff_web.vocabularies.models import Vocabulary, VocabularyClass
@@ -14,6 +16,7 @@ from ovdiff_web.accounts.serializers import (  # noqa: F401  (re-exported for th
 )
 from django.conf import settings
 from ovdiff_web.common.paths import PathNotAllowed, confine
+from ovdiff_web.vocabularies.services import new_vocabulary_names
 
 
 class VocabularyClassSerializer(serializers.ModelSerializer):
@@ -68,6 +71,31 @@ class VocabularySerializer(SharingFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "name", "description", "owner", "version", "created_at", "updated_at", "class_count",
                   "classes", "names", "expected_version", *SHARE_FIELDS]
         read_only_fields = ["owner", "version", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """On create, ``names`` (text) or ``classes`` (a list of names) must hold real, distinct names: empty,
+        blank or repeated names are a 400 naming the problem, and nothing is created."""
+        attrs = super().validate(attrs)
+        if self.instance is not None:
+            return attrs
+        data = self.initial_data
+        given_classes = "classes" in data
+        if given_classes and "names" in data:
+            raise serializers.ValidationError({"classes": ["give the class names as `names` or `classes`, not both"]})
+        if given_classes:
+            field = "classes"
+            value = data.getlist("classes") if hasattr(data, "getlist") else data["classes"]
+            if not isinstance(value, list):
+                raise serializers.ValidationError({field: ["a list of class names (strings)"]})
+        elif "names" in data:
+            field, value = "names", attrs.get("names", "")
+        else:
+            return attrs  # no classes given: an empty vocabulary to fill later (bulk-classes)
+        try:
+            attrs["names"] = new_vocabulary_names(value)
+        except ValueError as exc:
+            raise serializers.ValidationError({field: [str(exc)]}) from None
+        return attrs
 
 
 class BulkClassesSerializer(serializers.Serializer):

@@ -57,6 +57,36 @@ def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
     return names
 
 
+def new_vocabulary_names(text_or_list: str | Iterable[str]) -> list[str]:
+    """The class names a vocabulary is created with, checked: ``ValueError`` naming the problem when the list is
+    empty, holds a blank entry or repeats a name (ignoring case and spacing); never merged or dropped silently.
+    Pasted text: one name per line or comma separated; empty lines are ignored, empty comma entries are not."""
+    if isinstance(text_or_list, str):
+        items = [part for line in text_or_list.splitlines() if line.strip() for part in line.split(",")]
+    else:
+        items = list(text_or_list)
+        if any(not isinstance(x, str) for x in items):
+            raise ValueError("each class name must be a string")
+    if not items:
+        raise ValueError("give at least one class name (a vocabulary with no classes cannot be used)")
+    if not any(str(x).strip() for x in items):
+        raise ValueError("the class names are all blank: give at least one class name")
+    names: list[str] = []
+    seen: dict[str, str] = {}
+    for position, raw in enumerate(items, start=1):
+        name = " ".join(raw.split())
+        if not name:
+            raise ValueError(f"class name {position} is blank: remove the empty entry")
+        if len(name) > MAX_NAME:
+            raise ValueError(f"class name {position} is too long ({MAX_NAME} characters at most): {name[:40]}…")
+        if name.lower() in seen:
+            raise ValueError(f"{name!r} is listed twice (names are compared ignoring case, first as "
+                             f"{seen[name.lower()]!r}): give each class once")
+        seen[name.lower()] = name
+        names.append(name)
+    return names
+
+
 def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None,
                 initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
     """Create classes for new names (labeller decides thing/stuff); returns (created, already present).
@@ -110,9 +140,27 @@ def set_label(cls: VocabularyClass, *, is_stuff: bool, user: Any, expected_versi
         current = VocabularyClass.objects.values_list("version", flat=True).get(pk=cls.pk)
         raise VersionConflict(current)
     cls.vocabulary.bump_version()
+    vocab_from = cls.vocabulary.version - 1
     cls.refresh_from_db()
     record(user, cls, "set_label", {"is_stuff": [old, is_stuff]}, from_version=cls.version - 1)
+    if old != is_stuff:
+        record_flip(cls, old, user=user, at=now, vocabulary_from_version=vocab_from)
+        cls.refresh_from_db(fields=["label_note"])
     return cls
+
+
+def _kind(is_stuff: bool) -> str:
+    return "stuff" if is_stuff else "thing"
+
+
+def record_flip(cls: VocabularyClass, old: bool, *, user: Any, at: Any, vocabulary_from_version: int) -> None:
+    """After a person flipped ``cls`` between thing and stuff: ``label_note`` says so (no longer the labeller's
+    reason) and the vocabulary's history records the flip, as its version moved."""
+    who = getattr(user, "get_username", lambda: "")() or "someone"
+    note = f"set to {_kind(cls.is_stuff)} by user {who} on {at:%Y-%m-%d %H:%M} UTC (was {_kind(old)})"
+    VocabularyClass.objects.filter(pk=cls.pk).update(label_note=note[:500])
+    record(user, cls.vocabulary, "set_label", {f"classes.{cls.name}.is_stuff": [old, cls.is_stuff]},
+           from_version=vocabulary_from_version)
 
 
 def create_class(vocabulary: Vocabulary, **fields: Any) -> VocabularyClass:

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from engine.profiles import FEW_SHOT_PROFILES
 from ovdiff_web.accounts import access, audit
 from ovdiff_web.datasets.forms import ImportClassesForm  # the one page-level import upwards (.importlinter)
 from ovdiff_web.vocabularies.forms import AddClassesForm, LabelForm, PromptForm, VocabularyForm
@@ -52,12 +53,15 @@ def _detail_context(request: HttpRequest, vocab: Vocabulary, **forms: object) ->
     classes = list(vocab.classes.select_related("label_changed_by"))
     affected = run_report.runs_affected_by_many(classes)
     rows = [{"cls": cls, "affected": affected.get(cls.pk, [])} for cls in classes]
-    before, after = template_parts()
+    latest = vocab.runs.order_by("-created_at", "-id").first()  # the profile its prompts were last used under
+    profile = latest.profile if latest is not None else settings.OVDIFF_PROFILE
+    before, after = template_parts(profile)
     context: dict[str, object] = {"vocab": vocab, "rows": rows, "add_form": AddClassesForm(),
                                   "import_form": ImportClassesForm(user=request.user),
                                   "runs": run_report.with_previous(list(access.scope(vocab.runs.all(), request.user)[:10])),
                                   "can_edit": access.can_edit(request.user, vocab),
-                                  "prompt_before": before, "prompt_after": after, "profile": settings.OVDIFF_PROFILE}
+                                  "prompt_before": before, "prompt_after": after, "profile": profile,
+                                  "few_shot": profile in FEW_SHOT_PROFILES}
     context.update(forms)
     return context
 

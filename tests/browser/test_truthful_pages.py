@@ -55,6 +55,8 @@ def test_truthful_pages_keyboard_and_axe(page: Any, live_server: Any, shared_pat
     dialog.locator("[data-viewer-layer='errors']").check()
     assert dialog.locator(".viewer-stage img.layer").nth(2).is_visible()
     dialog.locator(".viewer-port").focus()
+    pg.keyboard.press("1")  # actual size
+    assert dialog.locator("[data-viewer-zoom]").inner_text() == "100 %"
     pg.keyboard.press("+")
     assert dialog.locator("[data-viewer-zoom]").inner_text() == "150 %"
     screenshot(pg, "truth-viewer")

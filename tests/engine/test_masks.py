@@ -168,3 +168,27 @@ def test_cutler_without_detectron2_says_how_to_install():
         CutlerProposer(MaskConfig(proposer="cutler"))
     with pytest.raises(MissingDependencyError):
         build_proposer(MaskConfig(proposer="cutler"))
+
+
+def test_user_fg_rule_border_skips_a_mask_holding_the_border():
+    from engine.masks.fgbg import border_fraction, user_fg_bg
+
+    h = w = 20
+    obj = np.zeros((h, w), bool)
+    obj[6:14, 6:14] = True
+    surround = ~obj  # MaskCut's first mask took the background of a tight crop
+    part = np.zeros((h, w), bool)
+    part[6:9, 6:9] = True
+    assert border_fraction(surround) == 1.0 and border_fraction(obj) == 0.0
+    first_fg, _ = user_fg_bg([surround, part], MaskConfig())
+    assert (first_fg == surround).all()  # the paper's rule keeps the first mask
+    cfg = MaskConfig(user_fg_rule="border", user_fg_max_border=0.5)
+    fg, bg = user_fg_bg([surround, part], cfg)
+    assert (fg == obj).all()  # the cut's other side comes before the later masks
+    assert bg[0, 0] and not bg[10, 10]
+    fg, _ = user_fg_bg([surround, surround & ~part], cfg)  # nothing under the share: the least border wins
+    assert (fg == obj).all()
+    fg, _ = user_fg_bg([obj, surround], cfg)
+    assert (fg == obj).all()
+    fg, _ = user_fg_bg([surround, part], cfg, stuff=True)  # stuff (sky, grass) may be the surround: first rule
+    assert (fg == surround).all()

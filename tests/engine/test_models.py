@@ -184,3 +184,15 @@ def test_maskcut_backbone_defaults_to_the_dino_model_and_can_differ(tmp_path, mo
     masks, feats = default_config("tiny").masks, default_config("tiny").features
     ext = other.maskcut_extractor(dataclasses.replace(masks, maskcut_layer=0), feats)
     assert ext(torch.rand(1, 3, 64, 64)).shape[1] == 32  # tiny ViT (hidden 32), block 0
+
+
+def test_reproduction_record_names_only_the_roles_a_profile_has(tmp_path):
+    """dinov2-small has no generator and no CLIP: the run record (the run page's model table) does not list them
+    as random models; tiny lists all three."""
+    from engine.record import model_records
+
+    few_shot = ModelRegistry("dinov2-small")
+    assert [r for r in ("generator", "dino", "clip") if few_shot.has_role(r)] == ["dino"]
+    tiny = ModelRegistry("tiny")
+    assert all(tiny.has_role(r) for r in ("generator", "dino", "clip"))
+    assert sorted(model_records(tiny)) == ["clip", "dino", "generator"]

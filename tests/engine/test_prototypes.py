@@ -143,3 +143,22 @@ def test_save_load_roundtrip(tmp_path):
     assert (back.class_name, back.extractor, back.key, back.support_key) == ("cat", "dino", "k1", "s1")
     with pytest.raises(BadInputError):
         load_bank(tmp_path / "missing")
+
+
+def test_adaptive_parts_follow_the_support_size_and_balance_the_background():
+    feats, fgs, bgs, _ = make_support(4)  # fg: 16 cells per image = 64 in all; bg: 48 per image = 192
+    fixed = BankBuilder("c", "dino", PrototypeConfig(kmeans_k=8))
+    adaptive = BankBuilder("c", "dino", PrototypeConfig(kmeans_k=8, parts_rule="adaptive", parts_patches_per_part=16))
+    balanced = BankBuilder("c", "dino", PrototypeConfig(kmeans_k=8, parts_rule="adaptive", parts_patches_per_part=16,
+                                                        parts_balance=True))
+    few = BankBuilder("c", "dino", PrototypeConfig(kmeans_k=8, parts_rule="adaptive", parts_patches_per_part=100))
+    for b in (fixed, adaptive, balanced, few):
+        b.add(feats, fgs, bgs)
+    assert (fixed.part_count("fg"), fixed.part_count("bg")) == (8, 8)  # the paper's rule: kmeans_k per side
+    assert (adaptive.part_count("fg"), adaptive.part_count("bg")) == (4, 8)  # 64 // 16, min(8, 192 // 16)
+    assert (balanced.part_count("fg"), balanced.part_count("bg")) == (4, 4)
+    assert (few.part_count("fg"), few.part_count("bg")) == (0, 1)
+    bank = balanced.build()
+    assert sum(s.kind == "part" for s in bank.fg_sources) == 4 and sum(s.kind == "part" for s in bank.bg_sources) == 4
+    none = few.build()  # too few fg patches for one part: class and instance prototypes only
+    assert {s.kind for s in none.fg_sources} == {"class", "instance"}

@@ -42,6 +42,20 @@ def test_without_stuff_classes_nothing_is_dropped():
     assert keep["boat"].all() and keep["car"].all()
 
 
+def test_vocabulary_scope_tests_background_against_every_class():
+    """A person crop's background shows a flag: with scope "vocabulary" that prototype is dropped, not in "stuff"."""
+    flag = _bank("flag", torch.tensor([_unit(0)]), torch.tensor([_unit(135)]))
+    person = _bank("person", torch.tensor([_unit(90)]), torch.tensor([_unit(10), _unit(200)]))
+    banks, stuff = {"flag": flag, "person": person}, {"flag": False, "person": False}
+    paper = background_keep_masks(banks, stuff, SegmentConfig())
+    assert paper["person"].all() and paper["flag"].all()
+    vocab = background_keep_masks(banks, stuff, SegmentConfig(stuff_filter_scope="vocabulary"))
+    assert vocab["person"].tolist() == [False, True]  # cos(10 deg) to the flag's fg
+    assert vocab["flag"].tolist() == [True]  # cos(45 deg) = 0.71 to the person's fg: kept at 0.85
+    assert background_keep_masks(banks, stuff, SegmentConfig(stuff_filter_scope="vocabulary",
+                                                              stuff_filter_threshold=0.7))["flag"].tolist() == [False]
+
+
 class Identity(torch.nn.Module):
     name, dim = "e", 3
 

@@ -11,21 +11,48 @@ pytestmark = pytest.mark.django_db
 
 
 def _vocab(api: APIClient, name: str = "street", names: str = "") -> dict:
-    response = api.post("/api/vocabularies/", {"name": name, "description": "d", "names": names}, format="json")
+    body = {"name": name, "description": "d", **({"names": names} if names else {})}
+    response = api.post("/api/vocabularies/", body, format="json")
     assert response.status_code == 201, response.content
     return response.json()
 
 
 def test_create_with_pasted_names_uses_labeller(api: APIClient, user) -> None:
-    body = _vocab(api, names="car\nroad, sky\ncar\n  \nperson")
+    body = _vocab(api, names="car\nroad, sky\n  \nperson")
     vocab = Vocabulary.objects.get(pk=body["id"])
     assert vocab.owner == user
     classes = {c.name: c for c in vocab.classes.all()}
-    assert list(classes) == ["car", "road", "sky", "person"]  # order kept, duplicate dropped
+    assert list(classes) == ["car", "road", "sky", "person"]  # order kept, the empty line ignored
     assert classes["sky"].is_stuff and classes["road"].is_stuff
     assert not classes["car"].is_stuff and not classes["person"].is_stuff
     assert all(c.label_source == LabelSource.LABELLER and c.label_note for c in classes.values())
     assert vocab.version == 1  # a new vocabulary starts at version 1
+
+
+@pytest.mark.parametrize(("body", "field", "reason"), [
+    ({"classes": [""]}, "classes", "blank"),
+    ({"classes": ["cat", "  "]}, "classes", "class name 2 is blank"),
+    ({"classes": []}, "classes", "at least one class name"),
+    ({"classes": ["cat", "Cat"]}, "classes", "listed twice"),
+    ({"classes": "cat"}, "classes", "list of class names"),
+    ({"classes": [3]}, "classes", "string"),
+    ({"names": ""}, "names", "at least one class name"),
+    ({"names": " , , "}, "names", "blank"),
+    ({"names": "cat, cat"}, "names", "'cat' is listed twice"),
+    ({"names": "cat, , dog"}, "names", "class name 2 is blank"),
+    ({"names": "cat", "classes": ["dog"]}, "classes", "not both"),
+])
+def test_create_refuses_empty_blank_or_repeated_names(api: APIClient, body: dict, field: str, reason: str) -> None:
+    response = api.post("/api/vocabularies/", {"name": "empty", **body}, format="json")
+    assert response.status_code == 400, response.content
+    assert reason in " ".join(response.json()[field])
+    assert not Vocabulary.objects.filter(name="empty").exists()
+
+
+def test_create_with_a_list_of_classes(api: APIClient) -> None:
+    response = api.post("/api/vocabularies/", {"name": "listed", "classes": ["cat", " grass "]}, format="json")
+    assert response.status_code == 201, response.content
+    assert [c["name"] for c in response.json()["classes"]] == ["cat", "grass"]
 
 
 def test_bulk_classes_and_nested_list(api: APIClient) -> None:

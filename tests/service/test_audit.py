@@ -28,7 +28,7 @@ def test_edits_are_audited_with_old_new_and_version(api: Any, user: Any) -> None
     assert label["changes"] == {"is_stuff": [cls["is_stuff"], not cls["is_stuff"]]}
     assert history[0]["changes"] == {"prompt": ["", "a fluffy cat"]} and history[0]["from_version"] == cls["version"] + 1
     actions = [h["action"] for h in api.get(f"/api/vocabularies/{vocab['id']}/history/").json()["results"]]
-    assert actions == ["share", "update", "add_classes", "create"]
+    assert actions == ["share", "update", "set_label", "add_classes", "create"]
     api.delete(f"/api/vocabularies/{vocab['id']}/")
     assert AuditEntry.objects.filter(action="delete", object_type="Vocabulary").exists()
 
@@ -41,8 +41,36 @@ def test_dashboard_label_flip_is_audited(client: Any, user: Any, media_root: Any
     cls = Vocabulary.objects.get(name="v").classes.get()
     client.post(f"/vocabularies/{cls.vocabulary_id}/classes/{cls.pk}/label/",
                 {"is_stuff": "0" if cls.is_stuff else "1", "version": cls.version})
-    entry = AuditEntry.objects.get(action="set_label")
+    entry = AuditEntry.objects.get(action="set_label", object_type="VocabularyClass")
     assert entry.user == user and entry.from_version == cls.version and entry.object_id == str(cls.pk)
+
+
+@pytest.mark.parametrize("how", ["set_label", "patch", "dashboard"])
+def test_every_flip_updates_label_note_and_the_vocabulary_history(api: Any, client: Any, user: Any, how: str) -> None:
+    """The probe's grass stuff->thing flip: ``label_note`` no longer names the labeller's reason and the flip is in
+    the vocabulary's history (its version moved), whichever way it was made."""
+    vocab = api.post("/api/vocabularies/", {"name": "v", "names": "cat, grass"}, format="json").json()
+    grass = vocab["classes"][1]
+    assert grass["is_stuff"] and grass["label_note"]
+    if how == "set_label":
+        r = api.post(f"/api/classes/{grass['id']}/set_label/", {"is_stuff": False}, format="json")
+    elif how == "patch":
+        r = api.patch(f"/api/classes/{grass['id']}/", {"is_stuff": False}, format="json")
+    else:
+        client.force_login(user)
+        r = client.post(f"/vocabularies/{vocab['id']}/classes/{grass['id']}/label/",
+                        {"is_stuff": "0", "version": grass["version"]})
+    assert r.status_code in (200, 302), r.content
+    now = api.get(f"/api/classes/{grass['id']}/").json()
+    assert not now["is_stuff"]
+    assert now["label_note"] != grass["label_note"] and "set to thing by user alice" in now["label_note"]
+    assert "was stuff" in now["label_note"]
+    history = api.get(f"/api/vocabularies/{vocab['id']}/history/").json()["results"]
+    flip = history[0]
+    assert flip["action"] == "set_label" and flip["user"] == "alice"
+    assert flip["changes"] == {"classes.grass.is_stuff": [True, False]}
+    assert flip["from_version"] == vocab["version"]
+    assert api.get(f"/api/vocabularies/{vocab['id']}/").json()["version"] == vocab["version"] + 1
 
 
 def test_audit_entries_are_append_only(api: Any, user: Any) -> None:

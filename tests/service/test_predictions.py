@@ -218,6 +218,37 @@ def test_bad_input_is_4xx_naming_the_item_and_keeps_nothing(api: APIClient, medi
     assert leftovers == []
 
 
+FAST_LINES = ["support.n_images=2", "support.num_inference_steps=4", "masks.proposer=attribution",
+              "masks.use_instance_masks=false"]
+
+
+def test_settings_take_group_field_value_as_the_forms_do(api: APIClient, media_root: Path) -> None:
+    """The dashboard's ``group.field=value`` lines work in the API too (text, or a list of lines in JSON)."""
+    from ovdiff_web.predictions.serializers import SettingsField
+
+    assert SettingsField().to_internal_value(FAST_LINES) == FAST
+    assert SettingsField().to_internal_value(json.dumps(FAST)) == FAST == SettingsField().to_internal_value(FAST)
+    response = submit(api, settings="\n".join(FAST_LINES))
+    assert response.status_code == 202, response.content
+    run = Run.objects.get(pk=response.json()["id"])
+    assert run.settings["support"]["n_images"] == 2 and run.settings["support"]["num_inference_steps"] == 4
+    assert run.settings["masks"]["proposer"] == "attribution" and run.settings["masks"]["use_instance_masks"] is False
+
+
+@pytest.mark.parametrize("given, needle", [("segment.pamr", "group.field=value"),
+                                           ("segmnt.pamr=true", "segmnt"), (["support.n_images=x"], "n_images")])
+def test_bad_settings_lines_are_400_naming_the_line(api: APIClient, given: Any, needle: str) -> None:
+    from ovdiff_web.predictions.serializers import SettingsField
+    from rest_framework.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match=needle):
+        SettingsField().to_internal_value(given)
+    if isinstance(given, str):
+        response = submit(api, settings=given)
+        assert response.status_code == 400 and needle in json.dumps(response.json()["settings"])
+        assert not Run.objects.exists()
+
+
 def test_second_user_sees_nothing_of_alice(api: APIClient, bob_api: APIClient, done_job: dict[str, Any]) -> None:
     base = f"/api/predictions/{done_job['id']}"
     assert bob_api.get("/api/predictions/").json()["results"] == []

@@ -11,13 +11,26 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_vocabulary_by_pasting_names(ui: Any) -> None:
-    response = ui.post("/vocabularies/", {"name": "street", "class_names": "car, road\nsky\ncar"})
+    response = ui.post("/vocabularies/", {"name": "street", "class_names": "car, road\n\nsky\n"})
     vocab = Vocabulary.objects.get(name="street")
     assert response.status_code == 302 and response["Location"] == f"/vocabularies/{vocab.pk}/"
     assert list(vocab.classes.values_list("name", flat=True)) == ["car", "road", "sky"]
     assert set(vocab.classes.values_list("label_source", flat=True)) == {LabelSource.LABELLER}
     html = ui.get(response["Location"]).content.decode()
     assert "labeller" in html and "make stuff" in html or "make thing" in html
+
+
+@pytest.mark.parametrize(("names", "reason"), [
+    ("", "give at least one class name"),
+    (" , , ", "the class names are all blank"),
+    ("cat, cat", "&#x27;cat&#x27; is listed twice"),
+    ("cat\ndog, ,sky", "class name 3 is blank"),
+])
+def test_create_vocabulary_refuses_empty_blank_or_repeated_names(ui: Any, names: str, reason: str) -> None:
+    response = ui.post("/vocabularies/", {"name": "empty", "class_names": names})
+    assert response.status_code == 400
+    assert reason in response.content.decode()
+    assert not Vocabulary.objects.filter(name="empty").exists()
 
 
 def test_duplicate_vocabulary_name_is_a_field_error_and_input_kept(ui: Any) -> None:
@@ -95,6 +108,33 @@ def test_compare_runs(ui: Any, finished_run: Run, user: Any) -> None:
     assert "segmenter.window" in ui.get(f"/compare/?runs={finished_run.pk},{other.pk}&all=1").content.decode()
 
 
+def test_compare_is_chronological_whatever_the_url_order(ui: Any, finished_run: Run, user: Any) -> None:
+    """The picker and "Compare selected" submit the newest run first: the page still shows older -> newer and the
+    change is newer - older (a better newer run shows a positive change)."""
+    import datetime
+
+    names = finished_run.class_names
+    older = Run.objects.create(dataset=finished_run.dataset, created_by=user, profile="tiny", name="baseline",
+                               status=Run.Status.SUCCEEDED, class_names=names, miou=0.4,
+                               per_class_iou={n: 0.4 for n in names})
+    newer = Run.objects.create(dataset=finished_run.dataset, created_by=user, profile="tiny", name="with PAMR",
+                               status=Run.Status.SUCCEEDED, class_names=names, miou=0.6,
+                               per_class_iou={n: 0.6 for n in names})
+    now = datetime.datetime(2026, 12, 7, tzinfo=datetime.timezone.utc)
+    Run.objects.filter(pk=older.pk).update(created_at=now)
+    Run.objects.filter(pk=newer.pk).update(created_at=now + datetime.timedelta(hours=1))
+    for query in (f"runs={newer.pk}&runs={older.pk}", f"runs={older.pk},{newer.pk}"):
+        html = ui.get(f"/compare/?{query}").content.decode()
+        table = html.split('aria-label="per-class IoU comparison"')[1]
+        assert table.index(f">#{older.pk}<") < table.index(f">#{newer.pk}<"), "oldest run first"
+        row = table.split(f'data-class-row="{names[0]}"')[1].split("</tr>")[0]
+        assert "+20.0" in row.split("data-change")[1], "change = newer - older"
+        assert "change (newer − older)" in html and f"#{newer.pk} − #{older.pk}" in html
+        assert "oldest first" in html.split("data-direction")[1]
+    picker = ui.get("/compare/").content.decode().split('id="runs-select"')[1].split("</select>")[0]
+    assert "“baseline”" in picker and "“with PAMR”" in picker, "run names in the compare picker"
+
+
 def test_workers_page_says_when_broker_is_down(ui: Any, settings: Any) -> None:
     from ovdiff_web.celery import app
 
@@ -113,3 +153,16 @@ def test_segment_form_errors_keep_input(ui: Any) -> None:
     html = response.content.decode()
     assert "give the images one way" in html and "cat, dog" in html
     assert ui.get("/segment/nosuchtoken/").status_code == 404
+
+
+def test_vocabulary_page_names_the_profile_its_runs_used(ui: Any, user: Any, dataset: Any) -> None:
+    """Under dinov2-small (no generator) the page does not say "template of profile tiny"."""
+    vocab = Vocabulary.objects.create(name="fewshot", owner=user)
+    VocabularyClass.objects.create(vocabulary=vocab, name="cat", order=1)
+    html = ui.get(f"/vocabularies/{vocab.pk}/").content.decode()
+    assert "template of profile tiny" in html.split("data-prompt-profile")[1]  # no run yet: the server's default
+    Run.objects.create(dataset=dataset, created_by=user, vocabulary=vocab, profile="dinov2-small",
+                       status=Run.Status.SUCCEEDED)
+    html = ui.get(f"/vocabularies/{vocab.pk}/").content.decode()
+    shown = html.split("data-prompt-profile")[1].split("</span>")[0]
+    assert "profile dinov2-small has no generator" in shown and "tiny" not in shown

@@ -88,3 +88,22 @@ def test_refusals_name_the_item_and_keep_nothing(ui: Any, media_root: Path) -> N
                                      "overrides": "support.n_images=-3"})
     assert response.status_code == 400 and "n_images" in response.content.decode()
     assert not Run.objects.exists() and not [p for p in media_root.rglob("*") if p.is_file()]
+
+
+def test_pages_name_the_jobs_input_and_the_prefilter_truthfully(ui: Any, job: Run) -> None:
+    """A job on uploaded images is not "(deleted)"; with the category pre-filter off the image page does not say
+    classes were "kept by the category pre-filter"."""
+    from ovdiff_web.core.models import ImageResult
+
+    listing = ui.get("/runs/")
+    assert listing.status_code == 200
+    row = listing.content.decode().split(f'data-run-row="{job.pk}"')[1].split("</tr>")[0]
+    assert "(deleted)" not in row and "2 images uploaded with the job" in row
+    ImageResult.objects.create(run=job, image_id="park.png", width=40, height=32, classes_present=["sky"],
+                               kept_classes=["cat", "sky"], pixel_share={"sky": 1.0})
+    shown = ui.get(f"/segment/jobs/{job.pk}/image/", {"image": "park.png"}).content.decode()
+    assert "Kept by the category pre-filter: cat, sky" in shown and "data-prefilter-off" not in shown
+    job.settings["segment"]["category_prefilter"] = False
+    job.save(update_fields=["settings"])
+    shown = ui.get(f"/segment/jobs/{job.pk}/image/", {"image": "park.png"}).content.decode()
+    assert "Kept by the category pre-filter" not in shown and "data-prefilter-off" in shown

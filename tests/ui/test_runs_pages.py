@@ -67,6 +67,15 @@ def test_run_detail_sections(ui: Any, finished_run: Run) -> None:
     assert f"/runs/{finished_run.pk}/confusion/" in html
 
 
+def test_run_page_says_what_the_data_is(ui: Any, finished_run: Run) -> None:
+    html = ui.get(f"/runs/{finished_run.pk}/").content.decode()
+    assert "dataset-description" not in html  # none given: nothing shown
+    type(finished_run.dataset).objects.filter(pk=finished_run.dataset_id).update(
+        description="Real photographs shipped by scikit-image <and> friends")
+    html = ui.get(f"/runs/{finished_run.pk}/").content.decode()
+    assert 'id="dataset-description"' in html and "shipped by scikit-image &lt;and&gt; friends" in html
+
+
 def test_class_table_sorts_by_iou(ui: Any, finished_run: Run) -> None:
     present = {k: v for k, v in finished_run.per_class_iou.items() if v is not None}
     worst, best = min(present, key=present.get), max(present, key=present.get)

@@ -174,6 +174,11 @@ class VocabularyClassViewSet(ScopedMixin, HistoryMixin, ClassCurationMixin, view
         VocabularyClass.objects.filter(pk=obj.pk).update(version=F("version") + 1)  # every edit moves the version
         obj.refresh_from_db(fields=["version"])
         obj.vocabulary.bump_version()
+        vocab_from = obj.vocabulary.version - 1
+        if "is_stuff" in changes:
+            vocab_service.record_flip(obj, changes["is_stuff"][0], user=self.request.user,
+                                      at=data["label_changed_at"], vocabulary_from_version=vocab_from)
+            obj.refresh_from_db(fields=["label_note"])
 
     def perform_destroy(self, instance: VocabularyClass) -> None:
         audit.record(self.request.user, instance, "delete", {"name": [instance.name, None]},

@@ -18,11 +18,13 @@ MAX_COMPARED = 6
 @ui_login_required
 @require_GET
 def compare(request: HttpRequest) -> HttpResponse:
-    """``?runs=3&runs=5`` (or ``?runs=3,5``): missing runs are reported, not an error page."""
+    """``?runs=3&runs=5`` (or ``?runs=3,5``): shown oldest first whatever the order given; missing runs are
+    reported, not an error page."""
     raw = [part for value in request.GET.getlist("runs") for part in value.split(",")]
     ids = list(dict.fromkeys(int(v) for v in raw if v.strip().isdigit()))[:MAX_COMPARED]
     found = {r.pk: r for r in access.scope(Run.objects.filter(pk__in=ids), request.user).select_related("dataset", "vocabulary")}
-    runs = [found[i] for i in ids if i in found]
+    # chronological whatever the URL / picker order, so "change" is always newer - older
+    runs = sorted(found.values(), key=lambda r: (r.created_at, r.pk))
     missing = [i for i in ids if i not in found]
     class_rows = compare_service.class_rows(runs)
     show_all = request.GET.get("all") == "1"

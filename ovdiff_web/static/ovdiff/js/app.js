@@ -88,10 +88,13 @@
     });
   }
 
-  /* Gallery overlays: opacity slider, prediction / ground-truth toggles, per-class toggles. */
+  /* Gallery overlays: opacity slider, prediction / ground-truth toggles, per-class toggles; each
+     [data-overlay-root] of the page (a class page has several) works on its own images. */
   function initOverlays() {
-    var root = document.querySelector("[data-overlay-root]");
-    if (!root) return;
+    document.querySelectorAll("[data-overlay-root]").forEach(initOverlayRoot);
+  }
+
+  function initOverlayRoot(root) {
     var slider = root.querySelector("[data-opacity]");
     if (slider) {
       var apply = function () { root.style.setProperty("--ovl-opacity", String(slider.value / 100)); };
