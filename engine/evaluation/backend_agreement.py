@@ -30,6 +30,26 @@ class LabelledPhoto:
     mask: np.ndarray  # bool (H, W)
 
 
+def outlined_photos(outlines: Sequence[Path | str]) -> list[LabelledPhoto]:
+    """Photos bundled with scikit-image and their outlined object, from outline files in the format of
+    tests/data/real_photos.json (``{"photos": {skimage.data name: {"polygon": [[x, y], ...]}}}``); more files,
+    more photos. Grayscale photos become RGB. Nothing downloads: the photos ship in scikit-image's wheel."""
+    import json
+
+    from PIL import ImageDraw
+    from skimage import data
+
+    out = []
+    for path in outlines:
+        for name, entry in json.loads(Path(path).read_text())["photos"].items():
+            image = np.asarray(getattr(data, name)())
+            image = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
+            canvas = Image.new("L", (image.shape[1], image.shape[0]), 0)
+            ImageDraw.Draw(canvas).polygon([tuple(p) for p in entry["polygon"]], fill=1)
+            out.append(LabelledPhoto(name, image.astype(np.uint8), np.asarray(canvas, dtype=bool)))
+    return out
+
+
 def write_support(photos: Sequence[LabelledPhoto], root: Path) -> list[ClassSpec]:
     """One support folder per photo (its object's box with a margin, and the mask); the class specs."""
     classes = []
@@ -61,7 +81,10 @@ def _token_cosine(a: Any, b: Any, image: np.ndarray) -> np.ndarray:
 def compare_backends(photos: Sequence[LabelledPhoto], workdir: Path, backends: Sequence[str],
                      profile: str = "dinov2-small", sources: dict[str, str] | None = None,
                      config: Any = None) -> dict[str, Any]:
-    """Segment ``photos`` with each backend (the first is the reference); agreement, mIoU and token cosine."""
+    """Segment ``photos`` with each backend (the first is the reference); agreement, mIoU and token cosine.
+
+    A backend is a ``runtime.dino_backend`` value, optionally with ``:<dino_int8_keep_fp32>`` (``onnx-int8:read``).
+    """
     from engine.pipeline import build_ovdiff
     from engine.profiles import default_config
 
@@ -73,8 +96,10 @@ def compare_backends(photos: Sequence[LabelledPhoto], workdir: Path, backends: S
                            "seconds": {}}
     extractors = {}
     for backend in backends:
-        cfg = config.replace(runtime=dataclasses.replace(config.runtime, dino_backend=backend))
-        ovd = build_ovdiff(profile, Path(workdir) / f"store-{backend}", config=cfg, sources=sources)
+        name, _, keep = backend.partition(":")
+        runtime = dataclasses.replace(config.runtime, dino_backend=name)
+        cfg = config.replace(runtime=dataclasses.replace(runtime, dino_int8_keep_fp32=keep) if keep else runtime)
+        ovd = build_ovdiff(profile, Path(workdir) / f"store-{backend.replace(':', '-')}", config=cfg, sources=sources)
         segmenter = ovd.segmenter(classes)
         cm = ConfusionMatrix(len(names))
         t0 = time.perf_counter()

@@ -43,9 +43,11 @@ def _block_count(model: Any) -> int:
     return int(model.config.num_hidden_layers)
 
 
-def graph_weights(model: Any, layer: int) -> dict[str, np.ndarray]:
-    """The float32 tensors the graph up to ``layer`` uses (embeddings and blocks 0..layer), by HF name."""
-    keep = ("embeddings.",) + tuple(f"encoder.layer.{i}." for i in range(layer + 1))
+def graph_weights(model: Any, layer: int, facet: str) -> dict[str, np.ndarray]:
+    """The float32 tensors the graph uses (embeddings, blocks before ``layer``, what it reads of ``layer``)."""
+    read = f"encoder.layer.{layer}."
+    keep = ("embeddings.",) + tuple(f"encoder.layer.{i}." for i in range(layer)) + (
+        (read,) if facet == "token" else (f"{read}norm1.", f"{read}attention.{facet[0]}_proj."))
     return {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items() if k.startswith(keep)}
 
 
@@ -112,7 +114,7 @@ class OnnxFacet:
         self.model = model
         self.patch = int(model.config.patch_size)
         self._positions: dict[tuple[int, int], np.ndarray] = {}
-        weights = graph_weights(model, self.layer)
+        weights = graph_weights(model, self.layer, facet)
         settings = {"layer": self.layer, "facet": facet, "precision": precision,
                     "keep_fp32": keep_fp32 if precision == "int8" else "", "heads": model.config.num_attention_heads,
                     "eps": float(model.config.layer_norm_eps)}

@@ -224,14 +224,15 @@ class ModelRegistry:
             raise BadInputError(str(exc), item="runtime.dino_backend") from exc
 
     def onnx_cache_dir(self) -> Path:
-        """Where the DINO role's ONNX models are cached: next to converted weights (the models cache), else in
-        the models cache's ``onnx`` folder (hub snapshots and random models are not written into)."""
+        """Where the DINO role's ONNX models are cached: beside converted weights in the models cache
+        (``<weights dir>.onnx``; not inside: that would change the directory's fingerprint, hence its identity),
+        else the models cache's ``onnx`` folder (hub snapshots are not written into)."""
         from engine.models.dinov2_import import default_cache_dir
 
         root = default_cache_dir()
         path = self.weights_path("dino")
         if path is not None and path.resolve().parent == root.resolve():
-            return path / "onnx"
+            return path.with_name(f"{path.name}.onnx")
         return root / "onnx"
 
     def _onnx_facet(self, cfg: FeatureConfig) -> Any:
