@@ -32,6 +32,7 @@ BENCHMARKS: tuple[str, ...] = (
     "prediction_jobs",
     "scale_out",
     "fewshot_cpu",
+    "fewshot_runtime",
 )
 
 

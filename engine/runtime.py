@@ -53,7 +53,7 @@ class RuntimeConfig:
     compile: bool = False  # torch.compile the UNet, VAE decoder and the ViTs (slow first call)
     window_batching: Literal["auto", "on", "off"] = "auto"  # off: one window per forward; CUDA auto: on
     # DINO role's forward: torch, or ONNX Runtime (CPU) in float32 or int8; auto: onnx-int8 for the dinov2-small
-    # profile on the CPU (measured, docs/REAL_WEIGHTS.md "CPU runtime"), torch everywhere else.
+    # profile on the CPU with onnxruntime installed (measured, docs/REAL_WEIGHTS.md "CPU runtime"), else torch.
     dino_backend: Literal["auto", "torch", "onnx-fp32", "onnx-int8"] = "auto"
     dino_int8_keep_fp32: str = "first-fc1+read"  # nodes onnx-int8 keeps in float32 (dino_graph.KEEP_FP32)
     onnx_threads: int = 0  # ONNX Runtime intra-op threads; 0: torch.get_num_threads()
@@ -104,6 +104,14 @@ def torch_dtype(runtime: RuntimeConfig, role: str, device: Any) -> "torch.dtype"
     return getattr(torch, dtype_name(runtime, role, device))
 
 
+def _has_onnxruntime() -> bool:
+    """auto falls back to torch without onnx/onnxruntime (requirements/real-weights.txt); an explicit onnx-* asks
+    for them (MissingDependencyError)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
+
+
 def _is_cpu(device: Any) -> bool:
     return str(device).split(":")[0] == "cpu"
 
@@ -113,7 +121,8 @@ def dino_backend(runtime: RuntimeConfig, profile: str, device: Any) -> str:
 
     ONNX Runtime runs on the CPU only here: an explicit onnx-* on another device is an error (ValueError)."""
     if runtime.dino_backend == "auto":
-        return "onnx-int8" if profile in ONNX_AUTO_PROFILES and _is_cpu(device) else "torch"
+        fast = profile in ONNX_AUTO_PROFILES and _is_cpu(device) and _has_onnxruntime()
+        return "onnx-int8" if fast else "torch"
     if runtime.dino_backend != "torch" and not _is_cpu(device):
         raise ValueError(f"runtime.dino_backend={runtime.dino_backend} runs on the CPU only; the device is {device}")
     return runtime.dino_backend

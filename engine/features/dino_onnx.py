@@ -135,6 +135,8 @@ class OnnxFacet:
         so.intra_op_num_threads = threads if threads > 0 else max(1, torch.get_num_threads())
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # no spin-waiting after a run: the matching that follows each window runs on the same cores (torch)
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.log_severity_level = 3  # the "hardware specific optimisations" warning is why the file is per CPU
         if self.optimized_path.is_file():
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
