@@ -52,7 +52,7 @@ def run(ctx: Context) -> dict:
     with torch.inference_mode():
         for ext in extractors.values():  # warm-up: first-call allocations, ORT's first run
             ext(crops[0])
-        for _ in range(2 if ctx.quick else 5):
+        for _ in range(2 if ctx.quick else 3):
             for backend, ext in extractors.items():
                 t0 = time.perf_counter()
                 for crop in crops:
@@ -63,7 +63,7 @@ def run(ctx: Context) -> dict:
     if ctx.quick:
         photos = photos[:2]
     with tempfile.TemporaryDirectory() as tmp:
-        agree = compare_backends(photos, Path(tmp), ("torch", default), sources=sources, config=config)
+        agree = compare_backends(photos, Path(tmp), ("torch", default, "onnx-int8"), sources=sources, config=config)
     label = agree.get(default, {"label_agreement": 1.0, "miou_diff": 0.0})
     return {
         "figures": {
@@ -74,6 +74,8 @@ def run(ctx: Context) -> dict:
         "details": {
             "default_backend": default,
             "int8_keep_fp32": config.runtime.dino_int8_keep_fp32,
+            "int8_label_agreement": agree["onnx-int8"]["label_agreement"],
+            "int8_miou_diff": agree["onnx-int8"]["miou_diff"],
             "forward_seconds_per_image": med,
             "time_ratio_vs_torch": {b: med[b] / med["torch"] for b in BACKENDS},
             "windows": len(crops),

@@ -37,7 +37,7 @@ HEADLINES: list[tuple[str, str, str, Any]] = [
     ("fewshot_matching_overhead_ratio", "dinov2-small matching time / real DINOv2-S forward time, same windows",
      "<= 0.05", lambda v: v <= 0.05),
     ("fewshot_runtime_time_ratio", "dinov2-small per-image DINO forward time (every window), the profile's CPU "
-     "runtime (runtime.dino_backend=auto: ONNX Runtime int8) / torch, interleaved in one process", "<= 0.75",
+     "runtime (runtime.dino_backend=auto: ONNX Runtime fp32) / torch, interleaved in one process", "<= 0.75",
      lambda v: v <= 0.75),
     ("fewshot_runtime_label_agreement", "share of pixels labelled as with torch, that runtime, few-shot on the "
      "real photos (tests/data/real_photos.json)", ">= 0.99", lambda v: v >= 0.99),

@@ -142,6 +142,7 @@ KEEP_FP32: dict[str, tuple[str, ...]] = {
     "first-fc1+read": ("read", "mlp.fc1.matmul"),  # + block 0's first MLP layer (the most sensitive, measured)
     "first-mlp+read": ("read", "mlp.fc1.matmul", "mlp.fc2.matmul"),
     "first+read": ("read", "mlp.fc1.matmul", "mlp.fc2.matmul", "attention", "attention.o_proj.matmul"),
+    "attention+read": ("read", "*attention", "*attention.o_proj.matmul"),  # int8 MLPs only; * = every block
 }
 
 
@@ -151,7 +152,9 @@ def int8_exclude(layer: int, facet: str, keep_fp32: str) -> list[str]:
         raise ValueError(f"int8 keep_fp32 must be one of {', '.join(KEEP_FP32)}")
     out: list[str] = []
     for part in KEEP_FP32[keep_fp32]:
-        if part != "read":
+        if part.startswith("*"):
+            out += [f"encoder.layer.{i}.{part[1:]}" for i in range(layer + 1)]
+        elif part != "read":
             out.append(f"encoder.layer.0.{part}")
         elif facet == "token":
             out += [f"encoder.layer.{layer}.mlp.fc1.matmul", f"encoder.layer.{layer}.mlp.fc2.matmul"]

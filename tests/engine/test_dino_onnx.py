@@ -71,9 +71,9 @@ def test_model_is_built_once_deterministically_and_cached_by_content(model, tmp_
     assert OnnxFacet(unused, 1, "key", "int8", "read", 1, tmp_path / "a").key == a.key
 
 
-def test_auto_runs_onnx_int8_for_the_few_shot_profile_on_the_cpu_only():
+def test_auto_runs_onnx_for_the_few_shot_profile_on_the_cpu_only():
     auto = RuntimeConfig()
-    assert dino_backend(auto, "dinov2-small", "cpu") == "onnx-int8"
+    assert dino_backend(auto, "dinov2-small", "cpu") == "onnx-fp32"
     for profile in ("paper", "sdov", "tiny", "paper-shape"):
         assert dino_backend(auto, profile, "cpu") == "torch"
     assert dino_backend(auto, "dinov2-small", "cuda") == "torch"
