@@ -40,6 +40,7 @@ def test_sdov_differs_from_paper_only_where_the_code_does():
         "features.dino_fit": "crop",
         "segment.prefilter_image_prep": "code",
         "segment.thing_stuff_table": "paper_chatgpt",
+        "segment.class_prompts": "sdov",
     }
     assert default_config("paper") == OVDiffConfig()
 
