@@ -29,6 +29,7 @@ def test_sdov_differs_from_paper_only_where_the_code_does():
         "support.n_images": 32,
         "support.attribution_token_order": "upsample-then-mean",
         "support.attribution_final_mode": "bilinear",
+        "support.scheduler": "dpm-solver-0.14",
         "masks.proposer": "cutler",
         "masks.maskcut_area_rule_first": False,
         "masks.maskcut_resample": "lanczos",
