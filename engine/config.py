@@ -133,6 +133,9 @@ class SegmentConfig:
     # image fed to the pre-filter: "original" (antialiased resize to CLIP's input) or "code" (448 short side,
     # 512x512 Lanczos, then CLIP's 224 bilinear without antialias: clip_class.py:29 after mmdata.prep_sample)
     prefilter_image_prep: Literal["original", "code"] = "original"
+    # the pre-filter's CLIP: "auto" = the CLIP role's precision (runtime.clip_dtype); "float16" = fp16 on CUDA, fp32
+    # on the CPU (the authors' clip.load); engine.runtime.prefilter_dtype_name
+    prefilter_clip_dtype: Literal["auto", "float16"] = "auto"
     thing_stuff_table: str = ""  # "" = each dataset's own convention (labeller); "paper_chatgpt" = code's IS_STUFF
     # a registered dataset's class -> prompt (engine.evaluation.datasets.prompts.dataset_prompts): "paper" = the
     # paper's VOC renames plus readability renames; "sdov" = the authors' class names and CLASS_TO_PROMPT_OVERLAY
