@@ -88,7 +88,9 @@ def prefilter_dtype_name(setting: str, runtime: RuntimeConfig, device: Any) -> s
         return dtype_name(runtime, "clip", device)
     if setting == "float16":
         return "float16" if is_cuda(device) else "float32"
-    raise ValueError("segment.prefilter_clip_dtype must be auto or float16")
+    from engine.errors import BadInputError
+
+    raise BadInputError("the pre-filter's CLIP precision must be auto or float16", item="segment.prefilter_clip_dtype")
 
 
 def torch_dtype(runtime: RuntimeConfig, role: str, device: Any) -> "torch.dtype":

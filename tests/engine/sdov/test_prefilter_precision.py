@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 
+from engine.errors import BadInputError
 from engine.features.text_cache import CachedClipScorer
 from engine.profiles import default_config
 from engine.runtime import prefilter_dtype_name
@@ -28,6 +30,8 @@ def test_dtype_chosen_per_profile_and_device():
     assert chosen(paper, "cuda:0") == chosen(paper, "cpu") == "float32"  # the CLIP role's: float32 by default
     assert chosen(paper, "cuda:0", clip_dtype="float16") == "float16"  # ... or what a user chose for it
     assert chosen(paper, "cpu", clip_dtype="bfloat16") == "bfloat16"
+    with pytest.raises(BadInputError, match="prefilter_clip_dtype"):
+        prefilter_dtype_name("float8", paper.runtime, "cuda")
 
 
 def test_float16_copy_beside_the_float32_role(tiny_registry, tmp_path):
