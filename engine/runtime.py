@@ -99,6 +99,20 @@ def dtype_name(runtime: RuntimeConfig, role: str, device: Any) -> str:
     return CUDA_DEFAULT_DTYPES[role] if is_cuda(device) else "float32"
 
 
+def prefilter_dtype_name(setting: str, runtime: RuntimeConfig, device: Any) -> str:
+    """The precision of the category pre-filter's CLIP (``segment.prefilter_clip_dtype``): ``auto`` runs the CLIP
+    role as loaded (``runtime.clip_dtype``; float32 by default, on CUDA too); ``float16`` runs it in float16 on
+    CUDA, as the authors' ``clip.load`` on a GPU does (karazijal/sdov ``utils/clip_class.py`` ``CLIP.__init__``),
+    and in float32 on the CPU (``clip.load`` on the CPU casts to float32 too)."""
+    if setting == "auto":
+        return dtype_name(runtime, "clip", device)
+    if setting == "float16":
+        return "float16" if is_cuda(device) else "float32"
+    from engine.errors import BadInputError
+
+    raise BadInputError("the pre-filter's CLIP precision must be auto or float16", item="segment.prefilter_clip_dtype")
+
+
 def torch_dtype(runtime: RuntimeConfig, role: str, device: Any) -> "torch.dtype":
     import torch
 

@@ -125,10 +125,11 @@ class ModelRegistry:
         """The configured id/directory of a role, or None when it is built with random weights."""
         return self._sources[role]
 
-    def identity(self, role: str) -> str:
-        """A string naming exactly which weights a role uses, for artifact cache keys. Loads nothing."""
+    def identity(self, role: str, precision: str | None = None) -> str:
+        """A string naming exactly which weights a role uses, for artifact cache keys. Loads nothing.
+        ``precision``: of a cast copy (``clip_in``) instead of the role's own precision."""
         src = self._sources[role]
-        precision = dtype_name(self.runtime, role, self.device_name)
+        precision = precision or dtype_name(self.runtime, role, self.device_name)
         if role == "dino" and self.dino_backend() == "onnx-int8":
             precision = "onnx-int8"  # int8 weights: more than rounding apart from float32 (engine.runtime)
         suffix = "" if precision == "float32" else f"+{precision}"  # float32 keys are those of older stores
@@ -200,6 +201,21 @@ class ModelRegistry:
     def clip(self) -> tuple[Any, Any]:
         """``(CLIPModel, CLIPTokenizer)``."""
         return self._get("clip")
+
+    def clip_in(self, precision: str) -> tuple[Any, Any]:
+        """``clip()`` in ``precision`` ("float32", "float16", "bfloat16"): the role's model when it runs in it,
+        else a copy cast once and kept (the ``sdov`` pre-filter's float16 CLIP beside float32 features)."""
+        if precision == dtype_name(self.runtime, "clip", self.device_name):
+            return self.clip()
+        key = f"clip+{precision}"
+        if key not in self._models:
+            import copy
+
+            import torch
+
+            net, tokenizer = self.clip()
+            self._models[key] = (copy.deepcopy(net).to(getattr(torch, precision)), tokenizer)
+        return self._models[key]
 
     def extractor(self, name: str, cfg: FeatureConfig) -> FeatureExtractor:
         """A feature extractor of ``name`` ("sd", "dino" or "clip") for ``cfg``; one instance per (name, cfg)."""
