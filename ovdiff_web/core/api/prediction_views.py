@@ -24,7 +24,7 @@ from ovdiff_web.core.api.mixins import ScopedMixin, input_error
 from ovdiff_web.core.api.parsers import StrictJSONParser
 from ovdiff_web.core.api.run_views import RunViewSet
 from ovdiff_web.core.models import ImageResult, Run
-from ovdiff_web.core.services import prediction_results, predictions, quotas
+from ovdiff_web.core.services import job_links, prediction_results, predictions, quotas
 from ovdiff_web.core.services.paths import PathNotAllowed
 from ovdiff_web.core.services.prediction_files import ImageRefused
 from ovdiff_web.core.services.runs import RunInputError
@@ -55,6 +55,9 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ps.PredictionSerializer
     parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
     ordering_fields = ["created_at", "status"]
+
+    def get_queryset(self) -> Any:
+        return job_links.with_link_facts(super().get_queryset(), self.request.user)
 
     @extend_schema(request={"multipart/form-data": ps.PredictionCreateSerializer,
                             "application/json": ps.PredictionCreateSerializer},

@@ -64,7 +64,7 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
         if not snapshot:
             raise RunInputError(f"vocabulary {vocabulary.name!r} has no classes")
     else:
-        snapshot = snapshot_from_dataset(dataset.class_names, dataset.prompts, dataset.has_background)
+        snapshot = snapshot_from_dataset(dataset, config)
     check_support_available(profile, snapshot)
     label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names,
                                   dataset.prompts, dataset.has_background)
