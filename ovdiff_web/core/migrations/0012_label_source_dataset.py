@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0010_support_set_access'),
+        ('core', '0011_dataset_description'),
     ]
 
     operations = [
