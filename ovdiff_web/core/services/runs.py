@@ -13,6 +13,7 @@ from engine.profiles import FEW_SHOT_PROFILES, is_random_profile, random_weights
 from ovdiff_web.core.models import Dataset, Run, RunShard, RunStage, Vocabulary
 from ovdiff_web.core.services import engine_bridge, queue, run_state
 from ovdiff_web.core.services.vocab import snapshot_from_dataset
+from ovdiff_web.core.services.prompts import dataset_class_prompts
 
 STAGES = ("support", "banks", "segment", "metrics")
 
@@ -67,7 +68,8 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
         snapshot = snapshot_from_dataset(dataset, config)
     check_support_available(profile, snapshot)
     label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names,
-                                  dataset.prompts, dataset.has_background)
+                                  dataset_class_prompts(dataset.format, dataset.class_names, config),
+                                  dataset.has_background)
     image_ids = list(dataset.image_ids)[: limit or None]
     with transaction.atomic():
         return create_rows(kind=kind, vocabulary=vocabulary, vocabulary_snapshot=snapshot, dataset=dataset,

@@ -47,15 +47,17 @@ def snapshot_from_dataset(dataset: Any, config: Any) -> list[dict]:
     """A vocabulary snapshot straight from a registered dataset's classes (when a run names no vocabulary), made by
     the engine function ``python -m engine evaluate`` uses (``dataset_classes``) with the profile's thing/stuff table
     (``config.segment.thing_stuff_table``) and the prompts the engine's readers give those class names
-    (``prompts_for``): every class gets the CLI's thing/stuff label and prompt under every profile
+    (``dataset_class_prompts``, the profile's ``segment.class_prompts``): every class gets the CLI's thing/stuff label and prompt under every profile
     (``tests/service/test_one_thing_stuff_rule.py`` runs the CLI to check). ``label_source`` says where the label
     came from: "dataset" (the thing/stuff table the profile names) or "labeller"."""
-    from engine.evaluation.datasets import prompts_for
     from engine.evaluation.evaluate import dataset_classes
+
+    from .prompts import dataset_class_prompts
 
     table = config.segment.thing_stuff_table
     names = list(dataset.class_names)
-    classes = dataset_classes(DatasetClasses(names, prompts_for(names), dataset.has_background),  # type: ignore[arg-type]
+    prompts = dataset_class_prompts(dataset.format, names, config)
+    classes = dataset_classes(DatasetClasses(names, prompts, dataset.has_background),  # type: ignore[arg-type]
                               table=table)
     return [{"name": c.name, "prompt": c.prompt if c.prompt and c.prompt != c.name else "", "is_stuff": c.is_stuff,
              "label_source": "dataset" if table else "labeller", "user_support_dir": "", "class_id": None}
