@@ -6,6 +6,8 @@ from django.views.static import serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/integrations/", include("ovdiff_web.integrations.api_urls")),
+    path("integrations/", include("ovdiff_web.integrations.urls")),
     path("api/", include("ovdiff_web.core.api.urls")),
     path("", include("ovdiff_web.core.urls_ui")),
 ]
