@@ -85,14 +85,14 @@ class LabelStudioConnectionViewSet(mixins.CreateModelMixin, mixins.RetrieveModel
         serializer.save(warmed_version="")  # another profile or settings: setup queues the builds again
 
     @action(detail=True, methods=["post"], url_path="rotate-token")
-    def rotate_token(self, request: Request, pk: Any = None) -> Response:
+    def rotate_token(self, request: Request, pk: Any = None, **kwargs: Any) -> Response:
         connection = self.get_object()
         token = new_token()
         LabelStudioConnection.objects.filter(pk=connection.pk).update(token_hash=hash_token(token))
         return Response({"id": connection.pk, "token": token})
 
     @action(detail=True, methods=["post"], url_path="import", serializer_class=ImportSerializer)
-    def import_export(self, request: Request, pk: Any = None) -> Response:
+    def import_export(self, request: Request, pk: Any = None, **kwargs: Any) -> Response:
         connection = self.get_object()
         body = ImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -106,7 +106,7 @@ class LabelStudioConnectionViewSet(mixins.CreateModelMixin, mixins.RetrieveModel
         return Response({"imported": stored}, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])
-    def annotations(self, request: Request, pk: Any = None) -> Response:
+    def annotations(self, request: Request, pk: Any = None, **kwargs: Any) -> Response:
         connection = self.get_object()
         rows = LabelStudioAnnotation.objects.filter(connection=connection)[:500]
         return Response([{"annotation": r.annotation_id, "task": r.task_id, "revision": r.revision,

@@ -66,6 +66,10 @@ def _decode_region(item: dict[str, Any], width: int, height: int, where: str) ->
         if value.get("format") != "rle" or not isinstance(rle, list) or not rle \
                 or not all(isinstance(v, int) and 0 <= v < 256 for v in rle):
             raise CorrectionRefused(f"{where}: value.rle must be a list of bytes (format 'rle')")
+        declared = int.from_bytes(bytes(rle[:4]), "big") if len(rle) >= 4 else -1  # the header: values encoded
+        if declared != width * height * 4:
+            raise CorrectionRefused(f"{where}: the mask holds {max(declared, 0) // 4} pixels, the image "
+                                    f"{width * height} ({width}x{height}): a mask of the wrong size")
         try:
             flat = np.asarray(decode_rle(rle), dtype=np.uint8)
         except (IndexError, ValueError) as exc:

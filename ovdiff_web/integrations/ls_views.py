@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from ovdiff_web.integrations import ls_client, ls_config, ls_corrections, ls_predict
 from ovdiff_web.integrations.models import LabelStudioConnection
@@ -42,9 +41,13 @@ def _password(request: HttpRequest) -> str | None:
     return password if sep and password else None
 
 
-def protocol(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
-    """Authenticate the connection (401), parse a JSON body for POST (400), map refusals to 4xx."""
+def protocol(method: str) -> Callable[[Callable[..., JsonResponse]], Callable[..., JsonResponse]]:
+    """Authenticate the connection (401, before anything else), then the method (405), parse a JSON body for POST
+    (400), map refusals to 4xx."""
+    return lambda view: _protocol(view, method)
 
+
+def _protocol(view: Callable[..., JsonResponse], method: str) -> Callable[..., JsonResponse]:
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, connection_id: int) -> JsonResponse:
@@ -55,6 +58,10 @@ def protocol(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
                 or not connection.owner.is_active:
             return _error(401, "give this connection's ovdiff token as HTTP Basic auth (Label Studio: "
                                "Authentication method 'Basic Authentication', the token as password)")
+        if request.method != method:
+            response = _error(405, f"{request.method} is not allowed here; use {method}")
+            response["Allow"] = method
+            return response
         body: Any = {}
         if request.method == "POST":
             if len(request.body) > MAX_BODY:
@@ -81,15 +88,13 @@ def protocol(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
     return wrapper
 
 
-@require_http_methods(["GET"])
-@protocol
+@protocol("GET")
 def health(request: HttpRequest, connection: LabelStudioConnection, body: Any) -> JsonResponse:
     return JsonResponse({"status": "UP", "model_class": "ovdiff", "model_dir": None,
                          "v2": False, "connection": connection.pk})
 
 
-@require_http_methods(["POST"])
-@protocol
+@protocol("POST")
 def setup(request: HttpRequest, connection: LabelStudioConnection, body: Any) -> JsonResponse:
     schema = body.get("schema")
     if not isinstance(schema, str):
@@ -99,16 +104,14 @@ def setup(request: HttpRequest, connection: LabelStudioConnection, body: Any) ->
                          "banks_queued": answer["queued"]})
 
 
-@require_http_methods(["POST"])
-@protocol
+@protocol("POST")
 def predict(request: HttpRequest, connection: LabelStudioConnection, body: Any) -> JsonResponse:
     label_config = body.get("label_config")
     return JsonResponse(ls_predict.predict(connection, body.get("tasks"),
                                            label_config if isinstance(label_config, str) else None))
 
 
-@require_http_methods(["POST"])
-@protocol
+@protocol("POST")
 def webhook(request: HttpRequest, connection: LabelStudioConnection, body: Any) -> JsonResponse:
     action = body.get("action")
     if action not in ls_corrections.ACTIONS:
@@ -117,7 +120,6 @@ def webhook(request: HttpRequest, connection: LabelStudioConnection, body: Any) 
     return JsonResponse({"status": "ok", "result": received}, status=201)
 
 
-@require_http_methods(["GET"])
-@protocol
+@protocol("GET")
 def metrics(request: HttpRequest, connection: LabelStudioConnection, body: Any) -> JsonResponse:
     return JsonResponse({})

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from tests.integrations.label_studio import LabelStudio, start_label_studio
 from tests.service.test_e2e import FAST_SETTINGS, worker  # noqa: F401  (the real worker fixture)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 CONFIG = """<View>
   <Image name="image" value="$image" zoom="true"/>
@@ -64,7 +64,7 @@ def _sdk_decode(ls: LabelStudio, rles: list[list[int]]) -> list[list[int]]:
     return json.loads(done.stdout)
 
 
-def _retrieve_predictions(ls: LabelStudio, project: int, log: Path, timeout: float = 300.0) -> list[dict]:
+def _retrieve_predictions(ls: LabelStudio, project: int, log: Path, timeout: float = 900.0) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ls.ok("POST", f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}",
@@ -176,3 +176,61 @@ def test_label_studio_round_trip(worker: Any, label_studio: LabelStudio, live_se
     assert requests.post(ml_url + "webhook", json=payload, timeout=30).status_code == 401
     assert LabelStudioAnnotation.objects.filter(connection_id=conn_id).count() == 1
     assert SupportCuration.objects.filter(vocab_class__vocabulary=connection.vocabulary).count() == 1
+    _bad_payloads_change_nothing(ml_url, token, annotation, task, tasks[1], Path(dataset.root))
+
+    # An explicit import of Label Studio's JSON export (webhook off): task 2, grass asked for as support.
+    ls.ok("PATCH", f"/api/webhooks/{hooks[0]['id']}/", json={"is_active": False})
+    second = tasks[1]
+    ls.ok("POST", f"/api/tasks/{second['id']}/annotations/", json={"task": second["id"], "result": [
+        {**result[1], "value": {**result[1]["value"], "brushlabels": ["grass"]}}]})
+    export = ls.ok("GET", f"/api/projects/{project}/export?exportType=JSON")
+    assert LabelStudioAnnotation.objects.filter(connection_id=conn_id).count() == 1  # no webhook this time
+    refused = api.post(f"/api/integrations/label-studio/{conn_id}/import/", {"export": export,
+                                                                             "to_support": ["sky"]}, format="json")
+    assert refused.status_code == 400 and "sky" in refused.json()["detail"]
+    replayed = api.post(f"/api/integrations/label-studio/{conn_id}/import/", {"export": export,
+                                                                              "to_support": ["grass"]}, format="json")
+    assert replayed.status_code == 409  # the export still holds task 1's annotation, received already
+    only_new = [t for t in export if t["id"] == second["id"]]
+    imported = api.post(f"/api/integrations/label-studio/{conn_id}/import/", {"export": only_new,
+                                                                              "to_support": ["grass"]}, format="json")
+    assert imported.status_code == 201, imported.content
+    assert [r["support_added"] for r in imported.json()["imported"]] == [["grass"]]
+    connection.refresh_from_db()
+    assert connection.dataset.image_ids == [f"task-{task['id']}", f"task-{second['id']}"]
+    gt2 = np.asarray(Image.open(Path(dataset.root) / "masks" / f"task-{second['id']}.png"))
+    assert np.array_equal(gt2, np.where(brick > 0, 0, 2))  # unlabelled pixels are background
+    grass = SupportCuration.objects.get(vocab_class__vocabulary=connection.vocabulary, vocab_class__name="grass")
+    assert grass.created_by.username == "alice" and len(grass.extra_dirs) == 1
+
+
+def _bad_payloads_change_nothing(ml_url: str, token: str, annotation: dict[str, Any], task: dict[str, Any],
+                                 other_task: dict[str, Any], dataset_root: Path) -> None:
+    import requests
+
+    from ovdiff_web.core.models import SupportCuration
+    from ovdiff_web.integrations.models import LabelStudioAnnotation
+
+    def files() -> dict[str, bytes]:
+        return {p.relative_to(dataset_root).as_posix(): p.read_bytes() for p in dataset_root.rglob("*") if p.is_file()}
+
+    before = (files(), LabelStudioAnnotation.objects.count(), SupportCuration.objects.count())
+    fresh = {**annotation, "id": annotation["id"] + 1000, "updated_at": "2026-01-01T00:00:00Z"}
+    region = fresh["result"][0]
+    cases = {
+        "unknown task": (404, {**fresh}, 987654),
+        "wrong size": (400, {**fresh, "result": [{**region, "original_width": 41}]}, other_task["id"]),
+        "short mask": (400, {**fresh, "result": [{**region, "original_width": 40, "value": {
+            **region["value"], "rle": region["value"]["rle"][:40]}}]}, other_task["id"]),
+        "not in vocabulary": (400, {**fresh, "result": [{**region, "value": {**region["value"],
+                                                                               "brushlabels": ["sky"]}}]},
+                              other_task["id"]),
+        "no revision": (400, {**fresh, "updated_at": None, "created_at": None}, other_task["id"]),
+    }
+    for name, (code, body, task_id) in cases.items():
+        payload = {"action": "ANNOTATION_UPDATED", "annotation": body, "task": {"id": task_id}}
+        response = requests.post(ml_url + "webhook", json=payload, headers={"Authorization": _basic(token)},
+                                 timeout=60)
+        assert response.status_code == code, (name, response.text)
+        assert response.json()["error"], name
+    assert (files(), LabelStudioAnnotation.objects.count(), SupportCuration.objects.count()) == before
