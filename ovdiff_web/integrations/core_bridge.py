@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ovdiff_web.core import access, audit  # noqa: F401
-from ovdiff_web.core.models import PROFILE_CHOICES, Dataset, ImageResult, Run, RunStage, Vocabulary, VocabularyClass  # noqa: F401
+from ovdiff_web.core.models import (  # noqa: F401
+    PROFILE_CHOICES, Dataset, ImageResult, Run, RunStage, Vocabulary, VocabularyClass)
 from ovdiff_web.core.services import curation, media_store, prediction_results, quotas, queue  # noqa: F401
 from ovdiff_web.core.services.engine_bridge import build_config  # noqa: F401
-from ovdiff_web.core.services.engine_bridge import build_config  # noqa: F401
-from ovdiff_web.core.services.prediction_files import ImageRefused  # noqa: F401
+from ovdiff_web.core.services.prediction_files import ImageRefused, read_explain  # noqa: F401
 from ovdiff_web.core.services.predictions import BACKGROUND, create_prediction  # noqa: F401
 from ovdiff_web.core.services.runs import RunInputError, queue_regenerate  # noqa: F401
 from ovdiff_web.core.services.vocab import add_classes  # noqa: F401

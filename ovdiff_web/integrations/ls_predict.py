@@ -195,7 +195,7 @@ def task_result(run: Any, image_id: str, config: ls_config.LabelConfig, version:
 
     labels = core.run_labels(run, image_id)
     try:
-        _winners, scores, _index = core.prediction_results.prediction_files.read_explain(run.pk, image_id)
+        _winners, scores, _index = core.read_explain(run.pk, image_id)
     except LookupError:
         scores = {}
     height, width = labels.shape

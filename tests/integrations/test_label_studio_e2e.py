@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -56,7 +57,8 @@ def _basic(token: str) -> str:
 def _sdk_decode(ls: LabelStudio, rles: list[list[int]]) -> list[list[int]]:
     """Decode with Label Studio's own SDK (its venv): each RLE -> the alpha channel's non-zero pixel indices."""
     code = ("import json,sys,numpy as np\nfrom label_studio_sdk.converter.brush import decode_rle\n"
-            "out=[np.flatnonzero(np.asarray(decode_rle(r)).reshape(-1,4)[:,3]).tolist() for r in json.load(sys.stdin)]\n"
+            "out=[np.flatnonzero(np.asarray(decode_rle(r)).reshape(-1,4)[:,3]).tolist()\n"
+            "     for r in json.load(sys.stdin)]\n"
             "json.dump(out,sys.stdout)")
     done = subprocess.run([str(ls.python), "-c", code], input=json.dumps(rles), capture_output=True, text=True,
                           timeout=120)
@@ -95,7 +97,8 @@ def test_label_studio_round_trip(worker: Any, label_studio: LabelStudio, live_se
     import requests
 
     assert requests.get(ml_url + "health", timeout=30).status_code == 401  # nothing open
-    assert requests.get(ml_url + "health", headers={"Authorization": _basic(token)}, timeout=30).json()["status"] == "UP"
+    health = requests.get(ml_url + "health", headers={"Authorization": _basic(token)}, timeout=30)
+    assert health.json()["status"] == "UP"
 
     project = ls.ok("POST", "/api/projects/", json={"title": "ovdiff e2e", "label_config": CONFIG})["id"]
     for seed in (0, 1):
@@ -137,6 +140,9 @@ def test_label_studio_round_trip(worker: Any, label_studio: LabelStudio, live_se
             expected.append(np.flatnonzero(label_png == names.index(label)).tolist())
         assert np.array_equal(covered, label_png != 0)  # every non-background pixel, nothing else
     assert _sdk_decode(ls, rles) == expected  # Label Studio's own decoder agrees
+    if os.environ.get("OVDIFF_LS_SCREENSHOT"):  # docs: the pre-annotations in Label Studio's own UI
+        _screenshot(ls, project, tasks[0]["id"], predictions[0]["model_version"],
+                    Path(os.environ["OVDIFF_LS_SCREENSHOT"]))
 
     # An annotator corrects task 1: brick is the left half, grass the rest; Label Studio calls /webhook itself.
     task = tasks[0]
@@ -234,3 +240,28 @@ def _bad_payloads_change_nothing(ml_url: str, token: str, annotation: dict[str, 
         assert response.status_code == code, (name, response.text)
         assert response.json()["error"], name
     assert (files(), LabelStudioAnnotation.objects.count(), SupportCuration.objects.count()) == before
+
+
+def _screenshot(ls: LabelStudio, project: int, task_id: int, model_version: str, out: Path) -> None:
+    """Label Studio's labelling page of one task with ovdiff's predictions as pre-annotations (Debian chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integrations.label_studio import PASSWORD, USER
+
+    ls.ok("PATCH", f"/api/projects/{project}/", json={"show_collab_predictions": True,
+                                                       "model_version": model_version})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{ls.url}/user/login/")
+        page.fill("input[name=email]", USER)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/projects/**", timeout=60000)
+        page.goto(f"{ls.url}/projects/{project}/data?tab=0&task={task_id}")
+        page.wait_for_selector("canvas", timeout=60000)
+        page.wait_for_timeout(4000)
+        page.screenshot(path=str(out))
+        browser.close()
