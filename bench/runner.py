@@ -33,6 +33,7 @@ BENCHMARKS: tuple[str, ...] = (
     "scale_out",
     "fewshot_cpu",
     "fewshot_photos",
+    "fewshot_runtime",
 )
 
 

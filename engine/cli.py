@@ -196,7 +196,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     ovd = _ovdiff(args)
     ds = open_dataset(args.dataset, args.root, split=args.split, protocol=args.protocol,
-                      max_pixels=ovd.config.segment.max_image_pixels)
+                      max_pixels=ovd.config.segment.max_image_pixels, class_prompts=ovd.config.segment.class_prompts)
     classes = _with_support(dataset_classes(ds, _split(args.stuff), ovd.config.segment.thing_stuff_table),
                             args.support_root)
     metrics = evaluate_dataset(ovd, ds, Path(args.out), limit=args.limit, classes=classes,

@@ -44,7 +44,9 @@ class SupportConfig:
     seed: int = 42  # one seed per class, reset for each class
     num_inference_steps: int = 30
     guidance_scale: float = 8.0
-    scheduler: Literal["dpm-solver"] = "dpm-solver"
+    # "dpm-solver": the installed diffusers' DPM-Solver++ (ends at sigma 0); "dpm-solver-0.14": the schedule of the
+    # diffusers release the authors pinned (ends at the sigma of timestep 0, second-order last step): support.schedule
+    scheduler: Literal["dpm-solver", "dpm-solver-0.14"] = "dpm-solver"
     image_size: int = 512  # tiny profile overrides
     attribution_size: int = 64  # per-layer maps upsampled (bicubic) to this before summing
     # multi-token class names: "mean-then-upsample" averages the tokens' probabilities, then upsamples and clamps
@@ -143,7 +145,13 @@ class SegmentConfig:
     # image fed to the pre-filter: "original" (antialiased resize to CLIP's input) or "code" (448 short side,
     # 512x512 Lanczos, then CLIP's 224 bilinear without antialias: clip_class.py:29 after mmdata.prep_sample)
     prefilter_image_prep: Literal["original", "code"] = "original"
+    # the pre-filter's CLIP: "auto" = the CLIP role's precision (runtime.clip_dtype); "float16" = fp16 on CUDA, fp32
+    # on the CPU (the authors' clip.load); engine.runtime.prefilter_dtype_name
+    prefilter_clip_dtype: Literal["auto", "float16"] = "auto"
     thing_stuff_table: str = ""  # "" = each dataset's own convention (labeller); "paper_chatgpt" = code's IS_STUFF
+    # a registered dataset's class -> prompt (engine.evaluation.datasets.prompts.dataset_prompts): "paper" = the
+    # paper's VOC renames plus readability renames; "sdov" = the authors' class names and CLASS_TO_PROMPT_OVERLAY
+    class_prompts: Literal["paper", "sdov"] = "paper"
     deselected_score: float = -1.0
     stuff_filter: bool = True
     stuff_filter_threshold: float = 0.85

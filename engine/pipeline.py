@@ -208,6 +208,7 @@ class OVDiff:
                   cancel: CancelFn | None = None):  # noqa: ANN201 - engine.segment.segmenter.Segmenter
         """A segmenter for ``classes`` (banks built when missing); reused for the same vocabulary."""
         from engine.features.text_cache import CachedClipScorer
+        from engine.runtime import prefilter_dtype_name
         from engine.segment.prefilter import CategoryPrefilter
         from engine.segment.segmenter import Segmenter
 
@@ -220,7 +221,9 @@ class OVDiff:
         if self.config.segment.category_prefilter:
             if self._scorer is None:  # text embeddings by prompt, kept across vocabularies and in the store
                 antialias = self.config.segment.prefilter_image_prep != "code"  # "code": the authors' resize
-                self._scorer = CachedClipScorer(self.registry, self.store, antialias=antialias)
+                precision = prefilter_dtype_name(self.config.segment.prefilter_clip_dtype, self.registry.runtime,
+                                                 self.registry.device_name)
+                self._scorer = CachedClipScorer(self.registry, self.store, antialias=antialias, precision=precision)
             prefilter = CategoryPrefilter(self._scorer, self.config.segment)
         segment_cfg = replace(self.config.segment, window_batch_size=windows_per_batch(
             self.registry.runtime, self.config.segment.window_batch_size, self.registry.device_name))

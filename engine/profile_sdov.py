@@ -22,6 +22,7 @@ def sdov_config() -> OVDiffConfig:
         n_images=32,  # sample_support_set.py:49 (--n 32)
         attribution_token_order="upsample-then-mean",  # sd.py:191-193 per token, :204 mean over tokens
         attribution_final_mode="bilinear",  # sample_support_set.py:199
+        scheduler="dpm-solver-0.14",  # conda_environment.yml diffusers==0.14.0; sd.py:1202 DPMSolverMultistepScheduler
     )
     masks = dataclasses.replace(
         base.masks,
@@ -44,6 +45,8 @@ def sdov_config() -> OVDiffConfig:
     segment = dataclasses.replace(
         base.segment,
         prefilter_image_prep="code",  # predict.py:40-41, mmdata.py:79-81, utils/clip_class.py:29
+        prefilter_clip_dtype="float16",  # utils/clip_class.py:24 clip.load(key, device=cuda): fp16 weights on a GPU
         thing_stuff_table="paper_chatgpt",  # mmdata.py:145-321 IS_STUFF, used at predict.py:306,529
+        class_prompts="sdov",  # mmdata.py CLASS_TO_PROMPT_OVERLAY (get_dataset, apply_overlay at predict.py:274)
     )
     return base.replace(support=support, masks=masks, features=features, segment=segment)

@@ -1,9 +1,9 @@
 """How the models run on a device: precision per model role, attention kernels, memory layout, compilation.
 
 The ``runtime`` settings group never changes what the method computes beyond floating-point rounding, so it is
-not hashed into artifact keys, with one exception: a role running in a reduced precision (float16/bfloat16) gets
-that precision appended to its weights' identity (``ModelRegistry.identity``), so half-precision artifacts never
-answer for float32 ones. SDPA, channels-last and bfloat16 have CPU tests against the reference path
+not hashed into artifact keys, with one exception: a role running in a reduced precision (float16/bfloat16, or
+the DINO role on ONNX Runtime int8) gets that precision appended to its weights' identity
+(``ModelRegistry.identity``), so reduced-precision artifacts never answer for float32 ones. SDPA, channels-last and bfloat16 have CPU tests against the reference path
 (``runtime.reference()``) with stated tolerances (tests/engine/test_runtime_equivalence.py); ``compile`` is
 optional and untested on the CPU (minutes to compile here).
 
@@ -14,6 +14,10 @@ Attention: ``sdpa`` runs PyTorch's ``scaled_dot_product_attention`` in every att
 read; the cross-attention layers that feed attribution keep an explicit softmax, computed only for the
 conditional half of classifier-free guidance (``engine.support.capture``). ``eager`` is the reference: explicit
 softmax everywhere.
+DINO backend (``dino_backend``): the DINO role's forward on ONNX Runtime for the CPU (``engine.features.dino_onnx``:
+a graph that stops at the block read, fused attention, optionally int8 weights); ``auto`` picks onnx-fp32 for the
+dinov2-small profile on the CPU, whose labels were measured equal to torch's on real photos (int8 changed 1.1 %
+of the pixels, more than the 1 % allowed), and torch elsewhere (the ``paper``/``sdov`` profiles keep torch). MaskCut's backbone stays on torch.
 """
 from __future__ import annotations
 
@@ -31,6 +35,11 @@ ROLE_DTYPE_FIELDS: dict[str, str] = {"generator": "generator_dtype", "dino": "di
 CUDA_DEFAULT_DTYPES: dict[str, str] = {"generator": "float16", "dino": "float32", "clip": "float32",
                                        "maskcut": "float32"}
 DTYPE_ALIASES: dict[str, str] = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+DINO_BACKENDS: tuple[str, ...] = ("torch", "onnx-fp32", "onnx-int8")
+INT8_KEEP_FP32: tuple[str, ...] = ("none", "read", "first-fc1+read", "first-mlp+read", "first+read",
+                                   "attention+read")
+# Profiles whose DINO forward runs on ONNX Runtime (fp32) under dino_backend=auto on the CPU (measured there).
+ONNX_AUTO_PROFILES: frozenset[str] = frozenset({"dinov2-small"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,11 @@ class RuntimeConfig:
     channels_last: Literal["auto", "on", "off"] = "auto"  # convolutions of the UNet/VAE; CUDA auto: on
     compile: bool = False  # torch.compile the UNet, VAE decoder and the ViTs (slow first call)
     window_batching: Literal["auto", "on", "off"] = "auto"  # off: one window per forward; CUDA auto: on
+    # DINO role's forward: torch, or ONNX Runtime (CPU) in float32 or int8; auto: onnx-fp32 for the dinov2-small
+    # profile on the CPU with onnxruntime installed (measured, docs/REAL_WEIGHTS.md "CPU runtime"), else torch.
+    dino_backend: Literal["auto", "torch", "onnx-fp32", "onnx-int8"] = "auto"
+    dino_int8_keep_fp32: str = "first-fc1+read"  # nodes onnx-int8 keeps in float32 (dino_graph.KEEP_FP32)
+    onnx_threads: int = 0  # ONNX Runtime intra-op threads; 0: torch.get_num_threads()
 
     def __post_init__(self) -> None:
         for name in dict.fromkeys(ROLE_DTYPE_FIELDS.values()):
@@ -52,6 +66,12 @@ class RuntimeConfig:
                 object.__setattr__(self, name, DTYPE_ALIASES[value])
             elif value not in ("auto", "float32", "float16", "bfloat16"):
                 raise ValueError(f"runtime.{name} must be auto, float32, float16 or bfloat16 (fp32/fp16/bf16)")
+        if self.dino_backend not in ("auto",) + DINO_BACKENDS:
+            raise ValueError(f"runtime.dino_backend must be auto, {', '.join(DINO_BACKENDS)}")
+        if self.dino_int8_keep_fp32 not in INT8_KEEP_FP32:
+            raise ValueError(f"runtime.dino_int8_keep_fp32 must be one of {', '.join(INT8_KEEP_FP32)}")
+        if isinstance(self.onnx_threads, bool) or not isinstance(self.onnx_threads, int) or self.onnx_threads < 0:
+            raise ValueError("runtime.onnx_threads must be an integer >= 0 (0: as many as torch)")
         if self.attention not in ("sdpa", "eager"):
             raise ValueError("runtime.attention must be sdpa or eager")
         for name in ("channels_last", "window_batching"):
@@ -79,10 +99,48 @@ def dtype_name(runtime: RuntimeConfig, role: str, device: Any) -> str:
     return CUDA_DEFAULT_DTYPES[role] if is_cuda(device) else "float32"
 
 
+def prefilter_dtype_name(setting: str, runtime: RuntimeConfig, device: Any) -> str:
+    """The precision of the category pre-filter's CLIP (``segment.prefilter_clip_dtype``): ``auto`` runs the CLIP
+    role as loaded (``runtime.clip_dtype``; float32 by default, on CUDA too); ``float16`` runs it in float16 on
+    CUDA, as the authors' ``clip.load`` on a GPU does (karazijal/sdov ``utils/clip_class.py`` ``CLIP.__init__``),
+    and in float32 on the CPU (``clip.load`` on the CPU casts to float32 too)."""
+    if setting == "auto":
+        return dtype_name(runtime, "clip", device)
+    if setting == "float16":
+        return "float16" if is_cuda(device) else "float32"
+    from engine.errors import BadInputError
+
+    raise BadInputError("the pre-filter's CLIP precision must be auto or float16", item="segment.prefilter_clip_dtype")
+
+
 def torch_dtype(runtime: RuntimeConfig, role: str, device: Any) -> "torch.dtype":
     import torch
 
     return getattr(torch, dtype_name(runtime, role, device))
+
+
+def _has_onnxruntime() -> bool:
+    """auto falls back to torch without onnx/onnxruntime (requirements/real-weights.txt); an explicit onnx-* asks
+    for them (MissingDependencyError)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
+
+
+def _is_cpu(device: Any) -> bool:
+    return str(device).split(":")[0] == "cpu"
+
+
+def dino_backend(runtime: RuntimeConfig, profile: str, device: Any) -> str:
+    """The DINO role's forward for a profile on ``device``: torch, onnx-fp32 or onnx-int8.
+
+    ONNX Runtime runs on the CPU only here: an explicit onnx-* on another device is an error (ValueError)."""
+    if runtime.dino_backend == "auto":
+        fast = profile in ONNX_AUTO_PROFILES and _is_cpu(device) and _has_onnxruntime()
+        return "onnx-fp32" if fast else "torch"
+    if runtime.dino_backend != "torch" and not _is_cpu(device):
+        raise ValueError(f"runtime.dino_backend={runtime.dino_backend} runs on the CPU only; the device is {device}")
+    return runtime.dino_backend
 
 
 def use_channels_last(runtime: RuntimeConfig, device: Any) -> bool:

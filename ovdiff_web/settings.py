@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "ovdiff_web.core",
+    "ovdiff_web.integrations",
 ]
 
 MIDDLEWARE = [
@@ -276,6 +277,9 @@ OVDIFF_MAX_ACTIVE_PER_USER = env_int("OVDIFF_MAX_ACTIVE_PER_USER", 10, minimum=1
 OVDIFF_MAX_CLASSES_PER_VOCABULARY = env_int("OVDIFF_MAX_CLASSES_PER_VOCABULARY", 1000, minimum=1)
 # Prediction jobs (POST /api/predictions/): images per job and pixels per image (checked before decoding).
 OVDIFF_PREDICT_MAX_IMAGES = env_int("OVDIFF_PREDICT_MAX_IMAGES", 5000, minimum=1)
+# Label Studio ML backend: how long /predict waits for its prediction job (Label Studio gives up after its
+# ML_TIMEOUT_PREDICT, 100 s by default; past this wait /predict answers 503 naming what the job is doing).
+OVDIFF_LS_PREDICT_WAIT_S = env_int("OVDIFF_LS_PREDICT_WAIT_S", 60, minimum=1)
 OVDIFF_PREDICT_MAX_PIXELS = env_int("OVDIFF_PREDICT_MAX_PIXELS", 40_000_000, minimum=1)
 OVDIFF_MAX_SUPPORT_IMAGES = env_int("OVDIFF_MAX_SUPPORT_IMAGES", 128, minimum=1)
 # Watchdog (celery beat): a run with no sign of life for OVDIFF_STALL_AFTER_S whose tasks no queue or live worker

@@ -7,6 +7,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/integrations/", include("ovdiff_web.integrations.api_urls")),
+    path("integrations/", include("ovdiff_web.integrations.urls")),
     path("api/", include("ovdiff_web.core.api.urls")),
     path("", include("ovdiff_web.core.urls_ui")),
 ]

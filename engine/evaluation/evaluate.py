@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from engine.atomic import atomic_write
-from engine.class_specs import class_specs, dataset_entries
+from engine.class_specs import check_table, class_specs, dataset_entries, is_stuff_text
 from engine.errors import CancelledError
 from engine.evaluation.datasets.base import Sample, SegDataset
 from engine.evaluation.labelmap import dataset_label_map, to_dataset_labels
@@ -29,8 +29,14 @@ if TYPE_CHECKING:
 
 def dataset_classes(ds: SegDataset, stuff: Sequence[str] | None = None, table: str = "") -> list[ClassSpec]:
     """The vocabulary a dataset implies (``class_specs`` of its entries); ``stuff`` overrides the labeller,
-    ``table`` is the thing/stuff table it tries first (``SegmentConfig.thing_stuff_table``)."""
-    return class_specs(dataset_entries(ds.class_names, ds.prompts, ds.has_background), stuff, table=table)
+    ``table`` is the thing/stuff table it tries first (``SegmentConfig.thing_stuff_table``). A table is read by
+    the dataset's class name, as the authors' code reads ``IS_STUFF[cname]`` (karazijal/sdov ``predict.py:306``),
+    not by the prompt (the ``sdov`` prompt "window blinds" would read COCO-Stuff's "window-blind")."""
+    entries = dataset_entries(ds.class_names, ds.prompts, ds.has_background)
+    if table and stuff is None:
+        check_table(table)
+        entries = [{**e, "is_stuff": is_stuff_text(e["name"], table)} for e in entries]
+    return class_specs(entries, stuff, table=table)
 
 
 def vocabulary_label_map(classes: Sequence[ClassSpec], ds: SegDataset) -> dict[str, int]:

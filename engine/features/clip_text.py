@@ -17,18 +17,24 @@ def _embedding(out: Any) -> torch.Tensor:
 
 
 def clip_text_image_similarity(
-    registry: Any, image: np.ndarray, prompts: list[str], antialias: bool = True
+    registry: Any, image: np.ndarray, prompts: list[str], antialias: bool = True, precision: str | None = None
 ) -> torch.Tensor:
     """Cosine similarity (no logit scale) of ``image`` to each prompt: float32 (len(prompts),) on the CPU.
 
     ``image`` is (H, W, 3) uint8 or float in [0, 1]; it is squashed to CLIP's square input size and normalised with
     CLIP's statistics (bilinear; ``antialias=False`` is the authors' torchvision 0.13 tensor resize). Prompts longer
-    than the text encoder's limit are truncated.
+    than the text encoder's limit are truncated. ``precision``: CLIP's (``ModelRegistry.clip_in``); None = the
+    CLIP role's. Embeddings are normalised and compared in float32.
     """
     check_image(image)
     if not prompts:
         return torch.zeros(0, dtype=torch.float32)
-    return clip_text_embeddings(registry, prompts) @ clip_image_embedding(registry, image, antialias)
+    return clip_text_embeddings(registry, prompts, precision) @ clip_image_embedding(registry, image, antialias,
+                                                                                      precision)
+
+
+def _clip(registry: Any, precision: str | None) -> tuple[Any, Any]:
+    return registry.clip() if precision is None else registry.clip_in(precision)
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -39,11 +45,12 @@ def check_image(image: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
-def clip_image_embedding(registry: Any, image: np.ndarray, antialias: bool = True) -> torch.Tensor:
+def clip_image_embedding(registry: Any, image: np.ndarray, antialias: bool = True,
+                         precision: str | None = None) -> torch.Tensor:
     """Unit-norm CLIP embedding of an image: float32 (D,) on the CPU (``antialias`` as in
     ``clip_text_image_similarity``)."""
     arr = check_image(image)
-    model, _ = registry.clip()
+    model, _ = _clip(registry, precision)
     param = next(model.parameters())
     pixels = torch.from_numpy(arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))
     side = int(model.config.vision_config.image_size)
@@ -54,9 +61,9 @@ def clip_image_embedding(registry: Any, image: np.ndarray, antialias: bool = Tru
 
 
 @torch.inference_mode()
-def clip_text_embeddings(registry: Any, prompts: list[str]) -> torch.Tensor:
+def clip_text_embeddings(registry: Any, prompts: list[str], precision: str | None = None) -> torch.Tensor:
     """Unit-norm CLIP embeddings of prompts: float32 (len(prompts), D) on the CPU (long prompts truncated)."""
-    model, tokenizer = registry.clip()
+    model, tokenizer = _clip(registry, precision)
     param = next(model.parameters())
     tokens = tokenizer(
         list(prompts), padding=True, truncation=True, max_length=tokenizer.model_max_length, return_tensors="pt"

@@ -28,12 +28,16 @@ class DinoKeyExtractor:
     Layer and facet come from ``cfg.dino_layer`` / ``cfg.dino_facet`` (paper: last block, key).
     """
 
-    def __init__(self, model: Any, cfg: FeatureConfig, name: str = "dino") -> None:
+    def __init__(self, model: Any, cfg: FeatureConfig, name: str = "dino", onnx: Any = None) -> None:
+        """``onnx``: an ``engine.features.dino_onnx.OnnxFacet`` of the same model, layer and facet, which then runs
+        the backbone (normalisation included) instead of torch (``runtime.dino_backend``)."""
         self.model = model
+        self.onnx = onnx
         self.name = name
         self.patch = int(model.config.patch_size)
         self.dim = int(model.config.hidden_size)
         self._module = facet_module(model, cfg.dino_layer, cfg.dino_facet, "dino extractor")
+        self.backend = "torch" if onnx is None else f"onnx-{onnx.precision}"
         self._interpolate = {"interpolate_pos_encoding": True} if model.config.model_type == "vit" else {}
         self.max_side, self.fit = int(cfg.dino_max_side), cfg.dino_fit
 
@@ -62,6 +66,8 @@ class DinoKeyExtractor:
         if self.fit == "crop" and size[0] >= self.patch and size[1] >= self.patch:
             x = x[..., : h * self.patch, : w * self.patch]
         x = resize(x, (h * self.patch, w * self.patch))
+        if self.onnx is not None:
+            return tokens_to_grid(self.onnx(x), h, w)
         x = normalise(x, IMAGENET_MEAN, IMAGENET_STD).to(param.dtype)
         tokens = run_and_capture(self._module, lambda: self.model(pixel_values=x, **self._interpolate))
         return tokens_to_grid(tokens, h, w)

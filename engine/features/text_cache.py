@@ -29,11 +29,13 @@ _FILE, _PROMPTS = "embeddings.npy", "prompts.json"
 class CachedClipScorer:
     """``(image, prompts) -> cosine similarities``, a drop-in ``Scorer`` for ``CategoryPrefilter``."""
 
-    def __init__(self, registry: Any, store: Any, antialias: bool = True) -> None:
+    def __init__(self, registry: Any, store: Any, antialias: bool = True, precision: str | None = None) -> None:
         self.registry = registry
         self.store = store
         self.antialias = antialias  # image resize, as in ``clip_text_image_similarity`` (False: the authors' code)
-        self.prefix = stable_hash("clip-text", registry.identity("clip"))[:16]
+        self.precision = precision  # CLIP's (``ModelRegistry.clip_in``); None: the CLIP role's
+        identity = registry.identity("clip") if precision is None else registry.identity("clip", precision)
+        self.prefix = stable_hash("clip-text", identity)[:16]
         self.memory: dict[str, torch.Tensor] = {}
         self.read_keys: set[str] = set()
         self._image: tuple[str, torch.Tensor] | None = None
@@ -48,7 +50,7 @@ class CachedClipScorer:
         arr = np.ascontiguousarray(check_image(image))
         digest = hashlib.blake2b(arr.tobytes(), digest_size=16).hexdigest() + repr((arr.shape, arr.dtype.str))
         if self._image is None or self._image[0] != digest:
-            self._image = (digest, clip_image_embedding(self.registry, arr, self.antialias))
+            self._image = (digest, clip_image_embedding(self.registry, arr, self.antialias, self.precision))
         return self._image[1]
 
     def text(self, prompts: list[str]) -> torch.Tensor:
@@ -74,7 +76,7 @@ class CachedClipScorer:
                 self.read_keys.add(key)
 
     def _encode(self, prompts: list[str]) -> None:
-        vectors = clip_text_embeddings(self.registry, prompts)
+        vectors = clip_text_embeddings(self.registry, prompts, self.precision)
         self.encoded += len(prompts)
         self.memory.update(zip(prompts, vectors))
         key = f"{self.prefix}-{stable_hash(prompts)[:32]}"

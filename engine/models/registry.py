@@ -30,7 +30,7 @@ from engine.config import FeatureConfig, MaskConfig
 from engine.errors import BadInputError, MissingModelError
 from engine.models.loading import ROLE_SOURCES, ResolvedSource, resolve
 from engine.profiles import BUILD_SEED, PROFILES, is_random_profile
-from engine.runtime import RuntimeConfig, apply_runtime, dtype_name, torch_dtype
+from engine.runtime import RuntimeConfig, apply_runtime, dino_backend, dtype_name, torch_dtype
 from engine.types import FeatureExtractor
 
 if TYPE_CHECKING:
@@ -80,8 +80,7 @@ class ModelRegistry:
         self.runtime = runtime or RuntimeConfig()
         if dtype is not None:
             name = str(dtype).removeprefix("torch.")
-            self.runtime = RuntimeConfig(name, name, name, self.runtime.attention, self.runtime.channels_last,
-                                         self.runtime.compile, self.runtime.window_batching)
+            self.runtime = dataclasses.replace(self.runtime, generator_dtype=name, dino_dtype=name, clip_dtype=name)
         self.allow_download = (
             os.environ.get("OVDIFF_ALLOW_DOWNLOAD") == "1" if allow_download is None else allow_download
         )
@@ -125,10 +124,13 @@ class ModelRegistry:
         """The configured id/directory of a role, or None when it is built with random weights."""
         return self._sources[role]
 
-    def identity(self, role: str) -> str:
-        """A string naming exactly which weights a role uses, for artifact cache keys. Loads nothing."""
+    def identity(self, role: str, precision: str | None = None) -> str:
+        """A string naming exactly which weights a role uses, for artifact cache keys. Loads nothing.
+        ``precision``: of a cast copy (``clip_in``) instead of the role's own precision."""
         src = self._sources[role]
-        precision = dtype_name(self.runtime, role, self.device_name)
+        precision = precision or dtype_name(self.runtime, role, self.device_name)
+        if role == "dino" and self.dino_backend() == "onnx-int8":
+            precision = "onnx-int8"  # int8 weights: more than rounding apart from float32 (engine.runtime)
         suffix = "" if precision == "float32" else f"+{precision}"  # float32 keys are those of older stores
         if src is None:
             return f"{self.profile}:random-seed{BUILD_SEED}{suffix}"
@@ -199,6 +201,21 @@ class ModelRegistry:
         """``(CLIPModel, CLIPTokenizer)``."""
         return self._get("clip")
 
+    def clip_in(self, precision: str) -> tuple[Any, Any]:
+        """``clip()`` in ``precision`` ("float32", "float16", "bfloat16"): the role's model when it runs in it,
+        else a copy cast once and kept (the ``sdov`` pre-filter's float16 CLIP beside float32 features)."""
+        if precision == dtype_name(self.runtime, "clip", self.device_name):
+            return self.clip()
+        key = f"clip+{precision}"
+        if key not in self._models:
+            import copy
+
+            import torch
+
+            net, tokenizer = self.clip()
+            self._models[key] = (copy.deepcopy(net).to(getattr(torch, precision)), tokenizer)
+        return self._models[key]
+
     def extractor(self, name: str, cfg: FeatureConfig) -> FeatureExtractor:
         """A feature extractor of ``name`` ("sd", "dino" or "clip") for ``cfg``; one instance per (name, cfg)."""
         key = (name, cfg)
@@ -210,13 +227,41 @@ class ModelRegistry:
         if name == "sd":
             ext = SDQueryExtractor(self.generator(), cfg)
         elif name == "dino":
-            ext = DinoKeyExtractor(self.dino(), cfg)
+            ext = DinoKeyExtractor(self.dino(), cfg, onnx=self._onnx_facet(cfg))
         elif name == "clip":
             ext = ClipKeyExtractor(self.clip()[0], cfg)
         else:
             raise BadInputError("unknown feature extractor; choose sd, dino or clip", item=repr(name))
         self._extractors[key] = ext
         return ext
+
+    def dino_backend(self) -> str:
+        """The DINO role's forward here: torch, onnx-fp32 or onnx-int8 (``runtime.dino_backend``, auto resolved)."""
+        try:
+            return dino_backend(self.runtime, self.profile, self.device_name)
+        except ValueError as exc:
+            raise BadInputError(str(exc), item="runtime.dino_backend") from exc
+
+    def onnx_cache_dir(self) -> Path:
+        """Where the DINO role's ONNX models are cached: beside converted weights in the models cache
+        (``<weights dir>.onnx``; not inside: that would change the directory's fingerprint, hence its identity),
+        else the models cache's ``onnx`` folder (hub snapshots are not written into)."""
+        from engine.models.dinov2_import import default_cache_dir
+
+        root = default_cache_dir()
+        path = self.weights_path("dino")
+        if path is not None and path.resolve().parent == root.resolve():
+            return path.with_name(f"{path.name}.onnx")
+        return root / "onnx"
+
+    def _onnx_facet(self, cfg: FeatureConfig) -> Any:
+        backend = self.dino_backend()
+        if backend == "torch":
+            return None
+        from engine.features.dino_onnx import OnnxFacet
+
+        return OnnxFacet(self.dino(), cfg.dino_layer, cfg.dino_facet, backend.removeprefix("onnx-"),
+                         self.runtime.dino_int8_keep_fp32, self.runtime.onnx_threads, self.onnx_cache_dir())
 
     def maskcut_extractor(self, masks: MaskConfig, features: FeatureConfig) -> FeatureExtractor:
         """Key features MaskCut cuts with: the ``maskcut`` backbone at ``masks.maskcut_layer`` (None: the

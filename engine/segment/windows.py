@@ -91,8 +91,13 @@ def window_batches(windows: list[Window], batch_size: int) -> Iterator[list[Wind
 
 
 def crop_batch(image: torch.Tensor, batch: list[Window], input_size: int | None = None) -> torch.Tensor:
-    """Stack the crops of ``image`` (3, H, W) for windows of one shape; squash to ``input_size`` if given."""
-    crops = torch.stack([image[:, w.y0 : w.y1, w.x0 : w.x1] for w in batch])
+    """Stack the crops of ``image`` (3, H, W) for windows of one shape; squash to ``input_size`` if given.
+
+    One window is a view (no copy; the extractors never write into their input)."""
+    if len(batch) == 1:
+        crops = image[None, :, batch[0].y0 : batch[0].y1, batch[0].x0 : batch[0].x1]
+    else:
+        crops = torch.stack([image[:, w.y0 : w.y1, w.x0 : w.x1] for w in batch])
     if input_size is not None and crops.shape[-2:] != (input_size, input_size):
         crops = F.interpolate(crops, size=(input_size, input_size), mode="bilinear", align_corners=False,
                               antialias=True).clamp_(0.0, 1.0)

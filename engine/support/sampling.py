@@ -15,15 +15,13 @@ import torch
 
 from engine.support.attribution import AttributionRecorder, class_token_positions, finalize_attribution
 from engine.support.capture import capture_processor_map
+from engine.support.prompting import support_prompt
+from engine.support.schedule import configured_scheduler
 from engine.config import SupportConfig
 from engine.errors import BadInputError, CancelledError
 from engine.types import CancelFn, ProgressFn, SupportImage
 
 STAGE = "sampling"
-
-
-def support_prompt(class_text: str, cfg: SupportConfig) -> str:
-    return cfg.prompt_template.format(class_text.strip())
 
 
 def validate_class_text(tokenizer: Any, class_text: str, cfg: SupportConfig) -> str:
@@ -53,6 +51,7 @@ def sample_support_images(
         raise BadInputError("n_images and batch_size must be >= 1", item=f"{cfg.n_images}/{cfg.batch_size}")
     pipe = registry.generator()
     prompt = validate_class_text(pipe.tokenizer, class_text, cfg)
+    scheduler = configured_scheduler(pipe.scheduler, cfg.scheduler)
     positions = class_token_positions(pipe.tokenizer, prompt, class_text.strip())
     scale = getattr(pipe, "vae_scale_factor", 8)
     latent_hw = (cfg.image_size // scale, cfg.image_size // scale)
@@ -60,9 +59,10 @@ def sample_support_images(
     steps = cfg.num_inference_steps
     total = cfg.n_images * steps
     generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
-    original = pipe.unet.attn_processors
+    original, original_scheduler = pipe.unet.attn_processors, pipe.scheduler
     images: list[SupportImage] = []
     try:
+        pipe.scheduler = scheduler  # support.scheduler, for this class only: the registry's pipeline is shared
         while len(images) < cfg.n_images:
             if cancel is not None and cancel():
                 raise CancelledError(f"sampling {class_text!r} cancelled")
@@ -102,4 +102,5 @@ def sample_support_images(
                 )
     finally:
         pipe.unet.set_attn_processor(dict(original))  # diffusers pops from the dict it is given
+        pipe.scheduler = original_scheduler
     return images

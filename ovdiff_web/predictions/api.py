@@ -33,6 +33,7 @@ from ovdiff_web.predictions.segment_page import link_support_images
 from ovdiff_web.common.uploads import ZipRejected
 from ovdiff_web.runs.legend import shown_labels_path
 from ovdiff_web.common.paths import media_path
+from ovdiff_web.runs.api import job_links
 
 IMAGE_PARAM = OpenApiParameter("image", str, required=True, description="image id (from results)")
 
@@ -58,6 +59,9 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ps.PredictionSerializer
     parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
     ordering_fields = ["created_at", "status"]
+
+    def get_queryset(self) -> Any:
+        return job_links.with_link_facts(super().get_queryset(), self.request.user)
 
     @extend_schema(request={"multipart/form-data": ps.PredictionCreateSerializer,
                             "application/json": ps.PredictionCreateSerializer},

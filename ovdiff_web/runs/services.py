@@ -21,6 +21,7 @@ from ovdiff_web.common.broker import queue
 from ovdiff_web.celery import app
 from ovdiff_web.runs import kinds, liveness, state as run_state
 from ovdiff_web.vocabularies.services import snapshot_from_dataset
+from ovdiff_web.vocabularies.prompts import dataset_class_prompts
 
 STAGES = ("support", "banks", "segment", "metrics")
 
@@ -46,10 +47,11 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
         if not snapshot:
             raise RunInputError(f"vocabulary {vocabulary.name!r} has no classes")
     else:
-        snapshot = snapshot_from_dataset(dataset.class_names, dataset.prompts, dataset.has_background)
+        snapshot = snapshot_from_dataset(dataset, config)
     check_support_available(profile, snapshot)
     label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names,
-                                  dataset.prompts, dataset.has_background)
+                                  dataset_class_prompts(dataset.format, dataset.class_names, config),
+                                  dataset.has_background)
     image_ids = list(dataset.image_ids)[: limit or None]
     with transaction.atomic():
         return create_rows(kind=kind, vocabulary=vocabulary, vocabulary_snapshot=snapshot, dataset=dataset,

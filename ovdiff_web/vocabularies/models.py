@@ -39,6 +39,7 @@ class Vocabulary(Shareable):
 
 class LabelSource(models.TextChoices):
     LABELLER = "labeller", "automatic labeller"
+    DATASET = "dataset", "the dataset's thing/stuff table"
     PERSON = "person", "set by a person"
 
 

@@ -1,6 +1,11 @@
-"""The generator's prompt for a class: the profile's template around the class text (docs/METHOD.md#support-sampling:
-"A good photo of a {}"). The dashboard shows the template around the prompt field so no one types it twice."""
+"""What the generator receives for a class: the profile's prompt template around the class text
+(docs/METHOD.md#support-sampling: "A good photo of a {}"), and a registered dataset's class prompts under the profile's ``segment.class_prompts``.
+Both are the engine's functions (``engine.support.prompting.support_prompt``,
+``engine.evaluation.datasets.prompts.dataset_prompts``), so the dashboard and ``python -m engine`` agree. The
+dashboard shows the template around the prompt field so no one types it twice."""
 from __future__ import annotations
+
+from typing import Any, Sequence
 
 from django.conf import settings
 from ovdiff_web.common.engine_bridge import build_config
@@ -19,4 +24,14 @@ def template_parts(profile: str | None = None) -> tuple[str, str]:
 
 def generator_prompt(text: str, profile: str | None = None) -> str:
     """The exact prompt the generator receives for class text ``text``."""
-    return prompt_template(profile).format(text.strip())
+    from engine.support.prompting import support_prompt
+
+    return support_prompt(text, build_config(profile or settings.OVDIFF_PROFILE).support)
+
+
+def dataset_class_prompts(fmt: str, class_names: Sequence[str], config: Any) -> list[str]:
+    """The prompt of each class of a registered dataset of format ``fmt`` (a ``Dataset`` row's ``format`` and
+    ``class_names``) under ``config`` (the run's ``OVDiffConfig``): the CLI's ``SegDataset.prompts``."""
+    from engine.evaluation.datasets.prompts import dataset_prompts
+
+    return dataset_prompts(fmt, list(class_names), config.segment.class_prompts)

@@ -2,7 +2,8 @@
 optimistic locking (``expected_version``) so two editors never silently overwrite each other."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
@@ -10,8 +11,8 @@ from django.utils import timezone
 
 from ovdiff_web.accounts.audit import record
 from ovdiff_web.vocabularies.models import LabelSource, Vocabulary, VocabularyClass
+from ovdiff_web.vocabularies.prompts import dataset_class_prompts
 from engine.segment.labeller import label_class as engine_label
-from engine.class_specs import dataset_entries, is_stuff_text
 from ovdiff_web.accounts.quotas import QuotaExceeded, check_class_count
 from ovdiff_web.common.errors import Conflict
 
@@ -29,19 +30,41 @@ class VersionConflict(Conflict):
         self.current = current
 
 
-def label_class(name: str) -> tuple[bool, str]:
-    """(is_stuff, why) from the engine's offline thing/stuff labeller."""
+def label_class(name: str, table: str = "") -> tuple[bool, str]:
+    """(is_stuff, why) from the engine's offline thing/stuff labeller (``table``: the thing/stuff table it tries
+    first, e.g. a dataset's own)."""
 
-    result = engine_label(name)
+    result = engine_label(name, table or None)
     return result.label == "stuff", "; ".join(x for x in (result.source, result.note) if x)
 
 
-def snapshot_from_dataset(class_names: Sequence[str], prompts: Sequence[str], has_background: bool) -> list[dict]:
-    """A vocabulary snapshot straight from a dataset's classes (when a run names no vocabulary)."""
+@dataclass(frozen=True)
+class DatasetClasses:
+    """What ``engine.evaluation.evaluate.dataset_classes`` reads of a ``SegDataset``: a registered dataset's
+    classes without opening its files (the row holds what the engine's reader found at ingest)."""
 
-    return [{"name": e["name"], "prompt": e["prompt"] if e["prompt"] != e["name"] else "",
-             "is_stuff": is_stuff_text(e["prompt"]), "label_source": "labeller", "user_support_dir": "",
-             "class_id": None} for e in dataset_entries(class_names, prompts, has_background)]
+    class_names: list[str]
+    prompts: list[str]
+    has_background: bool
+
+
+def snapshot_from_dataset(dataset: Any, config: Any) -> list[dict]:
+    """A vocabulary snapshot straight from a registered dataset's classes (when a run names no vocabulary), made by
+    the engine function ``python -m engine evaluate`` uses (``dataset_classes``) with the profile's thing/stuff table
+    (``config.segment.thing_stuff_table``) and the prompts the engine's readers give those class names
+    (``dataset_class_prompts``, the profile's ``segment.class_prompts``): every class gets the CLI's thing/stuff label and prompt under every profile
+    (``tests/service/test_one_thing_stuff_rule.py`` runs the CLI to check). ``label_source`` says where the label
+    came from: "dataset" (the thing/stuff table the profile names) or "labeller"."""
+    from engine.evaluation.evaluate import dataset_classes
+
+    table = config.segment.thing_stuff_table
+    names = list(dataset.class_names)
+    prompts = dataset_class_prompts(dataset.format, names, config)
+    classes = dataset_classes(DatasetClasses(names, prompts, dataset.has_background),  # type: ignore[arg-type]
+                              table=table)
+    return [{"name": c.name, "prompt": c.prompt if c.prompt and c.prompt != c.name else "", "is_stuff": c.is_stuff,
+             "label_source": "dataset" if table else "labeller", "user_support_dir": "", "class_id": None}
+            for c in classes]
 
 
 def parse_names(text_or_list: str | Iterable[str]) -> list[str]:
@@ -88,9 +111,11 @@ def new_vocabulary_names(text_or_list: str | Iterable[str]) -> list[str]:
 
 
 def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None,
-                initial: bool = False) -> tuple[list[VocabularyClass], list[str]]:
+                initial: bool = False, table: str = "") -> tuple[list[VocabularyClass], list[str]]:
     """Create classes for new names (labeller decides thing/stuff); returns (created, already present).
     ``initial``: the classes a vocabulary is created with, so it stays at version 1 (no one saw another).
+    ``table``: a dataset's own thing/stuff table decides first; a class found there has ``label_source``
+    "dataset" (the labeller's rules only for names it lacks).
 
     ``quotas.QuotaExceeded`` (nothing created) when the vocabulary would exceed its class limit."""
 
@@ -109,11 +134,12 @@ def add_classes(vocabulary: Vocabulary, names: Iterable[str], user: Any = None,
             if name.lower() in existing:
                 skipped.append(name)
                 continue
-            is_stuff, note = label_class(name)
+            is_stuff, note = label_class(name, table)
+            source = LabelSource.DATASET if table and note.startswith(f"table:{table}") else LabelSource.LABELLER
             try:
                 with transaction.atomic():  # a savepoint: a parallel add of the same name only skips this one
                     created.append(VocabularyClass.objects.create(
-                        vocabulary=vocabulary, name=name, is_stuff=is_stuff, label_source=LabelSource.LABELLER,
+                        vocabulary=vocabulary, name=name, is_stuff=is_stuff, label_source=source,
                         label_note=note[:500], order=start + len(created)))
             except IntegrityError:
                 skipped.append(name)

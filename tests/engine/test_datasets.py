@@ -259,3 +259,19 @@ def test_prompt_cleanups():
     assert len(COCO_OBJECT_CLASSES) == 80 and len(ADE150_CLASSES) == 150
     for names in (VOC_CLASSES, CONTEXT59_CLASSES, COCO_OBJECT_CLASSES, ADE150_CLASSES):
         assert len(set(names)) == len(names)
+
+
+def test_open_dataset_takes_the_profiles_class_prompts(tmp_path):
+    """The CLI opens datasets with ``class_prompts=config.segment.class_prompts``: the same prompts the service
+    gets from ``dataset_prompts`` (tests/engine/sdov/test_sdov_prompts.py lists them)."""
+    from engine.evaluation.datasets import dataset_prompts
+
+    root = _write_context(tmp_path)
+    paper, sdov = open_dataset("context", root), open_dataset("context", root, class_prompts="sdov")
+    assert paper.kind == sdov.kind == "context"
+    assert paper.prompts == dataset_prompts("context", paper.class_names, "paper")
+    assert sdov.prompts == dataset_prompts("context", sdov.class_names, "sdov")
+    changed = {n: (a, b) for n, a, b in zip(paper.class_names, paper.prompts, sdov.prompts) if a != b}
+    assert changed == {"pottedplant": ("potted plant", "plant"), "keyboard": ("keyboard", "computer keyboard")}
+    with pytest.raises(BadInputError, match="class_prompts"):
+        open_dataset("context", root, class_prompts="nope")

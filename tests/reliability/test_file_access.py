@@ -192,3 +192,17 @@ def test_class_page_lists_only_its_own_restricted_sets(world: dict[str, Any], ot
     assert {s.key for s in support_sets_for(mine)} == {"g" * 64}
     html = _signed_in(other_user).get(f"/classes/{mine.pk}/").content.decode()
     assert "u" * 20 not in html and f"/support-images/{world['uploads'][1].pk}/" not in html
+
+
+def test_pages_show_images_through_files_routes(world: dict[str, Any], user: Any) -> None:
+    """The class page's support images (her uploads, the set built from them, the shared set) are /files/ URLs
+    that answer 200 to the owner: pages keep showing images without any /media/ route."""
+    import re
+
+    owner = _signed_in(user)
+    html = owner.get(f"/classes/{world['cls'].pk}/").content.decode()
+    sources = set(re.findall(r'<img[^>]* src="([^"]+)"', html))
+    assert any("u" * 64 in s for s in sources) and any("g" * 64 in s for s in sources)
+    assert any(world["cls"].user_support_dir in s for s in sources)
+    assert all(s.startswith(("/files/", "/support-images/")) for s in sources), sources
+    assert set(_codes(owner, sorted(sources)).values()) == {200}

@@ -64,8 +64,14 @@ def alice_world(user: Any, media_root: Path, tmp_path: Path) -> dict[str, Any]:
     seg_dir = media_root / "segment" / token
     seg_dir.mkdir(parents=True)
     (seg_dir / "meta.json").write_text(json.dumps({"user_id": user.pk, "profile": "tiny", "class_names": ["cat"]}))
+    from ovdiff_web.integrations.models import LabelStudioConnection, hash_token
+
+    connection = LabelStudioConnection.objects.create(owner=user, name="alice-ls", token_hash=hash_token("alice-ls"),
+                                                      label_studio_url="http://127.0.0.1:9", access_token="x",
+                                                      profile="tiny")
     return {"vocab": vocab, "cls": cls, "dataset": dataset, "run": run, "result": run.image_results.first(),
-            "stage": RunStage.objects.filter(run=run).first(), "support": support, "image": image, "token": token}
+            "stage": RunStage.objects.filter(run=run).first(), "support": support, "image": image, "token": token,
+            "connection": connection}
 
 
 def _fill(template: str, world: dict[str, Any]) -> str:
@@ -76,16 +82,19 @@ def _fill(template: str, world: dict[str, Any]) -> str:
         head = parts[2] if len(parts) > 2 else head
     if head == "library":  # library/<kind>/<pk>/...: alice's vocabulary
         head = "vocabularies"
+    if head == "integrations":  # integrations/label-studio/<id>/..., api/integrations/label-studio/<pk>/...
+        head = "label-studio"
     owner_of_pk = {"runs": "run", "vocabularies": "vocab", "classes": "cls", "datasets": "dataset",
                    "support-sets": "support", "banks": "support", "support-images": "image",
-                   "predictions": "run", "segment": "run"}  # prediction jobs are runs
+                   "predictions": "run", "segment": "run",  # prediction jobs are runs
+                   "label-studio": "connection"}
     values = {
         "pk": world[owner_of_pk.get(head, "run")].pk if head in owner_of_pk else None,
         "object_id": world[ADMIN_MODELS[head]].pk if head in ADMIN_MODELS else 1,
         "class_pk": world["cls"].pk, "result_pk": world["result"].pk, "image_pk": world["image"].pk,
         "gt": 0, "pred": 0, "kind": "vocabulary" if "library/" in template else "pred", "index": 0, "fmt": "json", "layer": "fg_mask", "task_id": "x" * 8,
         "token": world["token"], "path": world["result"].prediction, "user_id": 1, "content_type_id": 1,
-        "id": 1,
+        "id": 1, "connection_id": world["connection"].pk, "run_id": world["run"].pk,
     }
     try:
         return "/" + template.format(**{k: v for k, v in values.items() if v is not None})
@@ -103,8 +112,12 @@ def _fingerprint(world: dict[str, Any]) -> dict[str, Any]:
     dataset = Dataset.objects.filter(pk=world["dataset"].pk).values("status", "visibility", "name").first()
     shares = [list(o.shared_users.values_list("pk", flat=True)) for o in
               (world["vocab"], world["dataset"], world["run"])]
+    from ovdiff_web.integrations.models import LabelStudioConnection
+
+    connection = LabelStudioConnection.objects.filter(pk=world["connection"].pk).values().first()
     return {"vocab": vocab, "classes": classes, "run": run, "dataset": dataset, "shares": shares,
-            "images": SupportImage.objects.count(), "files": Path(world["dataset"].root).is_dir()}
+            "images": SupportImage.objects.count(), "files": Path(world["dataset"].root).is_dir(),
+            "connection": connection}
 
 
 def _clients(user: Any) -> tuple[Client, APIClient]:
@@ -119,7 +132,7 @@ def _refused(response: Any) -> bool:
     code = response.status_code
     if code in (301, 302):
         return "/login/" in response["Location"]
-    return code in (400, 403, 404, 405)
+    return code in (400, 401, 403, 404, 405)  # 401: Label Studio's protocol routes take only their Basic auth
 
 
 def test_every_object_kwarg_is_filled(alice_world: dict[str, Any]) -> None:
@@ -158,7 +171,8 @@ def test_private_objects_are_invisible_to_a_second_user(alice_world: dict[str, A
         if url.startswith("/admin/"):
             continue
         response = (api if url.startswith("/api/") else ui).get(url)
-        assert response.status_code in (404, 405), (url, response.status_code)
+        protocol = url.startswith("/integrations/label-studio/")  # Label Studio's routes: only their Basic auth
+        assert response.status_code in ((401,) if protocol else (404, 405)), (url, response.status_code)
     for listing in ("/api/vocabularies/", "/api/datasets/", "/api/runs/", "/api/classes/", "/api/support-sets/",
                     "/api/banks/"):
         assert api.get(listing).json()["count"] == 0, listing

@@ -17,6 +17,7 @@ from engine.evaluation.datasets.classes import (
 )
 from engine.evaluation.datasets.coco_object import open_coco_object
 from engine.evaluation.datasets.context import open_context
+from engine.evaluation.datasets.prompts import PROMPT_TABLES, dataset_prompts
 from engine.evaluation.datasets.folder import open_folder
 from engine.evaluation.datasets.voc import open_voc
 from engine.errors import BadInputError
@@ -47,6 +48,7 @@ def open_dataset(kind: str, root: str | Path, split: str = "val", protocol: str 
 
 
 __all__ = [
-    "ADE150_CLASSES", "COCO_OBJECT_CLASSES", "CONTEXT59_CLASSES", "PROMPT_RENAMES", "PROTOCOLS", "READERS",
+    "ADE150_CLASSES", "COCO_OBJECT_CLASSES", "CONTEXT59_CLASSES", "PROMPT_RENAMES", "PROMPT_TABLES", "PROTOCOLS",
+    "READERS", "dataset_prompts",
     "Sample", "SegDataset", "VOC_CLASSES", "open_dataset", "prompt_for", "prompts_for", "reduce_zero_label",
 ]

@@ -27,4 +27,5 @@ def open_ade20k(root: str | Path, split: str = "val", protocol: str | None = Non
     images = sorted(p for p in img_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
     samples = [Sample(p.stem, p, ann_dir / f"{p.stem}.png") for p in images]
     return SegDataset(protocol, ADE150_CLASSES, samples, has_background=False, reduce_zero_label=True,
-                      root=base, split=split, protocol=protocol, **kwargs)
+                      root=base, split=split, protocol=protocol,
+                      kind="ade20k", **kwargs)

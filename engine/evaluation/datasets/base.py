@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from engine.evaluation.datasets.classes import prompts_for
+from engine.evaluation.datasets.prompts import dataset_prompts
 from engine.errors import BadInputError
 from engine.images import DEFAULT_MAX_PIXELS, load_image, load_label_png
 
@@ -31,7 +31,9 @@ class SegDataset:
     """A split of a segmentation dataset under one protocol.
 
     ``class_names`` are in label order (index 0 is "background" when ``has_background``); ``prompts`` are
-    the same classes renamed for the generator and CLIP. With ``reduce_zero_label`` the files hold one
+    the same classes renamed for the generator and CLIP: given, or ``dataset_prompts(kind, class_names,
+    class_prompts)`` (``kind`` is the reader's, e.g. "context"; ``class_prompts`` the ``segment.class_prompts``
+    setting). With ``reduce_zero_label`` the files hold one
     more class (raw 0) than ``class_names``; it is mapped to ``ignore_index`` on load.
     """
 
@@ -43,6 +45,8 @@ class SegDataset:
         *,
         has_background: bool,
         prompts: Sequence[str] | None = None,
+        kind: str = "folder",
+        class_prompts: str = "paper",
         ignore_index: int = 255,
         reduce_zero_label: bool = False,
         exif_transpose: bool = False,
@@ -54,7 +58,9 @@ class SegDataset:
     ) -> None:
         self.name = name
         self.class_names = list(class_names)
-        self.prompts = list(prompts) if prompts is not None else prompts_for(self.class_names)
+        self.kind = kind
+        self.prompts = (list(prompts) if prompts is not None
+                        else dataset_prompts(kind, self.class_names, class_prompts))
         if len(self.prompts) != len(self.class_names):
             raise BadInputError(f"{len(self.prompts)} prompts for {len(self.class_names)} classes", item=name)
         if has_background and (not self.class_names or self.class_names[0] != "background"):

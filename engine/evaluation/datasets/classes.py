@@ -73,10 +73,16 @@ PROMPT_RENAMES: dict[str, str] = {
 }
 
 
-def prompt_for(name: str) -> str:
-    """Clean one class name into a prompt: first synonym, trimmed, known renames applied."""
+def clean_name(name: str) -> str:
+    """First synonym, underscores to spaces, whitespace trimmed and collapsed (mmseg's ADE "bed " -> "bed")."""
     first = name.split(",")[0].strip()
-    first = " ".join(first.replace("_", " ").split())
+    return " ".join(first.replace("_", " ").split())
+
+
+def prompt_for(name: str) -> str:
+    """Clean one class name into a prompt (the ``paper`` table): ``clean_name``, known renames applied.
+    Per profile: ``engine.evaluation.datasets.prompts.dataset_prompts``."""
+    first = clean_name(name)
     return PROMPT_RENAMES.get(first, first)
 
 

@@ -34,4 +34,5 @@ def open_coco_object(root: str | Path, split: str = "val", protocol: str | None 
     samples = [Sample(p.stem, p, ann_dir / f"{p.stem}{LABEL_SUFFIX}") for p in images]
     names = ("background",) + COCO_OBJECT_CLASSES
     return SegDataset(protocol, names, samples, has_background=True, reduce_zero_label=False,
-                      root=base, split=split, protocol=protocol, **kwargs)
+                      root=base, split=split, protocol=protocol,
+                      kind="coco_object", **kwargs)

@@ -23,4 +23,5 @@ def open_context(root: str | Path, split: str = "val", protocol: str | None = No
     with_bg = protocol == "context60"
     names = (("background",) if with_bg else ()) + CONTEXT59_CLASSES
     return SegDataset(protocol, names, samples, has_background=with_bg, reduce_zero_label=not with_bg,
-                      root=base, split=split, protocol=protocol, **kwargs)
+                      root=base, split=split, protocol=protocol,
+                      kind="context", **kwargs)

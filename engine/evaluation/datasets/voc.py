@@ -21,4 +21,5 @@ def open_voc(root: str | Path, split: str = "val", protocol: str | None = None, 
     with_bg = protocol == "voc21"
     names = (("background",) if with_bg else ()) + VOC_CLASSES
     return SegDataset(protocol, names, samples, has_background=with_bg, reduce_zero_label=not with_bg,
-                      root=base, split=split, protocol=protocol, **kwargs)
+                      root=base, split=split, protocol=protocol,
+                      kind="voc", **kwargs)

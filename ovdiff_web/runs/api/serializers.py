@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from ovdiff_web.runs.api import job_links
 from ovdiff_web.common.profiles import PROFILE_CHOICES
 from ovdiff_web.datasets.models import Dataset
 from ovdiff_web.runs.models import ImageResult, Run, RunStage
@@ -17,6 +20,22 @@ from ovdiff_web.accounts.serializers import (  # noqa: F401  (re-exported for th
     is_staff,
 )
 from ovdiff_web.common.api.fields import RandomWeightsMixin
+
+
+@extend_schema_field({"type": "object", "description": job_links.DESCRIPTION,
+                      "properties": {name: {"type": "string", "format": "uri" if name != "explain" else "uri-template",
+                                            "description": text} for name, text in job_links.RUN_LINKS.items()},
+                      "required": ["self", "page", "progress", "results"], "additionalProperties": False})
+class JobLinksField(serializers.Field):
+    """Where the job's exports are (``runs/api/job_links.py``): only those that exist and the caller may read."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, run: Run) -> dict[str, str]:
+        request = self.context.get("request")
+        return job_links.job_links(run, getattr(request, "user", None),
+                                   request.build_absolute_uri if request is not None else str)
 
 
 class RunStageSerializer(serializers.ModelSerializer):
@@ -36,6 +55,7 @@ class RunSerializer(SharingFieldsMixin, RandomWeightsMixin, serializers.ModelSer
                                                     allow_null=True)
     stages = RunStageSerializer(many=True, read_only=True)
     image_count = serializers.SerializerMethodField()
+    links = JobLinksField()
 
     def get_image_count(self, obj: Run) -> int:
         return len(obj.image_ids or [])
@@ -46,7 +66,7 @@ class RunSerializer(SharingFieldsMixin, RandomWeightsMixin, serializers.ModelSer
                   "cancel_requested", "is_random_weights", "class_names", "label_map", "skipped_classes",
                   "image_count", "miou", "pixel_accuracy", "per_class_iou", "created_by", "created_at", "started_at",
                   "finished_at", "heartbeat_at", "stalled_since", "stages", "random_weights", "random_weights_note",
-                  *SHARE_FIELDS]
+                  "links", *SHARE_FIELDS]
         read_only_fields = fields
 
 

@@ -1,8 +1,11 @@
-"""/api/runs/: create queues an evaluation; cancel, resume, results, images (sortable by IoU), progress."""
+"""/api/runs/: create queues an evaluation; cancel, resume, results, images (sortable by IoU), progress, and the
+exports (report, report.csv, labels.zip) that the run's ``links`` name."""
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
@@ -17,6 +20,8 @@ from ovdiff_web.accounts.api_mixins import HistoryMixin, ScopedMixin, ShareMixin
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.accounts import quotas
 from ovdiff_web.runs import services as run_service
+from ovdiff_web.runs import report as run_report
+from ovdiff_web.runs.api import job_links
 
 
 class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -25,6 +30,9 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
     queryset = Run.objects.select_related("created_by").prefetch_related("stages")
     filterset_class = filters.RunFilter
     ordering_fields = ["created_at", "miou", "status"]
+
+    def get_queryset(self) -> Any:
+        return job_links.with_link_facts(super().get_queryset(), self.request.user)
 
     def get_serializer_class(self) -> type:
         if self.action == "retrieve":
@@ -52,7 +60,7 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
             return Response({"detail": f"run already {run.status}"}, status=status.HTTP_409_CONFLICT)
         run = run_service.request_cancel(run)
         audit.record(request.user, run, "cancel")
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: RunSerializer,
                                             409: OpenApiResponse(description="run is not failed or cancelled")})
@@ -65,7 +73,7 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
         except run_service.ResumeRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         audit.record(request.user, run, "resume")
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=RunResultsSerializer)
     @action(detail=True, methods=["get"])
@@ -95,3 +103,29 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
     @action(detail=True, methods=["get"])
     def progress(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         return Response(run_service.run_progress(self.get_object()))
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"], url_path="report.json", filter_backends=[])
+    def report(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        """The full report (the dashboard's metrics.json): results, settings, reproduction, per-image scores."""
+        return Response(run_report.metrics_payload(self.get_object()))
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"], url_path="report.csv", filter_backends=[])
+    def report_csv(self, request: Request, pk: str | None = None, **kwargs: Any) -> HttpResponse:
+        """Per-class then per-image IoU as CSV (the dashboard's metrics.csv)."""
+        run = self.get_object()
+        response = HttpResponse(run_report.metrics_csv(run), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-metrics.csv"'
+        return response
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="labels.zip", filter_backends=[])
+    def labels_zip(self, request: Request, pk: str | None = None, **kwargs: Any) -> FileResponse:
+        """Every prediction as a palette label PNG, plus metrics.json, in one zip (the dashboard's export)."""
+        run = self.get_object()
+        path = run_report.predictions_zip(run)
+        handle = open(path, "rb")
+        path.unlink()  # the open handle keeps the data readable; nothing is left behind on disk (POSIX)
+        return FileResponse(handle, as_attachment=True, filename=f"run-{run.pk}-predictions.zip",
+                            content_type="application/zip")

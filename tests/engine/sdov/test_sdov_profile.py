@@ -29,6 +29,7 @@ def test_sdov_differs_from_paper_only_where_the_code_does():
         "support.n_images": 32,
         "support.attribution_token_order": "upsample-then-mean",
         "support.attribution_final_mode": "bilinear",
+        "support.scheduler": "dpm-solver-0.14",
         "masks.proposer": "cutler",
         "masks.maskcut_area_rule_first": False,
         "masks.maskcut_resample": "lanczos",
@@ -39,7 +40,9 @@ def test_sdov_differs_from_paper_only_where_the_code_does():
         "features.dino_max_side": 800,
         "features.dino_fit": "crop",
         "segment.prefilter_image_prep": "code",
+        "segment.prefilter_clip_dtype": "float16",
         "segment.thing_stuff_table": "paper_chatgpt",
+        "segment.class_prompts": "sdov",
     }
     assert default_config("paper") == OVDiffConfig()
 
@@ -110,10 +113,12 @@ def test_sdov_settings_run_end_to_end_on_tiny_models(tiny_registry, tmp_path):
     cfg = tiny.replace(
         support=dataclasses.replace(tiny.support, prompt_template=sdov.support.prompt_template,
                                     negative_prompt=sdov.support.negative_prompt,
-                                    attribution_token_order="upsample-then-mean", attribution_final_mode="bilinear"),
+                                    attribution_token_order="upsample-then-mean", attribution_final_mode="bilinear",
+                                    scheduler=sdov.support.scheduler),
         features=dataclasses.replace(tiny.features, sd_latent="sample", sd_noise_seed=43,
                                      clip_support_native=True, dino_max_side=100, dino_fit="crop"),
-        segment=dataclasses.replace(tiny.segment, prefilter_image_prep="code", thing_stuff_table="paper_chatgpt"),
+        segment=dataclasses.replace(tiny.segment, prefilter_image_prep="code", thing_stuff_table="paper_chatgpt",
+                                    class_prompts="sdov", prefilter_clip_dtype=sdov.segment.prefilter_clip_dtype),
     )
     ovd = OVDiff(cfg, tiny_registry, ArtifactStore(tmp_path / "store"))
     image = (np.random.default_rng(0).random((70, 90, 3)) * 255).astype(np.uint8)
@@ -121,6 +126,7 @@ def test_sdov_settings_run_end_to_end_on_tiny_models(tiny_registry, tmp_path):
     assert seg.labels.shape == (70, 90)
     assert ovd.banks(ClassSpec("red panda"))["clip"].fg.shape[1] > 0
     assert ovd._scorer.antialias is False  # the code's pre-filter resize reaches the cached CLIP scorer
+    assert ovd._scorer.precision == "float32"  # the code's fp16 pre-filter CLIP is for CUDA only
 
 
 def test_sdov_runs_sd_in_float16_on_cuda_only():

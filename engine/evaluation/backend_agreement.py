@@ -1,0 +1,124 @@
+"""Do two DINO backends (``runtime.dino_backend``) give the same labels? Few-shot segmentation of real photos.
+
+Protocol (an agreement check between backends, not a quality figure): every photo's outlined object is a class;
+its support image is the object's box cropped from the photo with a margin, with its mask (user support with masks
+given, so MaskCut plays no part); every photo is then segmented with the whole vocabulary at the profile's windows.
+Each backend builds its own prototype banks from its own features (as a user running that backend would) and
+segments every photo; the figures are the share of pixels whose labels agree, the mIoU of each backend against
+the outlines (background + one class per photo) and the cosine of the facet tokens on each photo.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+
+from engine.evaluation.metrics import ConfusionMatrix
+from engine.types import ClassSpec
+
+SUPPORT_MARGIN = 0.15  # of the object's box side, on each side of the support crop
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelledPhoto:
+    name: str  # class name of its object
+    image: np.ndarray  # uint8 (H, W, 3)
+    mask: np.ndarray  # bool (H, W)
+
+
+def outlined_photos(outlines: Sequence[Path | str]) -> list[LabelledPhoto]:
+    """Photos bundled with scikit-image and their outlined object, from outline files in the format of
+    tests/data/real_photos.json (``{"photos": {skimage.data name: {"polygon": [[x, y], ...]}}}``); more files,
+    more photos. Grayscale photos become RGB. Nothing downloads: the photos ship in scikit-image's wheel."""
+    import json
+
+    from PIL import ImageDraw
+    from skimage import data
+
+    out = []
+    for path in outlines:
+        for name, entry in json.loads(Path(path).read_text())["photos"].items():
+            image = np.asarray(getattr(data, name)())
+            image = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
+            canvas = Image.new("L", (image.shape[1], image.shape[0]), 0)
+            ImageDraw.Draw(canvas).polygon([tuple(p) for p in entry["polygon"]], fill=1)
+            out.append(LabelledPhoto(name, image.astype(np.uint8), np.asarray(canvas, dtype=bool)))
+    return out
+
+
+def write_support(photos: Sequence[LabelledPhoto], root: Path) -> list[ClassSpec]:
+    """One support folder per photo (its object's box with a margin, and the mask); the class specs."""
+    classes = []
+    for p in photos:
+        ys, xs = np.nonzero(p.mask)
+        h, w = p.mask.shape
+        my, mx = int(SUPPORT_MARGIN * (ys.max() - ys.min() + 1)), int(SUPPORT_MARGIN * (xs.max() - xs.min() + 1))
+        y0, y1 = max(0, ys.min() - my), min(h, ys.max() + 1 + my)
+        x0, x1 = max(0, xs.min() - mx), min(w, xs.max() + 1 + mx)
+        folder = Path(root) / p.name
+        (folder / "masks").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(p.image[y0:y1, x0:x1]).save(folder / "support.png")
+        Image.fromarray(p.mask[y0:y1, x0:x1].astype(np.uint8) * 255).save(folder / "masks" / "support.png")
+        classes.append(ClassSpec(name=p.name, user_support_dir=str(folder)))
+    return classes
+
+
+def _token_cosine(a: Any, b: Any, image: np.ndarray) -> np.ndarray:
+    """Per-token cosine between two extractors' features of one photo (its first window size, square crop)."""
+    import torch
+
+    side = min(image.shape[:2])
+    x = torch.from_numpy(np.ascontiguousarray(image[:side, :side])).permute(2, 0, 1)[None].float() / 255.0
+    x = torch.nn.functional.interpolate(x, size=(448, 448), mode="bilinear", align_corners=False)
+    fa, fb = a(x).flatten(2)[0], b(x).flatten(2)[0]
+    return torch.nn.functional.cosine_similarity(fa, fb, dim=0).numpy()
+
+
+def compare_backends(photos: Sequence[LabelledPhoto], workdir: Path, backends: Sequence[str],
+                     profile: str = "dinov2-small", sources: dict[str, str] | None = None,
+                     config: Any = None) -> dict[str, Any]:
+    """Segment ``photos`` with each backend (the first is the reference); agreement, mIoU and token cosine.
+
+    A backend is a ``runtime.dino_backend`` value, optionally with ``:<dino_int8_keep_fp32>`` (``onnx-int8:read``).
+    """
+    from engine.pipeline import build_ovdiff
+    from engine.profiles import default_config
+
+    config = config or default_config(profile)
+    classes = write_support(photos, Path(workdir) / "support")
+    names = ["background"] + [p.name for p in photos]
+    labels: dict[str, list[np.ndarray]] = {}
+    out: dict[str, Any] = {"backends": list(backends), "photos": [p.name for p in photos], "miou": {},
+                           "seconds": {}}
+    extractors = {}
+    for backend in backends:
+        name, _, keep = backend.partition(":")
+        runtime = dataclasses.replace(config.runtime, dino_backend=name)
+        cfg = config.replace(runtime=dataclasses.replace(runtime, dino_int8_keep_fp32=keep) if keep else runtime)
+        ovd = build_ovdiff(profile, Path(workdir) / f"store-{backend.replace(':', '-')}", config=cfg, sources=sources)
+        segmenter = ovd.segmenter(classes)
+        cm = ConfusionMatrix(len(names))
+        t0 = time.perf_counter()
+        labels[backend] = []
+        for i, p in enumerate(photos):
+            seg = segmenter(p.image)
+            ids = np.array([names.index(n) for n in seg.label_names])[seg.labels]
+            labels[backend].append(ids)
+            cm.update(ids, np.where(p.mask, i + 1, 0))
+        out["seconds"][backend] = time.perf_counter() - t0
+        out["miou"][backend] = cm.miou()
+        extractors[backend] = ovd.registry.extractor("dino", cfg.features)
+    ref = backends[0]
+    for backend in backends[1:]:
+        same = sum(int((a == b).sum()) for a, b in zip(labels[ref], labels[backend]))
+        total = sum(a.size for a in labels[ref])
+        cos = np.concatenate([_token_cosine(extractors[ref], extractors[backend], p.image) for p in photos])
+        out[backend] = {"label_agreement": same / total, "miou_diff": out["miou"][backend] - out["miou"][ref],
+                        "token_cosine_min": float(cos.min()), "token_cosine_mean": float(cos.mean()),
+                        "per_photo_agreement": {p.name: float((a == b).mean()) for p, a, b in
+                                                zip(photos, labels[ref], labels[backend])}}
+    return out
