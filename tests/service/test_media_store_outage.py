@@ -98,7 +98,12 @@ def test_prediction_upload_with_the_endpoint_down_keeps_no_job_and_no_images(api
 
 def test_fetching_a_file_with_the_endpoint_down_is_a_503_page_not_an_error_page(ui_client: Any,
                                                                                 endpoint_down: None) -> None:
-    response = ui_client.get("/files/support/ab/0000/image.png")  # shared artifacts: readable by every user
+    from ovdiff_web.support.models import SupportSet
+
+    # a set generated from class text: shared with every signed-in user, so the access check passes and the
+    # request reaches the (down) media bucket
+    SupportSet.objects.create(key="0000", class_name="cat", prompt="cat", profile="tiny")
+    response = ui_client.get("/files/support/ab/0000/image.png")
     assert response.status_code == 503
     _says_what_to_check(response.content.decode())
 
