@@ -5,6 +5,7 @@ Both read the same support crops of each target (the set's protocol); the profil
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,10 +49,25 @@ def profile_scores(ovd: OVDiff, ps: PhotoSet, root: Path | str, masks: bool = Tr
     return scores
 
 
+def _memoised(extractor: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    cache: dict[tuple, torch.Tensor] = {}
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        key = (tuple(x.shape), hashlib.sha1(x.numpy().tobytes()).hexdigest())
+        if key not in cache:
+            cache[key] = extractor(x)
+        return cache[key]
+
+    return run
+
+
 def baseline_scores(extractor: Callable[[torch.Tensor], torch.Tensor], ps: PhotoSet, short_side: int = 448,
                     n: int = N_SUPPORT) -> Scores:
-    """The simple baseline (engine.evaluation.photo_baseline) on every target, hand-drawn support masks."""
+    """The simple baseline (engine.evaluation.photo_baseline) on every target, hand-drawn support masks.
+
+    A crop supports several targets: its features are computed once (keyed by the input's bytes)."""
     scores = Scores(ps)
+    extractor = _memoised(extractor)
     for target in ps.targets:
         crops = {c: [class_crop(ps, v, c) for v in support_views(ps, target, c, n)] for c in target.classes}
         local = baseline_labels(extractor, target.image, list(target.classes), crops, short_side)

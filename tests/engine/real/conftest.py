@@ -22,3 +22,20 @@ def dinov2_model(dinov2_dir):
     from engine.models.dinov2_import import load_strict
 
     return load_strict(dinov2_dir)
+
+
+@pytest.fixture(scope="session")
+def photo_set():
+    """The real-photo set (engine.evaluation.photo_set), read once per session."""
+    from engine.evaluation.photo_set import load_photo_set
+
+    return load_photo_set()
+
+
+@pytest.fixture(scope="session")
+def photo_ovd(tmp_path_factory, dinov2_dir):
+    """The ``dinov2-small`` profile on the real weights, one model and one artifact store per session: support
+    banks built for one test are reused by the next."""
+    from engine.pipeline import build_ovdiff
+
+    return build_ovdiff("dinov2-small", tmp_path_factory.mktemp("photos") / "store", sources={"dino": str(dinov2_dir)})

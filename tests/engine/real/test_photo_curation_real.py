@@ -18,9 +18,7 @@ from engine.evaluation.photo_set import (
     Scores,
     class_crop,
     global_labels,
-    load_photo_set,
 )
-from engine.pipeline import build_ovdiff
 from engine.support.curation import image_id
 from engine.types import Curation
 
@@ -38,15 +36,14 @@ def _save(folder, name, crop):
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, dinov2_dir):
+def setup(tmp_path_factory, photo_set, photo_ovd):
     root = tmp_path_factory.mktemp("curation")
-    ps = load_photo_set()
+    ps = photo_set
     right = _save(root / "clean", "a_right", class_crop(ps, ps.view(RIGHT[0]), RIGHT[1]))
     _save(root / "mixed", "a_right", class_crop(ps, ps.view(RIGHT[0]), RIGHT[1]))
     wrong = _save(root / "mixed", "b_wrong", class_crop(ps, ps.view(WRONG[0]), WRONG[1]))
     assert image_id(right) != image_id(wrong)
-    ovd = build_ovdiff("dinov2-small", root / "store", sources={"dino": str(dinov2_dir)})
-    return ps, ovd, root, wrong
+    return ps, photo_ovd, root, wrong
 
 
 def _iou(ps, ovd, spec) -> float:
