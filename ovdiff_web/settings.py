@@ -68,7 +68,7 @@ try:
     Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 except OSError:  # a read-only data dir (check --deploy in CI): Django reports the missing folder on upload
     pass
-# Staging files, interrupted ingests and failed segmentations older than this are swept (services.cleanup).
+# Staging files and interrupted ingests older than this are swept (services.cleanup).
 OVDIFF_STALE_AFTER_S = env_int("OVDIFF_STALE_AFTER_S", 6 * 3600, minimum=60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

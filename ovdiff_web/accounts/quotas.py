@@ -57,24 +57,22 @@ def active_regenerations(user: Any) -> int:
 
 
 def active_jobs(user: Any) -> int:
-    """The user's runs, image segmentations and class rebuilds that are queued or running."""
-    # Counted by name: the job models live in the rooms above this one (docs/ARCHITECTURE.md).
+    """The user's runs (evaluations and prediction jobs) and class rebuilds that are queued or running."""
+    # Counted by name: the job model lives in a room above this one (docs/ARCHITECTURE.md).
     Run = apps.get_model("core", "Run")  # noqa: N806
-    SegmentJob = apps.get_model("core", "SegmentJob")  # noqa: N806
     runs = Run.objects.filter(created_by=user, status__in=(Run.Status.QUEUED, Run.Status.RUNNING)).count()
-    segments = SegmentJob.objects.filter(user=user, status__in=SegmentJob.ACTIVE).count()
-    return runs + segments + active_regenerations(user)
+    return runs + active_regenerations(user)
 
 
 def check_can_queue(user: Any) -> None:
-    """QuotaExceeded (429) when the user already has OVDIFF_MAX_ACTIVE_PER_USER jobs (runs, segmentations, class
-    rebuilds) queued or running."""
+    """QuotaExceeded (429) when the user already has OVDIFF_MAX_ACTIVE_PER_USER jobs (runs, class rebuilds)
+    queued or running."""
     limit = settings.OVDIFF_MAX_ACTIVE_PER_USER
     if _exempt(user) or not getattr(user, "is_authenticated", False):
         return
     n = active_jobs(user)
     if n >= limit:
-        raise QuotaExceeded(f"you have {n} runs, segmentations or class rebuilds queued or running; the limit is {limit} per user: "
+        raise QuotaExceeded(f"you have {n} runs or class rebuilds queued or running; the limit is {limit} per user: "
                             "wait for one to finish or cancel one", field="detail", status=429)
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from ovdiff_web.accounts.audit import AuditEntry
 from ovdiff_web.common.profiles import PROFILE_CHOICES
 from ovdiff_web.datasets.models import Dataset
-from ovdiff_web.predictions.models import SegmentJob
+from ovdiff_web.predictions.models import LegacySegmentation
 from ovdiff_web.runs.models import ImageResult, Run, RunShard, RunStage
 from ovdiff_web.support.curation_models import SupportCuration
 from ovdiff_web.support.models import ArtifactStatus, PrototypeBank, SupportImage, SupportSet
 from ovdiff_web.vocabularies.models import LabelSource, Vocabulary, VocabularyClass
 
-__all__ = ["AuditEntry", "PROFILE_CHOICES", "Dataset", "SegmentJob", "ImageResult", "Run", "RunShard", "RunStage",
+__all__ = ["AuditEntry", "PROFILE_CHOICES", "Dataset", "LegacySegmentation", "ImageResult", "Run", "RunShard", "RunStage",
            "SupportCuration", "ArtifactStatus", "PrototypeBank", "SupportImage", "SupportSet", "LabelSource",
            "Vocabulary", "VocabularyClass"]

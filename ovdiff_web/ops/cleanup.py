@@ -1,5 +1,5 @@
 """Nothing left behind: sweep what an interrupted request or a killed process leaves (staging folders, temp
-uploads, rows stuck "ingesting", files of refused or failed segmentations), and remove an object's files with it.
+uploads, rows stuck "ingesting"), and remove an object's files with it.
 
 Runs at start (``manage.py ovdiff_cleanup`` before the web server, a worker's ``worker_ready``) and with every
 watchdog pass (celery beat). Only things older than OVDIFF_STALE_AFTER_S are touched: never work in progress."""
@@ -15,10 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from ovdiff_web.common import media_store
-from ovdiff_web.predictions.models import SegmentJob
 from ovdiff_web.datasets.models import Dataset
 from ovdiff_web.datasets import services as datasets
-from ovdiff_web.predictions import segment_jobs
 
 
 def _old(path: Path, cutoff: float) -> bool:
@@ -47,11 +45,11 @@ def staging_entries() -> Iterable[Path]:
 
 
 def sweep(max_age_s: float | None = None) -> dict[str, int]:
-    """Remove stale staging files; end datasets stuck ingesting and drop segmentations that never produced."""
+    """Remove stale staging files; end datasets stuck ingesting."""
 
     age = settings.OVDIFF_STALE_AFTER_S if max_age_s is None else max_age_s
     cutoff = time.time() - age
-    counts = {"files": 0, "datasets": 0, "segmentations": 0}
+    counts = {"files": 0, "datasets": 0}
     for entry in list(staging_entries()):
         if _old(entry, cutoff):
             _remove(entry)
@@ -61,9 +59,6 @@ def sweep(max_age_s: float | None = None) -> dict[str, int]:
                                           created_at__lt=stale):
         datasets.discard(dataset)  # its ingest died with its process: the row, the name and the files go
         counts["datasets"] += 1
-    for job in SegmentJob.objects.filter(status=SegmentJob.Status.FAILED, finished_at__lt=stale):
-        segment_jobs.discard(job)
-        counts["segmentations"] += 1
     return counts
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from ovdiff_web.accounts import access
 from ovdiff_web.datasets.models import Dataset
-from ovdiff_web.predictions.segment_jobs import job_owner
+from ovdiff_web.predictions import legacy
 from ovdiff_web.runs.models import Run
 from ovdiff_web.support.models import SupportSet
 from ovdiff_web.vocabularies.models import VocabularyClass
@@ -43,7 +43,7 @@ def media_readable(user: Any, relative: str) -> bool:
     if head == "user_support" and key.isdigit():
         return access.scope(VocabularyClass.objects.filter(pk=int(key)), user).exists()
     if head == "segment":
-        return job_owner(key) == user.pk
+        return legacy.owner_id(key) == user.pk
     if head == "datasets":
         folder = str(Path(settings.MEDIA_ROOT) / "datasets" / key)
         owned = Dataset.objects.filter(Q(root=folder) | Q(root__startswith=folder + "/"))

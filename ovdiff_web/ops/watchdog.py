@@ -1,4 +1,4 @@
-"""Runs never hang: find runs (and image segmentations) whose tasks are gone and end them clearly.
+"""Runs never hang: find runs whose tasks are gone and end them clearly.
 
 A run shows signs of life (``heartbeat_at``: every progress write, and every ~20 s from inside long engine work).
 When it has shown none for OVDIFF_STALL_AFTER_S, its current task ids (``Run.celery_ids``) are looked for in the
@@ -13,19 +13,17 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ovdiff_web.predictions.models import SegmentJob
 from ovdiff_web.runs.models import Run
 from ovdiff_web.runs.liveness import _last_sign, broker_view, check_run  # noqa: F401  (check_run: ops' name for it)
 
 
 def sweep() -> dict[str, int]:
-    """One watchdog pass over every unfinished run and segmentation quiet for OVDIFF_STALL_AFTER_S."""
+    """One watchdog pass over every unfinished run quiet for OVDIFF_STALL_AFTER_S."""
     cutoff = timezone.now() - timedelta(seconds=settings.OVDIFF_STALL_AFTER_S)
     candidates = [r for r in Run.objects.exclude(status__in=Run.FINISHED)
                   .only("heartbeat_at", "started_at", "created_at") if _last_sign(r) < cutoff]
-    jobs = list(SegmentJob.objects.filter(status__in=SegmentJob.ACTIVE, created_at__lt=cutoff))
-    counts = {"checked": len(candidates) + len(jobs), "stalled": 0}
-    if not candidates and not jobs:
+    counts = {"checked": len(candidates), "stalled": 0}
+    if not candidates:
         return counts
     try:
         view = broker_view()
@@ -33,11 +31,4 @@ def sweep() -> dict[str, int]:
         return {**counts, "unknown": 1}
     for run in candidates:
         counts["stalled"] += check_run(run.pk, view=view) == "stalled"
-    for job in jobs:
-        if not view.holds(job.celery_id):
-            SegmentJob.objects.filter(pk=job.pk, status__in=SegmentJob.ACTIVE).update(
-                status=SegmentJob.Status.FAILED, finished_at=timezone.now(),
-                error="stalled: no queue or live worker holds this job (a worker or the broker was lost); "
-                      "segment the image again")
-            counts["stalled"] += 1
     return counts

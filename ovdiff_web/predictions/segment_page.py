@@ -1,48 +1,14 @@
-"""The dashboard's segment page: read a segmentation a worker stored under MEDIA_ROOT/segment/<id>/
-(``segment_jobs``, ``tasks.segment_image``) and explain a clicked pixel from it.
-"""
+"""Explaining a clicked pixel of a stored segmentation (prediction jobs, and the read-only records of the earlier
+one-image path in ``predictions.legacy``): the prototype index as JSON rows and back."""
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Sequence
 
 from engine.profiles import is_random_profile
-from ovdiff_web.common.paths import media_path
-from ovdiff_web.predictions.models import SEGMENT_DIR  # the worker writes, this module reads
 from engine.errors import BadInputError
 
 if TYPE_CHECKING:
     import numpy as np
-
-
-def segment_result(token: str) -> dict[str, Any]:
-    """The stored result of a finished segmentation job; LookupError when it does not exist."""
-    if not token.isalnum():
-        raise LookupError("no such segmentation")
-    path = media_path(f"{SEGMENT_DIR}/{token}/meta.json")  # fetched when the worker was elsewhere
-    if not path.is_file():
-        raise LookupError("no such segmentation")
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    meta.update(token=token, image=f"{SEGMENT_DIR}/{token}/image.png", labels=f"{SEGMENT_DIR}/{token}/labels.png")
-    return meta
-
-
-def explain_stored_pixel(token: str, x: int, y: int) -> dict[str, Any]:
-    """Which prototype decided pixel (x, y) of a stored segmentation, and the support region it came from."""
-    import numpy as np
-    from engine.images import load_label_png
-
-    meta = segment_result(token)
-    arrays = np.load(media_path(f"{SEGMENT_DIR}/{token}/explain.npz"))
-    winners = {k[2:]: arrays[k] for k in arrays.files if k.startswith("w_")}
-    scores = {k[2:]: arrays[k] for k in arrays.files if k.startswith("s_")}
-
-    def support_image(cls: str, index: int) -> str | None:
-        return meta["support"].get(cls, {}).get(str(index))
-
-    labels = load_label_png(media_path(f"{SEGMENT_DIR}/{token}/labels.png"))
-    return explain_arrays(labels, meta["class_names"], winners, scores,
-                          meta["prototype_index"], x, y, meta["profile"], support_image)
 
 
 def stored_prototype_index(seg: Any) -> dict[str, list[list[Any]]]:

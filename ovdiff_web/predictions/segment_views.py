@@ -1,5 +1,6 @@
-"""Results of the earlier single-image "segment an image" jobs (``SegmentJob``), kept readable: the mask and
-legend, and a clicked pixel's prototype and support-image region. New work is a prediction job (views/predictions)."""
+"""The old pages of the earlier one-image segment jobs (read-only ``LegacySegmentation`` records, migration 0013):
+the mask and legend, and a clicked pixel's prototype and support-image region, for their owner only (404 for
+anyone else). New work is a prediction job (``predictions.views``)."""
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -10,7 +11,8 @@ from django.views.decorators.http import require_GET
 from engine.profiles import random_weights_note
 
 from ovdiff_web.common import images as overlay
-from ovdiff_web.predictions import segment_jobs, segment_page
+from ovdiff_web.predictions import legacy
+from ovdiff_web.predictions.segment_page import link_support_images
 from ovdiff_web.common.views import ui_login_required
 from ovdiff_web.common.paths import media_path
 
@@ -18,12 +20,12 @@ from ovdiff_web.common.paths import media_path
 @ui_login_required
 @require_GET
 def segment_result(request: HttpRequest, token: str) -> HttpResponse:
-    """The result when the worker is done; until then a page that reloads itself (and the reason if it failed)."""
+    """The stored result; for a record that never produced one, why (a failed job, or one the upgrade ended)."""
     try:
-        job = segment_jobs.get_job(token, request.user)
-        if job.status != job.Status.SUCCEEDED:
-            return render(request, "ovdiff/predictions/segment_pending.html", {"job": job})
-        result = segment_page.segment_result(token)
+        record = legacy.record(token, request.user)
+        if record.status != record.Status.SUCCEEDED:
+            return render(request, "ovdiff/predictions/segment_failed.html", {"job": record})
+        result = legacy.stored_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
     names = result["class_names"]
@@ -40,8 +42,8 @@ def segment_overlay(request: HttpRequest, token: str) -> HttpResponse:
     from engine.images import load_label_png
 
     try:
-        segment_jobs.check_owner(token, request.user)
-        result = segment_page.segment_result(token)
+        legacy.record(token, request.user)
+        result = legacy.stored_result(token)
     except LookupError:
         raise Http404("no such segmentation") from None
 
@@ -54,7 +56,7 @@ def segment_overlay(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def segment_explain(request: HttpRequest, token: str) -> JsonResponse:
     try:
-        segment_jobs.check_owner(token, request.user)
+        legacy.record(token, request.user)
     except LookupError as exc:
         return JsonResponse({"error": str(exc)}, status=404)
     try:
@@ -62,7 +64,7 @@ def segment_explain(request: HttpRequest, token: str) -> JsonResponse:
     except ValueError:
         return JsonResponse({"error": "x and y must be integers"}, status=400)
     try:
-        data = segment_page.explain_stored_pixel(token, x, y)
+        data = legacy.explain_stored_pixel(token, x, y)
     except LookupError as exc:
         return JsonResponse({"error": str(exc)}, status=404)
-    return JsonResponse(segment_page.link_support_images(data, lambda rel: reverse("ui:media", args=[rel])))
+    return JsonResponse(link_support_images(data, lambda rel: reverse("ui:media", args=[rel])))

@@ -62,7 +62,7 @@ def _support_set(media: Path, key: str, **fields: Any) -> Any:
 def world(user: Any, media_root: Path, tmp_path: Path) -> dict[str, Any]:
     """alice's private vocabulary (a class with her own uploads), run, segmentation and uploaded dataset, a support
     set of her uploads (used by her class), a curated set (used by her run) and a generated set (shared)."""
-    from ovdiff_web.predictions.models import SegmentJob
+    from ovdiff_web.predictions.models import LegacySegmentation
     from ovdiff_web.core.models import Dataset, SupportSet, Vocabulary, VocabularyClass
 
     vocab = Vocabulary.objects.create(name="alice-v", owner=user)
@@ -78,7 +78,8 @@ def world(user: Any, media_root: Path, tmp_path: Path) -> dict[str, Any]:
     curated.runs.add(run)
     generated, generated_image = _support_set(media_root, "g" * 64)
     token = "a" * 32
-    SegmentJob.objects.create(token=token, user=user, profile="tiny", class_names=["cat"], status="succeeded")
+    LegacySegmentation.objects.create(token=token, user=user, profile="tiny", class_names=["cat"],
+                                      status="succeeded")
     _png(media_root / f"segment/{token}/labels.png")
     uploaded = media_root / "datasets" / "alice-zip"
     _png(uploaded / "images" / "a.png")

@@ -105,7 +105,8 @@ def make_vocabulary_run(dataset: Any, user: Any, media_root: Path, n_classes: in
 
 def make_stored_segmentation(media: Path, user: Any, image: np.ndarray | None = None,
                              labels: np.ndarray | None = None, class_names: tuple[str, ...] = ("brick", "sky")) -> str:
-    """A finished segmentation job of ``user``, its files in the format the ``segment_image`` task writes, with one
+    """A finished segmentation of the earlier one-image path (a read-only record of ``user``), its files in the
+    format that path's worker wrote, with one
     dino prototype per class (default: a grey 60x40 image, left half "brick", right half "sky")."""
     import json
 
@@ -127,8 +128,8 @@ def make_stored_segmentation(media: Path, user: Any, image: np.ndarray | None = 
     meta = {"profile": "tiny", "class_names": list(class_names), "selected": [], "support": {},
             "prototype_index": {"dino": index}}
     (out / "meta.json").write_text(json.dumps(meta))
-    from ovdiff_web.predictions.models import SegmentJob
+    from ovdiff_web.predictions.models import LegacySegmentation
 
-    SegmentJob.objects.create(token=token, user=user, profile="tiny", class_names=list(class_names),
-                              status=SegmentJob.Status.SUCCEEDED)
+    LegacySegmentation.objects.create(token=token, user=user, profile="tiny", class_names=list(class_names),
+                                      status=LegacySegmentation.Status.SUCCEEDED)
     return token

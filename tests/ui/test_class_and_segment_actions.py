@@ -124,47 +124,55 @@ def _png() -> io.BytesIO:
     return buf
 
 
-def legacy_job(user: Any, media_root: Path) -> Any:
-    """A ``SegmentJob`` of the earlier "segment an image" page, as it was stored (row + image.png)."""
-    import uuid
-
-    from ovdiff_web.predictions.models import SegmentJob
-
-    token = uuid.uuid4().hex
-    (media_root / "segment" / token).mkdir(parents=True)
-    Image.open(_png()).save(media_root / "segment" / token / "image.png")
-    return SegmentJob.objects.create(token=token, user=user, profile="tiny", class_names=["cat"])
-
-
-def _queued_messages(client: Any, queue: str) -> list[dict[str, Any]]:
-    import base64
-    import json
-
-    out = []
-    for raw in client.lrange(queue, 0, -1):
-        message = json.loads(raw)
-        out.append({"task": message["headers"]["task"], "args": json.loads(base64.b64decode(message["body"]))[0]})
-    return out
-
-
-@pytest.mark.slow  # builds two tiny support sets (~50 s on a busy 2-core machine)
-def test_segment_job_runs_in_the_task_and_only_its_owner_sees_it(ui: Any, media_root: Path, private_queue: Any,
-                                                                   user: Any, other_user: Any) -> None:
+def test_a_legacy_segmentation_is_shown_to_its_owner_only(ui: Any, media_root: Path, user: Any,
+                                                          other_user: Any) -> None:
+    """A read-only record of the earlier one-image path (migration 0013) keeps its old URLs, for its owner only."""
     from django.test import Client
 
-    from ovdiff_web.predictions.models import SegmentJob
-    from tasks.segment_image import segment_image
+    from tests.ui.factories import make_stored_segmentation
 
-    job = legacy_job(user, media_root)  # an earlier single-image job, still queued when the service was upgraded
-    segment_image.apply(args=(job.pk,))  # what the worker does with the queued message
-    job.refresh_from_db()
-    assert job.status == "succeeded", job.error
-    html = ui.get(f"/segment/{job.token}/").content.decode()
-    assert "Legend" in html and "cat" in html
-    assert ui.get(f"/segment/{job.token}/labels.png").status_code == 200
-    assert ui.get(f"/segment/{job.token}/explain.json?x=1&y=1").status_code == 200
+    token = make_stored_segmentation(media_root, user)
+    html = ui.get(f"/segment/{token}/").content.decode()
+    assert "Legend" in html and "brick" in html and "sky" in html
+    assert ui.get(f"/segment/{token}/labels.png")["Content-Type"] == "image/png"
+    explained = ui.get(f"/segment/{token}/explain.json?x=1&y=1").json()
+    assert explained["class_name"] == "brick"
+    assert ui.get(f"/files/segment/{token}/image.png").status_code == 200
+    urls = (f"/segment/{token}/", f"/segment/{token}/labels.png", f"/segment/{token}/explain.json?x=1&y=1")
     bob = Client()
     bob.force_login(other_user)
-    for url in (f"/segment/{job.token}/", f"/segment/{job.token}/labels.png",
-                f"/segment/{job.token}/explain.json?x=1&y=1", f"/files/segment/{job.token}/image.png"):
+    for url in (*urls, f"/files/segment/{token}/image.png"):
         assert bob.get(url).status_code == 404, url
+    anonymous = Client()
+    for url in urls:  # every dashboard page sends anonymous users to sign in: nothing of the record is shown
+        response = anonymous.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"] and token not in \
+            response.content.decode(), url
+    assert anonymous.get(f"/files/segment/{token}/image.png").status_code == 404
+    assert ui.get("/segment/" + "f" * 32 + "/").status_code == 404  # no such record
+    assert ui.get("/segment/not-a-token/").status_code == 404
+
+
+def test_a_legacy_segmentation_that_never_finished_says_why(ui: Any, user: Any) -> None:
+    from ovdiff_web.predictions.models import LegacySegmentation
+
+    LegacySegmentation.objects.create(token="b" * 32, user=user, profile="tiny", class_names=["cat"],
+                                      status="failed", error="not finished before the upgrade")
+    html = ui.get("/segment/" + "b" * 32 + "/").content.decode()
+    assert "not finished before the upgrade" in html and "cat" in html
+
+
+def test_the_retired_segment_task_still_takes_a_queued_message(user: Any) -> None:
+    """A message queued by the previous version still finds the task by name and ends cleanly."""
+    import tasks  # noqa: F401  (what a worker imports: registers every task)
+    from ovdiff_web.celery import app
+    from ovdiff_web.predictions.models import LegacySegmentation
+
+    assert "tasks.segment_image.segment_image" in app.tasks
+    record = LegacySegmentation.objects.create(token="c" * 32, user=user, profile="tiny", class_names=["cat"],
+                                               status="failed", error="not finished before the upgrade")
+    result = app.tasks["tasks.segment_image.segment_image"].apply(args=(record.pk,))
+    assert result.successful() and result.get()["record"] == "failed"
+    assert app.tasks["tasks.segment_image.segment_image"].apply(args=(999999,)).get()["record"] is None
+    record.refresh_from_db()
+    assert record.status == "failed" and record.error == "not finished before the upgrade"  # untouched

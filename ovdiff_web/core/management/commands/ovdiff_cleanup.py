@@ -17,4 +17,4 @@ class Command(BaseCommand):
 
         counts = sweep(max_age)
         self.stdout.write(f"removed {counts['files']} stale staging entries, {counts['datasets']} interrupted "
-                          f"datasets, {counts['segmentations']} failed segmentations")
+                          "datasets")
