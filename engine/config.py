@@ -104,6 +104,9 @@ class FeatureConfig:
     clip_input_size: int = 448
     clip_support_native: bool = False  # support images at their own size (512 -> 32x32), not squashed to 448
     clip_normalisation: Literal["imagenet", "clip"] = "imagenet"  # code uses ImageNet mean/std
+    # inputs shrunk to an extractor's size (SD 512, CLIP 448, DINO's patch grid) with an antialiased bilinear resize;
+    # code: False (torchvision 0.13's tensor resize has no antialias: predict.py SDFeats.resize, ViTFeats.resize)
+    resize_antialias: bool = True
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,23 @@ def apply_overrides(config: OVDiffConfig, overrides: Mapping[str, Any] | Sequenc
             raise BadInputError(f"unknown setting {group}.{name}")
         data[group][name] = value
     return OVDiffConfig.from_dict(data)
+
+
+# settings added after artifacts were keyed: left out of a key while at their default, so configurations that do
+# not use them keep their keys (``key_part``)
+ADDED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "FeatureConfig": ("resize_antialias",),
+}
+
+
+def key_part(settings: Any) -> dict[str, Any]:
+    """A settings group as ``stable_hash`` encodes a dataclass, without the ``ADDED_SETTINGS`` still at their
+    default: hashing it equals hashing the group itself as it was before those settings existed."""
+    added = ADDED_SETTINGS.get(type(settings).__name__, ())
+    default = type(settings)()
+    data = {k: v for k, v in dataclasses.asdict(settings).items()
+            if not (k in added and v == getattr(default, k))}
+    return {"__type__": type(settings).__name__, **data}
 
 
 def stable_hash(*parts: Any) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from engine.config import FeatureConfig, OVDiffConfig, stable_hash
+from engine.config import FeatureConfig, OVDiffConfig, key_part, stable_hash
 from engine.errors import BadInputError, CancelledError
 from engine.models.registry import ModelRegistry
 from engine.runtime import windows_per_batch
@@ -70,8 +70,8 @@ class OVDiff:
         skey = self.support_key(cls)
         cfg = self.config
         return {
-            e: stable_hash(BANK, STAGE_VERSION[BANK], skey, e, self.registry.extractor_identity(e), cfg.features,
-                           cfg.prototypes)
+            e: stable_hash(BANK, STAGE_VERSION[BANK], skey, e, self.registry.extractor_identity(e),
+                           key_part(cfg.features), cfg.prototypes)
             for e in cfg.features.extractors
         }
 

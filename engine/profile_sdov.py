@@ -41,6 +41,7 @@ def sdov_config() -> OVDiffConfig:
         clip_support_native=True,  # gen_vit_features.py:84,139 (PatchResize keeps 512 -> 32x32 patches)
         dino_max_side=800,  # predict.py:176-188 (TF.resize(img, 448, max_size=800) for inputs over 448)
         dino_fit="crop",  # predict.py:165-167 (the stride-8 patch conv drops the remainder: fW = w // 8)
+        resize_antialias=False,  # predict.py:136-140,179-190 (torchvision 0.13 TF.resize on tensors: no antialias)
     )
     segment = dataclasses.replace(
         base.segment,

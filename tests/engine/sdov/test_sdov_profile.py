@@ -39,6 +39,7 @@ def test_sdov_differs_from_paper_only_where_the_code_does():
         "features.clip_support_native": True,
         "features.dino_max_side": 800,
         "features.dino_fit": "crop",
+        "features.resize_antialias": False,
         "segment.prefilter_image_prep": "code",
         "segment.prefilter_clip_dtype": "float16",
         "segment.thing_stuff_table": "paper_chatgpt",
