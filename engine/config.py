@@ -133,6 +133,9 @@ class SegmentConfig:
     """Segmenting a target image against a vocabulary (docs/METHOD.md#segmenting-an-image)."""
 
     short_side: int = 448
+    # the long side at short_side: "round" (mmseg's rescale rule) or "floor" (torchvision's int(size * long / short):
+    # the code's TF.resize(img, 448), predict.py:37-40 EvalDataset.__getitem__)
+    short_side_rounding: Literal["round", "floor"] = "round"
     sliding_window: bool = True  # ablation: whole image only
     window_sizes: tuple[int, ...] = (448, 336)
     window_stride: int = 224

@@ -45,6 +45,7 @@ def sdov_config() -> OVDiffConfig:
     )
     segment = dataclasses.replace(
         base.segment,
+        short_side_rounding="floor",  # predict.py:37-40 TF.resize(img, 448): torchvision truncates the long side
         prefilter_image_prep="code",  # predict.py:40-41, mmdata.py:79-81, utils/clip_class.py:29
         prefilter_clip_dtype="float16",  # utils/clip_class.py:24 clip.load(key, device=cuda): fp16 weights on a GPU
         thing_stuff_table="paper_chatgpt",  # mmdata.py:145-321 IS_STUFF, used at predict.py:306,529
