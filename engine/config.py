@@ -164,6 +164,9 @@ class SegmentConfig:
     # whose foreground the filter tests background prototypes against: "stuff" classes (the paper), or every class
     # of the vocabulary ("vocabulary": a crop's background often shows another class of the same vocabulary)
     stuff_filter_scope: Literal["stuff", "vocabulary"] = "stuff"
+    # a thing class's bg prototypes are tested only when it has at least this many; fewer are kept unfiltered (code:
+    # 2, the early return of protos.py filter_proto_bg2allfg for a single bg prototype)
+    stuff_filter_min_prototypes: int = 1
     pamr: bool = False
     pamr_iterations: int = 10
     pamr_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)

@@ -46,6 +46,7 @@ def sdov_config() -> OVDiffConfig:
     segment = dataclasses.replace(
         base.segment,
         short_side_rounding="floor",  # predict.py:37-40 TF.resize(img, 448): torchvision truncates the long side
+        stuff_filter_min_prototypes=2,  # protos.py:82-84 (filter_proto_bg2allfg returns a single bg prototype as is)
         prefilter_image_prep="code",  # predict.py:40-41, mmdata.py:79-81, utils/clip_class.py:29
         prefilter_clip_dtype="float16",  # utils/clip_class.py:24 clip.load(key, device=cuda): fp16 weights on a GPU
         thing_stuff_table="paper_chatgpt",  # mmdata.py:145-321 IS_STUFF, used at predict.py:306,529

@@ -41,6 +41,7 @@ def test_sdov_differs_from_paper_only_where_the_code_does():
         "features.dino_fit": "crop",
         "features.resize_antialias": False,
         "segment.short_side_rounding": "floor",
+        "segment.stuff_filter_min_prototypes": 2,
         "segment.prefilter_image_prep": "code",
         "segment.prefilter_clip_dtype": "float16",
         "segment.thing_stuff_table": "paper_chatgpt",
