@@ -81,6 +81,9 @@ class MaskConfig:
     fg_threshold: float = 0.5  # fallback: fg = attribution > 0.5
     bg_threshold: float = 0.2  # bg = attribution < 0.2
     bg_erosion_iterations: int = 1  # binary erosion of the bg region (3x3 structuring element)
+    # a pixel covered only by masks of zero mean attribution: "covering" = it goes to its (best) covering mask;
+    # "top" = to the top-scoring mask, as the code's argmax of mask * score (sample_support_set.py:249)
+    zero_score_pixels: Literal["covering", "top"] = "covering"
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,7 @@ def apply_overrides(config: OVDiffConfig, overrides: Mapping[str, Any] | Sequenc
 # not use them keep their keys (``key_part``)
 ADDED_SETTINGS: dict[str, tuple[str, ...]] = {
     "FeatureConfig": ("resize_antialias",),
+    "MaskConfig": ("zero_score_pixels",),
 }
 
 

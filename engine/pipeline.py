@@ -62,7 +62,7 @@ class OVDiff:
             mask_models = cutler_weights_identity()
         mask_layer = cfg.features.dino_layer if cfg.masks.maskcut_layer is None else cfg.masks.maskcut_layer
         stuff_rule = (cls.is_stuff,) if cfg.masks.user_fg_rule == "border" else ()  # the rule reads thing/stuff
-        return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, cfg.masks, mask_models, mask_layer,
+        return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, key_part(cfg.masks), mask_models, mask_layer,
                            cfg.features.dino_facet, *stuff_rule)
 
     def bank_keys(self, cls: ClassSpec) -> dict[str, str]:

@@ -31,6 +31,7 @@ def sdov_config() -> OVDiffConfig:
         # if MaskCut stands in for CutLER (no detectron2): CutLER's own MaskCut rules (CutLER maskcut/maskcut.py)
         maskcut_area_rule_first=False,  # maskcut.py:136-138 (area rule only for i >= 1)
         maskcut_resample="lanczos",  # maskcut.py:164
+        zero_score_pixels="top",  # sample_support_set.py:249 (argmax of mask * weight: all-zero pixels to rank 0)
     )
     features = dataclasses.replace(
         base.features,

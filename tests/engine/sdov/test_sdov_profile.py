@@ -33,6 +33,7 @@ def test_sdov_differs_from_paper_only_where_the_code_does():
         "masks.proposer": "cutler",
         "masks.maskcut_area_rule_first": False,
         "masks.maskcut_resample": "lanczos",
+        "masks.zero_score_pixels": "top",
         "features.sd_include_mid_block": True,
         "features.sd_latent": "sample",
         "features.sd_noise_seed": 43,

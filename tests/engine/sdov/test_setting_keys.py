@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from engine.config import ADDED_SETTINGS, MaskConfig, FeatureConfig, key_part, stable_hash
+from engine.config import ADDED_SETTINGS, FeatureConfig, MaskConfig, key_part, stable_hash
+from engine.pipeline import build_ovdiff
 from engine.profile_sdov import sdov_config
+from engine.profiles import default_config
+from engine.types import ClassSpec
 
 # stable_hash of each group's defaults, computed before the ADDED_SETTINGS existed (commit 7e8e884)
 BEFORE = {
@@ -28,3 +31,17 @@ def test_an_added_setting_away_from_its_default_changes_the_key():
             assert other != getattr(group, name), name  # sdov takes the authors' value
             changed = dataclasses.replace(group, **{name: other})
             assert stable_hash(key_part(changed)) != stable_hash(key_part(group)), name
+
+
+def test_pipeline_keys_follow_the_added_settings(tmp_path):
+    """The support-set key reads ``key_part(masks)``, the bank keys ``key_part(features)``."""
+    base = default_config("tiny")
+    cls = ClassSpec("cat")
+    ov = build_ovdiff("tiny", tmp_path, base)
+    masks = build_ovdiff("tiny", tmp_path, base.replace(
+        masks=dataclasses.replace(base.masks, zero_score_pixels="top")))
+    feats = build_ovdiff("tiny", tmp_path, base.replace(
+        features=dataclasses.replace(base.features, resize_antialias=False)))
+    assert masks.support_key(cls) != ov.support_key(cls)
+    assert feats.support_key(cls) == ov.support_key(cls)
+    assert set(feats.bank_keys(cls).values()).isdisjoint(ov.bank_keys(cls).values())
