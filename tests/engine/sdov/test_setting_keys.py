@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from engine.config import ADDED_SETTINGS, FeatureConfig, MaskConfig, key_part, stable_hash
+from engine.config import (
+    ADDED_SETTINGS,
+    FeatureConfig,
+    MaskConfig,
+    key_part,
+    stable_hash,
+)
 from engine.pipeline import build_ovdiff
 from engine.profile_sdov import sdov_config
 from engine.profiles import default_config
