@@ -81,6 +81,9 @@ class MaskConfig:
     fg_threshold: float = 0.5  # fallback: fg = attribution > 0.5
     bg_threshold: float = 0.2  # bg = attribution < 0.2
     bg_erosion_iterations: int = 1  # binary erosion of the bg region (3x3 structuring element)
+    # a pixel covered only by masks of zero mean attribution: "covering" = it goes to its (best) covering mask;
+    # "top" = to the top-scoring mask, as the code's argmax of mask * score (sample_support_set.py:249)
+    zero_score_pixels: Literal["covering", "top"] = "covering"
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class FeatureConfig:
     clip_input_size: int = 448
     clip_support_native: bool = False  # support images at their own size (512 -> 32x32), not squashed to 448
     clip_normalisation: Literal["imagenet", "clip"] = "imagenet"  # code uses ImageNet mean/std
+    # inputs shrunk to an extractor's size (SD 512, CLIP 448, DINO's patch grid) with an antialiased bilinear resize;
+    # code: False (torchvision 0.13's tensor resize has no antialias: predict.py SDFeats.resize, ViTFeats.resize)
+    resize_antialias: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,9 @@ class SegmentConfig:
     """Segmenting a target image against a vocabulary (docs/METHOD.md#segmenting-an-image)."""
 
     short_side: int = 448
+    # the long side at short_side: "round" (mmseg's rescale rule) or "floor" (torchvision's int(size * long / short):
+    # the code's TF.resize(img, 448), predict.py:37-40 EvalDataset.__getitem__)
+    short_side_rounding: Literal["round", "floor"] = "round"
     sliding_window: bool = True  # ablation: whole image only
     window_sizes: tuple[int, ...] = (448, 336)
     window_stride: int = 224
@@ -158,6 +167,9 @@ class SegmentConfig:
     # whose foreground the filter tests background prototypes against: "stuff" classes (the paper), or every class
     # of the vocabulary ("vocabulary": a crop's background often shows another class of the same vocabulary)
     stuff_filter_scope: Literal["stuff", "vocabulary"] = "stuff"
+    # a thing class's bg prototypes are tested only when it has at least this many; fewer are kept unfiltered (code:
+    # 2, the early return of protos.py filter_proto_bg2allfg for a single bg prototype)
+    stuff_filter_min_prototypes: int = 1
     pamr: bool = False
     pamr_iterations: int = 10
     pamr_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)
@@ -250,6 +262,24 @@ def apply_overrides(config: OVDiffConfig, overrides: Mapping[str, Any] | Sequenc
             raise BadInputError(f"unknown setting {group}.{name}")
         data[group][name] = value
     return OVDiffConfig.from_dict(data)
+
+
+# settings added after artifacts were keyed: left out of a key while at their default, so configurations that do
+# not use them keep their keys (``key_part``)
+ADDED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "FeatureConfig": ("resize_antialias",),
+    "MaskConfig": ("zero_score_pixels",),
+}
+
+
+def key_part(settings: Any) -> dict[str, Any]:
+    """A settings group as ``stable_hash`` encodes a dataclass, without the ``ADDED_SETTINGS`` still at their
+    default: hashing it equals hashing the group itself as it was before those settings existed."""
+    added = ADDED_SETTINGS.get(type(settings).__name__, ())
+    default = type(settings)()
+    data = {k: v for k, v in dataclasses.asdict(settings).items()
+            if not (k in added and v == getattr(default, k))}
+    return {"__type__": type(settings).__name__, **data}
 
 
 def stable_hash(*parts: Any) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from engine.config import FeatureConfig, OVDiffConfig, stable_hash
+from engine.config import FeatureConfig, OVDiffConfig, key_part, stable_hash
 from engine.errors import BadInputError, CancelledError
 from engine.models.registry import ModelRegistry
 from engine.runtime import windows_per_batch
@@ -62,7 +62,7 @@ class OVDiff:
             mask_models = cutler_weights_identity()
         mask_layer = cfg.features.dino_layer if cfg.masks.maskcut_layer is None else cfg.masks.maskcut_layer
         stuff_rule = (cls.is_stuff,) if cfg.masks.user_fg_rule == "border" else ()  # the rule reads thing/stuff
-        return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, cfg.masks, mask_models, mask_layer,
+        return stable_hash(SUPPORT, STAGE_VERSION[SUPPORT], origin, key_part(cfg.masks), mask_models, mask_layer,
                            cfg.features.dino_facet, *stuff_rule)
 
     def bank_keys(self, cls: ClassSpec) -> dict[str, str]:
@@ -70,8 +70,8 @@ class OVDiff:
         skey = self.support_key(cls)
         cfg = self.config
         return {
-            e: stable_hash(BANK, STAGE_VERSION[BANK], skey, e, self.registry.extractor_identity(e), cfg.features,
-                           cfg.prototypes)
+            e: stable_hash(BANK, STAGE_VERSION[BANK], skey, e, self.registry.extractor_identity(e),
+                           key_part(cfg.features), cfg.prototypes)
             for e in cfg.features.extractors
         }
 

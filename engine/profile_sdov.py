@@ -31,6 +31,7 @@ def sdov_config() -> OVDiffConfig:
         # if MaskCut stands in for CutLER (no detectron2): CutLER's own MaskCut rules (CutLER maskcut/maskcut.py)
         maskcut_area_rule_first=False,  # maskcut.py:136-138 (area rule only for i >= 1)
         maskcut_resample="lanczos",  # maskcut.py:164
+        zero_score_pixels="top",  # sample_support_set.py:249 (argmax of mask * weight: all-zero pixels to rank 0)
     )
     features = dataclasses.replace(
         base.features,
@@ -41,9 +42,12 @@ def sdov_config() -> OVDiffConfig:
         clip_support_native=True,  # gen_vit_features.py:84,139 (PatchResize keeps 512 -> 32x32 patches)
         dino_max_side=800,  # predict.py:176-188 (TF.resize(img, 448, max_size=800) for inputs over 448)
         dino_fit="crop",  # predict.py:165-167 (the stride-8 patch conv drops the remainder: fW = w // 8)
+        resize_antialias=False,  # predict.py:136-140,179-190 (torchvision 0.13 TF.resize on tensors: no antialias)
     )
     segment = dataclasses.replace(
         base.segment,
+        short_side_rounding="floor",  # predict.py:37-40 TF.resize(img, 448): torchvision truncates the long side
+        stuff_filter_min_prototypes=2,  # protos.py:82-84 (filter_proto_bg2allfg returns a single bg prototype as is)
         prefilter_image_prep="code",  # predict.py:40-41, mmdata.py:79-81, utils/clip_class.py:29
         prefilter_clip_dtype="float16",  # utils/clip_class.py:24 clip.load(key, device=cuda): fp16 weights on a GPU
         thing_stuff_table="paper_chatgpt",  # mmdata.py:145-321 IS_STUFF, used at predict.py:306,529

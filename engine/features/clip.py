@@ -38,6 +38,7 @@ class ClipKeyExtractor:
             self.side = self.patch
         imagenet = cfg.clip_normalisation == "imagenet"
         self.mean, self.std = (IMAGENET_MEAN, IMAGENET_STD) if imagenet else (CLIP_MEAN, CLIP_STD)
+        self.antialias = bool(cfg.resize_antialias)
         self._module = facet_module(self.vision, cfg.clip_layer, cfg.clip_facet, "clip extractor")
 
     def grid(self, height: int, width: int) -> tuple[int, int]:
@@ -48,7 +49,7 @@ class ClipKeyExtractor:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images, "clip extractor")
         param = next(self.vision.parameters())
-        x = resize(images.to(param.device, torch.float32), (self.side, self.side))
+        x = resize(images.to(param.device, torch.float32), (self.side, self.side), self.antialias)
         x = normalise(x, self.mean, self.std).to(param.dtype)
         tokens = run_and_capture(
             self._module, lambda: self.vision(pixel_values=x, interpolate_pos_encoding=True)

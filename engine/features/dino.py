@@ -40,6 +40,7 @@ class DinoKeyExtractor:
         self.backend = "torch" if onnx is None else f"onnx-{onnx.precision}"
         self._interpolate = {"interpolate_pos_encoding": True} if model.config.model_type == "vit" else {}
         self.max_side, self.fit = int(cfg.dino_max_side), cfg.dino_fit
+        self.antialias = bool(cfg.resize_antialias)
 
     def capped(self, height: int, width: int) -> tuple[int, int]:
         """Input size after the ``dino_max_side`` cap (torchvision's max_size rule: int() of the short side)."""
@@ -65,7 +66,7 @@ class DinoKeyExtractor:
             x = resize(x, size, antialias=False)
         if self.fit == "crop" and size[0] >= self.patch and size[1] >= self.patch:
             x = x[..., : h * self.patch, : w * self.patch]
-        x = resize(x, (h * self.patch, w * self.patch))
+        x = resize(x, (h * self.patch, w * self.patch), self.antialias)
         if self.onnx is not None:
             return tokens_to_grid(self.onnx(x), h, w)
         x = normalise(x, IMAGENET_MEAN, IMAGENET_STD).to(param.dtype)

@@ -75,7 +75,7 @@ class SDQueryExtractor:
         param = next(self.unet.parameters())
         device, dtype = param.device, param.dtype
         side = self.cfg.sd_input_size
-        x = resize(images.to(device, torch.float32), (side, side)) * 2 - 1
+        x = resize(images.to(device, torch.float32), (side, side), self.cfg.resize_antialias) * 2 - 1
         dist = self.vae.encode(x.to(self.vae.dtype)).latent_dist
         b = dist.mean.shape[0]
         gen = torch.Generator(device="cpu").manual_seed(int(self.cfg.sd_noise_seed))

@@ -3,8 +3,9 @@
 Read from the authors' code (karazijal/sdov, ``sample_support_set.py``):
 - a "background" mask (complement of the union of instance masks) joins the instance masks;
 - each mask is scored by its mean attribution; each pixel goes to the highest-scoring mask covering it
-  (masks ordered by descending score, ties go to the higher-ranked mask; the code's argmax of mask * score
-  would hand pixels covered only by zero-score masks to the top mask, we keep them with their covering mask);
+  (masks ordered by descending score, ties go to the higher-ranked mask); a pixel covered only by zero-score masks
+  stays with its covering mask (``zero_score_pixels="covering"``), or goes to the top mask as the code's argmax of
+  mask * score hands it there (``"top"``, the ``sdov`` profile);
 - fg = pixels won by the top-scoring mask (which may be the background mask: kept as the code does);
 - bg = pixels won by the lowest-scoring mask that won any pixel, AND attribution < ``bg_threshold``,
   then ``binary_erosion`` (skimage default: cross-shaped 3x3 footprint, image border not eroded);
@@ -62,7 +63,10 @@ def select_fg_bg(
     area = stack.reshape(len(stack), -1).sum(1)
     scores = (stack * attribution).reshape(len(stack), -1).sum(1) / np.maximum(area, 1)
     order = np.argsort(-scores, kind="stable")
-    ranked = np.where(stack[order], scores[order][:, None, None], -np.inf)
+    if cfg.zero_score_pixels == "top":  # the code: argmax of mask * score, all-zero columns go to rank 0
+        ranked = stack[order] * scores[order][:, None, None]
+    else:
+        ranked = np.where(stack[order], scores[order][:, None, None], -np.inf)
     winner = ranked.argmax(0)  # rank of the mask owning each pixel; every pixel is covered by some mask
     fg = winner == 0
     bg = (winner == winner.max()) & (attribution < cfg.bg_threshold)

@@ -51,9 +51,10 @@ def nonempty_subsets(n: int) -> list[tuple[int, ...]]:
 CODE_PREFILTER_SIZE = 512  # mmdata.prep_sample's square
 
 
-def code_prefilter_image(image: np.ndarray, short_side: int) -> np.ndarray:
-    """The authors' pre-filter input: short side ``short_side`` then ``CODE_PREFILTER_SIZE`` squared, both Lanczos."""
-    work = resize_short_side(image, short_side)
+def code_prefilter_image(image: np.ndarray, short_side: int, rounding: str = "round") -> np.ndarray:
+    """The authors' pre-filter input: short side ``short_side`` (long side as ``rounding``: the code truncates) then
+    ``CODE_PREFILTER_SIZE`` squared, both Lanczos."""
+    work = resize_short_side(image, short_side, rounding)
     side = CODE_PREFILTER_SIZE
     return np.array(Image.fromarray(work).resize((side, side), Image.Resampling.LANCZOS))
 
@@ -100,7 +101,7 @@ class CategoryPrefilter:
         """Names of the selected classes, in vocabulary order."""
         things = [c for c in classes if not c.is_stuff]
         if self.cfg.prefilter_image_prep == "code" and things:
-            image = code_prefilter_image(image, self.cfg.short_side)
+            image = code_prefilter_image(image, self.cfg.short_side, self.cfg.short_side_rounding)
         chosen = self.candidates(image, things)
         if self.cfg.prefilter_subset_search:
             chosen = self.best_subset(image, things, chosen)

@@ -157,7 +157,7 @@ class Segmenter:
         selected_set = set(self.select(rgb))
         selected = [c.name for c in self.classes if c.name in selected_set]
         channels = [0] + [1 + i for i, c in enumerate(self.classes) if c.name in selected_set]
-        work = resize_short_side(rgb, cfg.short_side)
+        work = resize_short_side(rgb, cfg.short_side, cfg.short_side_rounding)
         h, w = work.shape[:2]
         img_t = torch.from_numpy(work).to(self.device).permute(2, 0, 1).float().div_(255.0)
         windows = window_boxes(h, w, cfg)

@@ -7,8 +7,9 @@ prototype is dropped when its cosine to ANY stuff class's foreground prototype e
 for every extractor). Applied per extractor over the whole vocabulary, as the authors' code does (stuff classes are
 always kept by the pre-filter, so this equals filtering against the selected stuff classes).
 
-Difference from the authors' code: their filter leaves a class with a single background prototype unfiltered
-(an early return); here every prototype is tested. With ``stuff_filter=False`` (the ablation) nothing is dropped
+The authors' filter leaves a class with a single background prototype unfiltered (an early return in
+``filter_proto_bg2allfg``); ``stuff_filter_min_prototypes`` = 2 (``sdov``) does the same, 1 (the paper) tests every
+prototype. With ``stuff_filter=False`` (the ablation) nothing is dropped
 and stuff classes keep their background prototypes too. ``stuff_filter_scope="vocabulary"`` (not the paper) tests
 background prototypes against the foreground of every class of the vocabulary, things too: a support crop of a
 person in front of a flag must not make the flag background.
@@ -38,7 +39,7 @@ def background_keep_masks(
     for name, bank in banks.items():
         if is_stuff.get(name, False):
             keep[name] = torch.zeros(bank.bg.shape[0], dtype=torch.bool)
-        elif stuff_all is not None and bank.bg.shape[0]:
+        elif stuff_all is not None and bank.bg.shape[0] >= max(1, cfg.stuff_filter_min_prototypes):
             sim = l2_normalise(bank.bg.float()) @ stuff_all.to(bank.bg.device).T  # (Q, S)
             keep[name] = (sim <= cfg.stuff_filter_threshold).all(dim=1).cpu()
     return keep

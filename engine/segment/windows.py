@@ -40,16 +40,22 @@ class Window:
         return (self.y1 - self.y0, self.x1 - self.x0)
 
 
-def short_side_shape(height: int, width: int, short_side: int) -> tuple[int, int]:
-    """(h, w) with the short side equal to ``short_side`` and the aspect ratio kept (rounded)."""
+def short_side_shape(height: int, width: int, short_side: int, rounding: str = "round") -> tuple[int, int]:
+    """(h, w) with the short side equal to ``short_side`` and the aspect ratio kept: the long side rounded
+    (``rounding="round"``) or truncated as torchvision does (``"floor"``: ``int(short_side * long / short)``)."""
+    if rounding == "floor":
+        short, long = min(height, width), max(height, width)
+        new_long = max(1, int(short_side * long / short))
+        return (new_long, short_side) if height > width else (short_side, new_long)
     scale = short_side / min(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def resize_short_side(image: np.ndarray, short_side: int) -> np.ndarray:
-    """Resize a uint8 (H, W, 3) image so its short side is ``short_side`` (Lanczos, as the authors' code)."""
+def resize_short_side(image: np.ndarray, short_side: int, rounding: str = "round") -> np.ndarray:
+    """Resize a uint8 (H, W, 3) image so its short side is ``short_side`` (Lanczos, as the authors' code); the long
+    side as ``short_side_shape`` gives it (``segment.short_side_rounding``)."""
     h, w = image.shape[:2]
-    nh, nw = short_side_shape(h, w, short_side)
+    nh, nw = short_side_shape(h, w, short_side, rounding)
     if (nh, nw) == (h, w):
         return image
     return np.array(Image.fromarray(image).resize((nw, nh), Image.Resampling.LANCZOS))

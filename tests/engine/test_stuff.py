@@ -35,6 +35,20 @@ def test_threshold_and_stuff_background_rules():
     assert lower["boat"].tolist() == [False, False, False]
 
 
+def test_min_prototypes_leaves_a_single_background_prototype_unfiltered():
+    """``stuff_filter_min_prototypes``: 1 (paper) tests every bg prototype; 2 (sdov, the authors' early return)
+    keeps a class's only bg prototype; a stuff class still keeps none."""
+    water = _bank("water", torch.tensor([_unit(0)]), torch.tensor([_unit(90)]))
+    boat = _bank("boat", torch.tensor([_unit(180)]), torch.tensor([_unit(10)]))
+    ship = _bank("ship", torch.tensor([_unit(180)]), torch.tensor([_unit(10), _unit(40)]))
+    banks, stuff = {"water": water, "boat": boat, "ship": ship}, {"water": True}
+    paper = background_keep_masks(banks, stuff, SegmentConfig())
+    assert paper["boat"].tolist() == [False] and paper["ship"].tolist() == [False, True]
+    code = background_keep_masks(banks, stuff, SegmentConfig(stuff_filter_min_prototypes=2))
+    assert code["boat"].tolist() == [True] and code["ship"].tolist() == [False, True]
+    assert code["water"].tolist() == [False]
+
+
 def test_without_stuff_classes_nothing_is_dropped():
     boat = _bank("boat", torch.tensor([_unit(0)]), torch.tensor([_unit(0), _unit(5)]))
     car = _bank("car", torch.tensor([_unit(5)]), torch.tensor([_unit(90)]))

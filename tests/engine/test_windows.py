@@ -95,6 +95,17 @@ def test_resize_short_side_keeps_aspect():
     assert resize_short_side(img, 100) is img
 
 
+def test_short_side_rounding_floor_truncates_the_long_side():
+    """375 x 500 at 448: 597.33 -> 597 both ways; 872 x 1000: 513.76 -> 514 rounded, 513 truncated (torchvision)."""
+    assert short_side_shape(375, 500, 448, "floor") == short_side_shape(375, 500, 448) == (448, 597)
+    assert short_side_shape(872, 1000, 448) == (448, 514)
+    assert short_side_shape(872, 1000, 448, "floor") == (448, 513)
+    assert short_side_shape(1000, 872, 448, "floor") == (513, 448)
+    assert short_side_shape(448, 448, 448, "floor") == (448, 448)
+    img = np.zeros((100, 250, 3), np.uint8)
+    assert resize_short_side(img, 100, "floor") is img
+
+
 @pytest.mark.parametrize("out_len,in_len", [(10, 3), (448, 448), (3, 10), (500, 448)])
 def test_interpolation_matrices_match_torch(out_len, in_len):
     v = torch.randn(2, in_len, 4)

@@ -12,10 +12,13 @@ Tolerance: exact (boolean masks).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from golden_inputs import coins, photo
 
+from engine.config import OVDiffConfig
 from engine.masks.fgbg import select_fg_bg
 from engine.profile_sdov import sdov_config
 
@@ -55,7 +58,7 @@ def _rects(rng: np.random.Generator, n: int, size: int) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("seed", range(30))
 def test_fg_bg_matches_the_code_on_random_maps(seed):
-    """Attribution strictly positive, so every mask has a positive weight (see the xfail below for zero weights)."""
+    """Attribution strictly positive, so every mask has a positive weight (zero weights: the tests below)."""
     rng = np.random.default_rng(seed)
     size = 48
     daam = rng.uniform(0.01, 1.0, (size, size)).astype(np.float32)
@@ -85,18 +88,45 @@ def test_fg_bg_matches_the_code_on_photos(name):
         assert fg.any()
 
 
-@pytest.mark.xfail(strict=True, reason="known deviation (engine.masks.fgbg docstring): a pixel covered only by "
-                   "zero-weight masks stays with its mask; the code's argmax of mask * weight gives it to rank 0")
-def test_zero_weight_masks_follow_the_code():
+def _zero_weight_case() -> tuple[np.ndarray, list[np.ndarray]]:
     daam = np.zeros((16, 16), np.float32)
     daam[:4, :4] = 1.0
     a = np.zeros((16, 16), bool)
     a[:6, :6] = True  # the salient mask
     b = np.zeros((16, 16), bool)
     b[10:, 10:] = True  # zero attribution: weight 0, as the background mask
-    fg, _ = select_fg_bg(daam, [a, b], SDOV)
-    ref_fg, _ = ref_fg_bg(daam.astype(np.float64), [a, b])
-    assert np.array_equal(fg, ref_fg)
+    return daam, [a, b]
+
+
+def test_zero_weight_masks_follow_the_code():
+    """``masks.zero_score_pixels="top"`` (sdov): b's pixels go to rank 0 (the salient mask) as in the code."""
+    daam, masks = _zero_weight_case()
+    fg, bg = select_fg_bg(daam, masks, SDOV)
+    ref_fg, ref_bg = ref_fg_bg(daam.astype(np.float64), masks)
+    assert np.array_equal(fg, ref_fg) and np.array_equal(bg, ref_bg)
+    assert fg[12, 12]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_zero_weight_masks_follow_the_code_on_random_maps(seed):
+    """Attribution zero on a random part of the image, so some masks have zero weight."""
+    rng = np.random.default_rng(100 + seed)
+    size = 48
+    daam = rng.uniform(0.01, 1.0, (size, size)).astype(np.float32)
+    daam[:, rng.integers(8, size - 8):] = 0.0
+    instances = _rects(rng, int(rng.integers(1, 5)), size)
+    fg, bg = select_fg_bg(daam, instances, SDOV)
+    ref_fg, ref_bg = ref_fg_bg(daam.astype(np.float64), instances)
+    assert np.array_equal(fg, ref_fg) and np.array_equal(bg, ref_bg)
+
+
+def test_paper_keeps_zero_weight_pixels_with_their_mask():
+    """The paper profile (``"covering"``): b's pixels stay with b, so they are not foreground."""
+    daam, masks = _zero_weight_case()
+    paper = OVDiffConfig().masks
+    assert paper.zero_score_pixels == "covering"
+    fg, _ = select_fg_bg(daam, masks, dataclasses.replace(SDOV, zero_score_pixels=paper.zero_score_pixels))
+    assert not fg[12, 12] and not np.array_equal(fg, ref_fg_bg(daam.astype(np.float64), masks)[0])
 
 
 def test_sdov_thresholds_are_the_codes():

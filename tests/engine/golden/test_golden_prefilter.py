@@ -127,7 +127,8 @@ def test_prefilter_on_photos_matches_the_code(name, tiny_registry, tmp_path):
     assert set(ours) == ref_prefilter(sims, classes, first_stage=first)
     pre = _sdov_prefilter(tiny_registry, tmp_path)
     things = [c for c in classes if not c.is_stuff]
-    assert [things[i].name for i in pre.candidates(code_prefilter_image(img, SDOV.short_side), things)] == first
+    work = code_prefilter_image(img, SDOV.short_side, SDOV.short_side_rounding)
+    assert [things[i].name for i in pre.candidates(work, things)] == first
     assert len(first) >= 2  # the subset search had a choice to make
 
 

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from golden_inputs import photo
 from test_golden_windows import ref_resize, ref_windows
 
+from engine.config import OVDiffConfig
 from engine.pipeline import build_ovdiff
 from engine.profile_sdov import sdov_config
 from engine.segment.segmenter import Segmenter
@@ -167,17 +168,31 @@ def test_whole_image_dino_input_matches_the_code(target_inputs, name):
     assert _match(got, want["dino"]) < TOL
 
 
-@pytest.mark.xfail(strict=True, reason="deviation: the engine squashes the whole image (448 x W, W > 448) to the "
-                   "SD (512) and CLIP (448) inputs with an ANTIALIASED bilinear resize (engine.features.common."
-                   "resize default, used by SDQueryExtractor and ClipKeyExtractor); torchvision 0.13's tensor resize "
-                   "in the code has no antialias (max differences 0.06 to 0.54 on the normalised inputs of chelsea and "
-                   "astronaut_strip)")
 @pytest.mark.parametrize("ename", ["sd", "clip"])
 @pytest.mark.parametrize("name", ["chelsea", "astronaut_strip"])
 def test_whole_image_sd_and_clip_inputs_match_the_code(target_inputs, name, ename):
     got = list(target_inputs[name][ename])
     _, want = _expected(name)[-1]
     assert _match(got, want[ename]) < TOL
+
+
+@pytest.mark.parametrize("ename", ["sd", "clip"])
+def test_paper_squashes_with_an_antialiased_resize(tiny_registry, ename):
+    """``features.resize_antialias``: the paper profile keeps the antialiased squash (sdov: the code's, above)."""
+    paper = dataclasses.replace(FAST.features, resize_antialias=True)
+    assert OVDiffConfig().features.resize_antialias and not SDOV.features.resize_antialias
+    x = torch.from_numpy(ref_resize(photo("chelsea")).copy()).permute(2, 0, 1)[None].float() / 255
+    side = 512 if ename == "sd" else 448
+    want = {"sd": lambda t: t * 2 - 1, "clip": imagenet}[ename]
+    for antialias in (True, False):
+        seen, handles = _capture(tiny_registry)
+        try:
+            tiny_registry.extractor(ename, dataclasses.replace(paper, resize_antialias=antialias))(x)
+        finally:
+            for h in handles:
+                h.remove()
+        ref = want(F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=antialias))
+        assert (seen[ename][0] - ref).abs().max() < TOL
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from golden_inputs import photo
 from test_golden_pamr import ref_pamr
 from test_golden_windows import ref_resize, ref_windows
 
+from engine.config import OVDiffConfig
 from engine.profile_sdov import sdov_config
 from engine.segment.segmenter import Segmenter
 from engine.types import ClassSpec, ProtoSource, PrototypeBank
@@ -135,10 +136,10 @@ def _case(rng: np.random.Generator, n_classes: int = 5):
     return fg, bg, stuff, keep
 
 
-def _run(image: np.ndarray, fg, bg, stuff, keep, use_pamr: bool, scale: int = 1):
+def _run(image: np.ndarray, fg, bg, stuff, keep, use_pamr: bool, scale: int = 1, base=SDOV):
     names = [f"class{i}" for i in range(len(fg))]
     classes = [ClassSpec(n, is_stuff=s) for n, s in zip(names, stuff)]
-    cfg = dataclasses.replace(SDOV, pamr=use_pamr, short_side=SDOV.short_side // scale, window_stride=224 // scale,
+    cfg = dataclasses.replace(base, pamr=use_pamr, short_side=SDOV.short_side // scale, window_stride=224 // scale,
                               window_sizes=tuple(s // scale for s in SDOV.window_sizes))
     ext = PatchConv()
     banks = {n: {"conv": _bank(n, f, b)} for n, f, b in zip(names, fg, bg)}
@@ -175,18 +176,31 @@ def test_segmentation_matches_the_code_on_photos(name, use_pamr, scale):
     assert len(np.unique(out.labels)) >= 2  # not a degenerate all-background answer
 
 
-@pytest.mark.xfail(strict=True, reason="known deviation (engine.segment.stuff docstring): a thing class with a "
-                   "single bg prototype is filtered too; the code returns it unfiltered (protos.py:83-84)")
-def test_single_background_prototype_is_left_unfiltered():
+def _single_bg_case():
     rng = np.random.default_rng(3)
     fg, bg, stuff, _ = _case(rng, 3)
     bg[0] = fg[1][:1] * 2  # one bg prototype pointing at the stuff class's fg: cosine 1 > 0.85
     image = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    return image, fg, bg, stuff
+
+
+def test_single_background_prototype_is_left_unfiltered():
+    """``segment.stuff_filter_min_prototypes`` = 2 under sdov: filter_proto_bg2allfg's early return."""
+    image, fg, bg, stuff = _single_bg_case()
     out, ref = _run(image, fg, bg, stuff, [0, 1, 2], use_pamr=False, scale=4)
     assert np.abs(out.scores[0] - ref.numpy()[0]).max() < 1e-4
+
+
+def test_paper_filters_a_single_background_prototype():
+    """The paper profile (min 1) tests that prototype too: the background channel then differs from the code's."""
+    image, fg, bg, stuff = _single_bg_case()
+    paper = dataclasses.replace(SDOV, stuff_filter_min_prototypes=OVDiffConfig().segment.stuff_filter_min_prototypes)
+    out, ref = _run(image, fg, bg, stuff, [0, 1, 2], use_pamr=False, scale=4, base=paper)
+    assert np.abs(out.scores[0] - ref.numpy()[0]).max() > 1e-2
 
 
 def test_sdov_segment_settings_are_the_codes():
     """predict.py: --bgmode all, --thresholds 0.0, --filter_bg_thres 0.85, ctx_mode on, deselected classes -1."""
     assert SDOV.use_background_prototypes and SDOV.zero_nonpositive_scores and SDOV.stuff_filter
     assert (SDOV.stuff_filter_threshold, SDOV.deselected_score) == (0.85, -1.0)
+    assert SDOV.stuff_filter_min_prototypes == 2  # protos.py:83 ``if bg_proto.shape[0] <= 1: return bg_proto``

@@ -16,6 +16,7 @@ import pytest
 from golden_inputs import PHOTOS, photo
 from PIL import Image
 
+from engine.config import OVDiffConfig
 from engine.profile_sdov import sdov_config
 from engine.segment.windows import resize_short_side, window_boxes
 
@@ -64,33 +65,37 @@ def test_window_layout_includes_small_and_exact_sizes():
         assert engine_windows(h, w) == ref_windows(h, w)
 
 
-# photos whose long side at 448 is the same truncated or rounded (the xfail below holds the others)
-AGREE = [n for n in PHOTOS if n != "hubble_deep_field"]
+def sdov_resize(image: np.ndarray) -> np.ndarray:
+    return resize_short_side(image, SDOV.short_side, SDOV.short_side_rounding)
 
 
-@pytest.mark.parametrize("name", AGREE)
+@pytest.mark.parametrize("name", PHOTOS)
 def test_target_resize_and_windows_match_the_code_on_photos(name):
     img = photo(name)
-    ours, ref = resize_short_side(img, SDOV.short_side), ref_resize(img)
+    ours, ref = sdov_resize(img), ref_resize(img)
     assert ours.shape == ref.shape and np.array_equal(ours, ref)
     assert engine_windows(*ours.shape[:2]) == ref_windows(*ref.shape[:2])
 
 
-@pytest.mark.xfail(strict=True, reason="deviation: engine.segment.windows.short_side_shape ROUNDS the long side "
-                   "(mmseg's rule), the authors' TF.resize(img, 448) truncates it: hubble_deep_field 872x1000 -> "
-                   "448x514 here, 448x513 in the code")
 def test_target_resize_truncates_the_long_side_like_torchvision():
+    """``segment.short_side_rounding="floor"``: hubble_deep_field 872x1000 -> 448x513 as in the code."""
     img = photo("hubble_deep_field")
-    assert resize_short_side(img, SDOV.short_side).shape == ref_resize(img).shape
+    assert sdov_resize(img).shape == ref_resize(img).shape == (448, 513, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="deviation (see above): about half of all aspect ratios get a long side one "
-                   "pixel longer than the code's")
 def test_target_resize_size_matches_torchvision_on_random_sizes():
     rng = np.random.default_rng(0)
-    for h, w in rng.integers(200, 2000, (50, 2)):
+    for h, w in rng.integers(200, 2000, (200, 2)):
         img = np.zeros((int(h), int(w), 3), np.uint8)
-        assert resize_short_side(img, SDOV.short_side).shape[:2] == ref_short_side_size(int(h), int(w))
+        assert sdov_resize(img).shape[:2] == ref_short_side_size(int(h), int(w))
+
+
+def test_paper_rounds_the_long_side():
+    """The paper profile keeps the rounded long side (mmseg's rule): hubble_deep_field 872x1000 -> 448x514."""
+    paper = OVDiffConfig().segment
+    assert paper.short_side_rounding == "round"
+    assert resize_short_side(photo("hubble_deep_field"), paper.short_side, paper.short_side_rounding).shape == (
+        448, 514, 3)
 
 
 def test_sdov_window_settings_are_the_codes():
