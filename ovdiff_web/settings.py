@@ -241,6 +241,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # share one Redis without taking each other's tasks. Workers: -Q <prefix>gpu,<prefix>cpu.
 OVDIFF_QUEUE_PREFIX = env_str("OVDIFF_QUEUE_PREFIX", "")
 CELERY_TASK_DEFAULT_QUEUE = f"{OVDIFF_QUEUE_PREFIX}cpu"
+# Routes match the public task names (``name=`` on each task), which keep the module paths they were first
+# registered under (tasks/ modules are now named after the rooms: tasks.support holds tasks.artifacts.*, ...).
 CELERY_TASK_ROUTES = {
     "tasks.artifacts.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},
     "tasks.segment.*": {"queue": f"{OVDIFF_QUEUE_PREFIX}gpu"},

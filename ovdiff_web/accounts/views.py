@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 
 from ovdiff_web.accounts import access
 from ovdiff_web.accounts import sharing
-from ovdiff_web.common.views import ui_login_required
+from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common.views import report_service_error, ui_login_required
 
 # kind in the URL -> (model of the ``core`` app, its page). Named, not imported: the shareable objects live in the
 # rooms above this one (docs/ARCHITECTURE.md).
@@ -33,8 +34,8 @@ def share(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         after = sharing.share(request.user, obj, visibility=request.POST.get("visibility") or None,
                               usernames=sharing.parse_names(request.POST.get("users", "")),
                               groupnames=sharing.parse_names(request.POST.get("groups", "")))
-    except sharing.ShareError as exc:
-        messages.error(request, f"Sharing not changed: {exc.field}: {exc}.")
+    except ServiceError as exc:
+        report_service_error(request, exc, "Sharing not changed: ", ".")
     else:
         who = ", ".join(after["users"] + [f"group {g}" for g in after["groups"]]) or "nobody"
         messages.success(request, f"Sharing saved: {after['visibility']}; shared with {who}.")

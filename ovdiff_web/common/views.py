@@ -18,17 +18,18 @@ def ui_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return login_required(view, login_url=LOGIN_URL)
 
 
-def service_error_message(exc: ServiceError, prefix: str = "") -> str:
+def service_error_message(exc: ServiceError, prefix: str = "", end: str = "") -> str:
     """The one mapping of a service error to a dashboard message (``messages.error``): what was refused and why,
-    naming the field when one is at fault."""
+    naming the field when one is at fault; ``prefix`` says what did not happen ("Not renamed: "), ``end`` closes
+    the sentence."""
     field = getattr(exc, "field", None)
     text = f"{field}: {exc}" if field and field != "detail" and not str(exc).startswith(f"{field}:") else str(exc)
-    return f"{prefix}{text}" if prefix else text
+    return f"{prefix}{text}{end}"
 
 
-def report_service_error(request: HttpRequest, exc: ServiceError, prefix: str = "") -> None:
+def report_service_error(request: HttpRequest, exc: ServiceError, prefix: str = "", end: str = "") -> None:
     """Show ``exc`` on the next page (Django's messages framework)."""
-    messages.error(request, service_error_message(exc, prefix))
+    messages.error(request, service_error_message(exc, prefix, end))
 
 
 def paginate(request: HttpRequest, items: Any, per_page: int, param: str = "page") -> Page:

@@ -21,9 +21,9 @@ from ovdiff_web.datasets import services as dataset_service
 from ovdiff_web.vocabularies import pages as vocab_pages
 from ovdiff_web.common.paths import PathNotAllowed
 from ovdiff_web.datasets.preview import preview_page
-from ovdiff_web.accounts.quotas import QuotaExceeded
 from ovdiff_web.common.uploads import ZipRejected
-from ovdiff_web.common.views import paginate, ui_login_required
+from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common.views import paginate, report_service_error, ui_login_required
 from ovdiff_web.common.paths import hide_server_paths
 
 ERRORS_PER_PAGE = 100
@@ -144,8 +144,8 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("ui:dataset_detail", pk=dataset.pk)
     try:
         vocab, created, skipped = _import(request, dataset, form.cleaned_data["vocabulary"])
-    except QuotaExceeded as exc:
-        messages.error(request, f"Nothing imported: {exc}.")
+    except ServiceError as exc:
+        report_service_error(request, exc, "Nothing imported: ", ".")
         return redirect("ui:dataset_detail", pk=dataset.pk)
     text = f"Imported {len(created)} classes of “{dataset.name}” into “{vocab.name}”."
     if skipped:

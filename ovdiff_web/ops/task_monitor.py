@@ -2,7 +2,7 @@
 tasks running now (with their worker, so a busy solo worker that cannot answer a ping still shows as busy),
 recent final failures, queue lengths, and the last answer of a background ``inspect`` with its age.
 
-Workers write through ``tasks.monitor`` (Celery signals); the web side only reads, plus at most one background
+Workers write through ``tasks.ops`` (Celery signals); the web side only reads, plus at most one background
 ``inspect`` per ``INSPECT_MAX_AGE_S`` across all web processes, so the Workers page never waits on workers.
 Every Redis call has a short timeout; a broker that is down is reported, never raised.
 """
@@ -35,7 +35,7 @@ def _key(name: str) -> str:
     return f"{settings.OVDIFF_QUEUE_PREFIX}ovdiff:monitor:{name}"
 
 
-# --- written by workers (tasks.monitor) -------------------------------------------------------------------
+# --- written by workers (tasks.ops) ----------------------------------------------------------------------
 
 def task_started(task_id: str, name: str, args: Any, worker: str) -> None:
     entry = {"id": task_id, "name": name, "args": repr(args)[:200], "worker": worker, "started": time.time()}

@@ -5,7 +5,7 @@ When it has shown none for OVDIFF_STALL_AFTER_S, its current task ids (``Run.cel
 broker's queues and among the tasks live workers hold. If none is there, the tasks were lost (a worker SIGKILLed
 with its message unacknowledged, a Redis restart without persistence that dropped queue and chord state): the run
 is marked failed with ``stalled_since`` (or cancelled, if a cancel was asked), so resume and cancel work on it.
-A run whose tasks merely wait in a long queue is left alone. Called by ``tasks.watchdog`` (celery beat)."""
+A run whose tasks merely wait in a long queue is left alone. Called by ``tasks.ops.watchdog`` (celery beat)."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,5 +1,5 @@
 """Run orchestration: create a run (snapshot + settings + stages), queue it after commit, cancel it, and
-report progress. The Celery workflow itself is built in ``tasks.workflow``."""
+report progress. The Celery workflow itself is built in ``tasks.runs``."""
 from __future__ import annotations
 
 from typing import Any

@@ -19,6 +19,7 @@ from ovdiff_web.support.models import SupportSet
 from ovdiff_web.vocabularies.models import VocabularyClass
 from ovdiff_web.common import media_store
 from ovdiff_web.common.engine_bridge import build_config
+from ovdiff_web.common.errors import ServiceError
 
 
 USER_SUPPORT = "user_support"
@@ -70,10 +71,16 @@ def use_generated(cls: VocabularyClass) -> None:
     _set_dir(cls, "")
 
 
+class ChoiceRefused(ServiceError, LookupError):
+    """No such uploaded folder for this class, or one a support-set version still needs."""
+
+    code = "support_choice_refused"
+
+
 def _folder(cls: VocabularyClass, folder: str) -> str:
-    """The MEDIA_ROOT-relative path of an uploaded folder of ``cls``; LookupError for anything else."""
+    """The MEDIA_ROOT-relative path of an uploaded folder of ``cls``; ``ChoiceRefused`` for anything else."""
     if not folder.isalnum() or not (_parent(cls) / folder).is_dir():
-        raise LookupError("no such uploaded support set for this class")
+        raise ChoiceRefused("no such uploaded support set for this class")
     return f"{USER_SUPPORT}/{cls.pk}/{folder}"
 
 
@@ -83,11 +90,11 @@ def use_uploaded(cls: VocabularyClass, folder: str) -> None:
 
 def delete_uploaded(cls: VocabularyClass, folder: str) -> bool:
     """Delete an uploaded folder; if it was in use the class goes back to generated images (returns True).
-    A folder a support-set version added images from is kept (LookupError): that version must stay buildable."""
+    A folder a support-set version added images from is kept (``ChoiceRefused``): that version must stay buildable."""
     rel = _folder(cls, folder)
     used_by = [v.number for v in cls.curations.all() if rel in (v.extra_dirs or [])]
     if used_by:
-        raise LookupError(f"set {folder[:8]} was added to the reviewed support set (version "
+        raise ChoiceRefused(f"set {folder[:8]} was added to the reviewed support set (version "
                           f"{', '.join(map(str, used_by))}); it is kept so those versions stay buildable")
     was_in_use = cls.user_support_dir == rel
     media_store.remove(rel)  # first: with the bucket down nothing changes (a 503)

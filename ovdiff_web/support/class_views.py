@@ -17,10 +17,10 @@ from ovdiff_web.common.broker import task_state as ui_tasks
 from ovdiff_web.vocabularies.prompts import generator_prompt
 from ovdiff_web.common.broker.queue import QueueUnavailable
 from ovdiff_web.accounts.quotas import QuotaExceeded
-from ovdiff_web.common.errors import InputError
+from ovdiff_web.common.errors import InputError, ServiceError
 from ovdiff_web.support.rebuild import queue_regenerate
 from ovdiff_web.common.paths import PathNotAllowed, media_path
-from ovdiff_web.common.views import ui_login_required
+from ovdiff_web.common.views import report_service_error, ui_login_required
 from engine.errors import BadInputError
 
 
@@ -103,8 +103,8 @@ def class_support(request: HttpRequest, pk: int) -> HttpResponse:
             was_in_use = support_choice.delete_uploaded(cls, folder)
             messages.success(request, f"Uploaded set {folder[:8]} deleted" +
                              ("; “%s” uses generated support images again." % cls.name if was_in_use else "."))
-    except LookupError as exc:
-        messages.error(request, str(exc))
+    except ServiceError as exc:
+        report_service_error(request, exc)
     return redirect("ui:class_detail", pk=cls.pk)
 
 

@@ -14,11 +14,10 @@ from ovdiff_web.support.models import SupportImage
 from ovdiff_web.vocabularies.models import Vocabulary, VocabularyClass
 from ovdiff_web.support import curation, images as support_images
 from ovdiff_web.common.paths import PathNotAllowed, media_path
-from ovdiff_web.common.broker.queue import QueueUnavailable
-from ovdiff_web.accounts.quotas import QuotaExceeded
 from ovdiff_web.vocabularies.services import VersionConflict
 from ovdiff_web.support.class_views import remember_job
-from ovdiff_web.common.views import ui_login_required
+from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common.views import service_error_message, ui_login_required
 
 MAX_REVIEW_ITEMS = 400  # images per page of the vocabulary review (flagged images come first)
 
@@ -48,16 +47,12 @@ def class_curate(request: HttpRequest, pk: int) -> HttpResponse:
                            if "application/json" in request.headers.get("Accept", "") else 200)
         text = curation.apply(cls, action, request.POST, user=request.user,
                               expected_version=curation.parse_version(request.POST.get("version")))
-    except curation.CurationRefused as exc:
-        return _answer(request, cls, f"{cls.name}: {exc}", 400)
-    except VersionConflict:
+    except VersionConflict:  # told apart: the page reloads the class's current state
         cls.refresh_from_db()
         return _answer(request, cls, f"“{cls.name}” was changed by someone else meanwhile; nothing was lost, "
                                      "here is its current state.", 409)
-    except QuotaExceeded as exc:
-        return _answer(request, cls, str(exc), exc.status)
-    except QueueUnavailable as exc:
-        return _answer(request, cls, str(exc), 503)
+    except ServiceError as exc:  # refused (400), over quota (429), queue down (503)
+        return _answer(request, cls, service_error_message(exc, f"{cls.name}: "), exc.status)
     return _answer(request, cls, f"“{cls.name}”: {text} (version {cls.support_version}).", 200)
 
 

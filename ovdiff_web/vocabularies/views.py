@@ -19,7 +19,8 @@ from ovdiff_web.vocabularies import pages as vocab_pages
 from ovdiff_web.vocabularies.prompts import generator_prompt, template_parts
 from ovdiff_web.accounts.quotas import QuotaExceeded
 from ovdiff_web.vocabularies.services import VersionConflict, add_classes, set_label
-from ovdiff_web.common.views import ui_login_required
+from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common.views import report_service_error, ui_login_required
 from django.urls import reverse
 
 
@@ -99,8 +100,8 @@ def vocabulary_import(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "ovdiff/vocabularies/detail.html", _detail_context(request, vocab, import_form=form), status=400)
     try:
         created, skipped = vocab_pages.import_dataset_classes(vocab, form.cleaned_data["dataset"], user=request.user)
-    except QuotaExceeded as exc:
-        messages.error(request, f"Nothing imported: {exc}.")
+    except ServiceError as exc:
+        report_service_error(request, exc, "Nothing imported: ", ".")
         return redirect("ui:vocabulary_detail", pk=vocab.pk)
     _report(request, created, skipped)
     return redirect("ui:vocabulary_detail", pk=vocab.pk)

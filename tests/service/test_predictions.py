@@ -41,9 +41,8 @@ def submit(api: APIClient, **extra: Any) -> Any:
 
 def run_inline(run_id: int) -> Run:
     """The job's tasks in this process, in the order the canvas runs them (class builds, shards, finalize)."""
-    from tasks.artifacts import build_class_artifacts
-    from tasks.metrics import finalize_metrics
-    from tasks.segment import segment_shard
+    from tasks.runs import finalize_metrics, segment_shard
+    from tasks.support import build_class_artifacts
 
     from ovdiff_web.common import engine_bridge
 
@@ -313,7 +312,7 @@ def test_too_many_images_are_refused(api: APIClient, media_root: Path, settings:
 def test_redelivered_shard_changes_nothing(api: APIClient, done_job: dict[str, Any]) -> None:
     """A shard delivered again after its work was recorded is skipped; one redone after a crash (not marked
     finished) rewrites its rows and files in place: never a duplicate."""
-    from tasks.segment import segment_shard
+    from tasks.runs import segment_shard
 
     run = Run.objects.get(pk=done_job["id"])
     shard = RunShard.objects.get(run=run)

@@ -24,7 +24,7 @@ def test_segment_shard_writes_labels_with_every_vocabulary_class(user: Any, medi
     from ovdiff_web.runs.legend import run_legend, shown_labels_path
     from ovdiff_web.runs.services import create_run
     from ovdiff_web.vocabularies.services import add_classes
-    from tasks.segment import segment_shard
+    from tasks.runs import segment_shard
 
     settings.OVDIFF_STORE_DIR = tmp_path / "store"
     root = write_demo_dataset(tmp_path / "demo", n_images=1, size=24, seed=0)

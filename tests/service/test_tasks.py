@@ -12,11 +12,9 @@ from PIL import Image
 from engine.errors import BadInputError, CancelledError
 from ovdiff_web.core.models import Dataset, ImageResult, Run, RunShard, RunStage
 from ovdiff_web.runs import state as run_state
-from tasks.artifacts import build_class_artifacts
 from tasks.base import cancel_checker, load_active_run, run_guard
-from tasks.metrics import finalize_metrics
-from tasks.segment import segment_shard
-from tasks.workflow import build_workflow, task_ids
+from tasks.runs import build_workflow, finalize_metrics, segment_shard, task_ids
+from tasks.support import build_class_artifacts
 
 
 def test_workflow_queues_one_chunk_then_advances(settings) -> None:

@@ -89,7 +89,7 @@ def test_review_exclude_choose_mask_versions_and_go_back(ui: Any, built: Vocabul
 
 
 def test_rebuild_leaves_excluded_images_out_and_is_built_once(ui: Any, built: VocabularyClass) -> None:
-    from tasks.artifacts import regenerate_class
+    from tasks.support import regenerate_class
 
     images = _images(built)
     curation.exclude(built, images[1].content_id, "blurry", user=None)

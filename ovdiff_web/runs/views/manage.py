@@ -15,8 +15,8 @@ from ovdiff_web.datasets.models import Dataset
 from ovdiff_web.runs.models import Run
 from ovdiff_web.vocabularies.models import Vocabulary, VocabularyClass
 from ovdiff_web.runs import lifecycle
-from ovdiff_web.runs.services import RunInputError
-from ovdiff_web.common.views import ui_login_required
+from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common.views import report_service_error, ui_login_required
 from django.http import Http404
 
 KINDS: dict[str, Any] = {"vocabulary": Vocabulary, "class": VocabularyClass, "dataset": Dataset}
@@ -55,8 +55,8 @@ def rename(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     old = obj.name
     try:
         lifecycle.rename(obj, request.POST.get("name", ""), user=request.user)
-    except lifecycle.Refused as exc:
-        messages.error(request, f"Not renamed: {exc}.")
+    except ServiceError as exc:
+        report_service_error(request, exc, "Not renamed: ", ".")
     else:
         messages.success(request, f"“{old}” is now “{obj.name}”.")
     return redirect(_detail_url(obj))
@@ -73,8 +73,8 @@ def delete(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         try:
             kept = {"vocabulary": lifecycle.delete_vocabulary, "class": lifecycle.delete_class,
                     "dataset": lifecycle.delete_dataset}[kind](obj, user=request.user)
-        except lifecycle.Refused as exc:
-            messages.error(request, f"“{name}” was not deleted: {exc}.")
+        except ServiceError as exc:
+            report_service_error(request, exc, f"“{name}” was not deleted: ", ".")
             return redirect(_detail_url(obj))
         text = f"{kind.capitalize()} “{name}” deleted."
         if kept:
@@ -93,8 +93,8 @@ def run_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             lifecycle.delete_run(run, user=request.user)
-        except lifecycle.Refused as exc:
-            messages.error(request, f"Run {pk} was not deleted: {exc}.")
+        except ServiceError as exc:
+            report_service_error(request, exc, f"Run {pk} was not deleted: ", ".")
             return redirect("ui:run_detail", pk=pk)
         messages.success(request, f"Run {pk} and its results deleted.")
         return redirect("ui:runs")
@@ -121,8 +121,8 @@ def run_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     run = access.get_readable(Run.objects.select_related("dataset", "vocabulary"), request.user, pk=pk)
     try:
         new = lifecycle.rerun(run, request.user)
-    except (lifecycle.Refused, RunInputError) as exc:
-        messages.error(request, f"Run {pk} was not re-run: {exc}.")
+    except ServiceError as exc:
+        report_service_error(request, exc, f"Run {pk} was not re-run: ", ".")
         return redirect("ui:run_detail", pk=pk)
     messages.success(request, f"Run {new.pk} queued: a re-run of run {pk} with the same settings.")
     return redirect("ui:run_detail", pk=new.pk)

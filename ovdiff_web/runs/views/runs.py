@@ -13,11 +13,11 @@ from ovdiff_web.runs.forms import RunForm
 from ovdiff_web.runs.models import Run, RunStage
 from ovdiff_web.runs import images as run_images, kinds, lifecycle, report as run_report
 from ovdiff_web.runs.legend import EXTRA_COLUMN_LABEL, missing_from_dataset, run_legend
-from ovdiff_web.accounts.quotas import QuotaExceeded
 from ovdiff_web.runs.reproduction import run_reproduction
-from ovdiff_web.runs.services import ResumeRefused, RunInputError, create_run, request_cancel, resume_run, run_progress
+from ovdiff_web.runs.services import create_run, request_cancel, resume_run, run_progress
 from ovdiff_web.common.settings_catalog import known_settings
-from ovdiff_web.common.views import choice, paginate, ui_login_required
+from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common.views import choice, paginate, report_service_error, service_error_message, ui_login_required
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone
 
@@ -43,10 +43,9 @@ def run_list(request: HttpRequest) -> HttpResponse:
         try:
             run = create_run(user=request.user, dataset=data["dataset"], vocabulary=data["vocabulary"],
                              profile=data["profile"], overrides=data["overrides"], limit=data["limit"])
-        except (RunInputError, QuotaExceeded) as exc:
-            named = getattr(exc, "field", None)
-            field = "overrides" if named and named.startswith("settings") else None
-            form.add_error(field, f"{named}: {exc}" if named and named != "detail" else str(exc))
+        except ServiceError as exc:  # bad input, over quota
+            field = "overrides" if (exc.field or "").startswith("settings") else None
+            form.add_error(field, service_error_message(exc))
         else:
             if data["name"] or data["notes"]:
                 lifecycle.set_run_label(run, name=data["name"], notes=data["notes"], user=request.user)
@@ -143,8 +142,8 @@ def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
     run = access.get_editable(Run.objects.all(), request.user, pk=pk)
     try:
         resume_run(run)
-    except ResumeRefused as exc:
-        messages.error(request, str(exc))
+    except ServiceError as exc:
+        report_service_error(request, exc)
     else:
         audit.record(request.user, run, "resume")
         messages.success(request, f"Run {run.pk} queued again.")

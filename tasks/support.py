@@ -1,4 +1,5 @@
-"""gpu task: support set + masks + prototype banks for ONE class of a run, and the PNGs the dashboard shows.
+"""The support room's tasks (gpu): support set + masks + prototype banks for ONE class of a run, and the PNGs the
+dashboard shows; one class rebuilt outside any run. Public names: ``tasks.artifacts.*``.
 
 Idempotent: the engine's store is content-addressed (a re-delivered task is a cache hit) and rows are
 ``get_or_create``/``update_or_create`` by key.

@@ -1,4 +1,6 @@
-"""Per-run workflow: plan on the cpu queue, then chunks of class tasks, chunks of shard tasks, finalize.
+"""The runs room's tasks: the per-run workflow (plan on the cpu queue, then chunks of class tasks, chunks of
+shard tasks, finalize), the gpu shard task and the cpu metrics task. Their public names (``tasks.workflow.*``,
+``tasks.segment.segment_shard``, ``tasks.metrics.finalize_metrics``) are those of the modules they came from.
 
 Classes whose support set and every bank already exist in the artifact store are not queued at all, so a
 repeated run starts segmenting at once. Signatures are immutable (``.si``): no task consumes another's result.
@@ -13,15 +15,60 @@ from django.conf import settings
 from kombu.utils.uuid import uuid
 
 from ovdiff_web.celery import queue_name
-from tasks.artifacts import build_class_artifacts
-from tasks.base import RunTask, load_active_run, run_guard
-from tasks.metrics import finalize_metrics
-from tasks.segment import segment_shard
-from ovdiff_web.runs.models import Run
-from ovdiff_web.runs import state as run_state
-from ovdiff_web.runs.models import RunShard
+from tasks.base import RunTask, cancel_checker, fault_point, load_active_run, run_guard
+from tasks.support import build_class_artifacts
+from ovdiff_web.runs.models import Run, RunShard
+from ovdiff_web.runs import kinds, state as run_state
+from ovdiff_web.runs.shards import write_run_metrics
 from ovdiff_web.common import engine_bridge
 from ovdiff_web.support.curation import note_built
+
+
+@shared_task(bind=True, base=RunTask, name="tasks.segment.segment_shard")
+def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any]:
+    """gpu: segment the images of shard ``shard_index`` (ids stored on the RunShard row) with the run kind's step
+    (``ovdiff_web.runs.kinds``: an evaluation scores each image and saves the shard's confusion matrix, a
+    prediction job keeps labels and explanations)."""
+
+    run = load_active_run(run_id)
+    if run is None:
+        return {"skipped": "run not active"}
+    shard = RunShard.objects.get(run_id=run_id, index=shard_index)
+    if shard.finished_at is not None:  # re-delivered after its work was recorded: nothing to redo
+        return {"shard": shard_index, "images": len(shard.image_ids), "already_done": True}
+    with run_guard(run_id, "segment"):
+        run_state.stage_start(run_id, "segment")
+        kinds.kind_of(run).segment_shard(run, shard, self.ovdiff(run.profile, run.settings), cancel_checker(run_id),
+                             after_image=lambda: fault_point("segment"))
+        return {"shard": shard_index, "images": len(shard.image_ids)}
+    return {"shard": shard_index, "cancelled": True}
+
+
+@shared_task(bind=True, base=RunTask, name="tasks.metrics.finalize_metrics")
+def finalize_metrics(self: RunTask, run_id: int) -> dict[str, Any]:
+    """cpu: merge the shards into the run's metrics and metrics.json (``runs.shards.write_run_metrics``) and
+    close the run."""
+    run = load_active_run(run_id)
+    if run is None:
+        return {"skipped": "run not active"}
+    with run_guard(run_id, "metrics"):
+        run_state.stage_start(run_id, "metrics")
+        fault_point("metrics")
+        shards = list(RunShard.objects.filter(run_id=run_id))
+        unfinished = [s.index for s in shards if s.finished_at is None]
+        if unfinished:
+            raise RuntimeError(f"shards {unfinished} did not finish; metrics would be partial")
+        fields: dict[str, Any] = {}
+        if kinds.kind_of(run).scored:
+            fields = write_run_metrics(run, [s.confusion for s in shards if s.confusion is not None])
+            run_state.stage_advance(run_id, "metrics")
+        if Run.objects.filter(pk=run_id, cancel_requested=True).exists():
+            run_state.mark_cancelled(run_id)
+            return {"cancelled": True}
+        run_state.stage_finish(run_id, "metrics")
+        run_state.mark_succeeded(run_id, **fields)
+        return {"miou": fields.get("miou")}
+    return {"cancelled": True}
 
 
 def build_workflow(run_id: int, class_indices: Sequence[int], shard_indices: Sequence[int],

@@ -1,4 +1,5 @@
-"""cpu task: validate a (large) dataset after upload or registration."""
+"""The datasets room's task (cpu): validate a (large) dataset after upload or registration. Public name:
+``tasks.ingest.ingest_dataset``."""
 from __future__ import annotations
 
 from typing import Any
