@@ -24,17 +24,18 @@ RANGES: dict[str, tuple[float, float] | None] = {
     "masks.maskcut_tau": (0, 1), "masks.maskcut_n": (1, 10), "masks.maskcut_resize": (32, 1024),
     "masks.maskcut_iou_drop": (0, 1), "masks.maskcut_min_area": (0, 1), "masks.cutler_confidence": (0, 1),
     "masks.fg_threshold": (0, 1), "masks.bg_threshold": (0, 1), "masks.bg_erosion_iterations": (0, 20),
-    "masks.maskcut_layer": (-64, 63),
+    "masks.maskcut_layer": (-64, 63), "masks.user_fg_max_border": (0, 1),
     "features.sd_timestep": (0, 999), "features.sd_feature_size": (8, 128), "features.sd_input_size": (32, 1024),
     "features.sd_noise_seed": (0, U32), "features.dino_max_side": (0, 4096),
     "features.dino_layer": (-64, 63), "features.clip_layer": (-64, 63), "features.clip_input_size": (32, 1024),
     "prototypes.kmeans_k": (1, 256), "prototypes.kmeans_max_iter": (1, 1000), "prototypes.kmeans_tol": (0, 1),
-    "prototypes.kmeans_seed": (0, U32),
+    "prototypes.kmeans_seed": (0, U32), "prototypes.parts_patches_per_part": (1, 1_000_000),
     "segment.short_side": (32, 2048), "segment.window_sizes": (32, 2048), "segment.window_stride": (8, 2048),
     "segment.window_batch_size": (1, 64), "segment.background_threshold": (-1, 1),
     "segment.prefilter_max_classes": (1, 1000), "segment.deselected_score": (-10, 10),
     "segment.stuff_filter_threshold": (0, 1), "segment.pamr_iterations": (0, 100), "segment.pamr_dilations": (1, 64),
     "segment.max_image_pixels": (1, 100_000_000), "segment.prototype_chunk": (1, 65536),
+    "segment.stuff_filter_min_prototypes": (1, 1024), "runtime.onnx_threads": (0, 256),
 }
 TEMPLATES = ("support.prompt_template", "segment.prefilter_prompt")
 MAX_TEXT = 500

@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import NotFound
@@ -115,6 +117,9 @@ class LabelStudioConnectionViewSet(mixins.CreateModelMixin, mixins.RetrieveModel
                           "received_at": r.received_at.isoformat()} for r in rows])
 
 
+@extend_schema(responses={(200, "application/zip"): OpenApiResponse(
+    OpenApiTypes.BINARY, description="FiftyOne ImageSegmentationDirectory layout: data/, labels/, ground_truth/, "
+    "mask_targets.json, iou.json"), 404: OpenApiResponse(description="no such run, or not yours to read")})
 @api_view(["GET"])
 def fiftyone_export(request: Request, run_id: int) -> HttpResponse:
     """A zip in FiftyOne's ImageSegmentationDirectory layout of a run or prediction job the caller may read."""

@@ -158,10 +158,18 @@ def test_paper_shape_generator_has_sd15_feature_width():
 
 
 def test_dinov2_small_profile_is_paper_settings_with_dino_only():
-    """Few-shot profile: the paper's windows, prototypes and filters; only DINO; no CLIP pre-filter; own MaskCut."""
+    """Few-shot profile: the paper's windows and k-means; only DINO; no CLIP pre-filter; own MaskCut; part
+    prototypes that follow the support size (chosen on real photos, docs/REAL_WEIGHTS.md)."""
+    import dataclasses
+
     cfg, paper = default_config("dinov2-small"), OVDiffConfig()
     assert cfg.features.extractors == ("dino",) and not cfg.segment.category_prefilter
-    assert cfg.segment.window_sizes == paper.segment.window_sizes and cfg.prototypes == paper.prototypes
+    assert cfg.segment.window_sizes == paper.segment.window_sizes
+    assert cfg.prototypes.parts_rule == "adaptive" and cfg.prototypes.parts_balance
+    assert paper.prototypes.parts_rule == "fixed"  # the paper's 32 parts stay the paper's
+    adaptive = ("parts_rule", "parts_patches_per_part", "parts_balance")
+    assert dataclasses.replace(cfg.prototypes, **{f: getattr(paper.prototypes, f) for f in adaptive}) == \
+        paper.prototypes
     assert cfg.masks.proposer == "maskcut" and cfg.masks.maskcut_center and cfg.masks.maskcut_layer is not None
 
 
