@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import NotFound
@@ -86,6 +86,8 @@ class LabelStudioConnectionViewSet(mixins.CreateModelMixin, mixins.RetrieveModel
     def perform_update(self, serializer: Any) -> None:
         serializer.save(warmed_version="")  # another profile or settings: setup queues the builds again
 
+    @extend_schema(request=None, responses={200: inline_serializer("ConnectionToken", {
+        "id": serializers.IntegerField(), "token": serializers.CharField(help_text="shown once; only its hash is kept")})})
     @action(detail=True, methods=["post"], url_path="rotate-token")
     def rotate_token(self, request: Request, pk: Any = None, **kwargs: Any) -> Response:
         connection = self.get_object()
@@ -93,6 +95,10 @@ class LabelStudioConnectionViewSet(mixins.CreateModelMixin, mixins.RetrieveModel
         LabelStudioConnection.objects.filter(pk=connection.pk).update(token_hash=hash_token(token))
         return Response({"id": connection.pk, "token": token})
 
+    @extend_schema(request=ImportSerializer, responses={201: inline_serializer("ImportedAnnotations", {
+        "imported": serializers.JSONField()}), 400: OpenApiResponse(description="a bad payload; nothing kept"),
+        409: OpenApiResponse(description="a replayed annotation; nothing kept"),
+        503: OpenApiResponse(description="Label Studio unreachable")})
     @action(detail=True, methods=["post"], url_path="import", serializer_class=ImportSerializer)
     def import_export(self, request: Request, pk: Any = None, **kwargs: Any) -> Response:
         connection = self.get_object()
@@ -107,7 +113,13 @@ class LabelStudioConnectionViewSet(mixins.CreateModelMixin, mixins.RetrieveModel
             return Response({"detail": str(exc)}, status=exc.status)
         return Response({"imported": stored}, status=status.HTTP_201_CREATED)
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={200: inline_serializer("ReceivedAnnotation", {
+        "annotation": serializers.IntegerField(), "task": serializers.IntegerField(),
+        "revision": serializers.CharField(), "image_id": serializers.CharField(), "classes": serializers.JSONField(),
+        "support_added": serializers.JSONField(), "source": serializers.CharField(),
+        "completed_by": serializers.CharField(), "received_at": serializers.DateTimeField()},
+        many=True)})
+    @action(detail=True, methods=["get"], pagination_class=None)
     def annotations(self, request: Request, pk: Any = None, **kwargs: Any) -> Response:
         connection = self.get_object()
         rows = LabelStudioAnnotation.objects.filter(connection=connection)[:500]
@@ -119,7 +131,8 @@ class LabelStudioConnectionViewSet(mixins.CreateModelMixin, mixins.RetrieveModel
 
 @extend_schema(responses={(200, "application/zip"): OpenApiResponse(
     OpenApiTypes.BINARY, description="FiftyOne ImageSegmentationDirectory layout: data/, labels/, ground_truth/, "
-    "mask_targets.json, iou.json"), 404: OpenApiResponse(description="no such run, or not yours to read")})
+    "mask_targets.json, iou.json"), 404: OpenApiResponse(description="no such run, or not yours to read"),
+    409: OpenApiResponse(description="the run has not succeeded yet")})
 @api_view(["GET"])
 def fiftyone_export(request: Request, run_id: int) -> HttpResponse:
     """A zip in FiftyOne's ImageSegmentationDirectory layout of a run or prediction job the caller may read."""
