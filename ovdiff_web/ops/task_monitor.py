@@ -14,7 +14,7 @@ import time
 from typing import Any
 from ovdiff_web.celery import app
 from django.conf import settings
-from ovdiff_web.common.broker.workers import worker_status
+from ovdiff_web.common.broker import workers
 from ovdiff_web.celery import queue_name
 
 RUNNING_TTL_S = 7 * 24 * 3600
@@ -62,7 +62,7 @@ def task_failed(task_id: str, name: str, args: Any, worker: str, error: str) -> 
 def _ask_workers() -> None:
     """Background thread body: one ``inspect`` round, stored with its time (the page shows its age)."""
 
-    answer = worker_status()
+    answer = workers.worker_status()
     try:
         _client().set(_key("inspect"), json.dumps({**answer, "at": time.time()}), ex=3600)
     except Exception:  # noqa: BLE001 - the broker went away meanwhile: the next page view says so
