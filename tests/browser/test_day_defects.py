@@ -27,7 +27,7 @@ def _built_class(user: Any, settings: Any) -> Any:
     config["support"].update(n_images=2, num_inference_steps=4)  # small and quick: the pages are under test
     ovd = engine_bridge.ovdiff("tiny", config)
     spec = cls.to_spec()
-    record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec))
+    record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec), spec=spec, class_id=cls.pk)
     return cls
 
 
