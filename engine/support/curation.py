@@ -1,5 +1,7 @@
 """A person's review applied to support sets: merge the base set with added images, mark excluded images and
-replace an image's fg/bg by a chosen proposed instance mask or by the attribution thresholds.
+replace an image's fg/bg by a chosen proposed instance mask, by the attribution thresholds or by a mask the person
+painted (``painted:<mask id>``, read from ``<mask_dir>/<mask id>.png``; the id hashes the mask's pixels, so an
+edited mask changes the curated key and a rebuild uses it).
 
 Plain data in and out. Excluded images stay in the curated set (so a reviewer still sees them and can take the
 exclusion back) but carry their reason in ``SupportImage.excluded``; ``kept_images`` is what the banks are built
@@ -20,6 +22,10 @@ from engine.types import Curation, SupportImage, SupportSet
 
 ATTRIBUTION = "attribution"
 INSTANCE = "instance:"
+PAINTED = "painted:"
+PAINTED_DIR = "painted_masks"  # under the support root (the service's MEDIA_ROOT): <mask id>.png, 0/255 greyscale
+MASK_ID_LEN = 24  # "painted:" + 24 hex digits fit the 32 characters of a stored mask choice
+MAX_MASK_BYTES = 32 * 1024 * 1024
 
 
 def image_id(image: np.ndarray) -> str:
@@ -30,10 +36,68 @@ def image_id(image: np.ndarray) -> str:
     return h.hexdigest()[:32]
 
 
+def mask_id(mask: np.ndarray) -> str:
+    """Identity of a painted mask: ``image_id`` of its 0/255 pixels, shortened to ``MASK_ID_LEN`` hex digits."""
+    return image_id(np.asarray(mask, dtype=bool).astype(np.uint8) * 255)[:MASK_ID_LEN]
+
+
+def painted_file(choice: str) -> str:
+    """``painted_masks/<mask id>.png``: where the mask of a ``painted:<mask id>`` choice lives (root-relative)."""
+    check_choice(choice)
+    return f"{PAINTED_DIR}/{choice[len(PAINTED):]}.png"
+
+
+def painted_files(data: Mapping[str, Any] | None) -> list[str]:
+    """The root-relative files of every painted mask a curation dict chooses (for copying them to a worker)."""
+    choices = dict((data or {}).get("masks") or {}).values()
+    return sorted({painted_file(str(c)) for c in choices if str(c).startswith(PAINTED)})
+
+
+def read_mask_png(raw: bytes, shape: tuple[int, int], item: str = "mask") -> np.ndarray:
+    """A foreground mask from PNG bytes: one channel (or grey RGB / palette / 1-bit) whose pixels are only 0
+    (background) and 255 (foreground), exactly ``shape`` (H, W) -- the support image's natural size. The size is
+    checked before any pixel is decoded. ``BadInputError`` naming ``item`` says what is wrong."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    if not raw:
+        raise BadInputError("the mask is empty: send a PNG file", item)
+    if len(raw) > MAX_MASK_BYTES:
+        raise BadInputError(f"the mask is {len(raw)} bytes; at most {MAX_MASK_BYTES}", item)
+    try:
+        img = Image.open(io.BytesIO(raw))
+        if img.format != "PNG":
+            raise BadInputError(f"the mask is a {img.format} file, not a PNG", item)
+        if (img.height, img.width) != tuple(shape):
+            raise BadInputError(f"the mask is {img.width}x{img.height} pixels; the support image is "
+                                f"{shape[1]}x{shape[0]}", item)
+        grey = np.asarray(img.convert("L"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise BadInputError("the mask is not a readable PNG image", item) from None
+    other = np.setdiff1d(np.unique(grey), [0, 255])
+    if other.size:
+        raise BadInputError(f"the mask has pixel values other than 0 and 255 (e.g. {int(other[0])}): "
+                            "use 255 for foreground and 0 for background", item)
+    return grey == 255
+
+
+def load_painted(mask_dir: str, choice: str, shape: tuple[int, int], item: str = "mask") -> np.ndarray:
+    """The painted mask of a ``painted:<mask id>`` choice from ``mask_dir``, checked like an upload."""
+    check_choice(choice)
+    path = f"{str(mask_dir).rstrip('/') or '.'}/{choice[len(PAINTED):]}.png"
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        raise BadInputError(f"the painted mask {choice[len(PAINTED):]} is missing ({path})", item) from None
+    return read_mask_png(raw, shape, item)
+
+
 def curation_from_dict(data: Mapping[str, Any] | None, dir_root: str | None = None) -> Curation | None:
     """``{"excluded": {id: reason}, "masks": {id: choice}, "extra_seeds": [..], "extra_dirs": [..]}`` -> a
     ``Curation`` (sorted, so equal reviews hash equally); None when nothing is curated. ``extra_dirs`` are joined
-    to ``dir_root`` when given. Raises ``BadInputError`` on a mask choice it does not know."""
+    to ``dir_root`` when given, and painted masks are read from ``<dir_root>/painted_masks``. Raises ``BadInputError`` on a mask choice it does not know."""
     if not data:
         return None
     masks = {str(k): str(v) for k, v in dict(data.get("masks") or {}).items()}
@@ -45,27 +109,37 @@ def curation_from_dict(data: Mapping[str, Any] | None, dir_root: str | None = No
     cur = Curation(excluded=tuple(sorted((str(k), str(v)) for k, v in dict(data.get("excluded") or {}).items())),
                    masks=tuple(sorted(masks.items())),
                    extra_seeds=tuple(sorted({int(s) for s in data.get("extra_seeds") or []})),
-                   extra_dirs=tuple(dirs))
+                   extra_dirs=tuple(dirs),
+                   mask_dir=PAINTED_DIR if dir_root is None else f"{str(dir_root).rstrip('/')}/{PAINTED_DIR}")
     return None if cur.is_empty else cur
 
 
 def check_choice(choice: str, item: str = "mask") -> None:
-    """A mask choice is "attribution" or "instance:J" (J >= 0)."""
+    """A mask choice is "attribution", "instance:J" (J >= 0) or "painted:<mask id>" (24 hex digits)."""
     if choice == ATTRIBUTION:
         return
     if choice.startswith(INSTANCE) and choice[len(INSTANCE):].isdigit():
         return
-    raise BadInputError(f"unknown mask choice {choice!r} (\"attribution\" or \"instance:J\")", item)
+    painted = choice[len(PAINTED):]
+    if choice.startswith(PAINTED) and len(painted) == MASK_ID_LEN and all(c in "0123456789abcdef" for c in painted):
+        return
+    raise BadInputError(f"unknown mask choice {choice!r} (\"attribution\", \"instance:J\" or \"painted:<mask id>\")",
+                        item)
 
 
-def chosen_fg_bg(image: SupportImage, choice: str, cfg: MaskConfig) -> tuple[np.ndarray, np.ndarray]:
+def chosen_fg_bg(image: SupportImage, choice: str, cfg: MaskConfig,
+                 mask_dir: str = "") -> tuple[np.ndarray, np.ndarray]:
     """fg/bg of ``image`` under ``choice``: proposed instance mask J as fg with the eroded complement of all
-    proposed masks as bg (the rule ``apply_masks`` uses for user images), or the attribution thresholds
-    (fg > ``fg_threshold``, bg < ``bg_threshold``, the method's fallback). ``BadInputError`` when the image has no
-    such mask or no attribution map."""
+    proposed masks as bg (the rule ``apply_masks`` uses for user images), the attribution thresholds
+    (fg > ``fg_threshold``, bg < ``bg_threshold``, the method's fallback), or a painted mask from ``mask_dir`` as
+    fg with its eroded complement as bg (the person drew the object: everything else is background).
+    ``BadInputError`` when the image has no such mask or no attribution map."""
     from engine.masks.fgbg import erode, threshold_fg_bg  # scipy and the proposers load only when masks change
 
     check_choice(choice)
+    if choice.startswith(PAINTED):
+        fg = load_painted(mask_dir or PAINTED_DIR, choice, image.image.shape[:2], f"image {image.index}")
+        return fg, erode(~fg, max(1, cfg.bg_erosion_iterations))
     if choice == ATTRIBUTION:
         if image.attribution is None:
             raise BadInputError("this image has no attribution map to threshold", f"image {image.index}")
@@ -97,7 +171,7 @@ def curate(sets: Sequence[SupportSet], curation: Curation, cfg: MaskConfig) -> S
             seen.add(iid)
             out = dataclasses.replace(im, index=len(images), excluded=excluded.get(iid), mask_choice="")
             if iid in masks:
-                fg, bg = chosen_fg_bg(im, masks[iid], cfg)
+                fg, bg = chosen_fg_bg(im, masks[iid], cfg, curation.mask_dir)
                 out = dataclasses.replace(out, fg_mask=fg, bg_mask=bg, mask_choice=masks[iid])
             images.append(out)
     base = sets[0]

@@ -4,6 +4,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from ovdiff_web.support import class_views as classes, views as curation
+from ovdiff_web.support.editor import views as mask_editor
 from ovdiff_web.runs.views import compare, manage, files as run_files, runs
 from ovdiff_web.datasets import files as dataset_files, views as datasets
 from ovdiff_web.ops import media_files as files, views as workers
@@ -51,6 +52,9 @@ urlpatterns = [
     path("classes/<int:pk>/support/", classes.class_support, name="class_support"),
     path("classes/<int:pk>/curate/", curation.class_curate, name="class_curate"),
     path("vocabularies/<int:pk>/review/", curation.vocabulary_review, name="vocabulary_review"),
+    path("classes/<int:pk>/support-images/<int:image_pk>/edit/", mask_editor.mask_editor, name="mask_editor"),
+    path("classes/<int:pk>/support-images/<int:image_pk>/current-mask.png", mask_editor.current_mask,
+         name="current_mask"),
     path("support-images/<int:image_pk>/instance/<int:index>.png", curation.support_instance, name="support_instance"),
     path("classes/<int:pk>/regenerate/<str:task_id>.json", classes.class_regenerate_status,
          name="class_regenerate_status"),

@@ -27,6 +27,7 @@ from ovdiff_web.common.errors import ServiceError
 
 MAX_REASON = 300
 AUTO = ""  # the proposer's rule (no choice recorded)
+PAINTED = "painted:"  # a mask a person painted in the mask editor (``support/editor``), by its content id
 
 
 class CurationRefused(ServiceError, ValueError):
@@ -49,6 +50,16 @@ def current(cls: VocabularyClass) -> SupportCuration | None:
 def versions(cls: VocabularyClass) -> list[SupportCuration]:
     """Every version of the class's curation, newest first, with who made it."""
     return list(cls.curations.select_related("created_by"))
+
+
+def painted_choices(cls: VocabularyClass) -> dict[str, list[str]]:
+    """image content id -> the edited masks any version of the class chose for it, oldest first."""
+    out: dict[str, list[str]] = {}
+    for version in sorted(cls.curations.all(), key=lambda v: v.number):
+        for content_id, choice in (version.masks or {}).items():
+            if choice.startswith(PAINTED) and choice not in out.setdefault(content_id, []):
+                out[content_id].append(choice)
+    return out
 
 
 def _empty() -> dict[str, Any]:
@@ -74,6 +85,9 @@ def _edit(cls: VocabularyClass, user: Any, expected_version: int | None, action:
     return row
 
 
+append_version = _edit  # for the mask editor (``support/editor``): one more kind of edit, same lock and audit
+
+
 def _take(cls: VocabularyClass, expected_version: int | None) -> VocabularyClass:
     """Move the class's version first thing in the transaction: the UPDATE takes the row lock (PostgreSQL) or
     the write lock (SQLite) before anything is read, so a concurrent edit waits and then sees this one; with
@@ -88,6 +102,11 @@ def _take(cls: VocabularyClass, expected_version: int | None) -> VocabularyClass
 
 def _real(user: Any) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
+
+
+def support_image(cls: VocabularyClass, content_id: str) -> SupportImage:
+    """A support image of this class's sets by its content id; ``CurationRefused`` when it is not one."""
+    return _image(cls, content_id)
 
 
 def _image(cls: VocabularyClass, content_id: str) -> SupportImage:
@@ -142,8 +161,12 @@ def choose_mask(cls: VocabularyClass, content_id: str, choice: str, *, user: Any
     elif choice == "attribution":
         if not image.attribution:
             raise CurationRefused(f"image {image.index} has no attribution map", "choice")
+    elif choice.startswith(PAINTED):
+        if choice not in painted_choices(cls).get(image.content_id, []):
+            raise CurationRefused(f"image {image.index} has no edited mask {choice[len(PAINTED):]}", "choice")
     elif choice != AUTO:
-        raise CurationRefused('choice is "instance:J", "attribution" or "" (the proposer\'s rule)', "choice")
+        raise CurationRefused('choice is "instance:J", "attribution", "painted:<mask id>" (an edited mask) or "" '
+                              '(the proposer\'s rule)', "choice")
 
     def change(data: dict[str, Any]) -> dict[str, list[Any]]:
         old = data["masks"].get(image.content_id, AUTO)
@@ -153,7 +176,8 @@ def choose_mask(cls: VocabularyClass, content_id: str, choice: str, *, user: Any
             data["masks"][image.content_id] = choice
         return {f"mask:{image.content_id[:10]}": [old, choice]}
 
-    label = {"attribution": "the attribution threshold", AUTO: "the proposer's rule"}.get(choice, f"proposed mask {choice[9:]}")
+    label = {"attribution": "the attribution threshold", AUTO: "the proposer's rule"}.get(
+        choice, "an edited mask" if choice.startswith(PAINTED) else f"proposed mask {choice[9:]}")
     return _edit(cls, user, expected_version, "support_mask", f"image {image.index}: foreground from {label}", change)
 
 
@@ -252,12 +276,15 @@ def review_images(cls: VocabularyClass, shown: SupportSet | None = None) -> list
         return []
     version = current(cls)
     data = version.data() if version is not None else _empty()
+    painted = painted_choices(cls)
     out = []
     for image in shown.images.all():
         instances = list(image.instances or [])
         choices = [(AUTO, "proposer's rule")] + [(f"instance:{j}", f"proposed mask {j}") for j in range(len(instances))]
         if image.attribution:
             choices.append(("attribution", "attribution threshold"))
+        edits = painted.get(image.content_id, [])
+        choices += [(c, f"edited mask {n + 1}") for n, c in enumerate(edits)]
         out.append({"image": image, "cls": cls, "excluded": data["excluded"].get(image.content_id, ""),
                     "mask_choice": data["masks"].get(image.content_id, AUTO), "flags": list(image.flags or []),
                     "flag_texts": [(f, FLAG_TEXT.get(f, f)) for f in image.flags or []],

@@ -20,6 +20,7 @@ from ovdiff_web.support.serializers import RegenerateSerializer
 from ovdiff_web.vocabularies.serializers import BulkClassesResultSerializer, BulkClassesSerializer, SetLabelSerializer, VocabularyClassSerializer, VocabularySerializer
 from ovdiff_web.vocabularies.filters import VocabularyClassFilter, VocabularyFilter
 from ovdiff_web.support.api import ClassCurationMixin, VocabularyReviewMixin
+from ovdiff_web.support.editor.api import ClassMaskEditMixin
 from ovdiff_web.accounts.api_mixins import (
     HistoryMixin,
     ScopedMixin,
@@ -121,7 +122,7 @@ class VocabularyViewSet(ScopedMixin, ShareMixin, HistoryMixin, VocabularyReviewM
         return self.get_paginated_response(VocabularyClassSerializer(page, many=True).data)
 
 
-class VocabularyClassViewSet(ScopedMixin, HistoryMixin, ClassCurationMixin, viewsets.ModelViewSet):
+class VocabularyClassViewSet(ScopedMixin, HistoryMixin, ClassCurationMixin, ClassMaskEditMixin, viewsets.ModelViewSet):
     """Classes; ``set_label`` records a person's thing/stuff decision; ``regenerate`` rebuilds artifacts."""
 
     queryset = VocabularyClass.objects.select_related("vocabulary", "label_changed_by")
