@@ -65,16 +65,20 @@ def read_mask_png(raw: bytes, shape: tuple[int, int], item: str = "mask") -> np.
         raise BadInputError("the mask is empty: send a PNG file", item)
     if len(raw) > MAX_MASK_BYTES:
         raise BadInputError(f"the mask is {len(raw)} bytes; at most {MAX_MASK_BYTES}", item)
+    unreadable = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
     try:
         img = Image.open(io.BytesIO(raw))
-        if img.format != "PNG":
-            raise BadInputError(f"the mask is a {img.format} file, not a PNG", item)
-        if (img.height, img.width) != tuple(shape):
-            raise BadInputError(f"the mask is {img.width}x{img.height} pixels; the support image is "
-                                f"{shape[1]}x{shape[0]}", item)
-        grey = np.asarray(img.convert("L"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except unreadable:
         raise BadInputError("the mask is not a readable PNG image", item) from None
+    if img.format != "PNG":
+        raise BadInputError(f"the mask is a {img.format} file, not a PNG", item)
+    if (img.height, img.width) != tuple(shape):
+        raise BadInputError(f"the mask is {img.width}x{img.height} pixels; the support image is "
+                            f"{shape[1]}x{shape[0]}", item)
+    try:
+        grey = np.asarray(img.convert("L"))
+    except unreadable:
+        raise BadInputError("the mask is not a readable PNG image (its pixels do not decode)", item) from None
     other = np.setdiff1d(np.unique(grey), [0, 255])
     if other.size:
         raise BadInputError(f"the mask has pixel values other than 0 and 255 (e.g. {int(other[0])}): "

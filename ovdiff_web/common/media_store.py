@@ -217,9 +217,14 @@ def local_dataset_root(root: str, uploaded: bool) -> str:
 
 
 def fetch_support_folders(entries: Iterable[dict[str, Any]]) -> None:
-    """The users' support-image folders of vocabulary entries (``user_support_dir``), on this machine before the
-    engine hashes or reads them (a worker elsewhere than the web that stored the upload)."""
+    """The users' support-image folders of vocabulary entries (``user_support_dir``) and the masks their curation
+    painted (``painted_masks/<id>.png``), on this machine before the engine hashes or reads them (a worker
+    elsewhere than the web that stored the upload)."""
     if configured():
+        from engine.support.curation import painted_files
+
         for entry in entries:
             if entry.get("user_support_dir"):
                 fetch_tree(entry["user_support_dir"])
+            for rel in painted_files(entry.get("curation")):
+                fetch(rel)

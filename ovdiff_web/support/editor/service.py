@@ -17,6 +17,7 @@ from django.conf import settings
 from engine.atomic import atomic_write
 from engine.errors import BadInputError
 from ovdiff_web.common import media_store
+from ovdiff_web.common.images import png_bytes
 from ovdiff_web.common.paths import PathNotAllowed, media_path
 from ovdiff_web.support import curation
 from ovdiff_web.support.curation_models import SupportCuration
@@ -89,8 +90,6 @@ def current_mask_png(cls: VocabularyClass, image: SupportImage) -> bytes:
     natural size (all 0 when the image has none)."""
     import numpy as np
     from PIL import Image
-
-    from ovdiff_web.common.images import png_bytes
 
     shape = natural_size(image)
     rel, _ = current_foreground(cls, image)
