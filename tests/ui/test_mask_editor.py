@@ -18,6 +18,7 @@ from ovdiff_web.accounts import access
 from ovdiff_web.accounts.audit import AuditEntry
 from ovdiff_web.core.models import SupportCuration, SupportImage, SupportSet, Vocabulary, VocabularyClass
 from ovdiff_web.support import curation
+from tests.ui.test_accessibility_markup import _check
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +94,7 @@ def test_editor_page_starts_from_the_foreground_in_use(ui: Any, cat: VocabularyC
     assert editor.status_code == 200 and f'data-width="{W}"' in html and f'data-height="{H}"' in html
     assert "mask_editor.js" in html and "http" not in html.split("mask_editor.js")[0].rsplit("src=", 1)[1]
     assert f'name="version" value="{cat.version}" data-mask-version' in html and "the proposer" in html
+    _check(html)  # unique ids, working aria-describedby
     start = _grey(ui.get(f"/classes/{cat.pk}/support-images/{image.pk}/current-mask.png"))
     assert start.shape == (H, W) and set(np.unique(start)) == {0, 255} and start[:, : W // 2].all()
     # a proposed mask chosen (not built yet): the editor starts from it

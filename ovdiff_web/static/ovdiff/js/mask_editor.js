@@ -42,7 +42,7 @@
     for (var y = y0; y <= y1; y++) {
       for (var x = x0, i = y * W + x0; x <= x1; x++, i++) {
         var o = i * 4;
-        d[o] = 255; d[o + 1] = 32; d[o + 2] = 32; d[o + 3] = mask[i] ? 120 : 0;
+        d[o] = 255; d[o + 1] = 32; d[o + 2] = 32; d[o + 3] = mask[i] ? 150 : 0;
       }
     }
     ctx.putImageData(view, 0, 0, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
