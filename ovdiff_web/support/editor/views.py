@@ -79,10 +79,11 @@ def _save(request: HttpRequest, cls: VocabularyClass, image: object) -> HttpResp
                    choice=version.masks.get(image.content_id, ""))
 
 
+@ui_login_required
 @require_GET
 def current_mask(request: HttpRequest, pk: int, image_pk: int) -> HttpResponse:
-    """The foreground the editor starts from, 0/255 at the image's natural size; 404 to anyone who may not read
-    the class, anonymous users included (a file, not a page)."""
+    """The foreground the editor starts from, 0/255 at the image's natural size (the editor's own file: anonymous
+    users go to the login page, 404 to anyone who may not read the class)."""
     cls = access.get_readable(VocabularyClass.objects.all(), request.user, pk=pk)
     image = _image(cls, image_pk)
     try:
