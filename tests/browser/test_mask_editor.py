@@ -1,10 +1,9 @@
 """The support-mask editor in a real browser: from the class page's "Edit mask" link, a stroke of the brush drawn
 with the mouse, the eraser chosen with the keyboard erasing part of it and part of the old foreground, an undone
 stroke, a save with the keyboard; then the STORED mask's pixels: the stroke 255, the erased pixels 0, every other
-pixel as it was. No request leaves localhost (the script is the project's own file)."""
+pixel as it was; then a dab painted with the keyboard alone (arrow keys, space) saved as the next version. No request leaves localhost (the script is the project's own file)."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +113,22 @@ def test_paint_erase_undo_and_save_a_support_mask(page: Any, live_server: Any, s
     wrong = np.argwhere(stored != expected)
     assert not len(wrong), f"{len(wrong)} pixels differ, e.g. (y, x) {wrong[:5].tolist()}"
 
-    # the page keeps working: a second save needs the new version, which the script took from the answer
-    _drag(pg, box, [(40, 40), (44, 40)])
+    # painting without a mouse: on the focused canvas an arrow moves the cursor, space paints there; the second
+    # save needs the class's new version, which the script took from the first answer
+    canvas.focus()
+    for key in ("Shift+ArrowRight", "Shift+ArrowRight", "Shift+ArrowRight", "ArrowRight"):
+        pg.keyboard.press(key)
+    where = pg.locator("[data-mask-tool-status]").inner_text()
+    x, y = (int(v) for v in where.rsplit(" at ", 1)[1].split(", "))
+    assert (x, y) == (37, 40), where  # 3 x 8 + 1 pixels right of where the last (undone) stroke ended
+    assert expected[y, x] == 0, "the background: the dab changes the mask"
+    pg.keyboard.press("Space")
     pg.keyboard.press("Control+s")
     pg.locator("[data-mask-status]", has_text="support version 2").wait_for()
+    expected[y - 1:y + 2, x - 1:x + 2] = 255
+    second = SupportCuration.objects.get(vocab_class=cls, number=2).masks[image.content_id]
+    stored = np.asarray(Image.open(shared_paths["media"] / "painted_masks" / f"{second[len('painted:'):]}.png"))
+    assert (stored == expected).all() and second != choice
     pg.goto(f"{base}/classes/{cls.pk}/#review")
     assert "edited mask" in pg.locator("[data-review-card] [data-decision]").first.inner_text()
     pg.wait_for_load_state("networkidle")
