@@ -36,9 +36,10 @@ CONFIG = """<View>
 </View>"""
 
 
-@pytest.fixture
-def label_studio(tmp_path: Path) -> Iterator[LabelStudio]:
-    yield from start_label_studio(tmp_path)
+@pytest.fixture(scope="module")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    """One Label Studio for the tests of this module (its start is the slow part); each test makes its own project."""
+    yield from start_label_studio(tmp_path_factory.mktemp("label-studio"))
 
 
 def _png_bytes(seed: int, size: tuple[int, int] = (40, 32)) -> bytes:
@@ -274,3 +275,52 @@ def _screenshot(ls: LabelStudio, project: int, task_id: int, model_version: str,
         page.wait_for_timeout(4000)
         page.screenshot(path=str(out))
         browser.close()
+
+
+@pytest.mark.django_db
+def test_personal_access_token(label_studio: LabelStudio, api: APIClient) -> None:
+    """A connection given a personal access token (Label Studio's JWT refresh token, made here with
+    ``POST /api/token/``) fetches a task's image with it: ovdiff exchanges it at ``/api/token/refresh/`` for an
+    access token sent as ``Bearer``, keeps that until it expires, and exchanges again on a 401; a revoked token
+    is refused with a message that says so."""
+    from ovdiff_web.integrations import ls_client
+    from ovdiff_web.integrations.models import LabelStudioConnection
+
+    ls = label_studio
+    ls.ok("POST", "/api/jwt/settings", json={"api_tokens_enabled": True, "legacy_api_tokens_enabled": True})
+    tokens = ls.ok("GET", "/api/token/")
+    for listed in tokens:  # one personal access token per user: revoke any an earlier run left
+        ls.ok("POST", "/api/token/blacklist/", json={"refresh": listed["token"]})
+    pat = ls.ok("POST", "/api/token/")["token"]
+    assert ls_client.is_personal_access_token(pat) and not ls_client.is_personal_access_token(ls.token)
+    project = ls.ok("POST", "/api/projects/", json={"title": "ovdiff PAT", "label_config": CONFIG})["id"]
+    ls.ok("POST", f"/api/projects/{project}/import", files={"file": ("pat.png", _png_bytes(7))})
+    task = ls.ok("GET", f"/api/tasks/?project={project}")["tasks"][0]
+
+    created = api.post("/api/integrations/label-studio/", {"name": "pat", "label_studio_url": ls.url,
+                                                           "access_token": pat}, format="json")
+    assert created.status_code == 201, created.content
+    connection = LabelStudioConnection.objects.get(pk=created.json()["id"])
+    assert ls_client.get_task(connection, task["id"])["id"] == task["id"]
+    assert ls_client.fetch_image(connection, task["data"]["image"]) == _png_bytes(7)  # the bytes uploaded
+    key = ls_client._cache_key(connection)
+    access, expires = ls_client._access_tokens[key]
+    assert expires > time.time() + 60 and access != pat
+    ls_client.fetch_image(connection, task["data"]["image"])
+    assert ls_client._access_tokens[key][0] == access  # kept, not exchanged again
+
+    # An access token Label Studio no longer accepts (here: one signed by nobody): 401, exchanged, fetched.
+    head, claims, _sig = access.split(".")
+    ls_client._access_tokens[key] = (f"{head}.{claims}.{'A' * 43}", expires)
+    assert ls_client.fetch_image(connection, task["data"]["image"]) == _png_bytes(7)
+    assert ls_client._access_tokens[key][0] != f"{head}.{claims}.{'A' * 43}"
+    # One about to expire is exchanged before use.
+    ls_client._access_tokens[key] = ("stale", time.time() + 5)
+    assert ls_client.get_task(connection, task["id"])["id"] == task["id"]
+    assert ls_client._access_tokens[key][0] != "stale"
+
+    # Revoked in Label Studio: the next exchange is refused, and the error says what to do.
+    ls.ok("POST", "/api/token/blacklist/", json={"refresh": pat})
+    ls_client._access_tokens.pop(key)
+    with pytest.raises(ls_client.LabelStudioUnavailable, match="personal access token"):
+        ls_client.fetch_image(connection, task["data"]["image"])
