@@ -11,6 +11,7 @@ from ovdiff_web.ops import media_files as files, views as workers
 from ovdiff_web.predictions import views as predictions, segment_views as segment
 from ovdiff_web.accounts import views as sharing
 from ovdiff_web.vocabularies import views as vocabularies
+from ovdiff_web.integrations import ls_pages
 
 app_name = "ui"
 
@@ -71,5 +72,7 @@ urlpatterns = [
     path("segment/<str:token>/labels.png", segment.segment_overlay, name="segment_overlay"),
     path("segment/<str:token>/explain.json", segment.segment_explain, name="segment_explain"),
     path("workers/", workers.workers, name="workers"),
+    path("label-studio/", ls_pages.connection_list, name="label_studio_connections"),
+    path("label-studio/<int:pk>/", ls_pages.connection_detail, name="label_studio_connection"),
     path("files/<path:path>", files.media_file, name="media"),
 ]

@@ -23,7 +23,8 @@ from ovdiff_web.integrations.models import LabelStudioAnnotation, LabelStudioCon
 
 class ConnectionSerializer(serializers.ModelSerializer):
     access_token = serializers.CharField(write_only=True, max_length=500,
-                                         help_text="Label Studio API token (Account & Settings → legacy token)")
+                                         help_text="Label Studio API token (Account & Settings): a personal access "
+                                         "token (exchanged for short-lived access tokens) or a legacy token")
     profile = serializers.ChoiceField(choices=[c[0] for c in core.PROFILE_CHOICES], required=False)
     support_classes = serializers.ListField(child=serializers.CharField(max_length=200), required=False,
                                             max_length=1000)

@@ -52,7 +52,14 @@ class LabelStudio:
 
 
 def start_label_studio(tmp_path: Path) -> Iterator[LabelStudio]:
+    """A fresh Label Studio; or, with OVDIFF_LABEL_STUDIO_URL, one already running (started as here: the same
+    user, password and token), so a developer re-running a test does not wait for its start each time."""
     binary = label_studio_bin()
+    running = os.environ.get("OVDIFF_LABEL_STUDIO_URL")
+    if running:
+        yield LabelStudio(url=running.rstrip("/"), token=TOKEN, log=tmp_path / "label-studio.log",
+                          python=binary.parent / "python")
+        return
     if not binary.is_file():
         pytest.skip(f"Label Studio is not installed at {binary} (run scripts/install_label_studio.sh, or point "
                     "OVDIFF_LABEL_STUDIO_BIN at a label-studio executable)")

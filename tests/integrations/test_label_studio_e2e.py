@@ -3,7 +3,8 @@ a brush config made through Label Studio's API, two images imported, ovdiff (a l
 worker on the local Redis) connected with ``POST /api/ml`` (Basic auth = the connection token), predictions
 retrieved with the data-manager action ``retrieve_tasks_predictions``; every brush region decodes (label-studio-
 converter's ``decode_rle`` here, the Label Studio venv's own ``label_studio_sdk`` in a subprocess) to the job's
-label PNG pixel for pixel. Then an annotation submitted in Label Studio arrives through its webhook as ground truth
+label PNG pixel for pixel, and Label Studio's own labelling page (Debian's chromium, signed in through its login
+form) lists the prediction's regions and model version (its screenshot is the README's). Then an annotation submitted in Label Studio arrives through its webhook as ground truth
 in the connection's dataset and, for a class asked for, as a support image with its mask; a replay is refused.
 
 Label Studio's first start migrates its database: a minute or more on a busy 2-core machine."""
@@ -22,10 +23,12 @@ import pytest
 from PIL import Image
 from rest_framework.test import APIClient
 
-from tests.integrations.label_studio import LabelStudio, start_label_studio
+from tests.integrations.label_studio import ROOT, LabelStudio, start_label_studio
 from tests.service.test_e2e import FAST_SETTINGS, worker  # noqa: F401  (the real worker fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
+CHROMIUM = "/usr/bin/chromium"  # Debian's, as tests/browser use it
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 CONFIG = """<View>
   <Image name="image" value="$image" zoom="true"/>
@@ -36,17 +39,27 @@ CONFIG = """<View>
 </View>"""
 
 
-@pytest.fixture
-def label_studio(tmp_path: Path) -> Iterator[LabelStudio]:
-    yield from start_label_studio(tmp_path)
+@pytest.fixture(scope="module")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    """One Label Studio for the tests of this module (its start is the slow part); each test makes its own project."""
+    yield from start_label_studio(tmp_path_factory.mktemp("label-studio"))
 
 
 def _png_bytes(seed: int, size: tuple[int, int] = (40, 32)) -> bytes:
     import io
 
+    """A small synthetic scene (a brick wall above grass, with noise), so the screenshot reads as one."""
     rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w]
+    horizon = h // 2 + seed % 5
+    course = y // 5
+    mortar = (y % 5 == 0) | (((x + 5 * (course % 2) + seed) % 10) == 0)
+    picture = np.where(mortar[..., None], [205, 200, 190], [165, 70, 45]).astype(float)
+    picture[y >= horizon] = [70, 145, 55]
+    picture += rng.normal(0, 18, picture.shape)
     buf = io.BytesIO()
-    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(buf, format="PNG")
+    Image.fromarray(picture.clip(0, 255).astype(np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -142,12 +155,15 @@ def test_label_studio_round_trip(worker: Any, label_studio: LabelStudio, live_se
         assert np.array_equal(covered, label_png != 0)  # every non-background pixel, nothing else
     assert _sdk_decode(ls, rles) == expected  # Label Studio's own decoder agrees
     screenshot_error = None
-    if os.environ.get("OVDIFF_LS_SCREENSHOT"):  # docs: the pre-annotations in Label Studio's own UI
+    if Path(CHROMIUM).exists():  # Label Studio's own UI shows the pre-annotations (README's screenshot)
+        started = time.monotonic()
         try:
-            _screenshot(ls, project, tasks[0]["id"], predictions[0]["model_version"],
-                        Path(os.environ["OVDIFF_LS_SCREENSHOT"]))
+            shown = next(p for p in predictions if p["task"] == tasks[0]["id"])
+            _screenshot(ls, project, tasks[0]["id"], shown, Path(os.environ.get(
+                "OVDIFF_LS_SCREENSHOT", ROOT / "test-artifacts" / "screenshots" / "label-studio-preannotations.png")))
         except Exception as exc:  # noqa: BLE001  (reported at the end: the round trip is checked first)
             screenshot_error = repr(exc)
+        print(f"Label Studio's labelling page checked in {time.monotonic() - started:.1f} s")
 
     # An annotator corrects task 1: brick is the left half, grass the rest; Label Studio calls /webhook itself.
     task = tasks[0]
@@ -248,29 +264,86 @@ def _bad_payloads_change_nothing(ml_url: str, token: str, annotation: dict[str, 
     assert (files(), LabelStudioAnnotation.objects.count(), SupportCuration.objects.count()) == before
 
 
-def _screenshot(ls: LabelStudio, project: int, task_id: int, model_version: str, out: Path) -> None:
-    """Label Studio's labelling page of one task with ovdiff's predictions as pre-annotations (Debian chromium)."""
+def _screenshot(ls: LabelStudio, project: int, task_id: int, prediction: dict[str, Any], out: Path) -> None:
+    """Label Studio's labelling page of one task with ovdiff's prediction as pre-annotation (Debian chromium,
+    signed in through Label Studio's own login form): the page must list the prediction's regions with their
+    labels and scores, and the prediction's tab its model version, before the screenshot is saved."""
     from playwright.sync_api import sync_playwright
 
     from tests.integrations.label_studio import PASSWORD, USER
 
-    ls.ok("PATCH", f"/api/projects/{project}/", json={"show_collab_predictions": True,
-                                                       "model_version": model_version})
+    version = prediction["model_version"]
+    ls.ok("PATCH", f"/api/projects/{project}/", json={"show_collab_predictions": True, "model_version": version})
     out.parent.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"{ls.url}/user/login/")
-        page.fill("input[name=email]", USER)
-        page.fill("input[name=password]", PASSWORD)
-        page.press("input[name=password]", "Enter")
-        page.wait_for_load_state("networkidle", timeout=60000)
-        page.goto(f"{ls.url}/projects/{project}/data?tab=0&task={task_id}")
-        if "/user/login" in page.url:
-            page.screenshot(path=str(out.with_suffix(".login.png")))
-            raise AssertionError(f"not signed in to Label Studio ({page.url})")
-        page.wait_for_selector("canvas", timeout=60000)
-        page.wait_for_timeout(4000)
-        page.screenshot(path=str(out))
-        browser.close()
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(90_000)
+            page.goto(f"{ls.url}/user/login/")
+            page.fill("input[name=email]", USER)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button:has-text('Log in')")
+            page.wait_for_url(lambda url: "/user/login" not in url)
+            page.goto(f"{ls.url}/projects/{project}/data?task={task_id}")
+            page.wait_for_selector("canvas")
+            regions = page.locator(".lsf-tree__node_type_brushregion")
+            regions.nth(len(prediction["result"]) - 1).wait_for()
+            page.wait_for_timeout(3000)  # the brush masks are drawn after the regions are listed
+            listed = [" ".join(text.split()) for text in regions.all_inner_texts()]
+            expected = [f"{r['value']['brushlabels'][0]} {r['score']:.2f}" for r in prediction["result"]]
+            assert sorted(t.split(" ", 1)[1] if t[:1].isdigit() else t for t in listed) == sorted(expected), listed
+            tabs = " ".join(page.locator(".lsf-annotation-button").all_inner_texts())
+            assert version[:8] in tabs and version[-6:] in tabs, tabs  # the tab shows it shortened
+            page.screenshot(path=str(out))
+        finally:
+            browser.close()
+
+
+@pytest.mark.django_db
+def test_personal_access_token(label_studio: LabelStudio, api: APIClient) -> None:
+    """A connection given a personal access token (Label Studio's JWT refresh token, made here with
+    ``POST /api/token/``) fetches a task's image with it: ovdiff exchanges it at ``/api/token/refresh/`` for an
+    access token sent as ``Bearer``, keeps that until it expires, and exchanges again on a 401; a revoked token
+    is refused with a message that says so."""
+    from ovdiff_web.integrations import ls_client
+    from ovdiff_web.integrations.models import LabelStudioConnection
+
+    ls = label_studio
+    ls.ok("POST", "/api/jwt/settings", json={"api_tokens_enabled": True, "legacy_api_tokens_enabled": True})
+    tokens = ls.ok("GET", "/api/token/")
+    for listed in tokens:  # one personal access token per user: revoke any an earlier run left
+        ls.ok("POST", "/api/token/blacklist/", json={"refresh": listed["token"]})
+    pat = ls.ok("POST", "/api/token/")["token"]
+    assert ls_client.is_personal_access_token(pat) and not ls_client.is_personal_access_token(ls.token)
+    project = ls.ok("POST", "/api/projects/", json={"title": "ovdiff PAT", "label_config": CONFIG})["id"]
+    ls.ok("POST", f"/api/projects/{project}/import", files={"file": ("pat.png", _png_bytes(7))})
+    task = ls.ok("GET", f"/api/tasks/?project={project}")["tasks"][0]
+
+    created = api.post("/api/integrations/label-studio/", {"name": "pat", "label_studio_url": ls.url,
+                                                           "access_token": pat}, format="json")
+    assert created.status_code == 201, created.content
+    connection = LabelStudioConnection.objects.get(pk=created.json()["id"])
+    assert ls_client.get_task(connection, task["id"])["id"] == task["id"]
+    assert ls_client.fetch_image(connection, task["data"]["image"]) == _png_bytes(7)  # the bytes uploaded
+    key = ls_client._cache_key(connection)
+    access, expires = ls_client._access_tokens[key]
+    assert expires > time.time() + 60 and access != pat
+    ls_client.fetch_image(connection, task["data"]["image"])
+    assert ls_client._access_tokens[key][0] == access  # kept, not exchanged again
+
+    # An access token Label Studio no longer accepts (here: one signed by nobody): 401, exchanged, fetched.
+    head, claims, _sig = access.split(".")
+    ls_client._access_tokens[key] = (f"{head}.{claims}.{'A' * 43}", expires)
+    assert ls_client.fetch_image(connection, task["data"]["image"]) == _png_bytes(7)
+    assert ls_client._access_tokens[key][0] != f"{head}.{claims}.{'A' * 43}"
+    # One about to expire is exchanged before use.
+    ls_client._access_tokens[key] = ("stale", time.time() + 5)
+    assert ls_client.get_task(connection, task["id"])["id"] == task["id"]
+    assert ls_client._access_tokens[key][0] != "stale"
+
+    # Revoked in Label Studio: the next exchange is refused, and the error says what to do.
+    ls.ok("POST", "/api/token/blacklist/", json={"refresh": pat})
+    ls_client._access_tokens.pop(key)
+    with pytest.raises(ls_client.LabelStudioUnavailable, match="personal access token"):
+        ls_client.fetch_image(connection, task["data"]["image"])
