@@ -5,11 +5,12 @@ from django.views.generic import RedirectView
 
 from ovdiff_web.support import class_views as classes, views as curation
 from ovdiff_web.support.editor import views as mask_editor
+from ovdiff_web.support.history import views as history
 from ovdiff_web.runs.views import compare, manage, files as run_files, runs
 from ovdiff_web.datasets import files as dataset_files, views as datasets
 from ovdiff_web.ops import media_files as files, views as workers
 from ovdiff_web.predictions import views as predictions, segment_views as segment
-from ovdiff_web.accounts import views as sharing
+from ovdiff_web.accounts import team_views as team, views as sharing
 from ovdiff_web.vocabularies import views as vocabularies
 from ovdiff_web.integrations import ls_pages
 
@@ -40,6 +41,7 @@ urlpatterns = [
     path("vocabularies/<int:pk>/", vocabularies.vocabulary_detail, name="vocabulary_detail"),
     path("vocabularies/<int:pk>/add/", vocabularies.vocabulary_add, name="vocabulary_add"),
     path("vocabularies/<int:pk>/import/", vocabularies.vocabulary_import, name="vocabulary_import"),
+    path("vocabularies/<int:pk>/history/", history.vocabulary_history, name="vocabulary_history"),
     path("vocabularies/<int:pk>/classes/<int:class_pk>/label/", vocabularies.class_label, name="class_label"),
     path("vocabularies/<int:pk>/classes/<int:class_pk>/prompt/", vocabularies.class_prompt, name="class_prompt"),
     path("datasets/", datasets.dataset_list, name="datasets"),
@@ -49,6 +51,7 @@ urlpatterns = [
     path("datasets/<int:pk>/import/", datasets.dataset_import, name="dataset_import"),
     path("datasets/<int:pk>/images/<int:index>/<str:kind>.png", dataset_files.dataset_image, name="dataset_image"),
     path("classes/<int:pk>/", classes.class_detail, name="class_detail"),
+    path("classes/<int:pk>/history/", history.class_history, name="class_history"),
     path("classes/<int:pk>/regenerate/", classes.class_regenerate, name="class_regenerate"),
     path("classes/<int:pk>/support/", classes.class_support, name="class_support"),
     path("classes/<int:pk>/curate/", curation.class_curate, name="class_curate"),
@@ -74,5 +77,6 @@ urlpatterns = [
     path("workers/", workers.workers, name="workers"),
     path("label-studio/", ls_pages.connection_list, name="label_studio_connections"),
     path("label-studio/<int:pk>/", ls_pages.connection_detail, name="label_studio_connection"),
+    path("team/", team.team, name="team"),
     path("files/<path:path>", files.media_file, name="media"),
 ]

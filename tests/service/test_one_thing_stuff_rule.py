@@ -107,5 +107,5 @@ def test_vocabulary_page_says_where_each_label_came_from(user: Any, media_root: 
     html = ui.get(f"/vocabularies/{vocabulary.pk}/").content.decode()
     sources = [cell.split("</td>")[0] for cell in html.split("data-source>")[1:]]
     badges = [s.split('<span class="badge">')[1].split("</span>")[0] for s in sources]
-    assert badges.count("dataset table") == 149 and badges.count("labeller") == 1 and badges.count("person") == 1
+    assert badges.count("dataset table") == 149 and badges.count("labeller") == 1 and badges.count("user alice") == 1
     assert typed[0].label_source == "labeller"
