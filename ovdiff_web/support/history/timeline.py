@@ -44,6 +44,7 @@ class Row:
     links: list[Link] = field(default_factory=list)
     more_runs: int = 0
     from_version: int | None = None
+    version_of: str = "class"
 
     @property
     def kind_label(self) -> str:
@@ -110,7 +111,7 @@ def _describe_class(entry: AuditEntry, cls: VocabularyClass, ctx: _Context) -> R
         if entry.action == "support_version":
             row.kind = "go_back"
             verb = "went back to" if new < int(old or 0) else "switched to"
-            row.parts.append(f"support set {verb} {_version(new)} (was {_version(old)})")
+            row.parts.append(f"support set {verb} {_version(new)}, was {_version(old)}")
         else:
             row.kind = "support"
             summary = ctx.summaries.get((cls.pk, new), "")
@@ -155,7 +156,7 @@ def _describe_class(entry: AuditEntry, cls: VocabularyClass, ctx: _Context) -> R
 def _describe_vocabulary(entry: AuditEntry, vocab: Vocabulary) -> Row:
     changes = dict(entry.changes or {})
     row = Row(entry_id=entry.pk, at=entry.at, who=who(entry), kind="edit", parts=[],
-              from_version=entry.from_version)
+              from_version=entry.from_version, version_of="vocabulary")
     for key in [k for k in changes if k.startswith("classes.") and k.endswith(".is_stuff")]:
         old, new = changes.pop(key)
         row.kind = "flip"
