@@ -95,6 +95,13 @@ def test_vocabulary_history_shows_each_change_once_with_class_links(ui: Any, edi
     assert AuditEntry.objects.filter(object_type="Vocabulary", action="set_label").count() == 1
     assert html.count('data-history-row="flip"') == 1
     assert "vocabulary created as “pets”" in rows["create"]
+    # a flip through the API is listed once too, as is a rename of the vocabulary itself
+    assert ui.patch(f"/api/classes/{cls.pk}/", {"is_stuff": False},
+                    content_type="application/json").status_code == 200
+    assert ui.post(f"/library/vocabulary/{vocab.pk}/rename/", {"name": "animals"}).status_code == 302
+    html = ui.get(f"/vocabularies/{vocab.pk}/history/").content.decode()
+    assert html.count('data-history-row="flip"') == 2 and "label stuff → thing" in _rows(html)["flip"]
+    assert "vocabulary renamed “pets” → “animals”" in _rows(html)["rename"]
 
 
 def test_decided_by_badge_names_the_user(ui: Any, edited: dict[str, Any]) -> None:

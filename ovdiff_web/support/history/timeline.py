@@ -116,7 +116,8 @@ def _describe_class(entry: AuditEntry, cls: VocabularyClass, ctx: _Context) -> R
             row.kind = "support"
             summary = ctx.summaries.get((cls.pk, new), "")
             row.parts.append(f"new support-set {_version(new)}" + (f": {summary}" if summary else ""))
-            changes = {}  # the summary says what the version changed
+            if summary:
+                changes = {}  # the summary says what the version changed
         row.links.append(Link(f"support {_version(new)}", support_version_url(cls.pk, new)))
         runs = ctx.runs.get((cls.pk, new), [])
         row.links += [Link(f"run #{pk}", reverse("ui:run_detail", args=[pk])) for pk in runs[:MAX_RUN_LINKS]]
