@@ -86,7 +86,7 @@ def test_prediction_links_follow_the_job(done_job: dict[str, Any], user: Any, ot
     api, _ = _clients(user)
     job = api.get(f"/api/predictions/{done_job['id']}/").json()
     links = job["links"]
-    assert set(links) == ALWAYS | {"labels_zip", "coco", "explain"}
+    assert set(links) == ALWAYS | {"labels_zip", "coco", "coco_polygons", "yolo", "explain"}
     assert links["explain"].endswith("?image={image}&x={x}&y={y}")
     image_id = api.get(links["results"]).json()["results"][0]["image_id"]
     assert set(_follow(links, user, image_id).values()) == {200}, _follow(links, user, image_id)
