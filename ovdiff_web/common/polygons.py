@@ -14,9 +14,14 @@ region's pixels.
 """
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, Iterable
+
+from ovdiff_web.common.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -124,3 +129,77 @@ def yolo_data_yaml(names: list[str], comment: str) -> str:
     lines += ["path: .", "train: images", "val: images", f"nc: {len(names)}", "names:"]
     lines += [f"  {i}: {json.dumps(name)}" for i, name in enumerate(names)]
     return "\n".join(lines) + "\n"
+
+
+HOLES_NOTE = ("one polygon per region of a class; regions under min_area pixels are left out; a hole of at least "
+              "min_area pixels is cut into its region's polygon by a zero-width bridge (even-odd filling, as "
+              "pycocotools and OpenCV fillPoly do, leaves it empty); smaller holes are filled")
+# (image id, width, height, label map or None when its file is gone), in export order
+LabelledImage = tuple[str, int, int, "np.ndarray | None"]
+# (label value, class name, is stuff) of every class exported
+ExportClass = tuple[int, str, bool]
+
+
+def coco_polygons_document(images: Iterable[LabelledImage], classes: list[ExportClass], area: int,
+                           info: dict[str, Any]) -> dict[str, Any]:
+    """COCO instances-style JSON: images, categories (``id`` = the label value) and one polygon annotation per
+    region ([x0, y0, x1, y1, ...] in COCO pixel coordinates) with its area and bbox."""
+    categories = [{"id": i, "name": n, "supercategory": "stuff" if s else "thing", "isthing": 0 if s else 1}
+                  for i, n, s in classes]
+    values = {i: i for i, _, _ in classes}
+    out_images, annotations = [], []
+    for number, (image_id, width, height, labels) in enumerate(images, start=1):
+        out_images.append({"id": number, "file_name": image_id, "width": width, "height": height})
+        if labels is None:
+            continue
+        for category, polygon in label_regions(labels, values, area):
+            annotations.append({"id": len(annotations) + 1, "image_id": number, "category_id": category,
+                                "segmentation": [polygon.coords], "area": polygon.area, "bbox": polygon.bbox,
+                                "iscrowd": 0})
+    return {"info": {**info, "min_area": area, "regions": HOLES_NOTE},
+            "images": out_images, "categories": categories, "annotations": annotations}
+
+
+def yolo_label_name(image_id: str, taken: set[str]) -> str:
+    """``labels/<image path without extension>.txt`` (the name YOLO looks up for ``images/<image path>``); when
+    two images share that name, the second keeps its extension (``labels/a.jpg.txt``)."""
+    path = PurePosixPath(image_id.replace("\\", "/").lstrip("/"))
+    name = f"labels/{path.with_suffix('.txt').as_posix()}"
+    if name.lower() in taken:
+        name = f"labels/{path.as_posix()}.txt"
+    taken.add(name.lower())
+    return name
+
+
+def yolo_zip(images: Iterable[LabelledImage], classes: list[ExportClass], area: int, title: str) -> bytes:
+    """``data.yaml`` (class ids 0..n-1 in ``classes`` order, names) and ``labels/<image>.txt`` (one line per
+    region: class id, then the polygon normalised to the image's width and height; an empty file for an image
+    with nothing found)."""
+    values = {i: k for k, (i, _, _) in enumerate(classes)}
+    taken: set[str] = set()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for image_id, _, _, labels in images:
+            if labels is None:
+                continue
+            height, width = labels.shape[:2]
+            lines = [yolo_line(k, polygon, width, height) for k, polygon in label_regions(labels, values, area)]
+            zf.writestr(yolo_label_name(image_id, taken), "".join(f"{line}\n" for line in lines))
+        comment = (f"{title}: YOLO segmentation labels, min_area {area} px.\n"
+                   "Put the images under images/ (same relative paths) next to labels/.\n"
+                   f"Regions: {HOLES_NOTE}.")
+        zf.writestr("data.yaml", yolo_data_yaml([n for _, n, _ in classes], comment))
+    return buf.getvalue()
+
+
+def parse_min_area(raw: str | None) -> int:
+    """An export's ``?min_area=`` (pixels; default ``MIN_AREA``); an ``InputError`` naming ``min_area``."""
+    if raw is None or raw == "":
+        return MIN_AREA
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"{raw!r} is not a whole number of pixels", "min_area") from None
+    if not 1 <= value <= MAX_MIN_AREA:
+        raise InputError(f"{value} is outside 1..{MAX_MIN_AREA} pixels", "min_area")
+    return value

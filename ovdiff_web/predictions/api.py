@@ -22,7 +22,7 @@ from ovdiff_web.accounts import audit
 from ovdiff_web.predictions import serializers as ps
 from ovdiff_web.accounts.api_mixins import ScopedMixin, input_error
 from ovdiff_web.common.api.parsers import StrictJSONParser
-from ovdiff_web.runs.api.views import RunViewSet
+from ovdiff_web.runs.api.views import MIN_AREA_PARAM, RunViewSet
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.predictions import exports as prediction_exports, results as prediction_results, services as predictions
 from ovdiff_web.common.errors import InputError
@@ -37,8 +37,6 @@ from ovdiff_web.common.paths import media_path
 from ovdiff_web.runs.api import job_links
 
 IMAGE_PARAM = OpenApiParameter("image", str, required=True, description="image id (from results)")
-MIN_AREA_PARAM = OpenApiParameter("min_area", int, description="smallest region (and hole) kept, in pixels "
-                                  "(default 16, 1..1000000)")
 
 
 def _image_id(request: Request) -> str:

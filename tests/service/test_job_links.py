@@ -57,7 +57,8 @@ def test_evaluation_links_follow_the_job(evaluation: Any, user: Any, other_user:
 
     api, _ = _clients(user)
     links = api.get(f"/api/runs/{evaluation.pk}/").json()["links"]
-    assert set(links) == ALWAYS | {"images", "report", "report_csv", "labels_zip", "dataset", "vocabulary"}
+    assert set(links) == ALWAYS | {"images", "report", "report_csv", "labels_zip", "coco_polygons", "yolo", "dataset",
+                                   "vocabulary"}
     assert set(_follow(links, user).values()) == {200}, _follow(links, user)
     assert set(_follow(links, other_user).values()) == {404}, _follow(links, other_user)
     listed = next(r for r in api.get("/api/runs/").json()["results"] if r["id"] == evaluation.pk)

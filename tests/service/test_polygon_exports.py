@@ -195,3 +195,59 @@ def test_openapi_names_the_exports(api: APIClient) -> None:
         assert path in schema["paths"], path
         params = {p["name"] for p in schema["paths"][path]["get"].get("parameters", [])}
         assert "min_area" in params
+
+
+def test_evaluation_run_exports_read_back(api: APIClient, user: Any, other_user: Any, media_root: Path,
+                                          tmp_path: Path) -> None:
+    """An evaluation run's predictions export the same way (legend indices; the dataset's background left out)."""
+    import yaml
+    from pycocotools import mask as coco_mask
+    from skimage import draw
+
+    from ovdiff_web.runs.images import load_prediction
+    from tests.ui.factories import make_demo_dataset, make_finished_run
+
+    run = make_finished_run(make_demo_dataset(tmp_path / "demo", owner=user), user, media_root)
+    run.label_map = {name: i for i, name in enumerate(run.class_names)}  # as the worker stores it
+    run.save(update_fields=["label_map"])
+    links = api.get(f"/api/runs/{run.pk}/").json()["links"]
+    doc = api.get(links["coco_polygons"]).json()
+    assert [c["name"] for c in doc["categories"]] == run.class_names[1:]  # "background" is not annotated
+    files = {i["id"]: i["file_name"] for i in doc["images"]}
+    rows = {r.image_id: r for r in run.image_results.all()}
+    assert set(files.values()) == set(rows) and doc["annotations"]
+    for ann in doc["annotations"]:
+        labels = load_prediction(rows[files[ann["image_id"]]], shown=True)
+        h, w = labels.shape
+        decoded = coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects(ann["segmentation"], h, w))).astype(bool)
+        assert best_iou(decoded, regions(labels, ann["category_id"])) >= 0.9
+    archive = zipfile.ZipFile(io.BytesIO(api.get(links["yolo"]).content))
+    names = yaml.safe_load(archive.read("data.yaml"))["names"]
+    assert list(names.values()) == run.class_names[1:]
+    lines = 0
+    for image_id, row in rows.items():
+        labels = load_prediction(row, shown=True)
+        h, w = labels.shape
+        for line in archive.read(f"labels/{Path(image_id).with_suffix('.txt').as_posix()}").decode().splitlines():
+            parts = line.split()
+            coords = np.array([float(v) for v in parts[1:]]).reshape(-1, 2)
+            rr, cc = draw.polygon(coords[:, 1] * h - 0.5, coords[:, 0] * w - 0.5, (h, w))
+            mask = np.zeros((h, w), bool)
+            mask[rr, cc] = True
+            assert best_iou(mask, regions(labels, int(parts[0]) + 1)) >= 0.9
+            lines += 1
+    assert lines == len(doc["annotations"])  # the same regions in both formats
+    page = Client()
+    page.force_login(user)
+    html = page.get(f"/runs/{run.pk}/").content.decode()
+    assert f'href="/runs/{run.pk}/export/coco-polygons.json" data-export-coco-polygons' in html
+    assert page.get(f"/runs/{run.pk}/export/yolo.zip").status_code == 200
+    assert page.get(f"/runs/{run.pk}/export/yolo.zip", {"min_area": "0"}).status_code == 400
+    assert api.get(links["yolo"], {"min_area": "many"}).status_code == 400
+    bob = Client()
+    bob.force_login(other_user)
+    for url in (f"/runs/{run.pk}/export/coco-polygons.json", f"/runs/{run.pk}/export/yolo.zip"):
+        assert bob.get(url).status_code == 404
+        assert Client().get(url).status_code == 302
+    for url in (links["coco_polygons"], links["yolo"]):
+        assert APIClient().get(url).status_code in (401, 403)
