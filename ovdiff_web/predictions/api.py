@@ -22,9 +22,10 @@ from ovdiff_web.accounts import audit
 from ovdiff_web.predictions import serializers as ps
 from ovdiff_web.accounts.api_mixins import ScopedMixin, input_error
 from ovdiff_web.common.api.parsers import StrictJSONParser
-from ovdiff_web.runs.api.views import RunViewSet
+from ovdiff_web.runs.api.views import MIN_AREA_PARAM, RunViewSet
 from ovdiff_web.runs.models import ImageResult, Run
-from ovdiff_web.predictions import results as prediction_results, services as predictions
+from ovdiff_web.predictions import exports as prediction_exports, results as prediction_results, services as predictions
+from ovdiff_web.common.errors import InputError
 from ovdiff_web.accounts import quotas
 from ovdiff_web.common.paths import PathNotAllowed
 from ovdiff_web.predictions.files import ImageRefused
@@ -160,3 +161,29 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     def coco(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """COCO-style JSON: one RLE segmentation per class present in each image, with area and bbox."""
         return Response(prediction_results.coco_document(self.get_object()))
+
+    @extend_schema(parameters=[MIN_AREA_PARAM], responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"], url_path="coco-polygons.json", filter_backends=[])
+    def coco_polygons(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        """COCO-style JSON with polygons: one annotation per region of a class present (regions under
+        ``min_area`` pixels left out, holes of at least ``min_area`` pixels cut in, smaller holes filled)."""
+        run = self.get_object()
+        try:
+            area = prediction_exports.min_area(request.query_params.get("min_area"))
+        except InputError as exc:
+            return input_error(exc)
+        return Response(prediction_exports.coco_polygons_document(run, area))
+
+    @extend_schema(parameters=[MIN_AREA_PARAM], responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="yolo.zip", filter_backends=[])
+    def yolo_zip(self, request: Request, pk: str | None = None, **kwargs: Any) -> HttpResponse:
+        """YOLO segmentation labels: ``labels/<image>.txt`` (class id, then the normalised polygon of each
+        region) and ``data.yaml`` naming the classes."""
+        run = self.get_object()
+        try:
+            area = prediction_exports.min_area(request.query_params.get("min_area"))
+        except InputError as exc:
+            return input_error(exc)
+        response = HttpResponse(prediction_exports.yolo_zip(run, area), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="prediction-{run.pk}-yolo.zip"'
+        return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ovdiff_web.runs.models import Run
+from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.runs import report as run_report
 
 MAX_NAMED = 8  # classes named per warning before "and N more"
@@ -69,3 +69,55 @@ def vocabulary_names(run: Run) -> list[str]:
 def _named(names: list[str]) -> str:
     more = len(names) - MAX_NAMED
     return ", ".join(names[:MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
+# -- one image in every run: side by side, and the images whose IoU changed most ------------------------------------
+
+MAX_CHANGES = 20  # images listed under "largest IoU change"
+MAX_PICKED = 2000  # images offered in the picker
+
+
+def image_table(runs: Sequence[Run]) -> dict[str, dict[int, dict[str, Any]]]:
+    """image id -> {run pk: {"pk": result pk, "iou": per-image IoU}} over the runs' results; empty when the runs
+    read different datasets (the same id would name other images)."""
+    if len(runs) < 2 or len({r.dataset_id for r in runs}) > 1 or runs[0].dataset_id is None:
+        return {}
+    table: dict[str, dict[int, dict[str, Any]]] = {}
+    rows = ImageResult.objects.filter(run__in=list(runs)).values_list("run_id", "image_id", "pk", "iou")
+    for run_id, image_id, pk, iou in rows:
+        table.setdefault(image_id, {})[run_id] = {"pk": pk, "iou": iou}
+    return table
+
+
+def in_all(runs: Sequence[Run], table: dict[str, dict[int, dict[str, Any]]]) -> list[str]:
+    """Image ids every run scored, by name (at most ``MAX_PICKED``)."""
+    return sorted(i for i, per_run in table.items() if all(r.pk in per_run for r in runs))[:MAX_PICKED]
+
+
+def largest_changes(runs: Sequence[Run], table: dict[str, dict[int, dict[str, Any]]],
+                    limit: int = MAX_CHANGES) -> list[dict[str, Any]]:
+    """Images scored by the oldest and the newest run, largest |newer - older| per-image IoU change first."""
+    if len(runs) < 2:
+        return []
+    first, last = runs[0].pk, runs[-1].pk
+    rows = []
+    for image_id, per_run in table.items():
+        old, new = (per_run.get(first) or {}).get("iou"), (per_run.get(last) or {}).get("iou")
+        if old is not None and new is not None:
+            rows.append({"image_id": image_id, "older": old, "newer": new, "change": new - old})
+    rows.sort(key=lambda r: (-abs(r["change"]), r["image_id"]))
+    return rows[:limit]
+
+
+def side_by_side(runs: Sequence[Run], table: dict[str, dict[int, dict[str, Any]]],
+                 image_id: str) -> list[dict[str, Any]]:
+    """One panel per run (oldest first) that scored ``image_id``: the run, its result pk and per-image IoU."""
+    per_run = table.get(image_id) or {}
+    return [{"run": r, "pk": per_run[r.pk]["pk"], "iou": per_run[r.pk]["iou"]} for r in runs if r.pk in per_run]
+
+
+def panel_change(panels: list[dict[str, Any]]) -> float | None:
+    """Newest minus oldest per-image IoU of ``side_by_side``'s panels (None: fewer than two, or an IoU missing)."""
+    if len(panels) < 2 or panels[0]["iou"] is None or panels[-1]["iou"] is None:
+        return None
+    return panels[-1]["iou"] - panels[0]["iou"]

@@ -3,7 +3,10 @@ overlays (with hidden classes), palette colours and the images behind a confusio
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from django.db.models import F
 
 from ovdiff_web.common.paths import PathNotAllowed, media_path
 from ovdiff_web.datasets.preview import find_sample
@@ -85,3 +88,98 @@ def images_in_cell(run: Run, gt: int, pred: int, limit: int = 60) -> tuple[list[
             found.append((result, count))
     found.sort(key=lambda item: -item[1])
     return found[:limit], scanned
+
+
+# -- the gallery: images filtered by a class present and an IoU range, sorted by IoU or name ----------------------
+
+CLASS_WHERE = {"gt": "in the ground truth", "pred": "in the prediction", "either": "in the ground truth or the prediction"}
+GALLERY_SORTS = ("iou", "name")
+MAX_GT_BACKFILL = 400  # older rows (no stored ground-truth classes) read per request
+
+
+@dataclass(frozen=True)
+class GalleryQuery:
+    """What the images list shows: ``class_name`` present ``where`` (``CLASS_WHERE``), per-image IoU within
+    [``iou_min``, ``iou_max``] (fractions; an image without an IoU never matches a range), sorted by ``sort``
+    (``iou``: images without an IoU last either way, ``name``) in ``order`` (``asc``/``desc``)."""
+
+    class_name: str = ""
+    where: str = "gt"
+    iou_min: float | None = None
+    iou_max: float | None = None
+    sort: str = "iou"
+    order: str = "asc"
+
+    def describe(self) -> str:
+        """" with cat in the ground truth, IoU 0.0-50.0 %": what the list is restricted to (empty: nothing)."""
+        text = f" with {self.class_name} {CLASS_WHERE.get(self.where, '')}" if self.class_name else ""
+        if self.iou_min is not None or self.iou_max is not None:
+            low, high = (self.iou_min or 0) * 100, (1 if self.iou_max is None else self.iou_max) * 100
+            text += f"{',' if text else ''} IoU {low:.1f}–{high:.1f} %"
+        return text
+
+
+def gallery_ids(run: Run, query: GalleryQuery) -> tuple[list[int], int]:
+    """The ``ImageResult`` pks the query shows, in order, and how many images could not be checked for a
+    ground-truth class (scored before ground-truth classes were kept and their ground truth unreadable or not
+    read yet: at most ``MAX_GT_BACKFILL`` such images are read, and stored, per call)."""
+    rows = run.image_results.all()
+    if query.iou_min is not None:
+        rows = rows.filter(iou__gte=query.iou_min)
+    if query.iou_max is not None:
+        rows = rows.filter(iou__lte=query.iou_max)
+    desc = query.order == "desc"
+    if query.sort == "name":
+        rows = rows.order_by("-image_id" if desc else "image_id")
+    else:
+        rows = rows.order_by(F("iou").desc(nulls_last=True) if desc else F("iou").asc(nulls_last=True), "image_id")
+    if not query.class_name:
+        return list(rows.values_list("pk", flat=True)), 0
+    return with_class(run, rows, query.class_name, query.where)
+
+
+def with_class(run: Run, rows: Any, class_name: str, where: str) -> tuple[list[int], int]:
+    """The pks of ``rows`` (a queryset of the run's results, in its order) with ``class_name`` present ``where``,
+    and how many could not be checked for a ground-truth class (see ``gallery_ids``). Filtered here rather than
+    with a JSON lookup, which SQLite lacks."""
+    if where != "pred":
+        backfill_gt_classes(run)
+    found, unknown = [], 0
+    for pk, truth, predicted in rows.values_list("pk", "gt_classes", "classes_present"):
+        in_gt = truth is not None and class_name in truth
+        in_pred = class_name in (predicted or [])
+        if where != "pred" and truth is None and not (where == "either" and in_pred):
+            unknown += 1
+        if in_gt if where == "gt" else in_pred if where == "pred" else in_gt or in_pred:
+            found.append(pk)
+    return found, unknown
+
+
+def results_in_order(pks: list[int]) -> list[ImageResult]:
+    """The rows of ``pks`` (one page of ``gallery_ids``), in that order."""
+    rows = ImageResult.objects.select_related("run").in_bulk(pks)
+    return [rows[pk] for pk in pks if pk in rows]
+
+
+def gt_class_names(run: Run, image_id: str) -> list[str]:
+    """The dataset classes in one image's ground truth (ignored pixels aside); LookupError / OSError if unreadable."""
+    import numpy as np
+
+    names = run.class_names or []
+    g = load_ground_truth(run, image_id)
+    return sorted(names[i] for i in np.unique(g).tolist() if 0 <= i < len(names))
+
+
+def backfill_gt_classes(run: Run, limit: int = MAX_GT_BACKFILL) -> int:
+    """Store the ground-truth classes of up to ``limit`` rows scored before they were kept; returns how many."""
+    if run.dataset_id is None:
+        return 0
+    done = 0
+    for result in run.image_results.filter(gt_classes__isnull=True).order_by("image_id")[:limit]:
+        try:
+            names = gt_class_names(run, result.image_id)
+        except (LookupError, OSError, ValueError):
+            continue
+        ImageResult.objects.filter(pk=result.pk).update(gt_classes=names)
+        done += 1
+    return done

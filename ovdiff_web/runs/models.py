@@ -194,7 +194,9 @@ class ImageResult(models.Model):
     overlay = models.CharField(max_length=500, blank=True)
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
-    classes_present = models.JSONField(default=list, blank=True)
+    classes_present = models.JSONField(default=list, blank=True)  # dataset classes in the prediction
+    gt_classes = models.JSONField(null=True, blank=True,
+                                  help_text="dataset classes in the ground truth (null: scored before this was kept)")
     kept_classes = models.JSONField(default=list, blank=True, help_text="classes the pre-filter kept (predictions)")
     pixel_share = models.JSONField(default=dict, blank=True, help_text="class name -> fraction of the image's pixels")
     created_at = models.DateTimeField(auto_now=True)

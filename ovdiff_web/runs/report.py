@@ -1,5 +1,5 @@
 """What the dashboard reports about finished runs: per-class rows, exports (metrics.json, metrics.csv,
-predictions.zip), settings diffs between runs, and which runs a thing/stuff label change makes stale.
+predictions.zip, COCO polygons, YOLO segmentation labels), settings diffs between runs, and which runs a thing/stuff label change makes stale.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from django.conf import settings
 
@@ -18,6 +18,9 @@ from ovdiff_web.common.paths import PathNotAllowed, media_path
 from ovdiff_web.runs.reproduction import run_reproduction
 from django.db.models import Exists, OuterRef, Q
 from ovdiff_web.runs.models import ImageResult
+from ovdiff_web.common import polygons
+from ovdiff_web.runs.images import load_prediction
+from ovdiff_web.runs.legend import run_legend
 
 
 def changed_labels(run: Run) -> list[dict[str, Any]]:
@@ -150,3 +153,34 @@ def predictions_zip(run: Run) -> Path:
         if run.is_random_weights:
             zf.writestr("RANDOM_WEIGHTS.txt", run.random_weights_note + "\n")
     return target
+
+
+def export_classes(run: Run) -> list[polygons.ExportClass]:
+    """(legend index, name, is_stuff) of the classes a run's polygon exports annotate: every legend class, the
+    dataset's background (index 0 when the dataset has one) aside."""
+    stuff = {c.get("name"): bool(c.get("is_stuff")) for c in run.vocabulary_snapshot or []}
+    names = list(run.class_names or [])
+    background = run.dataset.has_background if run.dataset is not None else names[:1] == ["background"]
+    return [(row["index"], row["name"], stuff.get(row["name"], False)) for row in run_legend(run)
+            if not (background and row["index"] == 0)]
+
+
+def _labelled(run: Run) -> Iterator[polygons.LabelledImage]:
+    """Each result with its prediction in legend indices (None when its file is gone)."""
+    for row in run.image_results.order_by("image_id"):
+        try:
+            labels = load_prediction(row, shown=True)
+        except (LookupError, OSError, ValueError):
+            labels = None
+        yield row.image_id, row.width, row.height, labels
+
+
+def coco_polygons(run: Run, area: int = polygons.MIN_AREA) -> dict[str, Any]:
+    """The run's predictions as COCO polygons (category id = legend index, as its label PNGs hold)."""
+    return polygons.coco_polygons_document(_labelled(run), export_classes(run), area, {
+        "description": f"ovdiff run {run.pk}: predictions as polygons", "profile": run.profile})
+
+
+def yolo_zip(run: Run, area: int = polygons.MIN_AREA) -> bytes:
+    """The run's predictions as YOLO segmentation labels and ``data.yaml``."""
+    return polygons.yolo_zip(_labelled(run), export_classes(run), area, f"ovdiff run {run.pk} ({run.profile})")

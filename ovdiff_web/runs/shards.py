@@ -51,9 +51,11 @@ def segment_shard(run: Run, shard: RunShard, ovd: Any, cancel: Callable[[], bool
             media_store.publish(path)  # the dashboard may run on another machine
         cm.merge(res.confusion)
         present = sorted({seg_ds.class_names[i] for i in np.unique(res.pred).tolist() if i < n})
+        truth = sorted(seg_ds.class_names[i] for i in np.flatnonzero(res.confusion.matrix[:n].sum(axis=1)).tolist())
         ImageResult.objects.update_or_create(run_id=run.pk, image_id=image_id, defaults={
             "iou": res.iou, "pixel_accuracy": res.pixel_accuracy,
             "width": int(res.image.shape[1]), "height": int(res.image.shape[0]), "classes_present": present,
+            "gt_classes": truth,
             **{k: p.relative_to(media).as_posix() for k, p in paths.items()}})
         run_state.stage_sync_images(run.pk)
         after_image()

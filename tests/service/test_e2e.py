@@ -120,8 +120,11 @@ def test_evaluation_end_to_end_and_cached_rerun(worker: subprocess.Popen, api: A
     assert set(first["per_class_iou"]) == {"background", "brick", "grass", "gravel"}
     rows = ImageResult.objects.filter(run_id=first["id"])
     assert rows.count() == 3 and rows.values("image_id").distinct().count() == 3
+    from ovdiff_web.runs.images import gt_class_names
+
     for row in rows:
         assert (Path(settings.MEDIA_ROOT) / row.prediction).is_file() and row.width == 32
+        assert row.gt_classes and row.gt_classes == gt_class_names(row.run, row.image_id)  # kept at scoring time
     stages = {s["name"]: s for s in first["final_progress"]["stages"]}
     assert all(s["status"] == "done" and s["percent"] == 100.0 for s in stages.values())
     assert stages["support"]["skipped"] == 0 and stages["segment"]["done"] == 3

@@ -57,7 +57,8 @@ def test_evaluation_links_follow_the_job(evaluation: Any, user: Any, other_user:
 
     api, _ = _clients(user)
     links = api.get(f"/api/runs/{evaluation.pk}/").json()["links"]
-    assert set(links) == ALWAYS | {"images", "report", "report_csv", "labels_zip", "dataset", "vocabulary"}
+    assert set(links) == ALWAYS | {"images", "report", "report_csv", "labels_zip", "coco_polygons", "yolo", "dataset",
+                                   "vocabulary"}
     assert set(_follow(links, user).values()) == {200}, _follow(links, user)
     assert set(_follow(links, other_user).values()) == {404}, _follow(links, other_user)
     listed = next(r for r in api.get("/api/runs/").json()["results"] if r["id"] == evaluation.pk)
@@ -86,7 +87,7 @@ def test_prediction_links_follow_the_job(done_job: dict[str, Any], user: Any, ot
     api, _ = _clients(user)
     job = api.get(f"/api/predictions/{done_job['id']}/").json()
     links = job["links"]
-    assert set(links) == ALWAYS | {"labels_zip", "coco", "explain"}
+    assert set(links) == ALWAYS | {"labels_zip", "coco", "coco_polygons", "yolo", "explain"}
     assert links["explain"].endswith("?image={image}&x={x}&y={y}")
     image_id = api.get(links["results"]).json()["results"][0]["image_id"]
     assert set(_follow(links, user, image_id).values()) == {200}, _follow(links, user, image_id)

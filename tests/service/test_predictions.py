@@ -125,6 +125,13 @@ def test_results_explanation_and_exports(api: APIClient, done_job: dict[str, Any
         assert ann["area"] == int((labels == ann["category_id"]).sum())
         ys, xs = np.nonzero(labels == ann["category_id"])
         assert ann["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+    # The polygon export of the same job decodes back to its regions (tests/service/test_polygon_exports.py)
+    from tests.service.test_polygon_exports import best_iou, regions
+
+    polygons = api.get(f"{base}/coco-polygons.json/").json()
+    for ann in (a for a in polygons["annotations"] if a["image_id"] == image_no):
+        decoded = coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects(ann["segmentation"], 32, 40)))
+        assert best_iou(decoded.astype(bool), regions(labels, ann["category_id"])) >= 0.9
 
 
 def test_zip_archive_and_stored_vocabulary(api: APIClient) -> None:

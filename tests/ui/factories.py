@@ -46,8 +46,11 @@ def make_finished_run(dataset: Any, user: Any, media_root: Path) -> Any:
         cm.update(pred, gt)
         rel = f"runs/{run.pk}/pred/{sample.id}.png"
         save_label_png(pred, media_root / rel)
+        names = seg.class_names
         ImageResult.objects.create(run=run, image_id=sample.id, iou=per_image_iou(pred, gt, n), prediction=rel,
-                                   width=gt.shape[1], height=gt.shape[0])
+                                   width=gt.shape[1], height=gt.shape[0],
+                                   classes_present=sorted({names[i] for i in np.unique(pred).tolist() if i < n}),
+                                   gt_classes=sorted({names[i] for i in np.unique(gt).tolist() if i < n}))
     iou = cm.iou()
     run.per_class_iou = {name: (None if np.isnan(v) else float(v)) for name, v in zip(seg.class_names, iou)}
     run.miou = cm.miou()

@@ -4,6 +4,9 @@ from __future__ import annotations
 import django_filters as df
 from django.db.models import F, QuerySet
 
+from rest_framework.exceptions import ValidationError
+
+from ovdiff_web.runs.images import CLASS_WHERE
 from ovdiff_web.runs.models import ImageResult, Run
 
 
@@ -46,3 +49,15 @@ def order_images(qs: QuerySet[ImageResult], ordering: str) -> QuerySet[ImageResu
         field, ordering = "image_id", "image_id"
     expr = F(field).desc(nulls_last=True) if ordering.startswith("-") else F(field).asc(nulls_last=True)
     return qs.order_by(expr, "image_id")
+
+
+def class_where(run: Run, class_name: str, where: str) -> str:
+    """``where`` (``class_in``) when ``class_name`` is a class of ``run`` and ``where`` a known place; else a 400
+    naming the parameter."""
+    names = list(run.class_names or [])
+    if class_name not in names:
+        raise ValidationError({"class": [f"{class_name!r} is not a class of run {run.pk}; its classes: "
+                                         + ", ".join(names)]})
+    if where not in CLASS_WHERE:
+        raise ValidationError({"class_in": [f"{where!r}: give one of {', '.join(CLASS_WHERE)}"]})
+    return where

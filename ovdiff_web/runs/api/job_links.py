@@ -34,6 +34,10 @@ RUN_LINKS = {
     "report_csv": "per-class and per-image IoU as CSV (API; evaluations with results)",
     "labels_zip": "every label PNG of the job in one zip (API; with results)",
     "coco": "COCO-style JSON with one RLE mask per class present in each image (API; predictions with results)",
+    "coco_polygons": "COCO-style JSON with one polygon per region of each class (API; with results; "
+                     "?min_area= pixels, default 16)",
+    "yolo": "YOLO segmentation labels (labels/<image>.txt) and data.yaml naming the classes, in one zip (API; "
+            "with results; ?min_area= pixels, default 16)",
     "explain": "URI template {image}, {x}, {y}: which prototype decided one pixel, and its support image "
                "(API; predictions with results)",
     "dataset": "the dataset (API; when you may read it)",
@@ -68,10 +72,12 @@ def job_links(run: Run, user: Any, absolute: Callable[[str], str]) -> dict[str, 
              "progress": api_url("progress"), "results": api_url("results")}
     if has_results and prediction:
         links.update(labels_zip=api_url("labels-zip"), coco=api_url("coco"),
+                     coco_polygons=api_url("coco-polygons"), yolo=api_url("yolo-zip"),
                      explain=api_url("explain") + "?image={image}&x={x}&y={y}")
     elif has_results:
         links.update(images=api_url("images"), report=api_url("report"), report_csv=api_url("report-csv"),
-                     labels_zip=api_url("labels-zip"))
+                     labels_zip=api_url("labels-zip"), coco_polygons=api_url("coco-polygons"),
+                     yolo=api_url("yolo-zip"))
     if run.dataset_id and _fact(run, "dataset",
                                 lambda: access.scope(Dataset.objects.filter(pk=run.dataset_id), user).exists()):
         links["dataset"] = absolute(reverse("dataset-detail", args=[run.dataset_id]))

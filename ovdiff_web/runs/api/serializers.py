@@ -99,7 +99,7 @@ class ImageResultSerializer(RandomWeightsMixin, serializers.ModelSerializer):
     class Meta:
         model = ImageResult
         fields = ["id", "image_id", "iou", "pixel_accuracy", "prediction", "overlay", "width", "height",
-                  "classes_present", "random_weights", "random_weights_note"]
+                  "classes_present", "gt_classes", "random_weights", "random_weights_note"]
 
 
 class RunResultsSerializer(serializers.Serializer):

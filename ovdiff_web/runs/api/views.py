@@ -20,8 +20,13 @@ from ovdiff_web.accounts.api_mixins import HistoryMixin, ScopedMixin, ShareMixin
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.accounts import quotas
 from ovdiff_web.runs import services as run_service
-from ovdiff_web.runs import report as run_report
+from ovdiff_web.runs import images as run_images, report as run_report
 from ovdiff_web.runs.api import job_links
+from ovdiff_web.common import polygons
+from ovdiff_web.common.errors import InputError
+
+MIN_AREA_PARAM = OpenApiParameter("min_area", int, description="smallest region (and hole) kept, in pixels "
+                                  f"(default {polygons.MIN_AREA}, 1..{polygons.MAX_MIN_AREA})")
 
 
 class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -83,10 +88,16 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
     @extend_schema(responses=ImageResultSerializer(many=True),
                    parameters=[OpenApiParameter("ordering", str, description="iou, -iou, image_id, pixel_accuracy"),
                                OpenApiParameter("iou_min", float), OpenApiParameter("iou_max", float),
+                               OpenApiParameter("class", str, description="a class of the run (`class_names`) "
+                                                "present in the image"),
+                               OpenApiParameter("class_in", str, enum=list(run_images.CLASS_WHERE),
+                                                description="where `class` must be present: gt (ground truth, "
+                                                "the default), pred (prediction) or either"),
                                OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
     @action(detail=True, methods=["get"], filter_backends=[])
     def images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last)."""
+        """Per-image results, paginated; ``?ordering=iou`` or ``-iou`` sorts by IoU (NULLs last); ``?class=``
+        keeps the images with that class in their ground truth (``class_in=pred``: prediction, ``either``)."""
         run = self.get_object()
         qs = ImageResult.objects.filter(run=run).select_related("run")
         image_filter = filters.ImageResultFilter(request.query_params, queryset=qs)
@@ -94,7 +105,13 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
             raise ValidationError(image_filter.errors)
         qs = image_filter.qs
         qs = filters.order_images(qs, request.query_params.get("ordering", "image_id"))
-        page = self.paginate_queryset(qs)
+        class_name = request.query_params.get("class", "")
+        if class_name:
+            where = filters.class_where(run, class_name, request.query_params.get("class_in", "gt"))
+            ids, _ = run_images.with_class(run, qs, class_name, where)
+            page = run_images.results_in_order(list(self.paginate_queryset(ids)))
+        else:
+            page = self.paginate_queryset(qs)
         response = self.get_paginated_response(ImageResultSerializer(page, many=True).data)
         response.data.update(run_service.random_weights_fields(run.profile))
         return response
@@ -129,3 +146,28 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
         path.unlink()  # the open handle keeps the data readable; nothing is left behind on disk (POSIX)
         return FileResponse(handle, as_attachment=True, filename=f"run-{run.pk}-predictions.zip",
                             content_type="application/zip")
+
+    @extend_schema(parameters=[MIN_AREA_PARAM], responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"], url_path="coco-polygons.json", filter_backends=[])
+    def coco_polygons(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        """The predictions as COCO-style JSON with polygons: one annotation per region of a class (regions under
+        ``min_area`` pixels left out, holes of at least ``min_area`` pixels cut in, smaller holes filled)."""
+        run = self.get_object()
+        try:
+            area = polygons.parse_min_area(request.query_params.get("min_area"))
+        except InputError as exc:
+            return input_error(exc)
+        return Response(run_report.coco_polygons(run, area))
+
+    @extend_schema(parameters=[MIN_AREA_PARAM], responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="yolo.zip", filter_backends=[])
+    def yolo_zip(self, request: Request, pk: str | None = None, **kwargs: Any) -> HttpResponse:
+        """The predictions as YOLO segmentation labels: ``labels/<image>.txt`` and ``data.yaml``."""
+        run = self.get_object()
+        try:
+            area = polygons.parse_min_area(request.query_params.get("min_area"))
+        except InputError as exc:
+            return input_error(exc)
+        response = HttpResponse(run_report.yolo_zip(run, area), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-yolo.zip"'
+        return response

@@ -19,7 +19,8 @@ MAX_COMPARED = 6
 @require_GET
 def compare(request: HttpRequest) -> HttpResponse:
     """``?runs=3&runs=5`` (or ``?runs=3,5``): shown oldest first whatever the order given; missing runs are
-    reported, not an error page."""
+    reported, not an error page. ``&image=<id>`` shows that image side by side in the runs, with its ground truth
+    and each run's per-image IoU."""
     raw = [part for value in request.GET.getlist("runs") for part in value.split(",")]
     ids = list(dict.fromkeys(int(v) for v in raw if v.strip().isdigit()))[:MAX_COMPARED]
     found = {r.pk: r for r in access.scope(Run.objects.filter(pk__in=ids), request.user).select_related("dataset", "vocabulary")}
@@ -36,4 +37,10 @@ def compare(request: HttpRequest) -> HttpResponse:
         "choices": access.scope(Run.objects.filter(status=Run.Status.SUCCEEDED, kind__in=kinds.scored_kinds()), request.user).select_related("dataset")[:100],
         "selected": ids,
     }
+    table = compare_service.image_table(runs)
+    image_id = request.GET.get("image", "")
+    panels = compare_service.side_by_side(runs, table, image_id) if image_id else []
+    context.update(image_ids=compare_service.in_all(runs, table), changes=compare_service.largest_changes(runs, table),
+                   image=image_id, panels=panels, image_change=compare_service.panel_change(panels), image_missing=bool(image_id) and not panels,
+                   same_dataset=bool(table) or (len(runs) > 1 and len({r.dataset_id for r in runs}) == 1))
     return render(request, "ovdiff/runs/compare.html", context)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import F, Prefetch
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ovdiff_web.accounts import access, audit
-from ovdiff_web.runs.forms import RunForm
+from ovdiff_web.runs.forms import GalleryFilterForm, RunForm
 from ovdiff_web.runs.models import Run, RunStage
 from ovdiff_web.runs import images as run_images, kinds, lifecycle, report as run_report
 from ovdiff_web.runs.legend import EXTRA_COLUMN_LABEL, missing_from_dataset, run_legend
@@ -22,9 +22,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone
 
 GALLERY_PAGE = 24
-GALLERY_SORTS = {"iou": (F("iou").asc(nulls_last=True), "image_id"),
-                 "-iou": (F("iou").desc(nulls_last=True), "image_id"),
-                 "name": ("image_id",)}
 
 
 def _runs_queryset(request: HttpRequest):
@@ -95,17 +92,21 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         rows = sorted(present, key=lambda r: r["iou"], reverse=csort == "-iou") + absent
     elif csort == "name":
         rows = sorted(rows, key=lambda r: r["name"].lower())
-    gsort = choice(request, "gsort", tuple(GALLERY_SORTS), "iou")
-    results = run.image_results.order_by(*GALLERY_SORTS[gsort])
-    gallery = paginate(request, results, GALLERY_PAGE, "gpage")
+    filters = GalleryFilterForm(request.GET, list(run.class_names or []))
+    query = filters.query()
+    ids, unknown = run_images.gallery_ids(run, query)
+    gallery = paginate(request, ids, GALLERY_PAGE, "gpage")
+    gallery.object_list = run_images.results_in_order(list(gallery.object_list))
     legend = run_legend(run)
     context = {
-        "run": run, "stages": list(run.stages.all()), "class_rows": rows, "csort": csort, "gsort": gsort,
+        "run": run, "stages": list(run.stages.all()), "class_rows": rows, "csort": csort, "filters": filters,
+        "query": query, "gt_unknown": unknown, "matching": len(ids),
+        "backfill_batch": run_images.MAX_GT_BACKFILL,
         "gallery": gallery, "legend": legend, "settings_rows": sorted(run_report.flatten(run.settings or {}).items()),
         "changed_labels": run_report.changed_labels(run), "image_count": run.image_results.count(),
         "elapsed": _elapsed(run), "reproduction": run_reproduction(run),
     }
-    return render(request, "ovdiff/runs/detail.html", context)
+    return render(request, "ovdiff/runs/detail.html", context, status=400 if filters.errors else 200)
 
 
 @ui_login_required
