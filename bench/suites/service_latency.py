@@ -266,7 +266,7 @@ def run(ctx) -> dict:  # noqa: ANN001 - bench.common.Context
         tmp = Path(tmpdir)
         env = _env(tmp, prefix)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        out = subprocess.run([sys.executable, "-m", "bench.service_latency", "--seed", str(n_results)], cwd=ROOT,
+        out = subprocess.run([sys.executable, "-m", "bench.suites.service_latency", "--seed", str(n_results)], cwd=ROOT,
                              env=env, check=True, capture_output=True, text=True)
         seeded = json.loads(out.stdout.strip().splitlines()[-1])
         port = _free_port()
