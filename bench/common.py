@@ -154,7 +154,7 @@ class ReplayExtractor:
 
     Segmenting with replayed features costs everything a segmentation costs except the forward passes, which is
     exactly the matching overhead; ``forward_seconds`` keeps the real forward time per input shape (batch 1; on
-this CPU a batch costs its size times that, see ``bench.batched_windows``).
+this CPU a batch costs its size times that, see ``bench.suites.batched_windows``).
     """
 
     def __init__(self, extractor: Any, repeats: int = 1) -> None:

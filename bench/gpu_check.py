@@ -72,7 +72,7 @@ def run_check(device: str, profile: str, quick: bool, log: Callable[[str], None]
     from engine.pipeline import OVDiff
     from engine.profiles import default_config
     from engine.runtime import RuntimeConfig
-    from engine.store import ArtifactStore
+    from engine.storage.store import ArtifactStore
     from engine.types import ClassSpec
 
     base = default_config(profile)

@@ -77,7 +77,7 @@ def run_all(ctx: Context, names: tuple[str, ...]) -> dict:
         ctx.log(f"[bench] {name} ({ctx.mode}) ...")
         t0 = time.perf_counter()
         try:
-            out = importlib.import_module(f"bench.{name}").run(ctx)
+            out = importlib.import_module(f"bench.suites.{name}").run(ctx)
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
             traceback.print_exc()
             results[name] = {"error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - t0}

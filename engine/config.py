@@ -1,6 +1,6 @@
 """Every hyperparameter of OVDiff as a frozen dataclass field, paper value as default.
 
-Configs are hashed into artifact keys (see ``engine.store``), so any field that changes an
+Configs are hashed into artifact keys (see ``engine.storage.store``), so any field that changes an
 artifact must live here, and nothing that does not (paths, devices, progress) may.
 Each paper ablation is a boolean switch. See docs/METHOD.md for sources.
 """

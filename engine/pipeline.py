@@ -1,6 +1,6 @@
 """The OVDiff facade: class text -> support set -> fg/bg masks -> prototype banks -> segmenter.
 
-Every artifact is content-addressed (``engine.store``): its key hashes everything that determines it, so a
+Every artifact is content-addressed (``engine.storage.store``): its key hashes everything that determines it, so a
 second request for the same class is a cache hit and a re-delivered task is safe. Models load lazily through
 the ``ModelRegistry`` and are reused for the lifetime of this object.
 """
@@ -16,7 +16,7 @@ from engine.config import FeatureConfig, OVDiffConfig, key_part, stable_hash
 from engine.errors import BadInputError, CancelledError
 from engine.models.registry import ModelRegistry
 from engine.runtime import windows_per_batch
-from engine.store import ArtifactStore
+from engine.storage.store import ArtifactStore
 from engine.support.io import folder_content_hash, load_support_set, load_user_support_folder, save_support_set
 from engine.types import CancelFn, ClassSpec, PrototypeBank, ProgressFn, Segmentation, SupportSet
 
@@ -278,7 +278,7 @@ def build_ovdiff(profile: str, store_dir: Path | str, config: OVDiffConfig | Non
     from engine.profiles import default_config
 
     config = config or default_config(profile)
-    from engine.object_store import open_store
+    from engine.storage.object_store import open_store
 
     return OVDiff(config, ModelRegistry(profile, sources, device=device, runtime=config.runtime),
                   open_store(str(store_dir)))

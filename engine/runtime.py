@@ -151,7 +151,7 @@ def windows_per_batch(runtime: RuntimeConfig, configured: int, device: Any) -> i
     """Windows per extractor forward: the segment setting, or 1 when batching is off.
 
     ``auto`` batches on CUDA only: on this project's 2-core CPU one window already fills the cores, and the bench
-    (``bench/batched_windows.py``) measured batches of 2, 3 and 9 windows at 1.00, 1.01 and 1.09x the time of
+    (``bench/suites/batched_windows.py``) measured batches of 2, 3 and 9 windows at 1.00, 1.01 and 1.09x the time of
     one at a time on an idle machine (paper-shape CLIP, VOC-sized image)."""
     if runtime.window_batching == "off" or (runtime.window_batching == "auto" and not is_cuda(device)):
         return 1

@@ -36,7 +36,7 @@ OVDIFF_MEDIA_URL = env_str("OVDIFF_MEDIA_URL", "")
 if OVDIFF_MEDIA_URL and not OVDIFF_MEDIA_URL.startswith("s3://"):
     raise ImproperlyConfigured("OVDIFF_MEDIA_URL must look like s3://bucket/prefix")
 # Every object-storage call (media and artifacts) gives up after these: a dead endpoint fails a request within
-# seconds (503 naming the setting to check) instead of hanging it (engine.object_store.s3_client).
+# seconds (503 naming the setting to check) instead of hanging it (engine.storage.object_store.s3_client).
 OVDIFF_OBJECT_STORE_CONNECT_TIMEOUT_S = env_int("OVDIFF_OBJECT_STORE_CONNECT_TIMEOUT_S", 5, minimum=1)
 OVDIFF_OBJECT_STORE_READ_TIMEOUT_S = env_int("OVDIFF_OBJECT_STORE_READ_TIMEOUT_S", 30, minimum=1)
 OVDIFF_OBJECT_STORE_MAX_ATTEMPTS = env_int("OVDIFF_OBJECT_STORE_MAX_ATTEMPTS", 2, minimum=1)

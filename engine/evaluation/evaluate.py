@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 from engine.class_specs import check_table, class_specs, dataset_entries, is_stuff_text
 from engine.errors import CancelledError
 from engine.evaluation.datasets.base import Sample, SegDataset

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 from engine.images import save_label_png
 from engine.palette import class_palette
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 from engine.errors import BadInputError, MissingDependencyError
 from engine.features.dino_graph import GRAPH_VERSION, facet_graph, int8_exclude
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from engine.config import OVDiffConfig, apply_overrides, stable_hash
-from engine.object_store import open_store
+from engine.storage.object_store import open_store
 from engine.profiles import default_config
 from engine.runtime import RuntimeConfig
 from ovdiff_web.common import media_store

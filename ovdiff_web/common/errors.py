@@ -13,6 +13,7 @@ class ServiceError(Exception):
     code = "invalid"
     status = 400
     field: str | None = None
+    extra: dict[str, Any] = {}  # more keys of the API answer (e.g. ``item``: the file at fault)
 
     def __init__(self, message: str = "", field: str | None = None, *, code: str | None = None,
                  status: int | None = None) -> None:
@@ -35,7 +36,15 @@ class ServiceError(Exception):
             out[field] = [text]
         if field.startswith("settings."):  # clients that read the request field itself find it too
             out.setdefault("settings", [f"{field}: {text}"])
+        out.update(self.extra)
         return out
+
+    def named(self, fields: dict[str, str]) -> "ServiceError":
+        """This error with its field renamed where the caller's request calls it otherwise (a service says
+        ``archive``; the dataset API's request field is ``file``)."""
+        if self.field in fields:
+            self.field = fields[self.field]
+        return self
 
 
 class InputError(ServiceError, ValueError):

@@ -3,7 +3,23 @@ from __future__ import annotations
 
 from typing import Any
 from django import forms
+from ovdiff_web.common.errors import ServiceError
 from ovdiff_web.common.settings_catalog import parse_overrides
+
+
+def add_service_error(form: forms.Form, exc: ServiceError, fields: dict[str, str] | None = None) -> int:
+    """The one mapping of a service's refusal to a dashboard form: its message goes next to the form field it is
+    about (``exc.field``, renamed by ``fields`` where the form calls it otherwise, e.g. ``{"files": "images"}``;
+    ``settings.*`` goes to ``fields["settings"]``), or above the form when the form has no such field. Returns
+    the status the page answers with (the error's: 400, 409, 413, 429, 503)."""
+    fields = fields or {}
+    name = exc.field or ""
+    name = fields.get(name, fields.get("settings") if name.startswith("settings.") else name)
+    if name in form.fields:
+        form.add_error(name, str(exc))
+    else:
+        form.add_error(None, f"{exc.field}: {exc}" if exc.field and exc.field != "detail" else str(exc))
+    return exc.status
 
 
 def clean_overrides_text(text: str | None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ and support-set PNGs (written by workers, served by the dashboard). With ``OVDIF
 the bucket is their source of truth and each machine's ``MEDIA_ROOT`` is its local copy (a read cache); unset,
 every function here does nothing and ``MEDIA_ROOT`` is the only copy, as before.
 
-The rules, the artifact store's (``engine.object_store``):
+The rules, the artifact store's (``engine.storage.object_store``):
 - writers keep writing under ``MEDIA_ROOT`` (atomically), then ``publish`` the file or folder: a folder's files
   are uploaded and its ``.complete`` marker LAST, so a reader never takes a partial folder;
 - readers ask for a file by its MEDIA_ROOT-relative path (``paths.media_path`` calls ``fetch`` on a local miss)
@@ -14,7 +14,7 @@ The rules, the artifact store's (``engine.object_store``):
 - ``remove`` deletes a file's or folder's objects (the marker first: the folder stops being visible at once).
 Objects are named ``<prefix>/<MEDIA_ROOT-relative path>``. boto3 loads only when a media URL is configured.
 
-A bucket that cannot be reached or refuses raises ``engine.object_store.ObjectStoreUnavailable`` naming
+A bucket that cannot be reached or refuses raises ``engine.storage.object_store.ObjectStoreUnavailable`` naming
 OVDIFF_MEDIA_URL / AWS_ENDPOINT_URL (the API and the dashboard answer 503 with it); calls time out quickly
 (``object_store_options``). A writer that fails to publish deletes what it wrote locally.
 """
@@ -29,7 +29,7 @@ from typing import Any, Iterable
 
 from django.conf import settings
 
-from engine.object_store import is_missing, s3_client, unavailable_on_error
+from engine.storage.object_store import is_missing, s3_client, unavailable_on_error
 
 MARKER = ".complete"
 HINT = "OVDIFF_MEDIA_URL"
@@ -38,7 +38,7 @@ _UPLOAD_KEY = re.compile(r"[0-9a-f]{32}")  # the folder ``uploads.extract_zip`` 
 
 
 def object_store_options() -> dict[str, Any]:
-    """``engine.object_store.s3_client``'s bounded timeouts and attempts, from the settings."""
+    """``engine.storage.object_store.s3_client``'s bounded timeouts and attempts, from the settings."""
     return {"connect_timeout": settings.OVDIFF_OBJECT_STORE_CONNECT_TIMEOUT_S,
             "read_timeout": settings.OVDIFF_OBJECT_STORE_READ_TIMEOUT_S,
             "max_attempts": settings.OVDIFF_OBJECT_STORE_MAX_ATTEMPTS}

@@ -16,19 +16,20 @@ class PathNotAllowed(ServiceError, ValueError):
     code = "path_not_allowed"
 
 
-def confine(path: str | os.PathLike[str], roots: Iterable[Path]) -> Path:
-    """Resolve ``path`` (following symlinks) and return it if it lies inside one of ``roots``."""
+def confine(path: str | os.PathLike[str], roots: Iterable[Path], field: str | None = None) -> Path:
+    """Resolve ``path`` (following symlinks) and return it if it lies inside one of ``roots``; a refusal names
+    ``field``, the request field that gave the path."""
     raw = str(path)
     if not raw or "\x00" in raw:
-        raise PathNotAllowed(f"{raw!r}: not a usable path")
+        raise PathNotAllowed(f"{raw!r}: not a usable path", field)
     resolved = Path(raw).expanduser().resolve()
     allowed = [Path(r).resolve() for r in roots]
     if not allowed:
-        raise PathNotAllowed(f"{raw}: no server dataset roots are configured (set OVDIFF_DATASET_ROOTS)")
+        raise PathNotAllowed(f"{raw}: no server dataset roots are configured (set OVDIFF_DATASET_ROOTS)", field)
     for root in allowed:
         if resolved == root or resolved.is_relative_to(root):
             return resolved
-    raise PathNotAllowed(f"{raw}: outside the allowed dataset roots ({', '.join(str(r) for r in allowed)})")
+    raise PathNotAllowed(f"{raw}: outside the allowed dataset roots ({', '.join(str(r) for r in allowed)})", field)
 
 
 def media_path(relative: str) -> Path:

@@ -1,6 +1,6 @@
 """Object storage down -> 503 naming the setting to check, like a broker outage (``queue.QueueUnavailable``).
 
-``engine.object_store.ObjectStoreUnavailable`` can rise from any request that publishes or fetches media (or reads
+``engine.storage.object_store.ObjectStoreUnavailable`` can rise from any request that publishes or fetches media (or reads
 an artifact) when OVDIFF_MEDIA_URL / OVDIFF_STORE_URL point at a bucket that is down or refuses; the services have
 already kept nothing half-stored. The API answers ``{"detail": ...}`` (``api.errors.api_exception_handler`` for
 DRF views, this middleware for the rest), the dashboard a page with the message, never a 500."""
@@ -12,7 +12,7 @@ from typing import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from engine.object_store import ObjectStoreUnavailable
+from engine.storage.object_store import ObjectStoreUnavailable
 
 log = logging.getLogger("ovdiff.storage")
 STATUS = 503

@@ -23,6 +23,7 @@ class ZipRejected(ServiceError, ValueError):
     """The upload is refused as a whole; ``status`` is the HTTP status the API should answer with."""
 
     code = "upload_rejected"
+    field = "archive"
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)

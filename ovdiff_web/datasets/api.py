@@ -13,13 +13,13 @@ from ovdiff_web.accounts.api_mixins import (
     HistoryMixin,
     ScopedMixin,
     ShareMixin,
+    input_error,
 )
 from ovdiff_web.common.api.parsers import StrictJSONParser
 from ovdiff_web.datasets.models import Dataset
 from ovdiff_web.datasets import services as dataset_service
 from ovdiff_web.datasets.filters import DatasetFilter
-from ovdiff_web.common.paths import PathNotAllowed
-from ovdiff_web.common.uploads import ZipRejected
+from ovdiff_web.common.errors import ServiceError
 
 
 class DatasetViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
@@ -42,17 +42,13 @@ class DatasetViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMi
             dataset = dataset_service.create_dataset(
                 name=data["name"], fmt=data["format"], split=data["split"], protocol=data["protocol"],
                 user=request.user, upload=data.get("file") or None, path=data.get("path"))
-        except ZipRejected as exc:
-            return Response({"file": [str(exc)]}, status=exc.status)
-        except PathNotAllowed as exc:
-            return Response({"path": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        except dataset_service.NameTaken as exc:
-            return Response({"name": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        except dataset_service.DatasetRefused as exc:  # nothing usable: refused, nothing kept
+        except dataset_service.DatasetRefused as exc:  # nothing usable: refused, nothing kept; staff see paths
             errors = exc.errors if request.user.is_staff else dataset_service.relative_errors(exc.errors, exc.root)
             summary = "; ".join(f"{e.get('item', '')}: {e.get('error', '')}" for e in errors[:5])
             return Response({"file": [f"no usable image/mask pair in the dataset ({summary})"],
                              "ingest_errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        except ServiceError as exc:  # the upload is this request's ``file``
+            return input_error(exc.named({"archive": "file"}))
         return Response(DatasetSerializer(dataset, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
 

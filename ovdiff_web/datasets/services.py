@@ -83,7 +83,7 @@ def _finish(dataset: Dataset, *, status: str, errors: list[dict[str, str]]) -> D
 
 def register_server_path(*, name: str, fmt: str, path: str, split: str, protocol: str, user: Any) -> Dataset:
     """Register a dataset already on the server; the path must lie inside OVDIFF_DATASET_ROOTS."""
-    root = confine(path, settings.OVDIFF_DATASET_ROOTS)
+    root = confine(path, settings.OVDIFF_DATASET_ROOTS, field="path")
     return _create_row(name=name, format=fmt, source=Dataset.Source.SERVER, root=str(root), split=split,
                        protocol=protocol, created_by=_user(user))
 
@@ -105,6 +105,7 @@ class NameTaken(ServiceError, ValueError):
     """Another dataset has this name (two uploads raced; the database's unique constraint decided)."""
 
     code = "name_taken"
+    field = "name"
 
 
 def _create_row(**fields: Any) -> Dataset:

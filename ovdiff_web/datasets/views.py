@@ -19,9 +19,8 @@ from ovdiff_web.datasets.models import Dataset
 from ovdiff_web.vocabularies.models import Vocabulary
 from ovdiff_web.datasets import services as dataset_service
 from ovdiff_web.vocabularies import pages as vocab_pages
-from ovdiff_web.common.paths import PathNotAllowed
 from ovdiff_web.datasets.preview import preview_page
-from ovdiff_web.common.uploads import ZipRejected
+from ovdiff_web.common.forms import add_service_error
 from ovdiff_web.common.errors import ServiceError
 from ovdiff_web.common.views import paginate, report_service_error, ui_login_required
 from ovdiff_web.common.paths import hide_server_paths
@@ -72,19 +71,16 @@ def _create(request: HttpRequest, form: Any, field: str, **source: Any) -> HttpR
     try:
         dataset = dataset_service.create_dataset(name=data["name"], fmt=data["format"], split=data["split"],
                                                  protocol=data["protocol"], user=request.user, **source)
-    except ZipRejected as exc:
-        form.add_error(field, str(exc))
-        return None
-    except PathNotAllowed as exc:
-        form.add_error(field, str(exc))
-        return None
-    except (IntegrityError, dataset_service.NameTaken):
+    except IntegrityError:
         form.add_error("name", f"a dataset named {data['name']!r} already exists")
         return None
-    except dataset_service.DatasetRefused as exc:
+    except dataset_service.DatasetRefused as exc:  # each unusable file listed; staff see server paths
         errors = exc.errors if request.user.is_staff else dataset_service.relative_errors(exc.errors, exc.root)
         _refused(form, field, errors)
         form.add_error("format", f"no usable image/mask pair for the {data['format']!r} layout: check the format")
+        return None
+    except ServiceError as exc:  # the archive or server path goes next to this form's ``field``
+        add_service_error(form, exc.named({"archive": field, "path": field}))
         return None
     return _created(request, dataset)
 

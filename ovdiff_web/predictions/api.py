@@ -25,13 +25,8 @@ from ovdiff_web.common.api.parsers import StrictJSONParser
 from ovdiff_web.runs.api.views import MIN_AREA_PARAM, RunViewSet
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.predictions import exports as prediction_exports, results as prediction_results, services as predictions
-from ovdiff_web.common.errors import InputError
-from ovdiff_web.accounts import quotas
-from ovdiff_web.common.paths import PathNotAllowed
-from ovdiff_web.predictions.files import ImageRefused
-from ovdiff_web.runs.services import RunInputError
+from ovdiff_web.common.errors import InputError, ServiceError
 from ovdiff_web.predictions.segment_page import link_support_images
-from ovdiff_web.common.uploads import ZipRejected
 from ovdiff_web.runs.legend import shown_labels_path
 from ovdiff_web.common.paths import media_path
 from ovdiff_web.runs.api import job_links
@@ -77,14 +72,7 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
                 dataset=data.get("dataset"), folder=data.get("folder", ""), vocabulary=data.get("vocabulary"),
                 classes=data.get("classes") or [], stuff=data.get("stuff") or [], profile=data.get("profile"),
                 overrides=data.get("settings"))
-        except ImageRefused as exc:
-            return Response({"detail": str(exc), "item": exc.item, "files": [str(exc)]}, status=exc.status)
-        except ZipRejected as exc:
-            return Response({"detail": f"archive: {exc}", "archive": [str(exc)]},
-                            status=exc.status if exc.status < 500 else 400)
-        except PathNotAllowed as exc:
-            return Response({"detail": f"folder: {exc}", "folder": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        except (RunInputError, quotas.QuotaExceeded) as exc:
+        except ServiceError as exc:  # its status and the field at fault (files, archive, folder, classes ...)
             return input_error(exc)
         audit.record(request.user, run, "create")
         return Response(ps.PredictionSerializer(run, context={"request": request}).data,

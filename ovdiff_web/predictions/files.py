@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from django.conf import settings
 
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 from ovdiff_web.common import media_store
 from ovdiff_web.common.paths import media_path
 from ovdiff_web.runs.shards import run_dir as shard_run_dir
@@ -43,11 +43,13 @@ class ImageRefused(ServiceError, ValueError):
     """One input image (named by ``item``) is unusable; nothing of the request is kept."""
 
     code = "image_refused"
+    field = "files"
 
     def __init__(self, item: str, message: str, status: int = 400) -> None:
         super().__init__(f"{item}: {message}")
         self.item = item
         self.status = status
+        self.extra = {"item": item}
 
 
 def run_dir(run_id: int) -> Path:

@@ -108,7 +108,7 @@ def _images(files: Sequence[Any], archive: Any | None, dataset: Dataset | None,
             raise RunInputError(f"dataset {dataset.name!r} is not ready (status {dataset.status})", field="dataset")
         return None, _bounded(list(dataset.image_ids), "dataset"), ""
     if folder:
-        root = confine(folder, settings.OVDIFF_DATASET_ROOTS)
+        root = confine(folder, settings.OVDIFF_DATASET_ROOTS, field="folder")
         if not root.is_dir():
             raise RunInputError(f"{folder}: not a folder", field="folder")
         image_ids = prediction_files.folder_images(root)

@@ -15,13 +15,10 @@ from ovdiff_web.predictions.forms import PredictionForm
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.predictions import exports as prediction_exports, results as prediction_results, services as predictions
 from ovdiff_web.common.errors import InputError
-from ovdiff_web.accounts import quotas
 from ovdiff_web.common.broker import workers
-from ovdiff_web.common.paths import PathNotAllowed
-from ovdiff_web.predictions.files import ImageRefused
-from ovdiff_web.runs.services import RunInputError
+from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common.forms import add_service_error
 from ovdiff_web.predictions.segment_page import link_support_images
-from ovdiff_web.common.uploads import ZipRejected
 from ovdiff_web.common.views import paginate, ui_login_required
 
 JOBS = Run.objects.filter(kind=Run.Kind.SEGMENTATION)
@@ -51,15 +48,8 @@ def segment(request: HttpRequest) -> HttpResponse:
                 user=request.user, files=data["images"], archive=data["archive"], vocabulary=data["vocabulary"],
                 classes=data["classes"] if not data["vocabulary"] else [], stuff=data["stuff"],
                 profile=data["profile"], overrides=data["overrides"])
-        except (ImageRefused, ZipRejected, PathNotAllowed) as exc:
-            form.add_error("archive" if isinstance(exc, ZipRejected) else "images", str(exc))
-        except RunInputError as exc:
-            field = {"files": "images", "classes": "classes", "stuff": "stuff", "vocabulary": "vocabulary"}
-            form.add_error(field.get(exc.field or "", "overrides" if (exc.field or "").startswith("settings")
-                                     else None), str(exc))
-        except quotas.QuotaExceeded as exc:
-            form.add_error(None, str(exc))
-            status = 429
+        except ServiceError as exc:
+            status = add_service_error(form, exc, {"files": "images", "folder": "images", "settings": "overrides"})
         else:
             audit.record(request.user, run, "create")
             messages.success(request, f"Prediction job {run.pk} queued ({len(run.image_ids)} images).")

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from engine.evaluation.labelmap import NO_DATASET_LABEL as EXTRA_COLUMN_LABEL  # noqa: F401  (the views name it)
 from engine.palette import class_palette, palette_hex
-from engine.evaluation.labelmap import dataset_label_map
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,15 +41,10 @@ def run_legend(run: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def missing_from_dataset(dataset: Any, vocabulary: Any) -> list[str]:
-    """Names of ``vocabulary``'s classes the dataset has no label for (their pixels always count as wrong)."""
-
-    if vocabulary is None:
-        return []
-    snapshot = [{"name": c.name, "prompt": c.prompt} for c in vocabulary.classes.all()]
-    label_map = dataset_label_map([(c["name"], c["prompt"]) for c in snapshot], dataset.class_names,
-                                  dataset.prompts, dataset.has_background)
-    return extra_class_names(snapshot, label_map)
+def missing_from_dataset(run: Any) -> list[str]:
+    """Names of the run's classes its dataset has no label for (their pixels always count as wrong): read from the
+    run's own snapshot and label map, made with its profile's prompts, as its legend is."""
+    return extra_class_names(run.vocabulary_snapshot, run.label_map or {})
 
 
 SHOWN_DIR = "labels"  # next to the engine's pred/ and overlay/ folders of a run

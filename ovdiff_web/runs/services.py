@@ -42,15 +42,15 @@ def create_run(*, user: Any, dataset: Dataset, vocabulary: Vocabulary | None = N
     if dataset.status != Dataset.Status.READY or not dataset.image_ids:
         raise RunInputError(f"dataset {dataset.name!r} is not ready (status {dataset.status})")
     config = engine_bridge.checked_config(profile, overrides)
+    prompts = dataset_class_prompts(dataset.format, dataset.class_names, config)  # the profile's, once
     if vocabulary is not None:
         snapshot = [c.snapshot() for c in vocabulary.classes.all()]
         if not snapshot:
             raise RunInputError(f"vocabulary {vocabulary.name!r} has no classes")
     else:
-        snapshot = snapshot_from_dataset(dataset, config)
+        snapshot = snapshot_from_dataset(dataset, config, prompts)
     check_support_available(profile, snapshot)
-    label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names,
-                                  dataset_class_prompts(dataset.format, dataset.class_names, config),
+    label_map = dataset_label_map([(c["name"], c.get("prompt")) for c in snapshot], dataset.class_names, prompts,
                                   dataset.has_background)
     image_ids = list(dataset.image_ids)[: limit or None]
     with transaction.atomic():

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from django.conf import settings
 from django.utils import timezone
 
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 from engine.errors import CancelledError
 from ovdiff_web.runs.models import ImageResult, Run, RunShard
 from ovdiff_web.common import engine_bridge, media_store

@@ -62,7 +62,10 @@ class CurateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     number = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1,
                                       help_text="go_back: the version to use (0 = as built)")
-    expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    expected_version = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1,
+        help_text="the class's version you last read (`version`, shown as “class version” on the class page), not "
+                  "`support_version`: a stale one is refused with 409")
 
 
 class CurateResultSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 from ovdiff_web.common import media_store
 from ovdiff_web.support.models import ArtifactStatus, PrototypeBank, SupportImage, SupportSet
 from ovdiff_web.vocabularies.models import VocabularyClass

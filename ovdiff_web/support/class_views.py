@@ -15,9 +15,8 @@ from ovdiff_web.vocabularies.models import VocabularyClass
 from ovdiff_web.support import curation, choice as support_choice, images as support_images
 from ovdiff_web.common.broker import task_state as ui_tasks
 from ovdiff_web.vocabularies.prompts import generator_prompt
-from ovdiff_web.common.broker.queue import QueueUnavailable
-from ovdiff_web.accounts.quotas import QuotaExceeded
-from ovdiff_web.common.errors import InputError, ServiceError
+from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common.forms import add_service_error
 from ovdiff_web.support.rebuild import queue_regenerate
 from ovdiff_web.common.paths import PathNotAllowed, media_path
 from ovdiff_web.common.views import report_service_error, ui_login_required
@@ -137,15 +136,8 @@ def class_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_detail(request, cls, regen_form=form)
     try:
         task_id = queue_regenerate(cls, form.cleaned_data["profile"], form.overrides(), user=request.user)
-    except InputError as exc:
-        form.add_error("seed", f"{exc.field}: {exc}" if exc.field else str(exc))
-        return _render_detail(request, cls, regen_form=form)
-    except QuotaExceeded as exc:
-        form.add_error(None, str(exc))
-        return _render_detail(request, cls, regen_form=form, status=exc.status)
-    except QueueUnavailable as exc:
-        form.add_error(None, str(exc))
-        return _render_detail(request, cls, regen_form=form, status=503)
+    except ServiceError as exc:  # a setting (shown with its name), a quota (429) or no broker (503)
+        return _render_detail(request, cls, regen_form=form, status=add_service_error(form, exc))
     remember_job(request, cls, task_id, form.cleaned_data["seed"], form.cleaned_data["profile"])
     seed = form.cleaned_data["seed"]
     messages.success(request, f"Rebuild of “{cls.name}” queued"

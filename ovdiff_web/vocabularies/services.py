@@ -48,18 +48,19 @@ class DatasetClasses:
     has_background: bool
 
 
-def snapshot_from_dataset(dataset: Any, config: Any) -> list[dict]:
+def snapshot_from_dataset(dataset: Any, config: Any, prompts: list[str] | None = None) -> list[dict]:
     """A vocabulary snapshot straight from a registered dataset's classes (when a run names no vocabulary), made by
     the engine function ``python -m engine evaluate`` uses (``dataset_classes``) with the profile's thing/stuff table
     (``config.segment.thing_stuff_table``) and the prompts the engine's readers give those class names
     (``dataset_class_prompts``, the profile's ``segment.class_prompts``): every class gets the CLI's thing/stuff label and prompt under every profile
     (``tests/service/test_one_thing_stuff_rule.py`` runs the CLI to check). ``label_source`` says where the label
-    came from: "dataset" (the thing/stuff table the profile names) or "labeller"."""
+    came from: "dataset" (the thing/stuff table the profile names) or "labeller". ``prompts``: those prompts when the
+    caller has them already."""
     from engine.evaluation.evaluate import dataset_classes
 
     table = config.segment.thing_stuff_table
     names = list(dataset.class_names)
-    prompts = dataset_class_prompts(dataset.format, names, config)
+    prompts = prompts if prompts is not None else dataset_class_prompts(dataset.format, names, config)
     classes = dataset_classes(DatasetClasses(names, prompts, dataset.has_background),  # type: ignore[arg-type]
                               table=table)
     return [{"name": c.name, "prompt": c.prompt if c.prompt and c.prompt != c.name else "", "is_stuff": c.is_stuff,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 
 
 def test_target_appears_only_when_complete(tmp_path):

@@ -11,7 +11,7 @@ from engine.config import ReviewConfig
 from engine.errors import BadInputError
 from engine.pipeline import OVDiff
 from engine.profiles import default_config
-from engine.store import ArtifactStore
+from engine.storage.store import ArtifactStore
 from engine.support.curation import ATTRIBUTION, chosen_fg_bg, curate, curation_from_dict, image_id
 from engine.support.review import DISAGREES, EMPTY_FG, WHOLE_FG, average_hash, mask_flags, near_duplicates
 from engine.types import ClassSpec, Curation, SupportImage, SupportSet

@@ -58,7 +58,7 @@ def bucket(s3_endpoint, monkeypatch) -> tuple[str, object]:
 
 
 def _store(tmp_path: Path, bucket: tuple[str, object], machine: str):
-    from engine.object_store import ObjectArtifactStore
+    from engine.storage.object_store import ObjectArtifactStore
 
     name, client = bucket
     return ObjectArtifactStore(tmp_path / machine, name, "runs/a", client=client)
@@ -117,8 +117,8 @@ def test_prefilter_text_embeddings_are_shared_through_the_bucket(tiny_registry, 
 
 
 def test_open_store_picks_the_backend(tmp_path):
-    from engine.object_store import ObjectArtifactStore, open_store
-    from engine.store import ArtifactStore
+    from engine.storage.object_store import ObjectArtifactStore, open_store
+    from engine.storage.store import ArtifactStore
 
     assert type(open_store(str(tmp_path))) is ArtifactStore
     store = open_store("s3://bucket-x/some/prefix", cache_root=tmp_path, endpoint_url="http://127.0.0.1:9")

@@ -13,7 +13,7 @@ from engine.class_specs import class_specs
 from engine.errors import BadInputError
 from engine.pipeline import OVDiff
 from engine.profiles import default_config
-from engine.store import ArtifactStore
+from engine.storage.store import ArtifactStore
 from engine.support.curation import (PAINTED, chosen_fg_bg, curation_from_dict, image_id, mask_id, painted_file,
                                      painted_files, read_mask_png)
 from engine.types import ClassSpec, SupportImage

@@ -7,7 +7,7 @@ import pytest
 from engine.errors import BadInputError
 from engine.pipeline import OVDiff
 from engine.profiles import default_config
-from engine.store import ArtifactStore
+from engine.storage.store import ArtifactStore
 from engine.types import ClassSpec
 
 

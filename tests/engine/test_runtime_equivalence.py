@@ -20,7 +20,7 @@ from engine.models.registry import ModelRegistry
 from engine.pipeline import OVDiff
 from engine.profiles import default_config
 from engine.runtime import RuntimeConfig, reference, windows_per_batch
-from engine.store import ArtifactStore
+from engine.storage.store import ArtifactStore
 from engine.types import ClassSpec
 
 FAST = RuntimeConfig(attention="sdpa", channels_last="on")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import BadInputError
-from engine.store import MARKER, ArtifactStore
+from engine.storage.store import MARKER, ArtifactStore
 
 KEY = "ab12cd34"
 

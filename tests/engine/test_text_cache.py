@@ -8,7 +8,7 @@ from engine.features.clip_text import clip_text_image_similarity
 from engine.features.text_cache import KIND, CachedClipScorer
 from engine.segment.prefilter import CategoryPrefilter
 from engine.profiles import default_config
-from engine.store import ArtifactStore
+from engine.storage.store import ArtifactStore
 from engine.types import ClassSpec
 
 

@@ -109,7 +109,7 @@ def test_fetching_a_file_with_the_endpoint_down_is_a_503_page_not_an_error_page(
 
 
 def test_a_missing_bucket_is_an_outage_not_a_missing_file(bucket_missing: None) -> None:
-    from engine.object_store import ObjectStoreUnavailable
+    from engine.storage.object_store import ObjectStoreUnavailable
     from ovdiff_web.common import media_store
 
     with pytest.raises(ObjectStoreUnavailable, match="OVDIFF_MEDIA_URL"):
@@ -160,7 +160,7 @@ def test_support_upload_with_the_endpoint_down_keeps_the_class_and_no_folder(ui_
 
 def test_the_artifact_store_on_a_dead_endpoint_names_its_setting(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.object_store import ObjectStoreUnavailable, open_store
+    from engine.storage.object_store import ObjectStoreUnavailable, open_store
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")

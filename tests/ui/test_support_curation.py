@@ -274,3 +274,22 @@ def test_the_review_page_pages_through_a_large_vocabulary(ui: Any, built: Vocabu
     assert "data-page-next" in first and "data-page-prev" in second and "Page 2 of 2" in second
     assert ui.get(url + "?page=x").status_code == 200 and ui.get(url + "?page=99").status_code == 200
     assert "grass" in first.split("data-unbuilt")[1].split("</p>")[0]
+
+
+def test_the_class_page_names_both_version_numbers_as_the_api_does(ui: Any, built: VocabularyClass) -> None:
+    """The class page shows the support version and the class version, each named; the API's ``expected_version``
+    takes the class version (one exclusion moves both)."""
+    image = _images(built)[0]
+    api = ui.get(f"/api/classes/{built.pk}/support/").json()
+    assert _post(ui, built, action="exclude", image=image.content_id, reason="not a cat").status_code == 302
+    built.refresh_from_db()
+    after = ui.get(f"/api/classes/{built.pk}/support/").json()
+    assert after["support_version"] == api["support_version"] + 1 and after["version"] > api["version"]
+    page = ui.get(f"/classes/{built.pk}/").content.decode()
+    assert f"support version {after['support_version']}<" in page and f"class version {after['version']}<" in page
+    # the support version sent as expected_version is stale (it is not the class version): refused, nothing changed
+    stale = ui.post(f"/api/classes/{built.pk}/support/curate/",
+                    {"action": "include", "image": image.content_id, "expected_version": after["support_version"]},
+                    content_type="application/json")
+    assert stale.status_code == 409 and "version" in stale.json()["detail"]
+    assert ui.get(f"/api/classes/{built.pk}/support/").json()["support_version"] == after["support_version"]

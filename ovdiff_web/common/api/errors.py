@@ -6,7 +6,7 @@ from django.views import defaults
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from engine.object_store import ObjectStoreUnavailable
+from engine.storage.object_store import ObjectStoreUnavailable
 from ovdiff_web.common.errors import ServiceError
 
 

@@ -18,7 +18,7 @@ from ovdiff_web.runs.api.serializers import ImageResultSerializer, RunCreateSeri
 from ovdiff_web.runs.api import filters
 from ovdiff_web.accounts.api_mixins import HistoryMixin, ScopedMixin, ShareMixin, input_error
 from ovdiff_web.runs.models import ImageResult, Run
-from ovdiff_web.accounts import quotas
+from ovdiff_web.common.errors import ServiceError
 from ovdiff_web.runs import services as run_service
 from ovdiff_web.runs import images as run_images, report as run_report
 from ovdiff_web.runs.api import job_links
@@ -53,7 +53,7 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
             run = run_service.create_run(user=request.user, dataset=data["dataset"], vocabulary=data.get("vocabulary"),
                                          profile=data.get("profile"), overrides=data.get("settings"),
                                          limit=data.get("limit"), kind=data["kind"])
-        except (run_service.RunInputError, quotas.QuotaExceeded) as exc:
+        except ServiceError as exc:  # bad input (naming the field), a quota, no broker
             return input_error(exc)
         return Response(RunSerializer(run, context={"request": request}).data, status=status.HTTP_201_CREATED)
 

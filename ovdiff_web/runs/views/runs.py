@@ -17,7 +17,8 @@ from ovdiff_web.runs.reproduction import run_reproduction
 from ovdiff_web.runs.services import create_run, request_cancel, resume_run, run_progress
 from ovdiff_web.common.settings_catalog import known_settings
 from ovdiff_web.common.errors import ServiceError
-from ovdiff_web.common.views import choice, paginate, report_service_error, service_error_message, ui_login_required
+from ovdiff_web.common.forms import add_service_error
+from ovdiff_web.common.views import choice, paginate, report_service_error, ui_login_required
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone
 
@@ -41,13 +42,12 @@ def run_list(request: HttpRequest) -> HttpResponse:
             run = create_run(user=request.user, dataset=data["dataset"], vocabulary=data["vocabulary"],
                              profile=data["profile"], overrides=data["overrides"], limit=data["limit"])
         except ServiceError as exc:  # bad input, over quota
-            field = "overrides" if (exc.field or "").startswith("settings") else None
-            form.add_error(field, service_error_message(exc))
+            add_service_error(form, exc, {"settings": "overrides"})
         else:
             if data["name"] or data["notes"]:
                 lifecycle.set_run_label(run, name=data["name"], notes=data["notes"], user=request.user)
             messages.success(request, f"Run {run.pk} queued.")
-            missing = missing_from_dataset(data["dataset"], data["vocabulary"])
+            missing = missing_from_dataset(run) if data["vocabulary"] else []
             if missing:
                 messages.warning(request, f"The dataset {data['dataset'].name!r} has no label for "
                                           f"{len(missing)} vocabulary class(es): {', '.join(missing)}. Their pixels "

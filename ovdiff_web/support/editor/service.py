@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 from engine.errors import BadInputError
 from ovdiff_web.common import media_store
 from ovdiff_web.common.images import png_bytes

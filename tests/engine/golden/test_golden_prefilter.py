@@ -29,7 +29,7 @@ from test_golden_windows import ref_resize
 from engine.features.text_cache import CachedClipScorer
 from engine.profile_sdov import sdov_config
 from engine.segment.prefilter import CategoryPrefilter, code_prefilter_image
-from engine.store import ArtifactStore
+from engine.storage.store import ArtifactStore
 from engine.types import ClassSpec
 
 SDOV = sdov_config().segment

@@ -13,7 +13,7 @@ from engine.errors import BadInputError
 from engine.features.text_cache import CachedClipScorer
 from engine.profiles import default_config
 from engine.runtime import prefilter_dtype_name
-from engine.store import ArtifactStore
+from engine.storage.store import ArtifactStore
 
 
 def test_dtype_chosen_per_profile_and_device():

@@ -16,7 +16,7 @@ from engine.pipeline import OVDiff, support_feature_config
 from engine.profiles import default_config
 from engine.record import changed_settings
 from engine.segment.prefilter import CategoryPrefilter, code_prefilter_image
-from engine.store import ArtifactStore
+from engine.storage.store import ArtifactStore
 from engine.support.attribution import AttributionRecorder, finalize_attribution
 from engine.types import ClassSpec
 

@@ -1,6 +1,6 @@
 """Figure: wall time of one tiny-profile evaluation with two Celery workers / with one worker.
 
-Everything real, as in ``bench.service_latency``: a fresh migrated SQLite database and data directory, an empty
+Everything real, as in ``bench.suites.service_latency``: a fresh migrated SQLite database and data directory, an empty
 artifact store per side, gunicorn serving the API, ``celery worker --pool=solo -c 1`` processes consuming the private
 ``gpu``/``cpu`` queues on the local Redis (DB 13). A 12-image folder dataset (2 with --quick), one image per shard
 (``OVDIFF_SHARD_SIZE=1``), the service e2e settings (2 support images, 4 steps, attribution masks), 4 classes.
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.service_latency import (FAST_SETTINGS, FINISHED, ROOT, _demo_zip, _env, _free_port, _stop, _wait_http,
+from bench.suites.service_latency import (FAST_SETTINGS, FINISHED, ROOT, _demo_zip, _env, _free_port, _stop, _wait_http,
                                    _wait_ready)
 
 N_IMAGES = 12  # 4 class tasks + 12 shard tasks for two workers to share (warm tiny tasks are short)
@@ -94,7 +94,7 @@ def compare(n_images: int, warm: bool = True) -> tuple[float, float]:
         tmp = Path(tmpdir)
         env = {**_env(tmp, prefix), "OVDIFF_SHARD_SIZE": "1"}
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        out = subprocess.run([sys.executable, "-m", "bench.service_latency", "--seed", "0"], cwd=ROOT, env=env,
+        out = subprocess.run([sys.executable, "-m", "bench.suites.service_latency", "--seed", "0"], cwd=ROOT, env=env,
                              check=True, capture_output=True, text=True)
         token = json.loads(out.stdout.strip().splitlines()[-1])["token"]
         port = _free_port()

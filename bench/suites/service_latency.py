@@ -28,7 +28,7 @@ import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/13"
 N_RESULTS = 10_000
 N_RUNS = 1_000
@@ -266,7 +266,7 @@ def run(ctx) -> dict:  # noqa: ANN001 - bench.common.Context
         tmp = Path(tmpdir)
         env = _env(tmp, prefix)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        out = subprocess.run([sys.executable, "-m", "bench.service_latency", "--seed", str(n_results)], cwd=ROOT,
+        out = subprocess.run([sys.executable, "-m", "bench.suites.service_latency", "--seed", str(n_results)], cwd=ROOT,
                              env=env, check=True, capture_output=True, text=True)
         seeded = json.loads(out.stdout.strip().splitlines()[-1])
         port = _free_port()

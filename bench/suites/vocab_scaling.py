@@ -2,7 +2,7 @@
 
 Per vocabulary size: the real CLIP pre-filter's first stage picks the candidate things (at most 10; stuff always
 passes), timed; its subset search is timed once (see ``run``); then the segmenter matches the kept prototypes
-(synthetic paper-sized banks) with the forward passes replayed (see ``bench.matching_overhead``), timed as a
+(synthetic paper-sized banks) with the forward passes replayed (see ``bench.suites.matching_overhead``), timed as a
 median; the forward time of one image (the same at every size) is added.
 "No worse than linear": matching time per kept prototype must not grow with the vocabulary (15 % noise margin).
 """
@@ -12,7 +12,7 @@ import dataclasses
 from functools import partial
 
 from bench.common import Context, FixedSelection, median_time, synthetic_banks, test_image, timed, vocabulary
-from bench.matching_overhead import prime, replay_extractors
+from bench.suites.matching_overhead import prime, replay_extractors
 
 SIZES = (20, 60, 150)
 
@@ -49,7 +49,7 @@ def run(ctx: Context) -> dict:
         t_pre = t_stage1 + t_stage2
         banks = synthetic_banks(classes, {e: x.dim for e, x in extractors.items()})
         seg = Segmenter(seg_cfg, extractors, banks, classes, FixedSelection(selected))
-        forward = sum(prime(extractors, image, seg_cfg)[1].values())  # cached after bench.matching_overhead
+        forward = sum(prime(extractors, image, seg_cfg)[1].values())  # cached after bench.suites.matching_overhead
         t_match = median_time(lambda: seg(image), repeats)
         is_stuff = {c.name: c.is_stuff for c in classes}
         kept = 0

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rss_bytes() -> int:
@@ -64,7 +64,7 @@ def child(images: int, dim: int, grid: int, batch: int) -> dict:
 
 def measure(images: int, dim: int, grid: int, batch: int = 8) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.bank_memory", "--images", str(images), "--dim", str(dim), "--grid", str(grid),
+        [sys.executable, "-m", "bench.suites.bank_memory", "--images", str(images), "--dim", str(dim), "--grid", str(grid),
          "--batch", str(batch)],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )

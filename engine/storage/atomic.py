@@ -1,5 +1,5 @@
 """Atomic file writes: write a temp file beside the target, then rename, so a killed process never leaves a
-half-written file that a reader could take for complete. (Whole artifacts use ``engine.store``.)"""
+half-written file that a reader could take for complete. (Whole artifacts use ``engine.storage.store``.)"""
 from __future__ import annotations
 
 import os

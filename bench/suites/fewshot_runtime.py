@@ -21,7 +21,7 @@ import torch
 
 from bench.common import Context, test_image
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OUTLINES = (ROOT / "tests" / "data" / "real_photos.json",)
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
 

@@ -1,6 +1,6 @@
 """The artifact store on S3-compatible object storage, for GPU machines that share no filesystem.
 
-Same contract as ``engine.store.ArtifactStore``: an artifact is visible only when complete, and a complete one is a
+Same contract as ``engine.storage.store.ArtifactStore``: an artifact is visible only when complete, and a complete one is a
 cache hit for every process. Objects live under ``s3://bucket/prefix/<kind>/<key[:2]>/<key>/<file>``; a writer
 fills a local temp directory, uploads every file, and uploads the ``COMPLETE`` marker LAST, so a reader (which
 checks the marker) never sees a partial artifact; two writers of one key upload equal bytes (content-addressed),
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from engine.store import MARKER, ArtifactStore
+from engine.storage.store import MARKER, ArtifactStore
 
 CONNECT_TIMEOUT_S = 5.0  # a reachable endpoint accepts a connection far sooner; a dead one must fail fast
 READ_TIMEOUT_S = 30.0  # longest wait for one response chunk (uploads and downloads stream in chunks)

@@ -5,7 +5,7 @@ One VOC-sized image, every window, the three extractors, a 60-class vocabulary o
 (``ReplayExtractor``); later segmentations replay their outputs, so their time is exactly the scoring,
 accumulation, upsampling and argmax. The headline uses the paper setting: the CLIP pre-filter keeps at most
 ``prefilter_max_classes`` (10) classes, here fixed to the first 10 so CLIP's guess does not vary the work (how the
-time grows when more classes are kept, e.g. stuff classes, is ``bench.vocab_scaling``).
+time grows when more classes are kept, e.g. stuff classes, is ``bench.suites.vocab_scaling``).
 """
 from __future__ import annotations
 

