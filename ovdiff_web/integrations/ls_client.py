@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import requests
 from django.conf import settings
 
 TIMEOUT = (3.0, 20.0)
@@ -38,8 +39,6 @@ def resolve(connection: Any, url: str) -> str:
 
 def get_task(connection: Any, task_id: int) -> dict[str, Any] | None:
     """The task as Label Studio has it; None when Label Studio says it does not exist."""
-    import requests
-
     url = resolve(connection, f"/api/tasks/{int(task_id)}/")
     try:
         response = requests.get(url, headers=_headers(connection), timeout=TIMEOUT)
@@ -57,8 +56,6 @@ def get_task(connection: Any, task_id: int) -> dict[str, Any] | None:
 
 def fetch_image(connection: Any, url: str) -> bytes:
     """The bytes of a task's image (at most ``OVDIFF_MAX_UPLOAD_MB``)."""
-    import requests
-
     full = resolve(connection, url)
     limit = settings.OVDIFF_MAX_UPLOAD_MB * 1024 * 1024
     try:
@@ -82,8 +79,6 @@ def sign_webhooks(connection: Any, project: int, authorization: str) -> int:
     """Give Label Studio's webhooks of ``project`` that point at this connection the connection's Basic auth
     (Label Studio creates the ML backend's webhook without credentials, and ovdiff refuses unsigned webhooks).
     Best effort (run after /setup answered): returns how many were signed."""
-    import requests
-
     suffix = f"/integrations/label-studio/{connection.pk}/webhook"
     try:
         listed = requests.get(resolve(connection, f"/api/webhooks/?project={int(project)}"),
