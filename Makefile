@@ -48,7 +48,7 @@ demo: $(VENV)/.runtime $(VENV)/.real-weights
 lint: $(VENV)/.dev
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/check_import_cycles.py
-	$(BIN)/ruff check ovdiff_web tasks
+	$(BIN)/ruff check engine ovdiff_web tasks
 
 ## Run the whole test suite after the lint: unit, API and service tests in parallel (pytest-xdist: each worker its
 ## own test database, every test its own MEDIA_ROOT and store), then the end-to-end tests (a real Celery worker on

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from engine.errors import BadInputError
+from engine.segment.labeller import label_class, load_table
 
 if TYPE_CHECKING:
     from engine.types import ClassSpec
@@ -27,15 +28,11 @@ def dataset_entries(names: Sequence[str], prompts: Sequence[str], has_background
 
 def is_stuff_text(text: str, table: str = "") -> bool:
     """The offline labeller's verdict for a class text (``table``: the thing/stuff table tried first)."""
-    from engine.segment.labeller import label_class
-
     return label_class(text, table or None).label == "stuff"
 
 
 def check_table(table: str) -> None:
     """An unknown ``SegmentConfig.thing_stuff_table`` is a ``BadInputError`` naming the known tables."""
-    from engine.segment.labeller import load_table
-
     known = load_table()["tables"]
     if table and table not in known:
         raise BadInputError(f"unknown thing/stuff table; known: {', '.join(sorted(known))}",

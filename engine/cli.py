@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
 from engine.class_specs import class_specs
 from engine.config import apply_overrides
 from engine.errors import EngineError
-from engine.profiles import FEW_SHOT_NOTE, FEW_SHOT_PROFILES, random_weights_note
+from engine.palette import class_palette
+from engine.profiles import FEW_SHOT_NOTE, FEW_SHOT_PROFILES, PROFILES, default_config, random_weights_note
+from engine.prototypes.files import bank_shape, copy_bank
 
 
 def _default_store() -> str:
@@ -35,7 +35,6 @@ def _default_store() -> str:
 
 def _ovdiff(args: argparse.Namespace):  # noqa: ANN202
     from engine.pipeline import build_ovdiff
-    from engine.profiles import default_config
 
     config = apply_overrides(default_config(args.profile), args.set or [])
     return build_ovdiff(args.profile, args.store, config=config, device=args.device)
@@ -100,7 +99,6 @@ def cmd_support(args: argparse.Namespace) -> int:
 
 
 def cmd_prototypes(args: argparse.Namespace) -> int:
-    from engine.prototypes.files import bank_shape, copy_bank
     from engine.types import ClassSpec
 
     ovd = _ovdiff(args)
@@ -122,10 +120,10 @@ def cmd_prototypes(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
+    import numpy as np
     from PIL import Image
 
     from engine.images import colorize, load_image, overlay, save_label_png
-    from engine.palette import class_palette
 
     ovd = _ovdiff(args)
     names = _split(args.classes)
@@ -165,6 +163,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
 def _write_explanations(ovd, seg, classes, out: Path) -> list[dict]:  # noqa: ANN001
     """For each predicted class, explain its most confident pixel and draw the support region it came from."""
+    import numpy as np
     from PIL import Image
 
     from engine.segment.explain import draw_explanation, explain_pixel, support_image_for
@@ -221,8 +220,6 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.profiles import PROFILES
-
     p = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)

@@ -15,8 +15,11 @@ import numpy as np
 from engine.config import FeatureConfig, OVDiffConfig, key_part, stable_hash
 from engine.errors import BadInputError, CancelledError
 from engine.models.registry import ModelRegistry
-from engine.runtime import windows_per_batch
+from engine.profiles import default_config
+from engine.runtime import prefilter_dtype_name, windows_per_batch
+from engine.storage.object_store import open_store
 from engine.storage.store import ArtifactStore
+from engine.support.curation import curate, kept_images
 from engine.support.io import folder_content_hash, load_support_set, load_user_support_folder, save_support_set
 from engine.types import CancelFn, ClassSpec, PrototypeBank, ProgressFn, Segmentation, SupportSet
 
@@ -136,8 +139,6 @@ class OVDiff:
     def _curated_support_set(self, cls: ClassSpec, key: str, progress: ProgressFn | None,
                              cancel: CancelFn | None) -> SupportSet:
         """Merge the source sets (each cached under its own key) and apply the person's decisions."""
-        from engine.support.curation import curate
-
         support = curate(self._source_sets(cls, progress, cancel), cls.curation, self.config.masks)  # type: ignore[arg-type]
         support.key = key
         with self.store.writing(SUPPORT, key) as tmp:
@@ -185,8 +186,6 @@ class OVDiff:
         extractor = self.registry.extractor(ename, support_feature_config(self.config, ename))
         builder = BankBuilder(cls.name, ename, self.config.prototypes)
         batch = max(1, self.config.support.batch_size)
-        from engine.support.curation import kept_images
-
         kept = kept_images(support)  # a person's exclusions never reach a bank
         if not kept:
             raise BadInputError(f"every support image of {cls.name!r} is excluded; keep at least one", cls.name)
@@ -208,7 +207,6 @@ class OVDiff:
                   cancel: CancelFn | None = None):  # noqa: ANN201 - engine.segment.segmenter.Segmenter
         """A segmenter for ``classes`` (banks built when missing); reused for the same vocabulary."""
         from engine.features.text_cache import CachedClipScorer
-        from engine.runtime import prefilter_dtype_name
         from engine.segment.prefilter import CategoryPrefilter
         from engine.segment.segmenter import Segmenter
 
@@ -275,10 +273,6 @@ def _check_class(cls: ClassSpec) -> None:
 def build_ovdiff(profile: str, store_dir: Path | str, config: OVDiffConfig | None = None,
                  sources: dict[str, str] | None = None, device: str = "cpu") -> OVDiff:
     """Convenience constructor used by the CLI, the service and the benchmarks."""
-    from engine.profiles import default_config
-
     config = config or default_config(profile)
-    from engine.storage.object_store import open_store
-
     return OVDiff(config, ModelRegistry(profile, sources, device=device, runtime=config.runtime),
                   open_store(str(store_dir)))

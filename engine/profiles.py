@@ -21,6 +21,7 @@ from engine.config import (
     SupportConfig,
 )
 from engine.errors import BadInputError
+from engine.profile_sdov import sdov_config
 
 PROFILES: tuple[str, ...] = ("tiny", "paper", "paper-shape", "sdov", "dinov2-small")
 # The paper's own mask proposer; a real-weight run with another is recorded as a substitute (engine.record).
@@ -125,8 +126,6 @@ def default_config(profile: str) -> OVDiffConfig:
     if profile == "tiny":
         return _tiny()
     if profile == "sdov":
-        from engine.profile_sdov import sdov_config
-
         return sdov_config()
     if profile == "dinov2-small":
         return _dinov2_small()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.config import OVDiffConfig
 from engine.profiles import PAPER_MASK_PROPOSER, default_config, is_random_profile
+from engine.weights_hash import weights_digest
 
 if TYPE_CHECKING:
     from engine.models.registry import ModelRegistry
@@ -48,8 +49,6 @@ def proposer_record(config: OVDiffConfig, profile: str, with_weights: bool = Tru
 def model_records(registry: "ModelRegistry") -> dict[str, dict[str, Any]]:
     """role -> source (hub id or directory), identity (with hub commit) and the sha256 digest of its weight files;
     roles the profile does not have (dinov2-small: generator, CLIP) are left out, not named as random models."""
-    from engine.weights_hash import weights_digest
-
     out = {}
     for role in ROLES:
         if not registry.has_role(role):

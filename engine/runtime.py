@@ -21,8 +21,11 @@ of the pixels, more than the 1 % allowed), and torch elsewhere (the ``paper``/``
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from engine.errors import BadInputError
 
 if TYPE_CHECKING:
     import torch
@@ -108,8 +111,6 @@ def prefilter_dtype_name(setting: str, runtime: RuntimeConfig, device: Any) -> s
         return dtype_name(runtime, "clip", device)
     if setting == "float16":
         return "float16" if is_cuda(device) else "float32"
-    from engine.errors import BadInputError
-
     raise BadInputError("the pre-filter's CLIP precision must be auto or float16", item="segment.prefilter_clip_dtype")
 
 
@@ -122,8 +123,6 @@ def torch_dtype(runtime: RuntimeConfig, role: str, device: Any) -> "torch.dtype"
 def _has_onnxruntime() -> bool:
     """auto falls back to torch without onnx/onnxruntime (requirements/real-weights.txt); an explicit onnx-* asks
     for them (MissingDependencyError)."""
-    import importlib.util
-
     return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
 
 

@@ -10,14 +10,17 @@ the outlines (background + one class per photo) and the cosine of the facet toke
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from engine.evaluation.metrics import ConfusionMatrix
+from engine.pipeline import build_ovdiff
+from engine.profiles import default_config
 from engine.types import ClassSpec
 
 SUPPORT_MARGIN = 0.15  # of the object's box side, on each side of the support crop
@@ -34,9 +37,6 @@ def outlined_photos(outlines: Sequence[Path | str]) -> list[LabelledPhoto]:
     """Photos bundled with scikit-image and their outlined object, from outline files in the format of
     tests/data/real_photos.json (``{"photos": {skimage.data name: {"polygon": [[x, y], ...]}}}``); more files,
     more photos. Grayscale photos become RGB. Nothing downloads: the photos ship in scikit-image's wheel."""
-    import json
-
-    from PIL import ImageDraw
     from skimage import data
 
     out = []
@@ -85,9 +85,6 @@ def compare_backends(photos: Sequence[LabelledPhoto], workdir: Path, backends: S
 
     A backend is a ``runtime.dino_backend`` value, optionally with ``:<dino_int8_keep_fp32>`` (``onnx-int8:read``).
     """
-    from engine.pipeline import build_ovdiff
-    from engine.profiles import default_config
-
     config = config or default_config(profile)
     classes = write_support(photos, Path(workdir) / "support")
     names = ["background"] + [p.name for p in photos]

@@ -7,6 +7,7 @@ as an ellipse on a smooth background: MaskCut has to find it (no mask is given u
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,6 @@ def write_support_folders(root: Path, n_per_class: int = 4, size: int = 224, see
 
 def with_support_folders(classes: list, folders: dict[str, Path]) -> list:
     """``ClassSpec`` s with ``user_support_dir`` set from ``folders`` (class name -> folder); others unchanged."""
-    import dataclasses
-
     return [dataclasses.replace(c, user_support_dir=str(folders[c.name])) if c.name in folders else c
             for c in classes]
 

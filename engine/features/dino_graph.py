@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.features.common import IMAGENET_MEAN, IMAGENET_STD
+
 GRAPH_VERSION = 1  # bump when the graph changes: part of the cache key
 OPSET = 17
 
@@ -88,8 +90,6 @@ def _block(g: _Graph, x: str, sd: dict[str, np.ndarray], i: int, heads: int, eps
 
 def _embeddings(g: _Graph, sd: dict[str, np.ndarray], patch: int, dim: int) -> str:
     """pixels -> normalised -> patch conv -> (B, h*w, D) -> CLS first -> + positions (HF Dinov2Embeddings)."""
-    from engine.features.common import IMAGENET_MEAN, IMAGENET_STD
-
     x = g.op("Sub", ["pixels", g.const("imagenet.mean", np.array(IMAGENET_MEAN).reshape(1, 3, 1, 1))], "normalise.sub")
     x = g.op("Div", [x, g.const("imagenet.std", np.array(IMAGENET_STD).reshape(1, 3, 1, 1))], "normalise")
     proj = "embeddings.patch_embeddings.projection"

@@ -18,6 +18,7 @@ import hashlib
 import importlib.metadata
 import os
 import platform
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,6 @@ def build_model_bytes(weights: dict[str, np.ndarray], layer: int, facet: str, he
     if precision == "fp32":
         return model.SerializeToString()
     _require("onnxruntime")
-    import tempfile
-
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,6 +24,7 @@ import torch
 from engine.config import MaskConfig
 from engine.errors import MissingDependencyError, MissingModelError
 from engine.masks.cutler_config import build_cutler_cfg, cutler_input
+from engine.weights_hash import file_sha256
 
 INSTALL_HINT = (
     "CutLER needs detectron2 and CutLER's model code, neither on PyPI: "
@@ -36,8 +37,6 @@ INSTALL_HINT = (
 
 def cutler_weights_identity(weights: str | None = None) -> str:
     """Path and sha256 of the CutLER checkpoint (for cache keys and run records); "unset" when not configured."""
-    from engine.weights_hash import file_sha256
-
     weights = weights or os.environ.get("OVDIFF_CUTLER_WEIGHTS")
     if not weights or not Path(weights).is_file():
         return f"cutler:{weights or 'unset'}"

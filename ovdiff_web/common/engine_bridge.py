@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from engine.config import OVDiffConfig, apply_overrides, stable_hash
+from engine.models import ModelRegistry
 from engine.storage.object_store import open_store
 from engine.profiles import default_config
 from engine.runtime import RuntimeConfig
@@ -57,8 +58,6 @@ def registry(profile: str, runtime: Any = None) -> Any:
     runtime = runtime or RuntimeConfig()  # None and the defaults share one registry (models load once)
     registries = ENGINE_CACHE["registries"]
     if (profile, runtime) not in registries:
-        from engine.models import ModelRegistry
-
         registries[(profile, runtime)] = ModelRegistry(profile, sources=model_sources() or None,
                                                        device=settings.OVDIFF_DEVICE, runtime=runtime)
     return registries[(profile, runtime)]

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from ovdiff_web.integrations import core_bridge as core
 from ovdiff_web.integrations import ls_client, ls_corrections
+from ovdiff_web.integrations.fiftyone_export import export_zip
 from ovdiff_web.integrations.models import LabelStudioAnnotation, LabelStudioConnection, hash_token, new_token
 
 
@@ -137,8 +138,6 @@ class LabelStudioConnectionViewSet(mixins.CreateModelMixin, mixins.RetrieveModel
 @api_view(["GET"])
 def fiftyone_export(request: Request, run_id: int) -> HttpResponse:
     """A zip in FiftyOne's ImageSegmentationDirectory layout of a run or prediction job the caller may read."""
-    from ovdiff_web.integrations.fiftyone_export import export_zip
-
     run = core.access.scope(core.Run.objects.all(), request.user).filter(pk=run_id).first()
     if run is None:
         raise NotFound("no such run")

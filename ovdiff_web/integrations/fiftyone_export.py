@@ -12,6 +12,7 @@
 ``<stem>`` is the image's prediction file name without ``.png`` (ids with folders are flattened)."""
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 import zipfile
@@ -79,8 +80,6 @@ def write_layout(run: Any, out: Path) -> dict[str, Any]:
 
 def export_zip(run: Any) -> bytes:
     """The layout of ``run`` as zip bytes (built in a temporary folder)."""
-    import io
-
     with tempfile.TemporaryDirectory(prefix="ovdiff-fo-") as tmp:
         root = Path(tmp)
         write_layout(run, root)

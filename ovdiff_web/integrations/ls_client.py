@@ -16,6 +16,7 @@ import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import requests
 from django.conf import settings
 
 TIMEOUT = (3.0, 20.0)
@@ -60,8 +61,6 @@ def _cache_key(connection: Any) -> tuple[str, str]:
 
 def _exchange(connection: Any) -> str:
     """A fresh access token for the connection's personal access token (``POST /api/token/refresh/``)."""
-    import requests
-
     url = resolve(connection, "/api/token/refresh/")
     try:
         response = requests.post(url, json={"refresh": connection.access_token.strip()}, timeout=TIMEOUT)
@@ -101,8 +100,6 @@ def _headers(connection: Any, *, fresh: bool = False) -> dict[str, str]:
 def _send(connection: Any, method: str, url: str, **kwargs: Any) -> Any:
     """``requests.request`` with the connection's token; a 401 with a personal access token is retried once with
     a freshly exchanged access token (the kept one was revoked or expired early)."""
-    import requests
-
     response = requests.request(method, url, headers=_headers(connection), **kwargs)
     if response.status_code == 401 and is_personal_access_token(connection.access_token):
         response.close()
@@ -125,8 +122,6 @@ def resolve(connection: Any, url: str) -> str:
 
 def get_task(connection: Any, task_id: int) -> dict[str, Any] | None:
     """The task as Label Studio has it; None when Label Studio says it does not exist."""
-    import requests
-
     url = resolve(connection, f"/api/tasks/{int(task_id)}/")
     try:
         response = _send(connection, "GET", url, timeout=TIMEOUT)
@@ -144,8 +139,6 @@ def get_task(connection: Any, task_id: int) -> dict[str, Any] | None:
 
 def fetch_image(connection: Any, url: str) -> bytes:
     """The bytes of a task's image (at most ``OVDIFF_MAX_UPLOAD_MB``)."""
-    import requests
-
     full = resolve(connection, url)
     limit = settings.OVDIFF_MAX_UPLOAD_MB * 1024 * 1024
     try:
@@ -169,8 +162,6 @@ def sign_webhooks(connection: Any, project: int, authorization: str) -> int:
     """Give Label Studio's webhooks of ``project`` that point at this connection the connection's Basic auth
     (Label Studio creates the ML backend's webhook without credentials, and ovdiff refuses unsigned webhooks).
     Best effort (run after /setup answered): returns how many were signed."""
-    import requests
-
     suffix = f"/integrations/label-studio/{connection.pk}/webhook"
     try:
         listed = _send(connection, "GET", resolve(connection, f"/api/webhooks/?project={int(project)}"),

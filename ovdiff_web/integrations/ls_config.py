@@ -7,6 +7,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
+
 SUPPORTED = {"brushlabels": "brushlabels", "polygonlabels": "polygonlabels"}
 MAX_CONFIG_BYTES = 200_000
 
@@ -45,9 +48,6 @@ class LabelConfig:
 
 def parse(xml: str) -> LabelConfig:
     """The supported controls of a labelling config; ConfigRefused names what is missing or wrong."""
-    from defusedxml import ElementTree
-    from defusedxml.common import DefusedXmlException
-
     if not xml or not xml.strip():
         raise ConfigRefused("empty labelling config")
     if len(xml.encode("utf-8")) > MAX_CONFIG_BYTES:

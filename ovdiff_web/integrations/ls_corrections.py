@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from engine.errors import BadInputError
 from ovdiff_web.integrations import core_bridge as core
 from ovdiff_web.integrations import ls_client, ls_config
 from ovdiff_web.integrations.models import LabelStudioAnnotation, LabelStudioConnection
@@ -92,9 +94,6 @@ def _decode_region(item: dict[str, Any], width: int, height: int, where: str) ->
 
 
 def _load_image(data: bytes, where: str) -> Any:
-    import tempfile
-
-    from engine.errors import BadInputError
     from engine.images import load_image
 
     with tempfile.NamedTemporaryFile(suffix=".img") as tmp:

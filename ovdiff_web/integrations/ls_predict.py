@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from ovdiff_web.integrations import core_bridge as core
@@ -96,8 +97,6 @@ def _image_url(task: Any, config: ls_config.LabelConfig) -> tuple[int, str]:
 
 
 def _start_job(connection: LabelStudioConnection, todo: list[tuple[int, str]], version: str) -> None:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     files = []
     for task_id, url in todo:
         try:

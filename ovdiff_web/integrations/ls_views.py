@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from functools import wraps
 from typing import Any, Callable
 
@@ -102,8 +103,7 @@ def setup(request: HttpRequest, connection: LabelStudioConnection, body: Any) ->
     answer = ls_predict.setup(connection, schema)
     project = str(body.get("project") or "").split(".")[0]
     if project.isdigit():  # "<id>.<created timestamp>": sign Label Studio's webhook for this backend, after
-        import threading  # answering (Label Studio gives /setup 3 s and may hold its database meanwhile)
-
+        # answering (Label Studio gives /setup 3 s and may hold its database meanwhile)
         threading.Thread(target=ls_client.sign_webhooks, daemon=True, name=f"ls-sign-{connection.pk}",
                          args=(connection, int(project), request.META["HTTP_AUTHORIZATION"])).start()
     return JsonResponse({"model_version": answer["model_version"], "classes": answer["classes"],

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from django.conf import settings
+
+from engine.support.prompting import support_prompt
 from ovdiff_web.common.engine_bridge import build_config
 
 
@@ -24,8 +26,6 @@ def template_parts(profile: str | None = None) -> tuple[str, str]:
 
 def generator_prompt(text: str, profile: str | None = None) -> str:
     """The exact prompt the generator receives for class text ``text``."""
-    from engine.support.prompting import support_prompt
-
     return support_prompt(text, build_config(profile or settings.OVDIFF_PROFILE).support)
 
 
