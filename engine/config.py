@@ -184,6 +184,10 @@ class ReviewConfig:
 
     min_fg_fraction: float = 0.01  # fg covering less of the image: "empty foreground"
     max_fg_fraction: float = 0.9  # fg covering more: "whole-image foreground" (the mask took the background)
+    # fg holding more of the image's outermost pixel ring: "foreground on the border" (an uploaded crop shows the
+    # object with a margin; on tight real crops MaskCut's first mask held 0.67-0.93 of it when it took the
+    # background, at most 0.63 when it took (part of) the object: docs/REAL_WEIGHTS.md)
+    max_border_share: float = 0.65
     min_attribution_iou: float = 0.2  # IoU of fg with attribution > masks.fg_threshold below this: "disagrees"
     hash_size: int = 8  # average-hash side (hash_size**2 bits) for near duplicates
     duplicate_max_bits: int = 4  # images whose hashes differ in at most this many bits: "near duplicate"

@@ -57,6 +57,23 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return parsed
 
 
+def env_float(name: str, default: float | None = None, *, minimum: float | None = None,
+              maximum: float | None = None) -> float | None:
+    """A finite number, optionally bounded (both ends inclusive); unset gives ``default``."""
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    try:
+        parsed = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"environment variable {name} must be a number, got {value!r}") from None
+    if parsed != parsed or parsed in (float("inf"), float("-inf")) \
+            or (minimum is not None and parsed < minimum) or (maximum is not None and parsed > maximum):
+        raise ImproperlyConfigured(f"environment variable {name} must be a number from {minimum} to {maximum}, "
+                                   f"got {value!r}")
+    return parsed
+
+
 def env_list(name: str, default: list[str] | None = None, *, sep: str = ",") -> list[str]:
     """A separated list; blanks are dropped."""
     value = _raw(name)

@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from ovdiff_web.env import env_bool, env_choice, env_int, env_list, env_networks, env_path, env_str
+from ovdiff_web.env import env_bool, env_choice, env_float, env_int, env_list, env_networks, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -284,6 +284,13 @@ OVDIFF_PREDICT_MAX_IMAGES = env_int("OVDIFF_PREDICT_MAX_IMAGES", 5000, minimum=1
 OVDIFF_LS_PREDICT_WAIT_S = env_int("OVDIFF_LS_PREDICT_WAIT_S", 60, minimum=1)
 OVDIFF_PREDICT_MAX_PIXELS = env_int("OVDIFF_PREDICT_MAX_PIXELS", 40_000_000, minimum=1)
 OVDIFF_MAX_SUPPORT_IMAGES = env_int("OVDIFF_MAX_SUPPORT_IMAGES", 128, minimum=1)
+# Support review (engine.config.ReviewConfig, docs/CURATION.md): a foreground holding more than this share of its
+# image's border, or covering more than this share of the image, is flagged "probably background" and shown first.
+# Unset: the engine's defaults (0.65 and 0.9); ranges in settings_check.RANGES ("review.*").
+OVDIFF_REVIEW = {key: value for key, value in {
+    "max_border_share": env_float("OVDIFF_REVIEW_MAX_BORDER_SHARE", minimum=0, maximum=1),
+    "max_fg_fraction": env_float("OVDIFF_REVIEW_MAX_FG_FRACTION", minimum=0, maximum=1),
+}.items() if value is not None}
 # Watchdog (celery beat): a run with no sign of life for OVDIFF_STALL_AFTER_S whose tasks no queue or live worker
 # holds is marked failed ("stalled since ..."), so resume and cancel work on it.
 OVDIFF_STALL_AFTER_S = env_int("OVDIFF_STALL_AFTER_S", 180, minimum=5)

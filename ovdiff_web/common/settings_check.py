@@ -36,6 +36,9 @@ RANGES: dict[str, tuple[float, float] | None] = {
     "segment.stuff_filter_threshold": (0, 1), "segment.pamr_iterations": (0, 100), "segment.pamr_dilations": (1, 64),
     "segment.max_image_pixels": (1, 100_000_000), "segment.prototype_chunk": (1, 65536),
     "segment.stuff_filter_min_prototypes": (1, 1024), "runtime.onnx_threads": (0, 256),
+    # the support review's thresholds (engine.config.ReviewConfig; Django settings OVDIFF_REVIEW_*, not per request)
+    "review.min_fg_fraction": (0, 1), "review.max_fg_fraction": (0, 1), "review.max_border_share": (0, 1),
+    "review.min_attribution_iou": (0, 1), "review.hash_size": (2, 32), "review.duplicate_max_bits": (0, 1024),
 }
 TEMPLATES = ("support.prompt_template", "segment.prefilter_prompt")
 MAX_TEXT = 500
@@ -64,11 +67,15 @@ def _bounds(key: str) -> tuple[float, float]:
 def check_config(config: Any) -> None:
     """SettingError for the first setting of ``config`` (an ``OVDiffConfig``) of a wrong type or out of range."""
     for group in dataclasses.fields(config):
-        section = getattr(config, group.name)
-        hints = typing.get_type_hints(type(section))
-        for f in dataclasses.fields(section):
-            key = f"{group.name}.{f.name}"
-            _check_value(key, getattr(section, f.name), hints[f.name])
+        check_section(group.name, getattr(config, group.name))
+
+
+def check_section(group: str, section: Any) -> None:
+    """SettingError for the first field of one settings dataclass (named ``group`` in ``RANGES``) of a wrong type
+    or out of range."""
+    hints = typing.get_type_hints(type(section))
+    for f in dataclasses.fields(section):
+        _check_value(f"{group}.{f.name}", getattr(section, f.name), hints[f.name])
 
 
 def _check_value(key: str, value: Any, hint: Any) -> None:

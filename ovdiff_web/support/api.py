@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -28,8 +28,14 @@ class ReviewImageSerializer(serializers.Serializer):
     class_name = serializers.CharField(source="cls.name")
     image = SupportImageSerializer()
     flags = serializers.ListField(child=serializers.CharField())
+    reasons = serializers.SerializerMethodField(help_text="each flag as a reviewer reads it, with what was measured "
+                                                "(\"foreground touches 83% of the border: probably background\")")
     excluded = serializers.CharField(help_text="reason, in the version in use (may await a rebuild)")
     mask_choice = serializers.CharField(help_text='"", "instance:J" or "attribution", in the version in use')
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_reasons(self, item: dict[str, Any]) -> list[str]:
+        return [text for _, text in item.get("flag_texts", [])]
 
 
 class SupportReviewSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ from ovdiff_web.support.models import ArtifactStatus, PrototypeBank, SupportImag
 from ovdiff_web.vocabularies.models import VocabularyClass
 from engine.config import ReviewConfig
 from ovdiff_web.common.engine_bridge import build_config
+from ovdiff_web.common.settings_check import check_section
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,13 +46,13 @@ def record_artifacts(profile: str, support: Any, banks: dict[str, Any], *, spec:
     if run_id and row.runs.model.objects.filter(pk=run_id).exists():  # the run may be deleted since
         row.runs.add(run_id)
     rel_dir = Path("support") / support.key[:2] / support.key
-    flags = _review_flags(profile, support)
-    for image, image_flags in zip(support.images, flags):
+    review = _review(profile, support)
+    for image, (image_flags, measures) in zip(support.images, review):
         paths = write_support_pngs(rel_dir, image)
         SupportImage.objects.update_or_create(support_set=row, index=image.index, defaults={
             "seed": image.seed, "prompt": image.prompt or "", **paths,
             "instances": write_instance_pngs(rel_dir, image), "content_id": image_id(image.image),
-            "flags": image_flags, "excluded": image.excluded or "", "mask_choice": image.mask_choice})
+            "flags": image_flags, "measures": measures, "excluded": image.excluded or "", "mask_choice": image.mask_choice})
     SupportSet.objects.filter(pk=row.pk).update(status=ArtifactStatus.READY, n_images=len(support.images))
     for extractor, bank in banks.items():
         PrototypeBank.objects.update_or_create(key=bank.key, defaults={
@@ -60,11 +61,20 @@ def record_artifacts(profile: str, support: Any, banks: dict[str, Any], *, spec:
     return row
 
 
-def _review_flags(profile: str, support: Any) -> list[list[str]]:
-    """The engine's review flags of each image (thresholds: ``ReviewConfig`` and the profile's fg threshold)."""
-    from engine.support.review import support_flags
+def review_config() -> ReviewConfig:
+    """The review thresholds: ``ReviewConfig`` with the operator's ``OVDIFF_REVIEW_*`` settings (checked against
+    ``settings_check.RANGES`` under ``review.*``; a bad one is a ``SettingError`` naming it)."""
+    cfg = ReviewConfig(**getattr(settings, "OVDIFF_REVIEW", {}))
+    check_section("review", cfg)
+    return cfg
 
-    return support_flags(support, build_config(profile).masks.fg_threshold, ReviewConfig())
+
+def _review(profile: str, support: Any) -> list[tuple[list[str], dict[str, float]]]:
+    """The engine's review flags and what they read of each image (thresholds: ``review_config`` and the
+    profile's fg threshold)."""
+    from engine.support.review import support_review
+
+    return support_review(support, build_config(profile).masks.fg_threshold, review_config())
 
 
 def write_instance_pngs(rel_dir: Path, image: Any) -> list[str]:

@@ -269,7 +269,7 @@ def is_built(cls: VocabularyClass, shown: SupportSet | None) -> bool:
 
 def review_images(cls: VocabularyClass, shown: SupportSet | None = None) -> list[dict[str, Any]]:
     """Each image of the review set with the current decisions (pending ones included) and its flags."""
-    from engine.support.review import FLAG_TEXT  # here: that module loads numpy and Pillow (web start-up stays light)
+    from engine.support.review import flag_text  # here: that module loads numpy and Pillow (web start-up stays light)
 
     shown = shown if shown is not None else review_set(cls)
     if shown is None:
@@ -287,19 +287,22 @@ def review_images(cls: VocabularyClass, shown: SupportSet | None = None) -> list
         choices += [(c, f"edited mask {n + 1}") for n, c in enumerate(edits)]
         out.append({"image": image, "cls": cls, "excluded": data["excluded"].get(image.content_id, ""),
                     "mask_choice": data["masks"].get(image.content_id, AUTO), "flags": list(image.flags or []),
-                    "flag_texts": [(f, FLAG_TEXT.get(f, f)) for f in image.flags or []],
+                    "flag_texts": [(f, flag_text(f, image.measures)) for f in image.flags or []],
                     "instances": instances, "choices": choices})
     return out
 
 
 def suspicious(vocabulary: Any) -> list[dict[str, Any]]:
-    """Every support image of every class of ``vocabulary``, flagged ones first (most flags first), then the
-    rest in class order: the vocabulary-wide review list."""
+    """Every support image of every class of ``vocabulary``, flagged ones first (a foreground that probably took
+    the background first of all, then by their most severe flag and most flags), then the rest in class order:
+    the vocabulary-wide review list."""
+    from engine.support.review import flags_order
+
     items: list[dict[str, Any]] = []
     for cls in vocabulary.classes.all():
         items += review_images(cls)
     order = {id(item): n for n, item in enumerate(items)}
-    return sorted(items, key=lambda item: (-len(item["flags"]), order[id(item)]))
+    return sorted(items, key=lambda item: (*flags_order(item["flags"]), order[id(item)]))
 
 
 def queue_rebuild(cls: VocabularyClass, user: Any = None) -> str:

@@ -68,6 +68,8 @@ class SupportImage(models.Model):
     content_id = models.CharField(max_length=32, blank=True, db_index=True, help_text="engine image_id (pixels)")
     instances = models.JSONField(default=list, blank=True, help_text="proposed instance mask PNGs")
     flags = models.JSONField(default=list, blank=True, help_text="why a reviewer should look (engine review)")
+    measures = models.JSONField(default=dict, blank=True,
+                                help_text="what the flags read: fg_fraction, border_share of the fg mask")
     excluded = models.CharField(max_length=300, blank=True, help_text="reason, when a person excluded it")
     mask_choice = models.CharField(max_length=32, blank=True)
 

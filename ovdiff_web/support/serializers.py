@@ -19,7 +19,7 @@ class SupportImageSerializer(serializers.ModelSerializer):
     class Meta:
         model = SupportImage
         fields = ["id", "index", "seed", "prompt", "image", "attribution", "fg_mask", "bg_mask", "overlay",
-                  "content_id", "instances", "flags", "excluded", "mask_choice"]
+                  "content_id", "instances", "flags", "measures", "excluded", "mask_choice"]
 
 
 class PrototypeBankSerializer(RandomWeightsMixin, serializers.ModelSerializer):

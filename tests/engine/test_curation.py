@@ -2,6 +2,8 @@
 when images are added, and the same review is built once while an unreviewed class keeps its cached key."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,7 +15,7 @@ from engine.pipeline import OVDiff
 from engine.profiles import default_config
 from engine.storage.store import ArtifactStore
 from engine.support.curation import ATTRIBUTION, chosen_fg_bg, curate, curation_from_dict, image_id
-from engine.support.review import DISAGREES, EMPTY_FG, WHOLE_FG, average_hash, mask_flags, near_duplicates
+from engine.support.review import DISAGREES, DUPLICATE, EMPTY_FG, WHOLE_FG, average_hash, mask_flags, near_duplicates
 from engine.types import ClassSpec, Curation, SupportImage, SupportSet
 
 
@@ -117,3 +119,26 @@ def test_added_seed_and_folder_join_the_set(ovd, tmp_path):
     with pytest.raises(BadInputError):
         every = Curation(excluded=tuple((image_id(im.image), "x") for im in base.images))
         ovd.banks(ClassSpec("brick", curation=every))
+
+
+def test_a_foreground_holding_most_of_the_border_is_flagged_with_its_share() -> None:
+    from engine.support.review import BORDER_FG, flag_text, flags_order, mask_measures
+
+    cfg = ReviewConfig()
+    ring = np.ones((40, 40), bool)
+    ring[6:34, 6:34] = False  # the surround: 51% of the image, all of the border
+    centre = ~ring  # the object: none of the border
+    side = np.zeros((40, 40), bool)
+    side[:, :24] = True  # the left 60%: 55% of the border, under the default 0.65
+    assert mask_flags(ring, None, 0.5, cfg) == [BORDER_FG]
+    assert mask_flags(centre, None, 0.5, cfg) == [] and mask_flags(side, None, 0.5, cfg) == []
+    assert mask_flags(side, None, 0.5, dataclasses.replace(cfg, max_border_share=0.5)) == [BORDER_FG]
+    assert mask_flags(np.ones((40, 40), bool), None, 0.5, cfg) == [WHOLE_FG]  # nearly all: one flag, not two
+    measures = mask_measures(ring)
+    assert measures == {"fg_fraction": 0.51, "border_share": 1.0}
+    assert flag_text(BORDER_FG, measures) == "foreground touches 100% of the border: probably background"
+    assert flag_text(WHOLE_FG, {"fg_fraction": 0.97, "border_share": 1.0}) == \
+        "foreground covers 97% of the image: probably background"
+    assert flag_text(BORDER_FG, {}) == "foreground holds most of the border: probably background"  # older rows
+    ranked = sorted([[DUPLICATE], [], [EMPTY_FG, DUPLICATE], [BORDER_FG]], key=flags_order)
+    assert ranked == [[BORDER_FG], [EMPTY_FG, DUPLICATE], [DUPLICATE], []]

@@ -170,8 +170,11 @@ def test_api_review_versions_suspicious_and_added_images(ui: Any, built: Vocabul
     assert versions[0]["extra_seeds"] == [7] and len(versions[0]["extra_dirs"]) == 1
     assert versions[0]["masks"] == {image["content_id"]: "attribution"}, "adding images keeps the review"
     listed = ui.get(f"/api/vocabularies/{built.vocabulary_id}/suspicious/").json()["results"]
-    flags = [len(item["flags"]) for item in listed]
-    assert flags == sorted(flags, reverse=True) and listed[0]["class_name"] == "cat"
+    from engine.support.review import flags_order
+
+    order = [flags_order(item["flags"]) for item in listed]
+    assert order == sorted(order) and listed[0]["class_name"] == "cat"
+    assert all(len(item["reasons"]) == len(item["flags"]) for item in listed)
     page = ui.get(f"/vocabularies/{built.vocabulary_id}/review/")
     assert page.status_code == 200 and page.content.decode().count("data-review-card") == len(listed)
 
@@ -293,3 +296,64 @@ def test_the_class_page_names_both_version_numbers_as_the_api_does(ui: Any, buil
                     content_type="application/json")
     assert stale.status_code == 409 and "version" in stale.json()["detail"]
     assert ui.get(f"/api/classes/{built.pk}/support/").json()["support_version"] == after["support_version"]
+
+
+def test_a_foreground_on_the_border_is_flagged_first_with_its_measured_share(ui: Any, user: Any, media_root: Any,
+                                                                            settings: Any) -> None:
+    """A recorded image whose fg holds the whole border (a ring: MaskCut took the surround) is flagged, sorted
+    before every other image of the vocabulary, and the review page and the API say how much of the border."""
+    import dataclasses
+
+    from engine.masks.fgbg import erode
+
+    settings.OVDIFF_PROFILE = "tiny"
+    vocab = Vocabulary.objects.create(name="tight crops", owner=user)
+    first = VocabularyClass.objects.create(vocabulary=vocab, name="dog", order=1)
+    ringed = VocabularyClass.objects.create(vocabulary=vocab, name="cat", order=2)
+    engine_bridge.ENGINE_CACHE.update(store=None, ovdiffs={})
+    ovd = engine_bridge.ovdiff("tiny")
+    for cls in (first, ringed):
+        spec = cls.to_spec()
+        support = ovd.support_set(spec)
+        if cls is ringed:
+            im = support.images[1]
+            h, w = im.image.shape[:2]
+            ring = np.ones((h, w), bool)
+            ring[h // 8:h - h // 8, w // 8:w - w // 8] = False  # ~44% of the image, all of its border
+            support = dataclasses.replace(support, images=[*support.images[:1],
+                                                            dataclasses.replace(im, fg_mask=ring, bg_mask=erode(~ring, 1)),
+                                                            *support.images[2:]])
+        record_artifacts("tiny", support, ovd.banks(spec), spec=spec, class_id=cls.pk)
+    listed = ui.get(f"/api/vocabularies/{vocab.pk}/suspicious/").json()["results"]
+    top = listed[0]
+    assert top["class_name"] == "cat" and top["image"]["index"] == 1 and top["flags"][0] == "fg_on_border"
+    assert top["reasons"][0] == "foreground touches 100% of the border: probably background"
+    assert top["image"]["measures"]["border_share"] == 1.0 and 0.3 < top["image"]["measures"]["fg_fraction"] < 0.6
+    assert all("fg_on_border" not in item["flags"] for item in listed[1:])
+    page = ui.get(f"/vocabularies/{vocab.pk}/review/").content.decode()
+    assert "foreground touches 100% of the border: probably background" in page
+    assert page.index('data-flag="fg_on_border"') < page.index("data-review-card", page.index("data-review-card") + 1)
+
+
+def test_the_review_thresholds_are_settings_with_ranges(settings: Any) -> None:
+    from ovdiff_web.common.settings_check import SettingError
+    from ovdiff_web.support.artifacts import review_config
+
+    settings.OVDIFF_REVIEW = {"max_border_share": 0.4}
+    assert review_config().max_border_share == 0.4
+    settings.OVDIFF_REVIEW = {"max_border_share": 1.5}
+    with pytest.raises(SettingError, match="review.max_border_share"):
+        review_config()
+
+
+def test_review_thresholds_from_the_environment_are_checked(monkeypatch: Any) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ovdiff_web.env import env_float
+
+    monkeypatch.setenv("OVDIFF_REVIEW_MAX_BORDER_SHARE", "0.8")
+    assert env_float("OVDIFF_REVIEW_MAX_BORDER_SHARE", minimum=0, maximum=1) == 0.8
+    for bad in ("2", "nan", "most"):
+        monkeypatch.setenv("OVDIFF_REVIEW_MAX_BORDER_SHARE", bad)
+        with pytest.raises(ImproperlyConfigured, match="OVDIFF_REVIEW_MAX_BORDER_SHARE"):
+            env_float("OVDIFF_REVIEW_MAX_BORDER_SHARE", minimum=0, maximum=1)
