@@ -8,6 +8,16 @@ from pathlib import Path
 
 import pytest
 
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test here runs real DINOv2-S forwards on photographs (seconds to minutes each): ``slow``, so
+    ``make test-fast`` leaves them to ``make test``."""
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def dinov2_dir() -> Path:
