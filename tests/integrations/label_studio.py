@@ -39,7 +39,7 @@ def ensure_template(binary: Path) -> Path:
     done = subprocess.run(
         [str(binary.parent / "python"), str(ROOT / "scripts" / "label_studio_template.py"),
          "--root", str(template_root(binary)), "--username", USER, "--password", PASSWORD, "--token", TOKEN],
-        capture_output=True, text=True, timeout=900)
+        capture_output=True, text=True, timeout=1500)
     if done.returncode != 0:
         pytest.fail(f"could not build the Label Studio template:\n{(done.stdout + done.stderr)[-4000:]}")
     return Path(done.stdout.strip().splitlines()[-1])
