@@ -22,9 +22,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt requirements/real-weights.tx
 	$(BIN)/python scripts/remove_stray_tests_package.py
 	touch $@
 
-# A real Label Studio for the integration tests, in its own venv (its pins clash with ours); ~3 min, 1 GB.
+# A real Label Studio for the integration tests, in its own venv (its pins clash with ours), and its migrated
+# data-directory template the tests start from; ~4 min, 1 GB.
 LS_VENV ?= .venv-ls
-$(LS_VENV)/bin/label-studio: scripts/install_label_studio.sh
+$(LS_VENV)/bin/label-studio: scripts/install_label_studio.sh scripts/label_studio_template.py
 	scripts/install_label_studio.sh $(LS_VENV)
 	touch $@
 

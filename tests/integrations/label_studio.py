@@ -1,7 +1,8 @@
 """A real Label Studio server for the integration tests: ``label-studio start`` from its own virtual environment
 (``scripts/install_label_studio.sh``; found through OVDIFF_LABEL_STUDIO_BIN, default ``.venv-ls/bin/label-studio``),
 a temporary data directory (SQLite), a user with a legacy API token, loopback ML backends allowed
-(``USE_DEFAULT_BANNED_SUBNETS=false``)."""
+(``USE_DEFAULT_BANNED_SUBNETS=false``). The data directory is a copy of a migrated template
+(``scripts/label_studio_template.py``: built at install, or here on first use), so a start skips the migrations."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from scripts.label_studio_template import copy_template, server_env
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "ovdiff-test-ls-token-0123456789"
 USER = "tester@example.com"
@@ -23,6 +26,23 @@ PASSWORD = "tester-pw-123456"
 
 def label_studio_bin() -> Path:
     return Path(os.environ.get("OVDIFF_LABEL_STUDIO_BIN", str(ROOT / ".venv-ls" / "bin" / "label-studio")))
+
+
+def template_root(binary: Path) -> Path:
+    """Where the migrated data-directory templates live: OVDIFF_LABEL_STUDIO_TEMPLATES, default the venv."""
+    return Path(os.environ.get("OVDIFF_LABEL_STUDIO_TEMPLATES", str(binary.parent.parent)))
+
+
+def ensure_template(binary: Path) -> Path:
+    """The migrated template for this Label Studio and these credentials; built (about as long as one first start,
+    once per version, other workers wait on its lock) when the install did not build it."""
+    done = subprocess.run(
+        [str(binary.parent / "python"), str(ROOT / "scripts" / "label_studio_template.py"),
+         "--root", str(template_root(binary)), "--username", USER, "--password", PASSWORD, "--token", TOKEN],
+        capture_output=True, text=True, timeout=1500)
+    if done.returncode != 0:
+        pytest.fail(f"could not build the Label Studio template:\n{(done.stdout + done.stderr)[-4000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
 
 
 def free_port() -> int:
@@ -66,9 +86,8 @@ def start_label_studio(tmp_path: Path) -> Iterator[LabelStudio]:
     port = free_port()
     data = tmp_path / "ls-data"
     log = tmp_path / "label-studio.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE", "REDIS"))}
-    env.update(USE_DEFAULT_BANNED_SUBNETS="false", LATEST_VERSION_CHECK="false", LABEL_STUDIO_BASE_DATA_DIR=str(data),
-               SENTRY_DSN="", FRONTEND_SENTRY_DSN="", COLLECT_ANALYTICS="false", DEBUG="false")
+    copy_template(ensure_template(binary), data)  # its own SQLite file: nothing is shared between starts
+    env = server_env(data)
     out = open(log, "w")
     proc = subprocess.Popen(
         [str(binary), "start", "--no-browser", "--port", str(port), "--data-dir", str(data), "--username", USER,
@@ -100,5 +119,5 @@ def _wait_up(ls: LabelStudio, proc: subprocess.Popen, timeout: float = 420.0) ->
                 return
         except requests.RequestException:
             pass
-        time.sleep(1)
+        time.sleep(0.25)
     pytest.fail(f"label-studio did not answer in {timeout} s:\n{ls.log.read_text()[-4000:]}")

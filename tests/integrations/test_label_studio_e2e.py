@@ -7,7 +7,8 @@ label PNG pixel for pixel, and Label Studio's own labelling page (Debian's chrom
 form) lists the prediction's regions and model version (its screenshot is the README's). Then an annotation submitted in Label Studio arrives through its webhook as ground truth
 in the connection's dataset and, for a class asked for, as a support image with its mask; a replay is refused.
 
-Label Studio's first start migrates its database: a minute or more on a busy 2-core machine."""
+Label Studio starts on a copy of a migrated data directory (built once per version, at install or on first use:
+that first build migrates, minutes on a busy 2-core machine; a start on a copy takes a few CPU-seconds)."""
 from __future__ import annotations
 
 import base64
