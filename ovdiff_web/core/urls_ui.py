@@ -50,6 +50,7 @@ urlpatterns = [
     path("classes/<int:pk>/regenerate/", classes.class_regenerate, name="class_regenerate"),
     path("classes/<int:pk>/support/", classes.class_support, name="class_support"),
     path("classes/<int:pk>/curate/", curation.class_curate, name="class_curate"),
+    path("classes/<int:pk>/ground-truth/", classes.class_ground_truth, name="class_ground_truth"),
     path("vocabularies/<int:pk>/review/", curation.vocabulary_review, name="vocabulary_review"),
     path("support-images/<int:image_pk>/instance/<int:index>.png", curation.support_instance, name="support_instance"),
     path("classes/<int:pk>/regenerate/<str:task_id>.json", classes.class_regenerate_status,
