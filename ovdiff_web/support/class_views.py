@@ -24,7 +24,7 @@ from ovdiff_web.common.paths import PathNotAllowed, media_path
 from ovdiff_web.common.views import report_service_error, ui_login_required
 from ovdiff_web.support.masks import marks, services as mask_services
 from ovdiff_web.support.masks.forms import GroundTruthForm
-from ovdiff_web.support.masks.store import describe
+from ovdiff_web.support.masks.store import describe, mask_files
 from engine.errors import BadInputError
 
 
@@ -76,7 +76,8 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
                "review_set": shown, "review": review, "gt_form": gt_form or GroundTruthForm(user=request.user),
                "review_built": curation.is_built(cls, shown), "versions": curation.versions(cls),
                "rebuild_profile": curation.rebuild_profile(cls),
-               "uploaded_sets": support_choice.uploaded_sets(cls),
+               "uploaded_sets": [{**up, "masks": mask_files(f"user_support/{cls.pk}/{up['folder']}")}
+                                 for up in support_choice.uploaded_sets(cls)],
                "generated_in_use": support_choice.generated_in_use(cls, sets),
                "generator_prompt": generator_prompt(cls.text)}
     return render(request, "ovdiff/support/class_detail.html", context,
