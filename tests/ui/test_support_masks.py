@@ -17,11 +17,17 @@ from django.test import Client
 from PIL import Image
 
 from ovdiff_web.common import engine_bridge
-from ovdiff_web.core.models import Dataset, SupportCuration, Vocabulary, VocabularyClass
+from ovdiff_web.core.models import Dataset, SupportCuration, SupportSet, Vocabulary, VocabularyClass
 from ovdiff_web.support import curation
 from ovdiff_web.support.artifacts import record_artifacts
 
 pytestmark = pytest.mark.django_db
+
+
+def SMALL() -> dict[str, Any]:  # noqa: N802 - the tiny profile, small and quick: the service is under test
+    config = engine_bridge.build_config("tiny").to_dict()
+    config["support"].update(n_images=2, num_inference_steps=4)
+    return config
 
 
 @pytest.fixture
@@ -31,10 +37,17 @@ def built(user: Any, media_root: Any, settings: Any) -> VocabularyClass:
     vocab = Vocabulary.objects.create(name="walls", owner=user)
     cls = VocabularyClass.objects.create(vocabulary=vocab, name="brick", order=1)
     engine_bridge.ENGINE_CACHE.update(store=None, ovdiffs={})
-    ovd = engine_bridge.ovdiff("tiny")
+    ovd = engine_bridge.ovdiff("tiny", SMALL())
     spec = cls.to_spec()
     record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec), spec=spec, class_id=cls.pk)
     return cls
+
+
+@pytest.fixture
+def plain(user: Any, media_root: Any) -> VocabularyClass:
+    """A class of alice's with nothing built (uploads need no support set)."""
+    return VocabularyClass.objects.create(vocabulary=Vocabulary.objects.create(name="walls", owner=user),
+                                          name="brick", order=1)
 
 
 @pytest.fixture
@@ -91,7 +104,8 @@ def test_api_upload_with_masks_then_a_rebuild_uses_the_given_mask_exactly(ui: An
     assert sorted(p.name for p in folder.iterdir()) == [".masks.json", "000.png", "001.png", "masks"]
     assert json.loads((folder / ".masks.json").read_text())["given"] == {image_id(given): "uploaded with cat1.png"}
 
-    out = regenerate_class.apply(args=(built.pk, "tiny", engine_bridge.build_config("tiny").to_dict())).get()
+    out = regenerate_class.apply(args=(built.pk, "tiny", SMALL())).get()
+    built.refresh_from_db()
     shown = curation.review_set(built)
     assert shown.key == out["support_key"]
     rows = {im.content_id: im for im in shown.images.all()}
@@ -108,7 +122,8 @@ def test_api_upload_with_masks_then_a_rebuild_uses_the_given_mask_exactly(ui: An
     assert "proposed by MaskCut" in page
 
 
-def test_zip_in_the_cli_layout(ui: Any, built: VocabularyClass, media_root: Path) -> None:
+def test_zip_in_the_cli_layout(ui: Any, plain: VocabularyClass, media_root: Path) -> None:
+    built = plain
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, array in (("images/a.png", _photo(3)), ("images/b.png", _photo(4)), ("masks/a.png", _mask())):
@@ -126,7 +141,9 @@ def _bad_zip() -> Any:
         png = io.BytesIO()
         Image.fromarray(_photo(5)).save(png, "PNG")
         zf.writestr("images/a.png", png.getvalue())
-        zf.writestr("masks/typo.png", png.getvalue())
+        mask = io.BytesIO()
+        Image.fromarray(_mask()).save(mask, "PNG")
+        zf.writestr("masks/typo.png", mask.getvalue())
     return SimpleUploadedFile("set.zip", buf.getvalue(), content_type="application/zip")
 
 
@@ -145,8 +162,9 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_a_bad_upload_is_a_400_naming_the_file_and_keeps_nothing(ui: Any, built: VocabularyClass,
+def test_a_bad_upload_is_a_400_naming_the_file_and_keeps_nothing(ui: Any, plain: VocabularyClass,
                                                                  media_root: Path, case: str) -> None:
+    built = plain
     make, name, reason = BAD[case]
     files = make()
     if "archive" not in files:
@@ -161,8 +179,9 @@ def test_a_bad_upload_is_a_400_naming_the_file_and_keeps_nothing(ui: Any, built:
     assert not list((media_root / "tmp").glob("*")) if (media_root / "tmp").is_dir() else True
 
 
-def test_class_page_upload_with_masks_and_a_refusal_at_the_form(ui: Any, built: VocabularyClass,
+def test_class_page_upload_with_masks_and_a_refusal_at_the_form(ui: Any, plain: VocabularyClass,
                                                                 media_root: Path) -> None:
+    built = plain
     refused = ui.post(f"/classes/{built.pk}/", {"images": [_png(_photo(1), "x.png")],
                                                 "masks": [_png(_mask(8), "x.png")], "add_to_set": "on"})
     assert refused.status_code == 400
@@ -178,8 +197,8 @@ def test_class_page_upload_with_masks_and_a_refusal_at_the_form(ui: Any, built: 
     assert built.user_support_dir and (media_root / built.user_support_dir / "masks" / "000.png").is_file()
 
 
-def test_one_thumbnail_per_proposed_mask_and_one_click_takes_it(ui: Any, built: VocabularyClass, bob: Client,
-                                                                client: Any) -> None:
+def test_one_thumbnail_per_proposed_mask_and_one_click_takes_it(ui: Any, built: VocabularyClass,
+                                                                bob: Client) -> None:
     image = next(im for im in curation.review_set(built).images.all() if len(im.instances) >= 1)
     page = ui.get(f"/classes/{built.pk}/").content.decode()
     card = page.split(f'data-image="{image.content_id}"')[1].split("</figure>")[0]
@@ -190,9 +209,10 @@ def test_one_thumbnail_per_proposed_mask_and_one_click_takes_it(ui: Any, built: 
     assert first.status_code == 200 and first["Content-Type"] == "image/png"
     shown = np.asarray(Image.open(io.BytesIO(b"".join(first.streaming_content))))
     assert shown.ndim == 3 and max(shown.shape[:2]) <= 160
-    assert bob.get(thumbs[0]).status_code == 404
-    client.logout()
-    assert client.get(thumbs[0]).status_code == 404
+    assert bob.get(thumbs[0]).status_code == 200, "a set generated from the class text alone is shared"
+    SupportSet.objects.filter(pk=image.support_set_id).update(restricted=True)  # as an uploaded or curated set
+    assert bob.get(thumbs[0]).status_code == 404 and ui.get(thumbs[0]).status_code == 200
+    assert Client().get(thumbs[0]).status_code == 404, "anonymous: a file, not a page (no login redirect)"
     j = len(image.instances) - 1
     taken = ui.post(f"/classes/{built.pk}/curate/", {"action": "mask", "image": image.content_id,
                                                      "choice": f"instance:{j}", "version": built.version})
@@ -254,8 +274,9 @@ def test_ground_truth_from_a_dataset(ui: Any, built: VocabularyClass, dataset: D
     assert refused.status_code == 400 and "not one of the classes" in refused.content.decode()
 
 
-def test_a_second_user_and_anonymous_callers_change_nothing(bob: Client, built: VocabularyClass, client: Any,
+def test_a_second_user_and_anonymous_callers_change_nothing(bob: Client, plain: VocabularyClass, client: Any,
                                                             dataset: Dataset, media_root: Path) -> None:
+    built = plain
     files = {"images": [_png(_photo(1), "a.png")], "masks": [_png(_mask(), "a.png")]}
     assert bob.post(f"/api/classes/{built.pk}/support/images/", files).status_code == 404
     gt = {"dataset": dataset.pk, "image_ids": list(dataset.image_ids[:1])}
