@@ -238,11 +238,13 @@ def test_ground_truth_from_a_dataset(ui: Any, built: VocabularyClass, dataset: D
     assert answer.status_code == 201, answer.content
     assert answer.json()["masks_given"] == 1 and "ground truth of dataset demo (whole images)" in answer.json()["summary"]
     image, labels = image_and_labels(dataset, with_brick[0])
+    built.refresh_from_db()
     folder = media_root / curation.current(built).extra_dirs[0]
     assert np.array_equal(np.asarray(Image.open(folder / "masks" / "000.png")) > 0, labels == 1)
     assert image_id(image) in json.loads((folder / ".masks.json").read_text())["given"]
     cropped = ui.post(url, {"dataset": dataset.pk, "image_ids": with_brick[:1]}, content_type="application/json")
     assert cropped.status_code == 201
+    built.refresh_from_db()
     folder = media_root / curation.current(built).extra_dirs[1]
     small = np.asarray(Image.open(folder / "masks" / "000.png")) > 0
     assert small.sum() == (labels == 1).sum() and small.shape[0] <= labels.shape[0]
