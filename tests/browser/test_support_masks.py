@@ -62,7 +62,7 @@ def test_upload_an_image_with_its_mask_and_take_a_proposal_by_its_thumbnail(
     assert cls.support_version == 1
 
     regenerate_class.apply(args=(cls.pk, "tiny", config)).get()  # what "Rebuild" queues, run here
-    pg.goto(f"{live_server.url}/classes/{cls.pk}/#review")
+    pg.reload()  # the page of the upload, now with the rebuilt set
     given = pg.locator("#review [data-review-card]").filter(has=pg.locator("[data-mask-source='given']"))
     assert given.count() == 1 and "given by user" in given.locator("[data-decision]").inner_text()
     assert given.locator("[data-take-proposal]").count() == 0, "a given mask has no proposals to choose from"
