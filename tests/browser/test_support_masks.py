@@ -70,7 +70,9 @@ def test_upload_an_image_with_its_mask_and_take_a_proposal_by_its_thumbnail(
     assert "proposed by MaskCut" in proposed.locator("[data-decision]").inner_text()
     thumbs = proposed.locator("img[data-proposal-thumb]")
     assert thumbs.count() == proposed.locator("[data-take-proposal]").count() >= 1
-    assert thumbs.evaluate_all("els => els.every(e => e.complete && e.naturalWidth > 0)"), "thumbnails load"
+    for src in thumbs.evaluate_all("els => els.map(e => e.getAttribute('src'))"):  # lazy images: fetch each
+        answer = pg.request.get(f"{live_server.url}{src}")
+        assert answer.status == 200 and answer.headers["content-type"] == "image/png", src
     screenshot(pg, "class-support-masks")
     assert_accessible(pg, live_server.url, "class page with support masks")
 
