@@ -58,6 +58,7 @@ urlpatterns = [
     path("classes/<int:pk>/regenerate/", classes.class_regenerate, name="class_regenerate"),
     path("classes/<int:pk>/support/", classes.class_support, name="class_support"),
     path("classes/<int:pk>/curate/", curation.class_curate, name="class_curate"),
+    path("classes/<int:pk>/ground-truth/", classes.class_ground_truth, name="class_ground_truth"),
     path("vocabularies/<int:pk>/review/", curation.vocabulary_review, name="vocabulary_review"),
     path("classes/<int:pk>/support-images/<int:image_pk>/edit/", mask_editor.mask_editor, name="mask_editor"),
     path("classes/<int:pk>/support-images/<int:image_pk>/current-mask.png", mask_editor.current_mask,

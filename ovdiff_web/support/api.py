@@ -21,6 +21,9 @@ from ovdiff_web.common.broker.queue import QueueUnavailable
 from ovdiff_web.accounts.quotas import QuotaExceeded
 from ovdiff_web.vocabularies.services import VersionConflict
 from engine.errors import BadInputError
+from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.support.masks import marks, services as mask_services
+from ovdiff_web.support.masks.api import MaskUploadResultSerializer, SupportMasksMixin, stored_answer
 
 
 class ReviewImageSerializer(serializers.Serializer):
@@ -32,6 +35,8 @@ class ReviewImageSerializer(serializers.Serializer):
                                                 "(\"foreground touches 83% of the border: probably background\")")
     excluded = serializers.CharField(help_text="reason, in the version in use (may await a rebuild)")
     mask_choice = serializers.CharField(help_text='"", "instance:J" or "attribution", in the version in use')
+    mask_source = serializers.CharField(default="", help_text='"given" (uploaded with its mask or a dataset\'s '
+                                        'ground truth), "proposed", "chosen" or "attribution"')
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_reasons(self, item: dict[str, Any]) -> list[str]:
@@ -87,16 +92,24 @@ class RebuildQueuedSerializer(serializers.Serializer):
 
 
 class SupportUploadSerializer(serializers.Serializer):
-    images = serializers.ListField(child=serializers.FileField(), allow_empty=False)
+    images = serializers.ListField(child=serializers.FileField(), required=False,
+                                   help_text="support images (or send `archive`)")
+    masks = serializers.ListField(child=serializers.FileField(), required=False,
+                                  help_text="a PNG mask per image with the image's name (x.jpg -> x.png; or "
+                                            "x_fg.png / x_bg.png): 0 = background, 255 or any palette index but 0 "
+                                            "= foreground; images without one get proposed masks")
+    archive = serializers.FileField(required=False, help_text="a zip: images/x.jpg + masks/x.png (or x.jpg + "
+                                                              "masks/x.png), the layout the CLI reads")
 
 
 def _review(cls: Any) -> dict[str, Any]:
     shown = curation.review_set(cls)
     return {"version": cls.version, "support_version": cls.support_version, "support_set": shown.key if shown else "",
-            "built": curation.is_built(cls, shown), "images": curation.review_images(cls, shown) if shown else []}
+            "built": curation.is_built(cls, shown),
+            "images": marks.annotate(cls, curation.review_images(cls, shown), shown) if shown else []}
 
 
-class ClassCurationMixin:
+class ClassCurationMixin(SupportMasksMixin):
     """Actions on ``/api/classes/{id}/``."""
 
     @extend_schema(responses=SupportReviewSerializer)
@@ -132,23 +145,31 @@ class ClassCurationMixin:
             return conflict(exc.current)
         return Response({"summary": summary, "version": cls.version, "support_version": cls.support_version})
 
-    @extend_schema(request={"multipart/form-data": SupportUploadSerializer}, responses={201: CurateResultSerializer})
+    @extend_schema(request={"multipart/form-data": SupportUploadSerializer},
+                   responses={201: MaskUploadResultSerializer})
     @action(detail=True, methods=["post"], url_path="support/images",
             parser_classes=[MultiPartParser, FormParser, StrictJSONParser])
     def support_images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        """Add your own images next to the class's current ones (a new version; the review so far is kept)."""
+        """Add your own images, each with its mask when you have one (matched by name), next to the class's
+        current ones (a new version; the review so far is kept). 400 naming the file for a mask of another size,
+        a file that is not a mask, a mask without its image; nothing is kept then."""
 
         cls = self.get_object()
-        files = request.FILES.getlist("images") if hasattr(request, "FILES") else []
-        if not files:
-            return Response({"images": ["send one or more image files as multipart field 'images'"]},
+        files = request.FILES if hasattr(request, "FILES") else None
+        images, masks = (files.getlist("images"), files.getlist("masks")) if files is not None else ([], [])
+        archive = files.get("archive") if files is not None else None
+        if not images and archive is None:
+            return Response({"images": ["send one or more image files as multipart field 'images' (their masks "
+                                        "as 'masks'), or a zip as 'archive'"]},
                             status=status.HTTP_400_BAD_REQUEST)
         try:
-            version = curation.add_uploads(cls, files, user=request.user)
+            version, stored = mask_services.add_uploads(cls, images, masks, archive, user=request.user)
         except BadInputError as exc:
-            return input_error(exc, "images")
-        return Response({"summary": version.summary, "version": cls.version, "support_version": cls.support_version},
-                        status=status.HTTP_201_CREATED)
+            item = str(exc.item or "")
+            return input_error(exc, "masks" if item.startswith("masks") else "archive" if archive else "images")
+        except ServiceError as exc:
+            return input_error(exc, "archive")
+        return stored_answer(cls, version.summary, stored)
 
     @extend_schema(request=None, responses={202: RebuildQueuedSerializer})
     @action(detail=True, methods=["post"], url_path="support/rebuild")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ovdiff_web.accounts import access, audit
+from ovdiff_web.accounts import access
 from ovdiff_web.support.forms import RegenerateForm, SupportUploadForm
 from ovdiff_web.support.models import SupportImage
 from ovdiff_web.vocabularies.models import VocabularyClass
@@ -20,6 +21,9 @@ from ovdiff_web.common.forms import add_service_error
 from ovdiff_web.support.rebuild import queue_regenerate
 from ovdiff_web.common.paths import PathNotAllowed, media_path
 from ovdiff_web.common.views import report_service_error, ui_login_required
+from ovdiff_web.support.masks import marks, services as mask_services
+from ovdiff_web.support.masks.forms import GroundTruthForm
+from ovdiff_web.support.masks.store import describe, mask_files
 from engine.errors import BadInputError
 
 
@@ -32,51 +36,74 @@ def class_detail(request: HttpRequest, pk: int) -> HttpResponse:
         access.check_edit(request.user, cls)
     form = SupportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-
-        if form.cleaned_data.get("add_to_set"):
-            return _add_uploads(request, cls, form)
+        data = form.cleaned_data
+        files = (data["images"], data.get("masks") or [], data.get("archive"))
         try:
-            old_dir, from_version = cls.user_support_dir, cls.version
-            n = support_images.save_user_support_images(cls, form.cleaned_data["images"])
-        except BadInputError as exc:
-            form.add_error("images", str(exc))
+            if data.get("add_to_set"):
+                version, stored = mask_services.add_uploads(cls, *files, user=request.user)
+            else:
+                stored = mask_services.replace_uploads(cls, *files, user=request.user)
+        except (BadInputError, ServiceError) as exc:
+            form.add_error("masks" if _about_masks(exc) else "images", str(exc))
         else:
-            audit.record(request.user, cls, "support_upload", {"user_support_dir": [old_dir, cls.user_support_dir]},
-                         from_version=from_version)
-            messages.success(request, f"{n} support image{'s' if n != 1 else ''} stored for “{cls.name}”; "
-                                      "the next run builds its prototypes from them.")
+            what = describe(stored)
+            if data.get("add_to_set"):
+                messages.success(request, f"{version.summary[:1].upper()}{version.summary[1:]} to “{cls.name}” "
+                                          f"(version {version.number}); rebuild to see them.")
+            else:
+                messages.success(request, f"{what[:1].upper()}{what[1:]} stored for “{cls.name}”; the next run "
+                                          "builds its prototypes from them.")
             return redirect("ui:class_detail", pk=cls.pk)
     return _render_detail(request, cls, form=form)
 
 
-def _add_uploads(request: HttpRequest, cls: VocabularyClass, form: SupportUploadForm) -> HttpResponse:
-    """Uploads joining the class's current images as a new curation version (the review so far is kept)."""
-
-    try:
-        version = curation.add_uploads(cls, form.cleaned_data["images"], user=request.user)
-    except BadInputError as exc:
-        form.add_error("images", str(exc))
-        return _render_detail(request, cls, form=form)
-    messages.success(request, f"{version.summary} to “{cls.name}” (version {version.number}); rebuild to see them.")
-    return redirect("ui:class_detail", pk=cls.pk)
+def _about_masks(exc: Exception) -> bool:
+    item = str(getattr(exc, "item", "") or "")
+    return item.startswith("masks") or str(exc).startswith("masks")
 
 
 def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportUploadForm | None = None,
-                   regen_form: RegenerateForm | None = None, status: int = 200) -> HttpResponse:
+                   regen_form: RegenerateForm | None = None, gt_form: GroundTruthForm | None = None,
+                   status: int = 200) -> HttpResponse:
     form = form or SupportUploadForm()
     regen_form = regen_form or RegenerateForm()
     jobs = [{**job, **ui_tasks.task_state(job["id"])} for job in _jobs(request, cls)]
     sets = list(support_images.support_sets_for(cls))
     shown = curation.review_set(cls)
+    review = marks.annotate(cls, curation.review_images(cls, shown) if shown else [], shown, thumbs=True)
     context = {"cls": cls, "support_sets": sets, "form": form, "regen_form": regen_form, "jobs": jobs,
-               "review_set": shown, "review": curation.review_images(cls, shown) if shown else [],
+               "review_set": shown, "review": review, "gt_form": gt_form or GroundTruthForm(user=request.user),
                "review_built": curation.is_built(cls, shown), "versions": curation.versions(cls),
                "rebuild_profile": curation.rebuild_profile(cls),
-               "uploaded_sets": support_choice.uploaded_sets(cls),
+               "uploaded_sets": [{**up, "masks": mask_files(f"user_support/{cls.pk}/{up['folder']}")}
+                                 for up in support_choice.uploaded_sets(cls)],
                "generated_in_use": support_choice.generated_in_use(cls, sets),
                "generator_prompt": generator_prompt(cls.text)}
     return render(request, "ovdiff/support/class_detail.html", context,
-                  status=status if status != 200 else (400 if (form.errors or regen_form.errors) else 200))
+                  status=status if status != 200 else (400 if (form.errors or regen_form.errors or (gt_form and gt_form.errors))
+                                                      else 200))
+
+
+@ui_login_required
+@require_POST
+def class_ground_truth(request: HttpRequest, pk: int) -> HttpResponse:
+    """The class's region in each chosen image of a dataset the user may read becomes a support image with its
+    exact mask (``masks.services.add_ground_truth``); refused input re-shows the page with the reason (400)."""
+    cls = access.get_editable(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"),
+                              request.user, pk=pk)
+    form = GroundTruthForm(request.POST, user=request.user)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            version, _ = mask_services.add_ground_truth(cls, data["dataset"], data["image_ids"],
+                                                        crop=data["crop"] == "crop", user=request.user)
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(request, f"“{cls.name}”: {version.summary} (version {version.number}); rebuild to "
+                                      "use them.")
+            return redirect(reverse("ui:class_detail", args=[cls.pk]) + "#review")
+    return _render_detail(request, cls, gt_form=form)
 
 
 SUPPORT_ACTIONS = ("use_generated", "use_uploaded", "delete_uploaded")

@@ -201,14 +201,15 @@ def add_seed(cls: VocabularyClass, seed: int, *, user: Any = None,
 
 
 def add_folder(cls: VocabularyClass, rel: str, n_images: int, *, user: Any = None,
-               expected_version: int | None = None) -> SupportCuration:
-    """Join a folder of uploaded images (MEDIA_ROOT-relative) to the class's set next to the ones it has."""
+               expected_version: int | None = None, summary: str = "") -> SupportCuration:
+    """Join a folder of uploaded images (MEDIA_ROOT-relative) to the class's set next to the ones it has
+    (``summary``: what the version says it added, default "added N uploaded images")."""
     def change(data: dict[str, Any]) -> dict[str, list[Any]]:
         old = list(data["extra_dirs"])
         data["extra_dirs"] = old + [rel]
         return {"extra_dirs": [old, data["extra_dirs"]]}
 
-    return _edit(cls, user, expected_version, "support_add", f"added {n_images} uploaded image"
+    return _edit(cls, user, expected_version, "support_add", summary or f"added {n_images} uploaded image"
                  f"{'s' if n_images != 1 else ''}", change)
 
 
