@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import atomic_write
+from engine.storage.atomic import atomic_write
 from ovdiff_web.common.paths import PathNotAllowed, media_path
 
 THUMB_SIDE = 160  # pixels, longest side
