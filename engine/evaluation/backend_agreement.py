@@ -1,6 +1,12 @@
 """Do two DINO backends (``runtime.dino_backend``) give the same labels? Few-shot segmentation of real photos.
 
-Protocol (an agreement check between backends, not a quality figure): every photo's outlined object is a class;
+``compare_on_photo_set`` (the check the profile's CPU runtime is held to): the real-photo set
+(``engine.evaluation.photo_set``, several classes per photo) under its own protocol, support crops from other photos
+with their hand-drawn masks (``engine.evaluation.photo_eval.target_classes``); every target is segmented with its
+own classes by each backend, and the figures are the share of scored pixels (ignored ones left out) whose labels
+agree, each backend's mIoU over the set (``photo_set.Scores``) and the token cosine on each target's first window.
+
+``compare_backends`` (the earlier check, kept for its outline files) protocol (an agreement check between backends, not a quality figure): every photo's outlined object is a class;
 its support image is the object's box cropped from the photo with a margin, with its mask (user support with masks
 given, so MaskCut plays no part); every photo is then segmented with the whole vocabulary at the profile's windows.
 Each backend builds its own prototype banks from its own features (as a user running that backend would) and
@@ -118,4 +124,65 @@ def compare_backends(photos: Sequence[LabelledPhoto], workdir: Path, backends: S
                         "token_cosine_min": float(cos.min()), "token_cosine_mean": float(cos.mean()),
                         "per_photo_agreement": {p.name: float((a == b).mean()) for p, a, b in
                                                 zip(photos, labels[ref], labels[backend])}}
+    return out
+
+
+def _runtime_config(config: Any, backend: str) -> Any:
+    name, _, keep = backend.partition(":")
+    runtime = dataclasses.replace(config.runtime, dino_backend=name)
+    return config.replace(runtime=dataclasses.replace(runtime, dino_int8_keep_fp32=keep) if keep else runtime)
+
+
+def compare_on_photo_set(ps: Any, workdir: Path, backends: Sequence[str], profile: str = "dinov2-small",
+                         sources: dict[str, str] | None = None, config: Any = None,
+                         targets: Sequence[str] | None = None) -> dict[str, Any]:
+    """Segment the photo set's targets (or the named ones) with each backend (the first is the reference)."""
+    import torch
+
+    from engine.evaluation.photo_eval import target_classes
+    from engine.evaluation.photo_set import IGNORE, Scores, global_labels
+    from engine.pipeline import build_ovdiff
+    from engine.profiles import default_config
+    from engine.segment.windows import crop_batch, resize_short_side, window_boxes
+
+    config = config or default_config(profile)
+    views = [v for v in ps.targets if targets is None or v.name in targets]
+    out: dict[str, Any] = {"backends": list(backends), "targets": [v.name for v in views], "miou": {},
+                           "seconds": {}}
+    labels: dict[str, list[np.ndarray]] = {}
+    extractors = {}
+    for backend in backends:
+        cfg = _runtime_config(config, backend)
+        ovd = build_ovdiff(profile, Path(workdir) / f"store-{backend.replace(':', '-')}", config=cfg, sources=sources)
+        scores = Scores(ps)
+        labels[backend] = []
+        t0 = time.perf_counter()
+        for v in views:
+            classes = target_classes(ps, v, Path(workdir) / "support", masks=True)
+            pred = global_labels(ps, v, ovd.segment(v.image, classes).labels)
+            scores.add(v.labels, pred)
+            labels[backend].append(pred)
+        out["seconds"][backend] = time.perf_counter() - t0
+        out["miou"][backend] = scores.miou
+        extractors[backend] = ovd.registry.extractor("dino", cfg.features)
+    ref = backends[0]
+    first_windows = []
+    for v in views:
+        work = resize_short_side(v.image, config.segment.short_side, config.segment.short_side_rounding)
+        img_t = torch.from_numpy(work).permute(2, 0, 1).float().div_(255.0)
+        first_windows.append(crop_batch(img_t, window_boxes(work.shape[0], work.shape[1], config.segment)[:1]))
+    for backend in backends[1:]:
+        scored = [v.labels != IGNORE for v in views]
+        same = sum(int(((a == b) & k).sum()) for a, b, k in zip(labels[ref], labels[backend], scored))
+        total = sum(int(k.sum()) for k in scored)
+        cos = []
+        with torch.inference_mode():
+            for x in first_windows:
+                fa, fb = extractors[ref](x).flatten(2)[0], extractors[backend](x).flatten(2)[0]
+                cos.append(torch.nn.functional.cosine_similarity(fa, fb, dim=0).numpy())
+        allcos = np.concatenate(cos)
+        out[backend] = {"label_agreement": same / total, "miou_diff": out["miou"][backend] - out["miou"][ref],
+                        "token_cosine_min": float(allcos.min()), "token_cosine_mean": float(allcos.mean()),
+                        "per_target_agreement": {v.name: float(((a == b) & k).sum() / k.sum()) for v, a, b, k in
+                                                 zip(views, labels[ref], labels[backend], scored)}}
     return out

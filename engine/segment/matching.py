@@ -9,7 +9,7 @@ its norm, so the (N, C) result is divided by the norms instead.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -31,10 +31,22 @@ class PrototypeTable:
     vectors: torch.Tensor  # (P, D) float32, unit norm
     offsets: list[int]  # length C + 1, non-decreasing, offsets[0] == 0, offsets[-1] == P
     ids: torch.Tensor  # (P,) long
+    _owner: dict[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def num_channels(self) -> int:
         return len(self.offsets) - 1
+
+    def owner(self, device: torch.device) -> torch.Tensor:
+        """(P,) channel of each row, on ``device`` (computed once per table and device)."""
+        key = str(device)
+        if key not in self._owner:
+            lengths = torch.tensor([self.offsets[c + 1] - self.offsets[c] for c in range(self.num_channels)])
+            self._owner[key] = torch.repeat_interleave(torch.arange(self.num_channels), lengths).to(device)
+        return self._owner[key]
+
+    def empty_channels(self) -> list[int]:
+        return [c for c in range(self.num_channels) if self.offsets[c + 1] == self.offsets[c]]
 
     @classmethod
     def from_groups(cls, groups: list[torch.Tensor], ids: list[torch.Tensor], dim: int) -> "PrototypeTable":
@@ -67,8 +79,7 @@ def match_prototypes(
     vectors = table.vectors.to(device)
     if vectors.shape[1] != d:
         raise ValueError(f"feature dim {d} != prototype dim {vectors.shape[1]}")
-    lengths = torch.tensor([table.offsets[c + 1] - table.offsets[c] for c in range(c_total)], device=device)
-    channel = torch.repeat_interleave(torch.arange(c_total, device=device), lengths)  # (P,) owner channel
+    channel = table.owner(device)  # (P,) owner channel
     scores = torch.full((b, n, c_total), float("-inf"), device=device)
     best = torch.full((b, n, c_total), -1, dtype=torch.long, device=device) if with_argmax else None
     p_total = table.offsets[-1]
@@ -81,10 +92,10 @@ def match_prototypes(
             stop = min(p_total, start + step)
             sim = flat[i].T @ vectors[start:stop].T  # (N, Pc), transposed views: no copies
             owner = channel[start:stop].expand(n, -1)
-            local = torch.full((n, c_total), float("-inf"), device=device).scatter_reduce_(1, owner, sim, "amax")
-            if best is None:
-                torch.maximum(scores[i], local, out=scores[i])
+            if best is None:  # running max straight into the scores (they start at -inf)
+                scores[i].scatter_reduce_(1, owner, sim, "amax")
                 continue
+            local = torch.full((n, c_total), float("-inf"), device=device).scatter_reduce_(1, owner, sim, "amax")
             rows = torch.arange(start, stop, device=device).expand(n, -1)
             cand = torch.where(sim == local.gather(1, owner), rows, p_total)
             local_arg = torch.full((n, c_total), p_total, device=device).scatter_reduce_(1, owner, cand, "amin")
@@ -92,7 +103,9 @@ def match_prototypes(
             scores[i] = torch.where(better, local, scores[i])
             best[i] = torch.where(better, local_arg, best[i])
     scores.mul_(inv_norm[:, :, None])
-    scores[torch.isinf(scores)] = empty_score
+    empty = table.empty_channels()  # a channel without prototypes is the only one left at -inf
+    if empty:
+        scores[:, :, empty] = empty_score
     out_scores = scores.transpose(1, 2).reshape(b, c_total, h, w)
     if best is None:
         return out_scores, None

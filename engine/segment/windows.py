@@ -134,18 +134,23 @@ class CoverageAccumulator:
         return self.sum / self.count.clamp(min=1)[None]
 
 
-def bilinear_matrix(out_len: int, in_len: int) -> torch.Tensor:
-    """(out_len, in_len) matrix M with M @ v == 1-D bilinear resize of v (align_corners=False, no antialias).
-
-    Equal to ``F.interpolate(..., mode="bilinear", align_corners=False)`` applied separably, so a large output can
-    be produced strip by strip (rows of M) without ever holding the whole (C, H, W) tensor.
-    """
-    m = torch.zeros(out_len, in_len)
+def bilinear_taps(out_len: int, in_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """1-D bilinear resize (align_corners=False, no antialias) as two source indices and the second one's weight
+    per output position: ``v[i0] + lam * (v[i1] - v[i0])`` resizes ``v`` (``torch.lerp``), as ``F.interpolate``."""
     scale = in_len / out_len
     src = ((torch.arange(out_len, dtype=torch.float32) + 0.5) * scale - 0.5).clamp(min=0)
     i0 = src.floor().long().clamp(max=in_len - 1)
     i1 = (i0 + 1).clamp(max=in_len - 1)
-    lam = (src - i0).float()
+    return i0, i1, (src - i0).float()
+
+
+def bilinear_matrix(out_len: int, in_len: int) -> torch.Tensor:
+    """(out_len, in_len) matrix M with M @ v == 1-D bilinear resize of v (align_corners=False, no antialias).
+
+    Equal to ``F.interpolate(..., mode="bilinear", align_corners=False)`` applied separably (``bilinear_taps``).
+    """
+    m = torch.zeros(out_len, in_len)
+    i0, i1, lam = bilinear_taps(out_len, in_len)
     rows = torch.arange(out_len)
     m.index_put_((rows, i0), 1 - lam, accumulate=True)
     m.index_put_((rows, i1), lam, accumulate=True)

@@ -11,6 +11,7 @@ from engine.segment.windows import (
     CoverageAccumulator,
     Window,
     bilinear_matrix,
+    bilinear_taps,
     crop_batch,
     nearest_index,
     resize_short_side,
@@ -111,6 +112,8 @@ def test_interpolation_matrices_match_torch(out_len, in_len):
     v = torch.randn(2, in_len, 4)
     ref = F.interpolate(v[None], size=(out_len, 4), mode="bilinear", align_corners=False)[0]
     torch.testing.assert_close(bilinear_matrix(out_len, in_len) @ v, ref, atol=1e-4, rtol=0)
+    i0, i1, lam = bilinear_taps(out_len, in_len)  # the segmenter's strip resize: two taps per row, torch.lerp
+    torch.testing.assert_close(torch.lerp(v[:, i0], v[:, i1], lam[:, None]), ref, atol=1e-5, rtol=0)
     x = torch.arange(in_len, dtype=torch.float32)[None, None]
     near = F.interpolate(x, size=out_len, mode="nearest")[0, 0].long()
     assert torch.equal(near, nearest_index(out_len, in_len))
