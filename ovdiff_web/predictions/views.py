@@ -142,9 +142,14 @@ def prediction_labels_zip(request: HttpRequest, pk: int) -> HttpResponse:
 
 @ui_login_required
 @require_GET
-def prediction_coco(request: HttpRequest, pk: int) -> JsonResponse:
+def prediction_coco(request: HttpRequest, pk: int) -> HttpResponse:
+    """COCO RLE: one annotation per class present in an image (regions under ``?min_area=`` pixels, default 16,
+    left out)."""
     run = _job(request, pk)
-    response = JsonResponse(prediction_results.coco_document(run))
+    area = _min_area(request)
+    if isinstance(area, HttpResponse):
+        return area
+    response = JsonResponse(prediction_results.coco_document(run, area))
     response["Content-Disposition"] = f'attachment; filename="prediction-{run.pk}-coco.json"'
     return response
 
