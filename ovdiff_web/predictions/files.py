@@ -79,9 +79,9 @@ def _keep_image(source: Path, item: str, staging: Path, taken: set[str]) -> str:
     if source.stat().st_size == 0:
         raise ImageRefused(item, "empty file (0 bytes)")
     try:
-        image = load_image(source, settings.OVDIFF_PREDICT_MAX_PIXELS)
+        image = load_image(source, settings.OVDIFF_PREDICT_MAX_PIXELS, limit_setting="OVDIFF_PREDICT_MAX_PIXELS")
     except BadInputError as exc:
-        raise ImageRefused(item, str(exc).replace(str(source), item)) from None
+        raise ImageRefused(item, exc.detail.replace(str(source), item)) from None  # the name once, as item
     stem, n = _safe_stem(item), 1
     image_id = f"{stem}.png"
     while image_id.lower() in taken:
