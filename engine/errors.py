@@ -15,6 +15,7 @@ class BadInputError(EngineError, ValueError):
     def __init__(self, message: str, item: str | None = None) -> None:
         super().__init__(f"{item}: {message}" if item else message)
         self.item = item
+        self.detail = message  # the reason alone, for a caller that names the file itself
 
 
 class MissingModelError(EngineError, RuntimeError):

@@ -7,6 +7,7 @@ by palette index, never RGB-converted, because a palette PNG's colours are not i
 """
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -37,7 +38,22 @@ def _sniff_text(path: Path) -> bool:
     return printable / len(head) > 0.95
 
 
-def _open_checked(path: Path, max_pixels: int) -> Image.Image:
+def _reason(e: BaseException, path: Path) -> str:
+    """PIL's message without the file's path (the error names the file once, as its ``item``)."""
+    return str(e).replace(f" '{path}'", "").replace(f" {path}", "").replace(str(path), path.name)
+
+
+def _bomb_message(e: BaseException, max_pixels: int, limit_setting: str) -> str:
+    """One stated limit: ours (with its setting) unless PIL's decompression-bomb limit is the lower one."""
+    found = re.search(r"\((\d+) pixels\)", str(e))
+    declared = f"declares {found.group(1)} pixels" if found else "declares too many pixels to open safely"
+    pil_limit = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else None
+    if pil_limit is not None and pil_limit < max_pixels:
+        return f"image {declared}, above the decompression-bomb limit of {pil_limit} (PIL.Image.MAX_IMAGE_PIXELS x 2)"
+    return f"image {declared}, above the limit of {max_pixels} (setting {limit_setting})"
+
+
+def _open_checked(path: Path, max_pixels: int, limit_setting: str = "segment.max_image_pixels") -> Image.Image:
     """Open lazily (header only) and refuse oversize images before decoding."""
     if not path.exists():
         raise BadInputError("file not found", item=str(path))
@@ -49,16 +65,13 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
     except Image.DecompressionBombError as e:
-        raise BadInputError(
-            f"image declares too many pixels for PIL to open safely (PIL.Image.MAX_IMAGE_PIXELS="
-            f"{Image.MAX_IMAGE_PIXELS}; limit here {max_pixels}): {e}",
-            item=str(path),
-        ) from e
+        raise BadInputError(_bomb_message(e, max_pixels, limit_setting), item=str(path)) from e
     except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         if _sniff_text(path):
             raise BadInputError("is a text/HTML file, not an image (renamed to an image extension?)",
                                 item=str(path)) from e
-        raise BadInputError(f"not a readable image ({type(e).__name__}: {e})", item=str(path)) from e
+        raise BadInputError(f"not a readable image ({type(e).__name__}: {_reason(e, path)})",
+                            item=str(path)) from e
     w, h = img.size
     if w <= 0 or h <= 0:
         img.close()
@@ -66,8 +79,7 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
     if w * h > max_pixels:
         img.close()
         raise BadInputError(
-            f"image is {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
-            "(setting segment.max_image_pixels)",
+            f"image is {w}x{h} = {w * h} pixels, above the limit of {max_pixels} (setting {limit_setting})",
             item=str(path),
         )
     return img
@@ -80,7 +92,7 @@ def _decode(img: Image.Image, path: Path) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img.load()
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise BadInputError(f"corrupt or truncated image data ({e})", item=str(path)) from e
+        raise BadInputError(f"corrupt or truncated image data ({_reason(e, path)})", item=str(path)) from e
     return img
 
 
@@ -107,7 +119,8 @@ def _to_rgb8(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
-def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, apply_exif: bool = True) -> np.ndarray:
+def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, apply_exif: bool = True,
+               limit_setting: str = "segment.max_image_pixels") -> np.ndarray:
     """Read an image file as uint8 (H, W, 3) RGB.
 
     ``max_pixels`` is checked against the header before decoding. EXIF orientation is applied by
@@ -115,7 +128,7 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, apply_exi
     the stored pixel grid.
     """
     path = Path(path)
-    img = _open_checked(path, max_pixels)
+    img = _open_checked(path, max_pixels, limit_setting)  # the setting a refusal names
     try:
         _decode(img, path)
         if getattr(img, "n_frames", 1) > 1:

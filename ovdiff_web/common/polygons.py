@@ -102,6 +102,19 @@ def region_polygons(mask: np.ndarray, min_area: int = MIN_AREA) -> list[RegionPo
     return out
 
 
+def drop_small_regions(mask: np.ndarray, min_area: int = MIN_AREA) -> np.ndarray:
+    """The boolean mask without its 4-connected regions under ``min_area`` pixels (what the polygon exports leave
+    out; the COCO RLE export uses it too, its holes kept exactly)."""
+    import numpy as np
+    from skimage import measure
+
+    regions = measure.label(np.asarray(mask, dtype=bool), connectivity=1)
+    sizes = np.bincount(regions.ravel())
+    keep = sizes >= max(1, min_area)
+    keep[0] = False
+    return keep[regions]
+
+
 def label_regions(label_map: np.ndarray, values: dict[int, int], min_area: int = MIN_AREA,
                   ) -> list[tuple[int, RegionPolygon]]:
     """(``values[v]``, polygon) of every region of each label value ``v`` in ``values`` (others, e.g. background,
@@ -160,15 +173,23 @@ def coco_polygons_document(images: Iterable[LabelledImage], classes: list[Export
             "images": out_images, "categories": categories, "annotations": annotations}
 
 
+def export_name(folder: str, image_id: str, suffix: str, taken: set[str]) -> str:
+    """``<folder>/<image path without its extension><suffix>``: the name tools look up for ``images/<image path>``
+    (``labels/astronaut.png`` for ``astronaut.jpg``). When two images differ only by extension (``a.jpg`` and
+    ``a.png``), the second keeps its own extension in front of ``suffix`` (``labels/a.png.png``) so no file is lost;
+    ``taken`` holds the names given so far (compared case-insensitively)."""
+    path = PurePosixPath(image_id.replace("\\", "/").lstrip("/"))
+    name = f"{folder}/{path.with_suffix(suffix).as_posix()}"
+    if name.lower() in taken:
+        name = f"{folder}/{path.as_posix()}{suffix}"
+    taken.add(name.lower())
+    return name
+
+
 def yolo_label_name(image_id: str, taken: set[str]) -> str:
     """``labels/<image path without extension>.txt`` (the name YOLO looks up for ``images/<image path>``); when
     two images share that name, the second keeps its extension (``labels/a.jpg.txt``)."""
-    path = PurePosixPath(image_id.replace("\\", "/").lstrip("/"))
-    name = f"labels/{path.with_suffix('.txt').as_posix()}"
-    if name.lower() in taken:
-        name = f"labels/{path.as_posix()}.txt"
-    taken.add(name.lower())
-    return name
+    return export_name("labels", image_id, ".txt", taken)
 
 
 def yolo_zip(images: Iterable[LabelledImage], classes: list[ExportClass], area: int, title: str) -> bytes:

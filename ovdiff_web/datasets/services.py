@@ -44,7 +44,7 @@ def _ingest(dataset: Dataset) -> Dataset:
                                          check_files=False)
     except BadInputError as exc:
         return _finish(dataset, status=Dataset.Status.FAILED, errors=[{"item": exc.item or dataset.root,
-                                                                          "error": str(exc)}])
+                                                                          "error": exc.detail}])
     good: list[str] = []
     errors: list[dict[str, str]] = []
     root = Path(local_root).resolve()
@@ -57,7 +57,7 @@ def _ingest(dataset: Dataset) -> Dataset:
         try:
             seg.load(sample)
         except BadInputError as exc:
-            errors.append({"item": exc.item or sample.id, "sample": sample.id, "error": str(exc)})
+            errors.append({"item": exc.item or sample.id, "sample": sample.id, "error": exc.detail})
         except OSError as exc:
             errors.append({"item": str(sample.image_path), "sample": sample.id, "error": str(exc)})
         else:
@@ -184,9 +184,9 @@ def probe(dataset: Dataset, n: int = PROBE_SAMPLES) -> bool:
                 return True
             except (BadInputError, OSError) as exc:
                 errors.append({"item": getattr(exc, "item", None) or str(sample.image_path), "sample": sample.id,
-                               "error": str(exc)})
+                               "error": getattr(exc, "detail", None) or str(exc)})
     except BadInputError as exc:
-        errors.append({"item": exc.item or dataset.root, "error": str(exc)})
+        errors.append({"item": exc.item or dataset.root, "error": exc.detail})  # the item named once
     errors.append({"item": dataset.root, "error": f"none of the first {n} samples is a usable image/mask pair"})
     _finish(dataset, status=Dataset.Status.FAILED, errors=errors)
     return False

@@ -144,11 +144,17 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
         response["Content-Disposition"] = f'attachment; filename="prediction-{run.pk}-labels.zip"'
         return response
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[MIN_AREA_PARAM], responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"], url_path="coco.json", filter_backends=[])
     def coco(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        """COCO-style JSON: one RLE segmentation per class present in each image, with area and bbox."""
-        return Response(prediction_results.coco_document(self.get_object()))
+        """COCO-style JSON: one RLE segmentation per class present in each image, with area and bbox (regions
+        under ``min_area`` pixels left out)."""
+        run = self.get_object()
+        try:
+            area = prediction_exports.min_area(request.query_params.get("min_area"))
+        except InputError as exc:
+            return input_error(exc)
+        return Response(prediction_results.coco_document(run, area))
 
     @extend_schema(parameters=[MIN_AREA_PARAM], responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"], url_path="coco-polygons.json", filter_backends=[])

@@ -31,6 +31,7 @@ from ovdiff_web.runs.images import load_dataset_image
 from ovdiff_web.runs.legend import write_shown_labels
 from ovdiff_web.predictions.segment_page import stored_prototype_index
 from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common.polygons import export_name
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,9 +79,9 @@ def _keep_image(source: Path, item: str, staging: Path, taken: set[str]) -> str:
     if source.stat().st_size == 0:
         raise ImageRefused(item, "empty file (0 bytes)")
     try:
-        image = load_image(source, settings.OVDIFF_PREDICT_MAX_PIXELS)
+        image = load_image(source, settings.OVDIFF_PREDICT_MAX_PIXELS, limit_setting="OVDIFF_PREDICT_MAX_PIXELS")
     except BadInputError as exc:
-        raise ImageRefused(item, str(exc).replace(str(source), item)) from None
+        raise ImageRefused(item, exc.detail.replace(str(source), item)) from None  # the name once, as item
     stem, n = _safe_stem(item), 1
     image_id = f"{stem}.png"
     while image_id.lower() in taken:
@@ -235,9 +236,9 @@ def labels_zip(entries: Iterable[tuple[str, str]], legend: dict[str, Any]) -> by
 
 
 def iter_label_files(results: Iterable[Any]) -> Iterator[tuple[str, str]]:
-    """(archive name, relative path) of each result's label PNG."""
-    from engine.evaluation.predictions import prediction_name
-
+    """(archive name, relative path) of each result's label PNG: ``labels/<image name without extension>.png``
+    (``labels/a.png.png`` for the second of ``a.jpg`` and ``a.png``, see ``polygons.export_name``)."""
+    taken: set[str] = set()
     for r in results:
         if r.prediction:
-            yield f"labels/{prediction_name(r.image_id)}", r.prediction
+            yield export_name("labels", r.image_id, ".png", taken), r.prediction

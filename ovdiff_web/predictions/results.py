@@ -10,6 +10,7 @@ from ovdiff_web.predictions import files as prediction_files
 from ovdiff_web.runs.legend import run_legend
 from ovdiff_web.runs.images import load_prediction
 from ovdiff_web.predictions.segment_page import explain_arrays
+from ovdiff_web.common import polygons
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,9 +60,11 @@ def labels_zip(run: Run) -> bytes:
     return prediction_files.labels_zip(prediction_files.iter_label_files(rows), {"classes": legend(run)})
 
 
-def coco_document(run: Run) -> dict[str, Any]:
+def coco_document(run: Run, area: int = polygons.MIN_AREA) -> dict[str, Any]:
     """COCO-style results: images, categories (vocabulary, thing/stuff), one RLE annotation per class present
-    in an image with its area and bbox ([x, y, w, h]); ``category_id`` is the label index of the PNGs."""
+    in an image with its area and bbox ([x, y, w, h]); ``category_id`` is the label index of the PNGs. Regions
+    (4-connected) under ``area`` pixels are left out, as in the polygon exports; a class left with no pixels gets
+    no annotation."""
     import numpy as np
     from pycocotools import mask as coco_mask
 
@@ -78,10 +81,13 @@ def coco_document(run: Run) -> dict[str, Any]:
         for value in np.unique(label_map).tolist():
             if value == 0 or value >= len(run.class_names):  # background is not an object to annotate
                 continue
-            rle = coco_mask.encode(np.asfortranarray((label_map == value).astype(np.uint8)))
+            mask = polygons.drop_small_regions(label_map == value, area)
+            if not mask.any():
+                continue
+            rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
             annotations.append({
                 "id": len(annotations) + 1, "image_id": number, "category_id": int(value),
                 "segmentation": {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")},
                 "area": int(coco_mask.area(rle)), "bbox": [float(v) for v in coco_mask.toBbox(rle)], "iscrowd": 0})
-    return {"info": {"description": f"ovdiff prediction job {run.pk}", "profile": run.profile},
+    return {"info": {"description": f"ovdiff prediction job {run.pk}", "profile": run.profile, "min_area": area},
             "images": images, "categories": categories, "annotations": annotations}

@@ -20,6 +20,13 @@ from ovdiff_web.common.errors import ServiceError
 from ovdiff_web.common.forms import add_service_error
 from ovdiff_web.predictions.segment_page import link_support_images
 from ovdiff_web.common.views import paginate, ui_login_required
+from ovdiff_web.runs.liveness import last_worker_heartbeat
+
+
+def _gpu_notice(waiting: bool) -> str:
+    """Jobs wait and no GPU worker answered a ping or sent a heartbeat lately (the heartbeat read only then)."""
+    return workers.waiting_for_gpu_notice(waiting, last_worker_heartbeat() if waiting else None)
+
 
 JOBS = Run.objects.filter(kind=Run.Kind.SEGMENTATION)
 
@@ -60,7 +67,7 @@ def segment(request: HttpRequest) -> HttpResponse:
     page = paginate(request, jobs, 20)
     waiting = jobs.filter(status=Run.Status.QUEUED).exists()
     return render(request, "ovdiff/predictions/list.html",
-                  {"form": form, "page": page, "gpu_notice": workers.waiting_for_gpu_notice(waiting)}, status=status)
+                  {"form": form, "page": page, "gpu_notice": _gpu_notice(waiting)}, status=status)
 
 
 @ui_login_required
@@ -72,7 +79,7 @@ def prediction(request: HttpRequest, pk: int) -> HttpResponse:
     waiting = run.status == Run.Status.QUEUED
     return render(request, "ovdiff/predictions/detail.html", {
         "run": run, "page": page, "legend": prediction_results.legend(run),
-        "gpu_notice": workers.waiting_for_gpu_notice(waiting)})
+        "gpu_notice": _gpu_notice(waiting)})
 
 
 @ui_login_required
@@ -142,9 +149,14 @@ def prediction_labels_zip(request: HttpRequest, pk: int) -> HttpResponse:
 
 @ui_login_required
 @require_GET
-def prediction_coco(request: HttpRequest, pk: int) -> JsonResponse:
+def prediction_coco(request: HttpRequest, pk: int) -> HttpResponse:
+    """COCO RLE: one annotation per class present in an image (regions under ``?min_area=`` pixels, default 16,
+    left out)."""
     run = _job(request, pk)
-    response = JsonResponse(prediction_results.coco_document(run))
+    area = _min_area(request)
+    if isinstance(area, HttpResponse):
+        return area
+    response = JsonResponse(prediction_results.coco_document(run, area))
     response["Content-Disposition"] = f'attachment; filename="prediction-{run.pk}-coco.json"'
     return response
 

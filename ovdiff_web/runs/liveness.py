@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any, Iterable
 
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 
 from ovdiff_web.celery import app, queue_name
@@ -106,3 +107,10 @@ def _forget_unacked(view: BrokerView, ids: Iterable[str]) -> None:
         client.zrem("unacked_index", *tags)
     except Exception:  # best effort: the run is ended either way; a restored task finds it finished
         pass
+
+
+def last_worker_heartbeat() -> Any:
+    """When a worker last showed a sign of life from inside a running run (``heartbeat_at``, every ~20 s while a
+    task works): a busy solo-pool worker answers no ping, but its heartbeats show it is online. None: no running
+    run has one."""
+    return Run.objects.filter(status=Run.Status.RUNNING).aggregate(last=Max("heartbeat_at"))["last"]

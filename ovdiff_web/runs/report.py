@@ -141,6 +141,7 @@ def predictions_zip(run: Run) -> Path:
     tmp_dir = Path(settings.MEDIA_ROOT) / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     target = tmp_dir / f"run-{run.pk}-predictions-{np.random.default_rng().integers(1 << 62):x}.zip"
+    taken: set[str] = set()
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for r in run.image_results.exclude(prediction="").order_by("image_id"):
             try:
@@ -148,7 +149,7 @@ def predictions_zip(run: Run) -> Path:
             except PathNotAllowed:
                 continue
             if path.is_file():
-                zf.write(path, arcname=f"predictions/{Path(r.image_id).name}.png")
+                zf.write(path, arcname=polygons.export_name("predictions", r.image_id, ".png", taken))
         zf.writestr("metrics.json", json.dumps(metrics_payload(run), indent=2, default=str))
         if run.is_random_weights:
             zf.writestr("RANDOM_WEIGHTS.txt", run.random_weights_note + "\n")

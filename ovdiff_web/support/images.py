@@ -63,7 +63,7 @@ def store_user_support_images(cls: VocabularyClass, files: Sequence[Any]) -> str
             try:
                 array = load_image(raw)
             except BadInputError as exc:
-                raise BadInputError(str(exc).split(": ", 1)[-1], item=getattr(upload, "name", f"file {i}")) from None
+                raise BadInputError(exc.detail, item=getattr(upload, "name", f"file {i}")) from None
             raw.unlink()
             Image.fromarray(array).save(staging / f"{i:03d}.png", format="PNG")
         final = parent / uuid.uuid4().hex

@@ -124,8 +124,11 @@ def test_bomb_header_refused_before_decoding(tmp_path):
     with pytest.raises(BadInputError, match=r"mid.png.*10000x10000 = 100000000 pixels.*40000000"):
         load_image(mid, max_pixels=40_000_000)
     bomb = _png_declaring(tmp_path / "bomb.png", 60_000, 60_000)  # 3.6e9 pixels declared
-    with pytest.raises(BadInputError, match="bomb.png.*pixels"):
+    with pytest.raises(BadInputError, match="bomb.png.*pixels") as err:
         load_image(bomb, max_pixels=40_000_000)
+    # one stated limit, the one that applies, with its setting (not PIL's two as well)
+    assert err.value.detail == ("image declares 3600000000 pixels, above the limit of 40000000 "
+                                "(setting segment.max_image_pixels)")
     # Above PIL's own bomb limit too: still a BadInputError naming the file, not a PIL exception.
     with pytest.raises(BadInputError, match="bomb.png.*MAX_IMAGE_PIXELS"):
         load_image(bomb, max_pixels=10**12)

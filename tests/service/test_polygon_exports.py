@@ -142,6 +142,51 @@ def test_yolo_labels_rasterise_to_the_regions(api: APIClient, job: Run) -> None:
     assert counts == {("ring", 0): 2, ("ring", 1): 1, ("disk", 1): 1}
 
 
+def test_coco_rle_leaves_out_regions_under_min_area(api: APIClient, job: Run, ui_client: Client) -> None:
+    from pycocotools import mask as coco_mask
+
+    doc = api.get(f"/api/predictions/{job.pk}/coco.json/").json()
+    assert doc["info"]["min_area"] == 16
+    files = {i["id"]: i["file_name"] for i in doc["images"]}
+    ring = label_maps()["ring.png"]
+    cat = next(a for a in doc["annotations"] if files[a["image_id"]] == "ring.png" and a["category_id"] == 1)
+    decoded = coco_mask.decode(dict(cat["segmentation"], counts=cat["segmentation"]["counts"].encode())).astype(bool)
+    assert not decoded[42:44, 38:40].any()  # the 4-pixel speckle is left out
+    assert cat["area"] == int((ring == 1).sum()) - 4 and decoded[30:32, 8:10].sum() == 0  # holes stay exact
+    np.testing.assert_array_equal(decoded, (ring == 1) & ~np.pad(np.ones((2, 2), bool), ((42, 4), (38, 24))))
+    every = api.get(f"/api/predictions/{job.pk}/coco.json/", {"min_area": 1}).json()
+    cat = next(a for a in every["annotations"] if a["image_id"] == cat["image_id"] and a["category_id"] == 1)
+    assert cat["area"] == int((ring == 1).sum())
+    assert ui_client.get(f"/segment/jobs/{job.pk}/coco.json", {"min_area": 1}).json()["annotations"] == \
+        every["annotations"]
+    assert api.get(f"/api/predictions/{job.pk}/coco.json/", {"min_area": "x"}).json().keys() >= {"min_area"}
+    assert ui_client.get(f"/segment/jobs/{job.pk}/coco.json", {"min_area": "0"}).status_code == 400
+
+
+def test_labels_zip_names_each_image_once(api: APIClient, user: Any, media_root: Path, ui_client: Client) -> None:
+    """``labels/astronaut.png`` for ``astronaut.jpg`` (not ``astronaut.jpg.png``); ``a.jpg`` and ``a.png`` both
+    kept, the second with its extension."""
+    from engine.evaluation.predictions import write_prediction
+
+    ids = ["a.jpg", "a.png", "astronaut.jpg", "sub/astronaut.png"]
+    run = Run.objects.create(kind=Run.Kind.SEGMENTATION, profile="tiny", status=Run.Status.SUCCEEDED,
+                             class_names=["background", "cat", "sky"], label_map={"cat": 1, "sky": 2},
+                             image_ids=ids, created_by=user)
+    for n, image_id in enumerate(ids):
+        paths = write_prediction(media_root / "runs" / str(run.pk), image_id, np.zeros((H, W, 3), np.uint8),
+                                 np.full((H, W), n % 3, np.uint8), 3)
+        ImageResult.objects.create(run=run, image_id=image_id, width=W, height=H,
+                                   prediction=paths["prediction"].relative_to(media_root).as_posix())
+    for content in (api.get(f"/api/predictions/{run.pk}/labels.zip/").content,
+                    ui_client.get(f"/segment/jobs/{run.pk}/labels.zip").content):
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        assert sorted(archive.namelist()) == ["labels/a.png", "labels/a.png.png", "labels/astronaut.png",
+                                              "labels/sub/astronaut.png", "legend.json"]
+        from PIL import Image
+
+        assert np.array(Image.open(io.BytesIO(archive.read("labels/a.png.png")))).max() == 1  # a.png's labels
+
+
 def test_bad_min_area_is_a_400_naming_it(api: APIClient, job: Run, ui_client: Client) -> None:
     for url in (f"/api/predictions/{job.pk}/coco-polygons.json/", f"/api/predictions/{job.pk}/yolo.zip/"):
         for bad in ("x", "0", "-3"):

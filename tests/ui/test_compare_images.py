@@ -94,8 +94,11 @@ def test_second_user_and_anonymous_see_nothing(two_runs: tuple[Run, Run], other_
     row = older.image_results.first()
     bob = Client()
     bob.force_login(other_user)
+    Run.objects.filter(pk=older.pk).update(name="alice secret sweep")
     text = bob.get(f"/compare/?runs={older.pk},{newer.pk}&image={row.image_id}").content.decode()
-    assert "data-side-by-side" not in text and "no longer exist" in text
+    assert "alice secret sweep" not in text
+    assert "data-side-by-side" not in text and "no longer exist" not in text  # they exist: bob may not read them
+    assert f"Runs {older.pk}, {newer.pk}: not found or not shared with you." in text
     for kind in ("image", "pred", "gt"):
         assert bob.get(f"/runs/{older.pk}/images/{row.pk}/{kind}.png").status_code == 404
     anonymous = Client().get(f"/compare/?runs={older.pk},{newer.pk}&image={row.image_id}")

@@ -64,7 +64,7 @@ def test_another_users_run_is_neither_compared_nor_described(client: Any, other_
     client.force_login(other_user)
     own = _copy(finished_run, created_by=other_user, dataset=None, vocabulary_snapshot=[{"name": "secret"}])
     page = client.get(f"/compare/?runs={finished_run.pk},{own.pk}").content.decode()
-    assert "no longer exist" in page and "data-mismatch" not in page
+    assert "not found or not shared with you" in page and "data-mismatch" not in page
     assert "also has" not in page and "'demo'" not in html_lib.unescape(page)
 
 

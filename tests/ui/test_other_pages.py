@@ -104,7 +104,7 @@ def test_compare_runs(ui: Any, finished_run: Run, user: Any) -> None:
                                settings={"segmenter": {"use_pamr": False, "window": 512}, "seed": 0})
     html = ui.get(f"/compare/?runs={finished_run.pk}&runs={other.pk}&runs=99999").content.decode()
     assert "segmenter.use_pamr" in html and "segmenter.window" not in html  # only differences by default
-    assert "99999" in html and "no longer exist" in html
+    assert "Run 99999: not found or not shared with you." in html
     assert "segmenter.window" in ui.get(f"/compare/?runs={finished_run.pk},{other.pk}&all=1").content.decode()
 
 

@@ -33,7 +33,8 @@ def test_queue_a_job_and_watch_it(ui: Any, job: Run, settings: Any) -> None:
     settings.OVDIFF_QUEUE_PREFIX = "nobody-consumes-"  # no worker is online for this queue
     assert job.kind == "segmentation" and job.settings["support"]["n_images"] == 2
     listing = ui.get("/segment/").content.decode()
-    assert f'data-job="{job.pk}"' in listing and "data-gpu-notice" in listing and "none is online" in listing
+    assert f'data-job="{job.pk}"' in listing and "data-gpu-notice" in listing and "answered or sent a heartbeat in the last 60 s" in listing
+    assert "none is online" not in listing
     page = ui.get(f"/segment/jobs/{job.pk}/").content.decode()
     assert "data-progress-url" in page and "data-gpu-notice" in page and "No image segmented yet" in page
 

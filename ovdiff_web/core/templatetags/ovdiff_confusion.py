@@ -19,6 +19,8 @@ from ovdiff_web.runs.legend import EXTRA_COLUMN_LABEL
 register = template.Library()
 
 SVG_MAX = 40
+CELL_MIN, CELL_MAX = 16, 28  # pixels per cell: readable, and 40 classes still fit a page's width
+CHAR_PX = 7  # a generous width of one character of the 11 px header font, to size the margins
 _URL_GT, _URL_PRED = 987654321, 987654322  # placeholders the script swaps for a cell's indices
 
 
@@ -46,10 +48,13 @@ def _scale() -> str:
 def _svg(run: Any, names: list[str], matrix: list[list[int]]) -> str:
     n = len(names)
     cols = max(len(r) for r in matrix)
-    cell = max(12, min(28, 640 // max(cols, 1)))
-    margin = 140
-    width, height = margin + cols * cell + 4, margin + n * cell + 4
+    cell = max(CELL_MIN, min(CELL_MAX, 640 // max(cols, 1)))
     col_names = names + [EXTRA_COLUMN_LABEL] * (cols - n)
+    # room for the headers: row names to the left; column names, rotated 60 degrees, above and past the right edge
+    longest_col = max((len(name) for name in col_names), default=0) * CHAR_PX
+    margin = int(max(60, max((len(name) for name in names), default=0) * CHAR_PX + 8, longest_col * 0.87 + 12))
+    right = int(longest_col * 0.5 + 8)
+    width, height = margin + cols * cell + right, margin + n * cell + 4
     parts = [f'<svg class="chart cm-svg" role="group" aria-label="confusion matrix heatmap" data-cm-svg '
              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
     for i, name in enumerate(names):

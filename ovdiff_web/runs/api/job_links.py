@@ -33,7 +33,8 @@ RUN_LINKS = {
               "with results)",
     "report_csv": "per-class and per-image IoU as CSV (API; evaluations with results)",
     "labels_zip": "every label PNG of the job in one zip (API; with results)",
-    "coco": "COCO-style JSON with one RLE mask per class present in each image (API; predictions with results)",
+    "coco": "COCO-style JSON with one RLE mask per class present in each image (API; predictions with results; "
+            "regions under ?min_area= pixels, default 16, left out)",
     "coco_polygons": "COCO-style JSON with one polygon per region of each class (API; with results; "
                      "?min_area= pixels, default 16)",
     "yolo": "YOLO segmentation labels (labels/<image>.txt) and data.yaml naming the classes, in one zip (API; "
