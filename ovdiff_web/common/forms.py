@@ -15,8 +15,10 @@ def add_service_error(form: forms.Form, exc: ServiceError, fields: dict[str, str
     fields = fields or {}
     name = exc.field or ""
     name = fields.get(name, fields.get("settings") if name.startswith("settings.") else name)
-    if name in form.fields:
-        form.add_error(name, str(exc))
+    if name in form.fields:  # a setting keeps its own name next to the form field that holds every setting
+        text = str(exc)
+        named = exc.field and exc.field != name and exc.field.startswith("settings.") and not text.startswith(exc.field)
+        form.add_error(name, f"{exc.field}: {text}" if named else text)
     else:
         form.add_error(None, f"{exc.field}: {exc}" if exc.field and exc.field != "detail" else str(exc))
     return exc.status

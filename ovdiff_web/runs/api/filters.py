@@ -1,6 +1,9 @@
 """django-filter sets for the list endpoints."""
 from __future__ import annotations
 
+import datetime as _dt
+from typing import Any
+
 import django_filters as df
 from django.db.models import F, QuerySet
 
@@ -20,9 +23,22 @@ from ovdiff_web.runs.models import ImageResult, Run
 
 
 
+class UtcDateTimeFilter(df.IsoDateTimeFilter):
+    """An ISO 8601 date-time, compared in UTC: PostgreSQL refuses a zone offset beyond +-15:59 (ISO allows up to
+    +-23:59), so the value is converted first; one that leaves the representable range is a 400, never a 500."""
+
+    def filter(self, qs: QuerySet, value: Any) -> QuerySet:
+        if value is not None and value.tzinfo is not None:
+            try:
+                value = value.astimezone(_dt.timezone.utc)
+            except OverflowError:
+                raise ValidationError({self.field_name: [f"{value.isoformat()}: out of range"]}) from None
+        return super().filter(qs, value)
+
+
 class RunFilter(df.FilterSet):
-    created_after = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Run
