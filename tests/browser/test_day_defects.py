@@ -79,7 +79,7 @@ def test_a_refused_support_upload_shows_its_message_at_the_form(page: Any, live_
     notes = shared_paths["tmp"] / "notes.png"
     notes.write_text("<html>these are my notes, not an image</html>\n" * 20)
     form = pg.locator("section:has(#upload-h) form")
-    form.locator("input[type=file]").set_input_files(str(notes))
+    form.locator("input[type=file][name=images]").set_input_files(str(notes))
     form.locator("button[type=submit]").click()
     pg.wait_for_load_state()
     alert = pg.locator("section:has(#upload-h) [role=alert]")

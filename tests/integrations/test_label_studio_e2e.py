@@ -11,6 +11,8 @@ Label Studio starts on a copy of a migrated data directory (built once per versi
 that first build migrates, minutes on a busy 2-core machine; a start on a copy takes a few CPU-seconds)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import base64
 import json
 import os
@@ -160,8 +162,12 @@ def test_label_studio_round_trip(worker: Any, label_studio: LabelStudio, live_se
         started = time.monotonic()
         try:
             shown = next(p for p in predictions if p["task"] == tasks[0]["id"])
-            _screenshot(ls, project, tasks[0]["id"], shown, Path(os.environ.get(
-                "OVDIFF_LS_SCREENSHOT", ROOT / "test-artifacts" / "screenshots" / "label-studio-preannotations.png")))
+            out = Path(os.environ.get("OVDIFF_LS_SCREENSHOT", ROOT / "test-artifacts" / "screenshots"
+                                      / "label-studio-preannotations.png"))
+            # in a thread of its own: a browser test earlier in this process leaves Playwright's event loop running
+            # in the main thread, where its sync API refuses to start
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(_screenshot, ls, project, tasks[0]["id"], shown, out).result()
         except Exception as exc:  # noqa: BLE001  (reported at the end: the round trip is checked first)
             screenshot_error = repr(exc)
         print(f"Label Studio's labelling page checked in {time.monotonic() - started:.1f} s")
