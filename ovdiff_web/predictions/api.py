@@ -25,7 +25,8 @@ from ovdiff_web.common.api.parsers import StrictJSONParser
 from ovdiff_web.runs.api.views import MIN_AREA_PARAM, RunViewSet
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.predictions import exports as prediction_exports, results as prediction_results, services as predictions
-from ovdiff_web.common.errors import InputError, ServiceError
+from ovdiff_web.common import polygons
+from ovdiff_web.common.errors import ServiceError
 from ovdiff_web.predictions.segment_page import link_support_images
 from ovdiff_web.runs.legend import shown_labels_path
 from ovdiff_web.common.paths import media_path
@@ -150,10 +151,7 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
         """COCO-style JSON: one RLE segmentation per class present in each image, with area and bbox (regions
         under ``min_area`` pixels left out)."""
         run = self.get_object()
-        try:
-            area = prediction_exports.min_area(request.query_params.get("min_area"))
-        except InputError as exc:
-            return input_error(exc)
+        area = polygons.parse_min_area(request.query_params.get("min_area"))  # a 400 via the API handler
         return Response(prediction_results.coco_document(run, area))
 
     @extend_schema(parameters=[MIN_AREA_PARAM], responses={200: OpenApiTypes.OBJECT})
@@ -162,10 +160,7 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
         """COCO-style JSON with polygons: one annotation per region of a class present (regions under
         ``min_area`` pixels left out, holes of at least ``min_area`` pixels cut in, smaller holes filled)."""
         run = self.get_object()
-        try:
-            area = prediction_exports.min_area(request.query_params.get("min_area"))
-        except InputError as exc:
-            return input_error(exc)
+        area = polygons.parse_min_area(request.query_params.get("min_area"))  # a 400 via the API handler
         return Response(prediction_exports.coco_polygons_document(run, area))
 
     @extend_schema(parameters=[MIN_AREA_PARAM], responses={(200, "application/zip"): OpenApiTypes.BINARY})
@@ -174,10 +169,7 @@ class PredictionViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
         """YOLO segmentation labels: ``labels/<image>.txt`` (class id, then the normalised polygon of each
         region) and ``data.yaml`` naming the classes."""
         run = self.get_object()
-        try:
-            area = prediction_exports.min_area(request.query_params.get("min_area"))
-        except InputError as exc:
-            return input_error(exc)
+        area = polygons.parse_min_area(request.query_params.get("min_area"))  # a 400 via the API handler
         response = HttpResponse(prediction_exports.yolo_zip(run, area), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="prediction-{run.pk}-yolo.zip"'
         return response

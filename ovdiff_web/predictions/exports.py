@@ -10,9 +10,6 @@ from ovdiff_web.common import polygons
 from ovdiff_web.predictions import results as prediction_results
 from ovdiff_web.runs.models import ImageResult, Run
 
-min_area = polygons.parse_min_area
-
-
 def _classes(run: Run) -> list[polygons.ExportClass]:
     """(label index, name, is_stuff) of every class a job's label PNG can hold, background (index 0) aside."""
     stuff = {c.get("name"): bool(c.get("is_stuff")) for c in run.vocabulary_snapshot or []}

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ovdiff_web.common import images as overlay
+from ovdiff_web.common import images as overlay, polygons
 from ovdiff_web.accounts import access, audit
 from ovdiff_web.predictions.forms import PredictionForm
 from ovdiff_web.runs.models import ImageResult, Run
@@ -163,7 +163,7 @@ def prediction_coco(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _min_area(request: HttpRequest) -> int | HttpResponse:
     try:
-        return prediction_exports.min_area(request.GET.get("min_area"))
+        return polygons.parse_min_area(request.GET.get("min_area"))
     except InputError as exc:
         return HttpResponse(f"min_area: {exc}", status=400, content_type="text/plain; charset=utf-8")
 

@@ -23,7 +23,6 @@ from ovdiff_web.runs import services as run_service
 from ovdiff_web.runs import images as run_images, report as run_report
 from ovdiff_web.runs.api import job_links
 from ovdiff_web.common import polygons
-from ovdiff_web.common.errors import InputError
 
 MIN_AREA_PARAM = OpenApiParameter("min_area", int, description="smallest region (and hole) kept, in pixels "
                                   f"(default {polygons.MIN_AREA}, 1..{polygons.MAX_MIN_AREA})")
@@ -153,10 +152,7 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
         """The predictions as COCO-style JSON with polygons: one annotation per region of a class (regions under
         ``min_area`` pixels left out, holes of at least ``min_area`` pixels cut in, smaller holes filled)."""
         run = self.get_object()
-        try:
-            area = polygons.parse_min_area(request.query_params.get("min_area"))
-        except InputError as exc:
-            return input_error(exc)
+        area = polygons.parse_min_area(request.query_params.get("min_area"))  # a 400 via the API handler
         return Response(run_report.coco_polygons(run, area))
 
     @extend_schema(parameters=[MIN_AREA_PARAM], responses={(200, "application/zip"): OpenApiTypes.BINARY})
@@ -164,10 +160,7 @@ class RunViewSet(ScopedMixin, ShareMixin, HistoryMixin, mixins.CreateModelMixin,
     def yolo_zip(self, request: Request, pk: str | None = None, **kwargs: Any) -> HttpResponse:
         """The predictions as YOLO segmentation labels: ``labels/<image>.txt`` and ``data.yaml``."""
         run = self.get_object()
-        try:
-            area = polygons.parse_min_area(request.query_params.get("min_area"))
-        except InputError as exc:
-            return input_error(exc)
+        area = polygons.parse_min_area(request.query_params.get("min_area"))  # a 400 via the API handler
         response = HttpResponse(run_report.yolo_zip(run, area), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-yolo.zip"'
         return response
