@@ -51,17 +51,18 @@ lint: $(VENV)/.dev
 	$(BIN)/python scripts/check_import_cycles.py
 	$(BIN)/ruff check engine ovdiff_web tasks
 
-## Run the whole test suite after the lint: unit, API and service tests in parallel (pytest-xdist: each worker its
-## own test database, every test its own MEDIA_ROOT and store), then the end-to-end tests (a real Celery worker on
-## the local Redis) and the browser tests (Chromium) one at a time.
+## Run the whole test suite after the lint, in one parallel session (pytest-xdist, one worker per core, each with its
+## own test database, every test its own MEDIA_ROOT and store, one torch thread each): unit, API and service tests,
+## the end-to-end tests (real Celery workers on the local Redis, private queues) and the browser tests (Chromium).
+## Tests that share a costly session fixture or flush a Redis database run in one worker, one after another
+## (tests/conftest.py GROUPS, --dist loadgroup); the longest start first.
 PYTEST_WORKERS ?= 2
 test: lint $(LS_VENV)/bin/label-studio $(FO_VENV)/.fiftyone-version
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not e2e and not browser"
-	$(BIN)/python -m pytest -m "e2e or browser"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## Unit + API tests (no slow, browser or end-to-end test), in parallel: the check to run after every edit.
 test-fast: lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not browser and not e2e"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow and not browser and not e2e"
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench

@@ -135,8 +135,12 @@ def _runtime_config(config: Any, backend: str) -> Any:
 
 def compare_on_photo_set(ps: Any, workdir: Path, backends: Sequence[str], profile: str = "dinov2-small",
                          sources: dict[str, str] | None = None, config: Any = None,
-                         targets: Sequence[str] | None = None) -> dict[str, Any]:
-    """Segment the photo set's targets (or the named ones) with each backend (the first is the reference)."""
+                         targets: Sequence[str] | None = None,
+                         computed: dict[str, tuple[float, list[np.ndarray]]] | None = None) -> dict[str, Any]:
+    """Segment the photo set's targets (or the named ones) with each backend (the first is the reference).
+
+    ``computed`` maps a backend to ``(mIoU, labels per target)`` already made under this protocol (e.g. by
+    ``photo_eval.profile_scores(masks=True)`` on that backend, with ``labels_out``): it is not segmented again."""
     import torch
 
     from engine.evaluation.photo_eval import target_classes
@@ -154,6 +158,10 @@ def compare_on_photo_set(ps: Any, workdir: Path, backends: Sequence[str], profil
     for backend in backends:
         cfg = _runtime_config(config, backend)
         ovd = build_ovdiff(profile, Path(workdir) / f"store-{backend.replace(':', '-')}", config=cfg, sources=sources)
+        extractors[backend] = ovd.registry.extractor("dino", cfg.features)
+        if computed and backend in computed:
+            out["miou"][backend], labels[backend] = computed[backend][0], list(computed[backend][1])
+            continue
         scores = Scores(ps)
         labels[backend] = []
         t0 = time.perf_counter()
@@ -164,7 +172,6 @@ def compare_on_photo_set(ps: Any, workdir: Path, backends: Sequence[str], profil
             labels[backend].append(pred)
         out["seconds"][backend] = time.perf_counter() - t0
         out["miou"][backend] = scores.miou
-        extractors[backend] = ovd.registry.extractor("dino", cfg.features)
     ref = backends[0]
     first_windows = []
     for v in views:

@@ -37,13 +37,18 @@ def target_classes(ps: PhotoSet, target: View, root: Path, masks: bool, n: int =
 
 
 def profile_scores(ovd: OVDiff, ps: PhotoSet, root: Path | str, masks: bool = True, n: int = N_SUPPORT,
-                   on_target: Callable[[View, object], None] | None = None) -> Scores:
-    """The profile on every target: support folders under ``root``/given or /bare, labels scored."""
+                   on_target: Callable[[View, object], None] | None = None,
+                   labels_out: list | None = None) -> Scores:
+    """The profile on every target: support folders under ``root``/given or /bare, labels scored (and each target's
+    labels in the set's class ids appended to ``labels_out``)."""
     scores = Scores(ps)
     for target in ps.targets:
         classes = target_classes(ps, target, Path(root) / ("given" if masks else "bare"), masks, n)
         seg = ovd.segment(target.image, classes)
-        scores.add(target.labels, global_labels(ps, target, seg.labels))
+        labels = global_labels(ps, target, seg.labels)
+        scores.add(target.labels, labels)
+        if labels_out is not None:
+            labels_out.append(labels)
         if on_target is not None:
             on_target(target, seg)
     return scores

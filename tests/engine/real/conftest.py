@@ -49,3 +49,14 @@ def photo_ovd(tmp_path_factory, dinov2_dir):
     from engine.pipeline import build_ovdiff
 
     return build_ovdiff("dinov2-small", tmp_path_factory.mktemp("photos") / "store", sources={"dino": str(dinov2_dir)})
+
+
+@pytest.fixture(scope="session")
+def photo_given(photo_ovd, photo_set, tmp_path_factory):
+    """The profile (its default CPU runtime) on the photo set with the hand-drawn support masks: ``(Scores, labels
+    per target)``, made once and read by the baseline comparison and the runtime agreement check."""
+    from engine.evaluation.photo_eval import profile_scores
+
+    labels: list = []
+    scores = profile_scores(photo_ovd, photo_set, tmp_path_factory.mktemp("given"), masks=True, labels_out=labels)
+    return scores, labels
