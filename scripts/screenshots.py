@@ -2,10 +2,11 @@
 product without running it.  ``.venv/bin/python scripts/screenshots.py``
 
 Isolated and offline: a temporary database and data dir, the dashboard served by ``manage.py runserver`` on a
-free loopback port, no worker (runs are stored as the worker stores them: ``tests/ui/factories.py``; the
-prediction job and the support sets are computed in this process by the tiny engine, as the tests do), Redis only
-for the Workers page and the job's queue message (deleted with the script's other keys). The data is synthetic and the runs come from the random-weight ``tiny`` profile; the pages
-say so, and so does docs/SCREENSHOTS.md.
+free loopback port, no worker (the data comes from ``scripts/screenshots_seed.py``: runs stored as the worker
+stores them, ``tests/ui/factories.py``; the prediction job and the support sets computed in this process by the
+tiny engine, as the tests do), no Label Studio server (its pages read rows only), Redis only for the Workers page
+and the job's queue message (deleted with the script's other keys). The data is synthetic and the runs come from
+the random-weight ``tiny`` profile; the pages say so, and so does docs/SCREENSHOTS.md.
 """
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from screenshots_seed import PASSWORD, STAFF, STAFF_PASSWORD, USER, drop_own_keys, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1400, "height": 900}
-USER, PASSWORD = "alice", "screenshots-pw-1"
 
 # (file name, caption); the page for each comes from the seeded ids below
 PAGES = [
@@ -34,9 +35,11 @@ PAGES = [
     ("run-confusion", "Its confusion matrix with the \"no dataset label\" column, readout and highlight"),
     ("run-gallery", "Its gallery: prediction, ground truth and per-class overlays"),
     ("run-viewer", "The zoomable viewer with prediction / ground-truth / error layers"),
+    ("run-images-filtered", "Its images filtered by class and IoU range, worst first"),
     ("run-150-classes", "A 150-class run: the matrix as a canvas with keyboard navigation"),
     ("confusion-cell", "A confusion cell: its images with the confused pixels highlighted"),
     ("compare", "Compare runs"),
+    ("compare-image", "One image side by side in two runs, with its ground truth and each run's IoU"),
     ("run-clone", "Clone a run and edit its settings"),
     ("run-delete", "Delete a run after a confirmation that says what goes"),
     ("vocabularies", "Vocabularies"),
@@ -44,8 +47,14 @@ PAGES = [
     ("class", "A class: uploaded and generated support sets, the one in use marked"),
     ("class-review", "A class's support-set review: attribution, proposed instance masks, chosen fg/bg, exclude / "
                      "choose-mask controls and the versions list"),
+    ("class-support-masks", "Support images uploaded with their masks (\"given by user\") and one thumbnail per "
+                            "proposed mask: one click takes it"),
+    ("mask-editor", "The mask editor: a support image's foreground painted with brush and eraser"),
     ("vocabulary-review", "A vocabulary's review page: every class's support images, flagged ones first"),
     ("compare-curated", "Compare a run before and after a curation: support versions and per-class change"),
+    ("vocabulary-history", "A vocabulary's history: thing/stuff flips and support versions, who and when, with "
+                           "links to the runs that used them"),
+    ("class-history", "A class's history: its flips and support-set versions"),
     ("datasets", "Datasets: upload a zip or register a server folder"),
     ("dataset", "A dataset: images with ground truth, classes, ingest errors"),
     ("dataset-delete-refused", "Deleting a dataset that runs read is refused, listing them"),
@@ -53,6 +62,10 @@ PAGES = [
     ("prediction-job", "A prediction job: progress, its gallery of segmented images and the downloads"),
     ("prediction-image", "An image of a job: overlay with opacity, class legend, and a clicked pixel explained"),
     ("workers", "Workers: queues, busy workers, running and failed tasks, the last answer's age"),
+    ("label-studio", "Label Studio connections"),
+    ("label-studio-connection", "A Label Studio connection: corrections received, evaluations of the corrected "
+                                "images, compare before/after"),
+    ("team", "Team (staff only): the accounts, and a teammate added with a generated password shown once"),
 ]
 
 
@@ -60,145 +73,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def seed() -> dict[str, int | str]:
-    """(In a subprocess with the temporary environment.) Users, a dataset, runs, a vocabulary, a class with an
-    uploaded support set, a curated class with runs before and after, a finished prediction job; returns the ids
-    the pages need."""
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from ovdiff_web.core.models import Dataset, Run, Vocabulary
-    from ovdiff_web.datasets.preview import image_and_labels
-    from ovdiff_web.runs.lifecycle import set_run_label
-    from ovdiff_web.support.images import save_user_support_images
-    from ovdiff_web.vocabularies.services import add_classes
-    from tests.ui.factories import make_demo_dataset, make_finished_run, make_vocabulary_run
-
-    media = Path(settings.MEDIA_ROOT)
-    media.mkdir(parents=True, exist_ok=True)
-    user = get_user_model().objects.create_user(USER, password=PASSWORD)
-    dataset = make_demo_dataset(Path(settings.OVDIFF_DATA_DIR) / "demo", n_images=8, size=160)
-    Dataset.objects.filter(pk=dataset.pk).update(created_by=user)
-    plain = make_finished_run(dataset, user, media)
-    run = make_vocabulary_run(dataset, user, media)
-    big = make_vocabulary_run(dataset, user, media, n_classes=150)
-    set_run_label(run, name="street vocabulary, paper settings", notes="Two classes the dataset lacks: zebra, lava.")
-    set_run_label(big, name="150-class stress test",
-                  notes="Its confusion matrix is synthetic (made by scripts/screenshots.py) to show a full 150-class "
-                        "matrix; the 8 demo images only hold 4 classes.")
-    Run.objects.filter(pk=big.pk).update(confusion=_synthetic_confusion(len(big.class_names)))
-    Run.objects.filter(pk=plain.pk).update(name="dataset classes")
-    vocab = Vocabulary.objects.create(name="street", owner=user, description="what the team segments every week")
-    add_classes(vocab, ["bus", "road", "sky", "person", "grass"], initial=True)
-    bus = vocab.classes.get(name="bus")
-    bus.prompt = "red double-decker bus"
-    bus.save()
-    image, _ = image_and_labels(dataset, dataset.image_ids[0])
-    files = [SimpleUploadedFile(f"own{i}.png", _png(image[:, ::(1 if i % 2 else -1)]), "image/png") for i in range(3)]
-    save_user_support_images(bus, files)
-    job = _prediction_job(user, dataset)
-    person, before, after = _curated_class(vocab, dataset, user)
-    return {"run": run.pk, "big": big.pk, "plain": plain.pk, "dataset": dataset.pk, "vocab": vocab.pk,
-            "cls": bus.pk, "n": len(run.class_names), "job": job.pk, "job_image": job.image_ids[0],
-            "curated": person.pk, "before": before.pk, "after": after.pk}
-
-
-def _prediction_job(user: Any, dataset: Any) -> Any:
-    """A finished tiny-profile prediction job on three demo images, queued through the service the Segment page
-    calls and run in this process in the worker's task order (as tests/ui/test_predictions_page.py does)."""
-    from django.conf import settings
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from ovdiff_web.datasets.preview import image_and_labels
-    from ovdiff_web.runs.lifecycle import set_run_label
-    from ovdiff_web.predictions.services import create_prediction
-    from tests.service.test_predictions import FAST, run_inline
-
-    files = [SimpleUploadedFile(f"{name}.png", _png(image_and_labels(dataset, name)[0]), "image/png")
-             for name in dataset.image_ids[:3]]
-    job = create_prediction(user=user, files=files, classes="brick, grass, gravel, sky", stuff="grass, gravel, sky",
-                            profile="tiny", overrides=FAST)
-    job = run_inline(job.pk)
-    assert job.status == "succeeded", job.error
-    _drop_own_keys(settings.OVDIFF_QUEUE_PREFIX)  # the start_run queued for a worker: its work was done here
-    set_run_label(job, name="yard photos", notes="")
-    return job
-
-
-def _curated_class(vocab: Any, dataset: Any, user: Any) -> tuple[Any, Any, Any]:
-    """The vocabulary's support sets built by the tiny engine and recorded (as the curation tests' ``built``
-    fixture does), one class curated twice (an image excluded, a proposed mask chosen), and two runs of the
-    vocabulary made before and after that curation, for the compare page."""
-    from ovdiff_web.core.models import Run
-    from ovdiff_web.support import curation
-    from ovdiff_web.common import engine_bridge
-    from ovdiff_web.support.artifacts import record_artifacts
-
-    ovd = engine_bridge.ovdiff("tiny")
-    for cls in vocab.classes.exclude(name="bus"):
-        spec = cls.to_spec()
-        record_artifacts("tiny", ovd.support_set(spec), ovd.banks(spec), spec=spec, class_id=cls.pk)
-    person = vocab.classes.get(name="person")
-    snapshot_before = [c.snapshot() for c in vocab.classes.all()]
-    images = list(curation.review_set(person).images.all())
-    curation.exclude(person, images[0].content_id, "two people, one is cut off", user=user)
-    masked = next((im for im in images[1:] if im.instances), None)
-    if masked is not None:
-        curation.choose_mask(person, masked.content_id, "instance:0", user=user)
-    snapshot_after = [c.snapshot() for c in vocab.classes.all()]
-    names = ["background", *(c.name for c in vocab.classes.all())]
-
-    def run(snapshot: list[dict[str, Any]], person_iou: float, label: str) -> Run:
-        iou = {n: 0.3 + 0.05 * i for i, n in enumerate(names)}
-        iou["person"] = person_iou
-        return Run.objects.create(dataset=dataset, vocabulary=vocab, profile="tiny", is_random_weights=True,
-                                  status=Run.Status.SUCCEEDED, vocabulary_snapshot=snapshot, class_names=names,
-                                  miou=sum(iou.values()) / len(iou), per_class_iou=iou, created_by=user, name=label)
-
-    before = run(snapshot_before, 0.25, "street, support sets as built")
-    after = run(snapshot_after, 0.40, "street, person curated")
-    return person, before, after
-
-
-def _drop_own_keys(prefix: str) -> None:
-    """Delete this script's Redis keys (its queues and worker-monitor cache), named by its own per-pid prefix;
-    no other session's keys are touched."""
-    import redis
-
-    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-
-
-def _synthetic_confusion(n: int) -> list[list[int]]:
-    """A plausible n x (n + 1) matrix: mostly diagonal, confusions with neighbouring classes, some extra column."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    m = rng.poisson(3, size=(n, n + 1)).astype(np.int64)
-    for i in range(n):
-        m[i, i] += rng.integers(200, 2000)
-        for d in (1, 2, 7):
-            m[i, (i + d) % n] += rng.integers(0, 400)
-        m[i, n] += rng.integers(0, 300)
-    return m.tolist()
-
-
-def _png(array) -> bytes:  # noqa: ANN001
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def shoot(base: str, ids: dict, out: Path) -> list[str]:
@@ -239,6 +113,9 @@ def shoot(base: str, ids: dict, out: Path) -> list[str]:
         page.locator("dialog.viewer .viewer-port").focus()
         page.keyboard.press("+")
         snap("run-viewer")
+        page.goto(f"{base}/runs/{ids['plain']}/?class=grass&class_in=gt&iou_min=0.2&iou_max=0.95&sort=iou"
+                  "&order=asc#gallery-h")
+        snap("run-images-filtered")
         page.goto(f"{base}/runs/{big}/")
         page.evaluate("() => document.querySelector('#cm-h').scrollIntoView()")
         page.locator("canvas[data-cm-canvas]").focus()
@@ -249,6 +126,9 @@ def shoot(base: str, ids: dict, out: Path) -> list[str]:
         snap("confusion-cell")
         page.goto(f"{base}/compare/?runs={ids['plain']},{run}")
         snap("compare")
+        page.goto(f"{base}/compare/?runs={ids['plain']},{run}&image={ids['image']}")
+        page.evaluate("() => document.querySelector('#images-h').scrollIntoView()")
+        snap("compare-image")
         page.goto(f"{base}/runs/?clone={run}")
         page.evaluate("() => document.querySelector('#queue-h').scrollIntoView()")
         snap("run-clone")
@@ -264,10 +144,33 @@ def shoot(base: str, ids: dict, out: Path) -> list[str]:
         for layer in ("attribution", "bg_mask", "instance"):  # every layer of the review cards at once
             page.check(f"#review [data-ovl-toggle='{layer}']")
         snap("class-review")
+        page.goto(f"{base}/classes/{ids['masks']}/#review")
+        proposed = page.locator("#review [data-review-card]").filter(has=page.locator("[data-take-proposal]")).first
+        with page.expect_navigation():  # one click on a proposal's thumbnail takes that mask
+            proposed.locator("[data-take-proposal]").last.click()
+        page.evaluate("() => document.querySelector('#review-h').scrollIntoView()")
+        snap("class-support-masks")
+        page.goto(f"{base}/classes/{ids['curated']}/support-images/{ids['editor_image']}/edit/")
+        page.locator("[data-mask-editor][data-ready]").wait_for()
+        page.locator("[data-mask-canvas]").focus()  # its keys: B brush, E eraser
+        box = page.locator("[data-mask-canvas]").bounding_box()
+        for keys, strokes in (("b", ((0.1, 0.15, 0.9, 0.2), (0.15, 0.85, 0.5, 0.6))), ("e]]]", ((0.6, 0.2, 0.6, 0.7),))):
+            for key in keys:  # a tool, then a larger brush
+                page.keyboard.press(key)
+            for x0, y0, x1, y1 in strokes:
+                page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+                page.mouse.down()
+                page.mouse.move(box["x"] + x1 * box["width"], box["y"] + y1 * box["height"], steps=12)
+                page.mouse.up()
+        snap("mask-editor")
         page.goto(f"{base}/vocabularies/{ids['vocab']}/review/")
         snap("vocabulary-review")
         page.goto(f"{base}/compare/?runs={ids['before']},{ids['after']}")
         snap("compare-curated")
+        page.goto(f"{base}/vocabularies/{ids['vocab']}/history/")
+        snap("vocabulary-history")
+        page.goto(f"{base}/classes/{ids['curated']}/history/")
+        snap("class-history")
         page.goto(f"{base}/datasets/")
         snap("datasets")
         page.goto(f"{base}/datasets/{ids['dataset']}/")
@@ -290,6 +193,22 @@ def shoot(base: str, ids: dict, out: Path) -> list[str]:
             if page.locator("[data-answer-pending]").count() == 0:
                 break
         snap("workers")
+        page.goto(f"{base}/label-studio/")
+        snap("label-studio")
+        page.goto(f"{base}/label-studio/{ids['ls']}/")
+        snap("label-studio-connection")
+        page.context.clear_cookies()  # the Team page is staff-only: sign in again as the staff member
+        page.goto(f"{base}/login/")
+        page.fill("#id_username", STAFF)
+        page.fill("#id_password", STAFF_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/runs/")
+        page.goto(f"{base}/team/")
+        page.fill("#id_username", "dave")
+        with page.expect_navigation():
+            page.click("form.stack button[type=submit]")
+        page.locator("[data-created]").wait_for()
+        snap("team")
         browser.close()
     return written
 
@@ -346,7 +265,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=20)
-            _drop_own_keys(env["OVDIFF_QUEUE_PREFIX"])
+            drop_own_keys(env["OVDIFF_QUEUE_PREFIX"])
     write_index(args.out)
     print(f"wrote {len(written)} screenshots to {args.out} and {args.out.parent / 'SCREENSHOTS.md'}")
     return 0
