@@ -1,19 +1,17 @@
 """Serializers of /api/predictions/: the multipart (or JSON) request of a prediction job and its answers."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ovdiff_web.accounts.serializers import ReadableRelatedField
-from ovdiff_web.runs.api.serializers import RunSerializer
+from ovdiff_web.runs.api.serializers import RunSerializer, SettingsField
 from ovdiff_web.common.profiles import PROFILE_CHOICES
 from ovdiff_web.datasets.models import Dataset
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.vocabularies.models import Vocabulary
-from ovdiff_web.common.settings_catalog import parse_overrides
 
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
@@ -34,38 +32,6 @@ class NamesField(serializers.Field):
         if isinstance(data, list) and all(isinstance(v, str) for v in data):
             return data
         raise serializers.ValidationError("a list of class names, or text with one name per line or comma")
-
-    def to_representation(self, value: Any) -> Any:
-        return value
-
-
-@extend_schema_field({"oneOf": [{"type": "object", "additionalProperties": True}, {"type": "string"}]})
-class SettingsField(serializers.Field):
-    """Setting overrides: a JSON object of groups (in multipart: its text), or as the dashboard's forms take them,
-    ``group.field=value`` text (one per line) or a list of such strings."""
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, list) and all(isinstance(x, str) for x in data):
-            data = "\n".join(data)
-            if not data.strip():
-                return {}
-        if isinstance(data, str) and data.strip() and not data.strip().startswith("{"):
-
-            try:
-                return parse_overrides(data)
-            except ValueError as exc:
-                raise serializers.ValidationError(str(exc)) from None
-        if isinstance(data, str):
-            if not data.strip():
-                return {}
-            try:
-                data = json.loads(data)
-            except json.JSONDecodeError as exc:
-                raise serializers.ValidationError(f"not valid JSON ({exc.msg})") from None
-        if not isinstance(data, dict):
-            raise serializers.ValidationError("must be an object of setting groups, e.g. {\"support\": {\"seed\": 1}}, "
-                                              "or group.field=value lines, e.g. segment.pamr=true")
-        return data
 
     def to_representation(self, value: Any) -> Any:
         return value

@@ -66,7 +66,8 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
                    regen_form: RegenerateForm | None = None, gt_form: GroundTruthForm | None = None,
                    status: int = 200) -> HttpResponse:
     form = form or SupportUploadForm()
-    regen_form = regen_form or RegenerateForm()
+    rebuild_profile, from_run = curation.rebuild_profile(cls), curation.has_runs(cls)
+    regen_form = regen_form or RegenerateForm(initial={"profile": rebuild_profile})  # the profile a rebuild uses
     jobs = [{**job, **ui_tasks.task_state(job["id"])} for job in _jobs(request, cls)]
     sets = list(support_images.support_sets_for(cls))
     shown = curation.review_set(cls)
@@ -74,7 +75,7 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
     context = {"cls": cls, "support_sets": sets, "form": form, "regen_form": regen_form, "jobs": jobs,
                "review_set": shown, "review": review, "gt_form": gt_form or GroundTruthForm(user=request.user),
                "review_built": curation.is_built(cls, shown), "versions": curation.versions(cls),
-               "rebuild_profile": curation.rebuild_profile(cls),
+               "rebuild_profile": rebuild_profile, "rebuild_profile_from_run": from_run,
                "uploaded_sets": [{**up, "masks": mask_files(f"user_support/{cls.pk}/{up['folder']}")}
                                  for up in support_choice.uploaded_sets(cls)],
                "generated_in_use": support_choice.generated_in_use(cls, sets),

@@ -321,6 +321,11 @@ def _latest_run(cls: VocabularyClass) -> Any:
     return cls.vocabulary.runs.order_by("-created_at", "-id").first()
 
 
+def has_runs(cls: VocabularyClass) -> bool:
+    """Whether a run read the class's vocabulary (``rebuild_profile`` then follows the latest one)."""
+    return _latest_run(cls) is not None
+
+
 def rebuild_profile(cls: VocabularyClass) -> str:
     """The profile ``queue_rebuild`` builds with (shown next to the queued job)."""
     latest = _latest_run(cls)

@@ -26,7 +26,8 @@ class VersionConflict(Conflict):
     code = "version_conflict"
 
     def __init__(self, current: int) -> None:
-        super().__init__(f"version conflict: the class is now at version {current}")
+        super().__init__(f"version conflict: the class is now at class version {current} (expected_version is the "
+                         "class version, not the support version; the class page shows both)")
         self.current = current
 
 

@@ -21,6 +21,7 @@ def _quick(tmp_path: Path, *names: str) -> tuple[dict, str]:
     return doc, md.read_text()
 
 
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_quick_run_writes_json_and_markdown(tmp_path: Path) -> None:
     doc, text = _quick(tmp_path, "bank_memory")
     for key in ("bank_peak_memory_ratio", "bank_peak_memory_gib"):

@@ -19,6 +19,7 @@ def test_without_a_gpu_the_check_skips_with_a_reason(tmp_path: Path, capsys) -> 
     assert "no CUDA device" in doc["skipped"] and "skipped" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_check_on_cpu_with_the_tiny_profile_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "gpu.json"
     assert runner.main(["--device", "cpu", "--profile", "tiny", "--quick", "--images", "2", "--json", str(out)]) == 0

@@ -18,6 +18,7 @@ def store(tmp_path_factory):
     return str(tmp_path_factory.mktemp("store"))
 
 
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_segment_writes_palette_png_overlay_legend_and_explanations(tmp_path, store):
     img = tmp_path / "in.png"
     Image.fromarray((np.random.default_rng(0).random((60, 80, 3)) * 255).astype(np.uint8)).save(img)
@@ -80,6 +81,7 @@ def test_set_overrides_switch_ablations_and_reject_unknown_settings():
         apply_overrides(cfg, ["segment.nonsense=1"])
 
 
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_evaluate_without_background_predicts_a_class_everywhere(tmp_path, store):
     """Without-background protocol (no "background" in classes.txt): every pixel gets one of the classes."""
     root = write_demo_dataset(tmp_path / "ds", n_images=2, size=64)

@@ -59,6 +59,7 @@ def _unzip(content: bytes, dest: Path) -> Path:
 
 
 @pytest.mark.django_db
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_evaluation_run_with_ground_truth(api: APIClient, user: Any, media_root: Path, tmp_path: Path) -> None:
     from tests.ui.factories import make_demo_dataset, make_finished_run
 
@@ -87,6 +88,7 @@ def test_evaluation_run_with_ground_truth(api: APIClient, user: Any, media_root:
 
 
 @pytest.mark.django_db
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_prediction_job(api: APIClient, user: Any, media_root: Path, tmp_path: Path) -> None:
     from engine.images import save_label_png
     from ovdiff_web.core.models import ImageResult, Run

@@ -139,7 +139,7 @@ class Workers:
                     "CELERY_RESULT_BACKEND": self.broker, "MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
                     "OVDIFF_STORE_DIR": str(self.settings.OVDIFF_STORE_DIR), "OVDIFF_DATA_DIR": str(self.tmp),
                     "OVDIFF_PROFILE": "tiny", "OVDIFF_QUEUE_PREFIX": self.prefix, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                    "OMP_NUM_THREADS": "2", "OVDIFF_BROKER_VISIBILITY_TIMEOUT_S": "4",
+                    "OMP_NUM_THREADS": "1", "OVDIFF_BROKER_VISIBILITY_TIMEOUT_S": "4",
                     "OVDIFF_BROKER_RESTORE_INTERVAL_S": "1"})
         env.update(extra or {})
         return env
@@ -174,7 +174,7 @@ class Workers:
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signal.SIGQUIT)  # cold shutdown: the test is over (a warm one takes ~2 s each)
         for proc in self.procs:
             try:
                 proc.wait(timeout=15)

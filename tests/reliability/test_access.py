@@ -122,6 +122,7 @@ def test_revoked_token_stops_working_and_only_the_callers(user: Any, other_user:
     assert theirs.get("/api/runs/").status_code == 200  # someone else's token is untouched
 
 
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_secrets_never_in_responses_or_logs(user: Any, settings: Any, media_root: Path, caplog: Any) -> None:
     """Browse every API list and dashboard page and hit the broker error path; grep bodies and logs."""
     from tests.reliability.conftest import free_port, web_broker

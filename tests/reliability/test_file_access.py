@@ -122,6 +122,7 @@ def _codes(client: Client, urls: list[str]) -> dict[str, int]:
     return {url: client.get(url).status_code for url in urls}
 
 
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_every_file_kind_follows_its_object(world: dict[str, Any], user: Any, other_user: Any, debug: bool) -> None:
     from ovdiff_web.accounts import access
 

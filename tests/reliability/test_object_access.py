@@ -142,6 +142,7 @@ def test_every_object_kwarg_is_filled(alice_world: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("visibility", ["private", "public"])
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_second_user_cannot_write_anything_of_alice(alice_world: dict[str, Any], other_user: Any,
                                                     visibility: str) -> None:
     from ovdiff_web.accounts import access

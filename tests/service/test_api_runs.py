@@ -48,6 +48,20 @@ def test_create_run_with_vocabulary_maps_labels(api: APIClient, demo_dataset: di
     assert run.vocabulary is None and [c["name"] for c in run.vocabulary_snapshot] == ["grass", "sky", "brick"]
 
 
+def test_settings_as_the_forms_write_them(api: APIClient, demo_dataset: dict,
+                                         django_capture_on_commit_callbacks) -> None:
+    """``group.field=value`` text (or a list of such lines), as the dashboard's forms and the prediction API take."""
+    body = _create(api, demo_dataset, django_capture_on_commit_callbacks,
+                   settings="segment.pamr=true\nsupport.n_images=2")
+    run = Run.objects.get(pk=body["id"])
+    assert run.settings["segment"]["pamr"] is True and run.settings["support"]["n_images"] == 2
+    listed = _create(api, demo_dataset, django_capture_on_commit_callbacks, settings=["support.n_images=3"])
+    assert Run.objects.get(pk=listed["id"]).settings["support"]["n_images"] == 3
+    bad = api.post("/api/runs/", {"dataset": demo_dataset["id"], "settings": "segment.pamr=maybe"}, format="json")
+    assert bad.status_code == 400 and "pamr" in str(bad.json())
+    assert Run.objects.count() == 2  # the refused one stored nothing
+
+
 def test_create_run_validation(api: APIClient, demo_dataset: dict) -> None:
     assert api.post("/api/runs/", {}, format="json").status_code == 400
     assert api.post("/api/runs/", {"dataset": 9999}, format="json").status_code == 400

@@ -48,7 +48,7 @@ def worker(transactional_db: None, media_root: Path, settings: Any, tmp_path: Pa
            "DATABASE_URL": f"sqlite:///{db_name}", "REDIS_URL": E2E_REDIS, "MEDIA_ROOT": str(settings.MEDIA_ROOT),
            "OVDIFF_STORE_DIR": str(settings.OVDIFF_STORE_DIR), "OVDIFF_DATA_DIR": str(tmp_path),
            "OVDIFF_PROFILE": "tiny", "OVDIFF_QUEUE_PREFIX": prefix, "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+           "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     log = open(tmp_path / "worker.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "ovdiff_web", "worker", "-Q", f"{prefix}gpu,{prefix}cpu", "-c", "1",
@@ -58,7 +58,7 @@ def worker(transactional_db: None, media_root: Path, settings: Any, tmp_path: Pa
         _wait_for_worker(proc, tmp_path / "worker.log")
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGQUIT)  # cold shutdown: the test is over and the worker idle (a warm one takes ~2 s)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

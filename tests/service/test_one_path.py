@@ -65,7 +65,7 @@ def test_cli_and_worker_write_the_same_predictions_and_metrics(worker: Any, api:
     served = Path(settings.MEDIA_ROOT) / "runs" / str(run["id"])
 
     out = tmp_path / "cli"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "engine", "evaluate", "--dataset", "folder", "--root", dataset.root,
            "--split", dataset.split or "val", "--profile", "tiny", "--store", str(settings.OVDIFF_STORE_DIR),
            "--out", str(out), "--quiet"] + [a for s in CLI_SETTINGS for a in ("--set", s)]

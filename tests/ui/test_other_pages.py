@@ -166,3 +166,19 @@ def test_vocabulary_page_names_the_profile_its_runs_used(ui: Any, user: Any, dat
     html = ui.get(f"/vocabularies/{vocab.pk}/").content.decode()
     shown = html.split("data-prompt-profile")[1].split("</span>")[0]
     assert "profile dinov2-small has no generator" in shown and "tiny" not in shown
+
+
+def test_class_page_rebuild_and_regenerate_name_the_profile_a_rebuild_uses(ui: Any, user: Any, dataset: Any) -> None:
+    """No run yet: the server's default, said as such; after a dinov2-small run: that profile, in the text and
+    preselected in the regenerate form (the probe saw "tiny (the vocabulary's latest run)" with no run at all)."""
+    vocab = Vocabulary.objects.create(name="fewshot", owner=user)
+    cls = VocabularyClass.objects.create(vocabulary=vocab, name="cat", order=1)
+    html = ui.get(f"/classes/{cls.pk}/").content.decode()
+    assert "the server's default profile" in html.split("data-rebuild-profile")[1].split("</span>")[0]
+    assert '<option value="tiny" selected>' in html
+    Run.objects.create(dataset=dataset, created_by=user, vocabulary=vocab, profile="dinov2-small",
+                       status=Run.Status.SUCCEEDED)
+    html = ui.get(f"/classes/{cls.pk}/").content.decode()
+    shown = html.split("data-rebuild-profile")[1].split("</span>")[0]
+    assert "profile dinov2-small (the vocabulary's latest run)" in shown
+    assert '<option value="dinov2-small" selected>' in html and '<option value="tiny" selected>' not in html

@@ -1,6 +1,7 @@
 """DRF serializers of the runs room. Anything showing output of a random-weight profile carries ``random_weights`` + a note."""
 from __future__ import annotations
 
+import json
 from typing import Any
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
@@ -8,6 +9,7 @@ from rest_framework import serializers
 
 from ovdiff_web.runs.api import job_links
 from ovdiff_web.common.profiles import PROFILE_CHOICES
+from ovdiff_web.common.settings_catalog import parse_overrides
 from ovdiff_web.datasets.models import Dataset
 from ovdiff_web.runs.models import ImageResult, Run, RunStage
 from ovdiff_web.vocabularies.models import Vocabulary
@@ -82,13 +84,46 @@ class RunDetailSerializer(RunSerializer):
         return data
 
 
+@extend_schema_field({"oneOf": [{"type": "object", "additionalProperties": True}, {"type": "string"}]})
+class SettingsField(serializers.Field):
+    """Setting overrides: a JSON object of groups (in multipart: its text), or as the dashboard's forms take them,
+    ``group.field=value`` text (one per line) or a list of such strings."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, list) and all(isinstance(x, str) for x in data):
+            data = "\n".join(data)
+            if not data.strip():
+                return {}
+        if isinstance(data, str) and data.strip() and not data.strip().startswith("{"):
+
+            try:
+                return parse_overrides(data)
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        if isinstance(data, str):
+            if not data.strip():
+                return {}
+            try:
+                data = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise serializers.ValidationError(f"not valid JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be an object of setting groups, e.g. {\"support\": {\"seed\": 1}}, "
+                                              "or group.field=value lines, e.g. segment.pamr=true")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class RunCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Run.Kind.choices, default=Run.Kind.EVALUATION)
     dataset = ReadableRelatedField(queryset=Dataset.objects.all())
     vocabulary = ReadableRelatedField(queryset=Vocabulary.objects.all(), required=False, allow_null=True)
     profile = serializers.ChoiceField(choices=PROFILE_CHOICES, required=False)
-    settings = serializers.DictField(required=False, default=dict,
-                                     help_text="partial OVDiffConfig overrides, e.g. {'support': {'n_images': 4}}")
+    settings = SettingsField(required=False, default=dict,
+                             help_text="partial OVDiffConfig overrides: a JSON object of groups, e.g. {'support': "
+                             "{'n_images': 4}}, or group.field=value lines (or a list of them) as in the dashboard's forms")
     limit = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1_000_000)
 
 

@@ -83,6 +83,7 @@ def test_target_resize_truncates_the_long_side_like_torchvision():
     assert sdov_resize(img).shape == ref_resize(img).shape == (448, 513, 3)
 
 
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_target_resize_size_matches_torchvision_on_random_sizes():
     rng = np.random.default_rng(0)
     for h, w in rng.integers(200, 2000, (200, 2)):

@@ -111,6 +111,7 @@ def test_thing_stuff_table_is_the_codes_for_sdov():
         dataset_classes(ds, table="nope")
 
 
+@pytest.mark.slow  # seconds (subprocesses, every route or file kind): make test, not test-fast
 def test_sdov_settings_run_end_to_end_on_tiny_models(tiny_registry, tmp_path):
     """Every sdov switch except CutLER (needs detectron2) on the tiny profile's sizes: the code paths run."""
     tiny, sdov = default_config("tiny"), default_config("sdov")
