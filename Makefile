@@ -55,10 +55,12 @@ lint: $(VENV)/.dev
 ## own test database, every test its own MEDIA_ROOT and store, one torch thread each): unit, API and service tests,
 ## the end-to-end tests (real Celery workers on the local Redis, private queues) and the browser tests (Chromium).
 ## Tests that share a costly session fixture or flush a Redis database run in one worker, one after another
-## (tests/conftest.py GROUPS, --dist loadgroup); the longest start first.
+## (tests/conftest.py GROUPS, --dist loadgroup); the longest start first. Three workers on two cores: a third fills
+## the time the others wait on their subprocesses (Celery workers, Label Studio, Chromium, PostgreSQL).
 PYTEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: lint $(LS_VENV)/bin/label-studio $(FO_VENV)/.fiftyone-version
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## Unit + API tests (no slow, browser or end-to-end test), in parallel: the check to run after every edit.
 test-fast: lint

@@ -92,6 +92,13 @@ class Run(Shareable):
         return self.status in self.FINISHED
 
     @property
+    def classes_label(self) -> str:
+        """Where the run's classes came from when no vocabulary is linked, for pages: an evaluation without one
+        scores its dataset's classes; a prediction job kept the class names it was given (typed, or those of a
+        vocabulary deleted since: its snapshot)."""
+        return "classes given with the job" if self.kind == self.Kind.SEGMENTATION else "dataset classes"
+
+    @property
     def input_label(self) -> str:
         """What the run read, for pages: its dataset's name; a prediction job without one names its uploaded
         images or its server folder (by the folder's last part only); "(deleted)" when the dataset was deleted."""

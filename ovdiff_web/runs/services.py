@@ -65,7 +65,8 @@ def check_support_available(profile: str, snapshot: list[dict[str, Any]]) -> Non
     without_support = [c["name"] for c in snapshot if not c.get("user_support_dir")]
     if profile in FEW_SHOT_PROFILES and without_support:
         raise RunInputError(f"the {profile} profile has no image generator: upload support images for "
-                            f"{', '.join(without_support)} (class page) or choose another profile")
+                            f"{', '.join(without_support)} (class page, or POST /api/classes/<id>/support/images/ "
+                            "with mode=replace) or choose another profile")
 
 
 def create_rows(**fields: Any) -> Run:

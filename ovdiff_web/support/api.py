@@ -100,6 +100,10 @@ class SupportUploadSerializer(serializers.Serializer):
                                             "= foreground; images without one get proposed masks")
     archive = serializers.FileField(required=False, help_text="a zip: images/x.jpg + masks/x.png (or x.jpg + "
                                                               "masks/x.png), the layout the CLI reads")
+    mode = serializers.ChoiceField(choices=["add", "replace"], required=False, default="add",
+                                   help_text="add (default): next to the class's current images, as a new version; "
+                                             "replace: the upload becomes the class's own images (the dashboard's "
+                                             "default; what a profile without a generator, dinov2-small, needs)")
 
 
 def _review(cls: Any) -> dict[str, Any]:
@@ -151,7 +155,8 @@ class ClassCurationMixin(SupportMasksMixin):
             parser_classes=[MultiPartParser, FormParser, StrictJSONParser])
     def support_images(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Add your own images, each with its mask when you have one (matched by name), next to the class's
-        current ones (a new version; the review so far is kept). 400 naming the file for a mask of another size,
+        current ones (a new version; the review so far is kept), or with ``mode=replace`` make them the class's
+        own images (as the dashboard's upload does by default). 400 naming the file for a mask of another size,
         a file that is not a mask, a mask without its image; nothing is kept then."""
 
         cls = self.get_object()
@@ -162,14 +167,22 @@ class ClassCurationMixin(SupportMasksMixin):
             return Response({"images": ["send one or more image files as multipart field 'images' (their masks "
                                         "as 'masks'), or a zip as 'archive'"]},
                             status=status.HTTP_400_BAD_REQUEST)
+        mode = request.data.get("mode") or "add"
+        if mode not in ("add", "replace"):
+            return Response({"mode": [f"'{mode}' is neither add nor replace"]}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            version, stored = mask_services.add_uploads(cls, images, masks, archive, user=request.user)
+            if mode == "replace":
+                stored = mask_services.replace_uploads(cls, images, masks, archive, user=request.user)
+                summary = f"your {stored.n_images} image{'s' if stored.n_images != 1 else ''} are the class's images now"
+            else:
+                version, stored = mask_services.add_uploads(cls, images, masks, archive, user=request.user)
+                summary = version.summary
         except BadInputError as exc:
             item = str(exc.item or "")
             return input_error(exc, "masks" if item.startswith("masks") else "archive" if archive else "images")
         except ServiceError as exc:
             return input_error(exc, "archive")
-        return stored_answer(cls, version.summary, stored)
+        return stored_answer(cls, summary, stored)
 
     @extend_schema(request=None, responses={202: RebuildQueuedSerializer})
     @action(detail=True, methods=["post"], url_path="support/rebuild")

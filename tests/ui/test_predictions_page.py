@@ -100,6 +100,7 @@ def test_pages_name_the_jobs_input_and_the_prefilter_truthfully(ui: Any, job: Ru
     assert listing.status_code == 200
     row = listing.content.decode().split(f'data-run-row="{job.pk}"')[1].split("</tr>")[0]
     assert "(deleted)" not in row and "2 images uploaded with the job" in row
+    assert "classes given with the job" in row and "dataset classes" not in row  # it has no dataset
     ImageResult.objects.create(run=job, image_id="park.png", width=40, height=32, classes_present=["sky"],
                                kept_classes=["cat", "sky"], pixel_share={"sky": 1.0})
     shown = ui.get(f"/segment/jobs/{job.pk}/image/", {"image": "park.png"}).content.decode()

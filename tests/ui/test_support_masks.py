@@ -292,3 +292,22 @@ def test_a_second_user_and_anonymous_callers_change_nothing(bob: Client, plain: 
                      content_type="application/json").status_code in (401, 403)
     assert anon.post(f"/classes/{built.pk}/ground-truth/", {**gt, "crop": "crop"}).status_code == 302
     assert not SupportCuration.objects.exists() and _folders(built, media_root) == []
+
+
+def test_api_upload_can_replace_so_a_profile_without_a_generator_runs(ui: Any, plain: VocabularyClass,
+                                                                        media_root: Path, user: Any) -> None:
+    """The probe: images added through the API did not count for dinov2-small (no generator), which needs the
+    class's own images; ``mode=replace`` does what the dashboard's upload does by default, and the refusal says so."""
+    from ovdiff_web.runs.services import RunInputError, check_support_available
+
+    with pytest.raises(RunInputError, match="mode=replace"):
+        check_support_available("dinov2-small", [plain.snapshot()])
+    assert _upload(ui, plain, images=[_png(_photo(1), "a.png")], mode="sideways").status_code == 400
+    assert _folders(plain, media_root) == [] and not VocabularyClass.objects.get(pk=plain.pk).user_support_dir
+    answer = _upload(ui, plain, images=[_png(_photo(1), "a.png"), _png(_photo(2), "b.png")],
+                     masks=[_png(_mask(), "a.png")], mode="replace")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["images"] == 2 and answer.json()["masks_given"] == 1
+    plain.refresh_from_db()
+    assert plain.user_support_dir and _folders(plain, media_root), sorted(str(p) for p in media_root.rglob("*"))
+    check_support_available("dinov2-small", [plain.snapshot()])  # no refusal now

