@@ -59,6 +59,8 @@ def _open_checked(path: Path, max_pixels: int, limit_setting: str = "segment.max
         raise BadInputError("file not found", item=str(path))
     if not path.is_file():
         raise BadInputError("not a file", item=str(path))
+    if path.stat().st_size == 0:  # the same words as the prediction upload's
+        raise BadInputError("empty file (0 bytes)", item=str(path))
     try:
         with warnings.catch_warnings():
             # Our own max_pixels is the policy; PIL's warning threshold would only add noise.

@@ -59,7 +59,7 @@ class PredictionSerializer(RunSerializer):
         fields = ["id", "status", "profile", "vocabulary", "vocabulary_snapshot", "dataset", "class_names", "error",
                   "cancel_requested", "is_random_weights", "skipped_classes", "image_count", "created_by",
                   "created_at", "started_at", "finished_at", "stages", "random_weights", "random_weights_note",
-                  "links"]
+                  "links", "settings"]  # settings: the job's whole configuration, overrides applied
         read_only_fields = fields
 
 

@@ -106,6 +106,12 @@ def test_truncated_png(tmp_path):
         load_image(tmp_path / "cut.png")
 
 
+def test_empty_file_says_so(tmp_path):
+    (tmp_path / "blank.png").write_bytes(b"")
+    with pytest.raises(BadInputError, match=r"empty file \(0 bytes\)"):
+        load_image(tmp_path / "blank.png")
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(BadInputError, match="nope.png.*not found"):
         load_image(tmp_path / "nope.png")

@@ -239,6 +239,8 @@ def test_settings_take_group_field_value_as_the_forms_do(api: APIClient, media_r
     run = Run.objects.get(pk=response.json()["id"])
     assert run.settings["support"]["n_images"] == 2 and run.settings["support"]["num_inference_steps"] == 4
     assert run.settings["masks"]["proposer"] == "attribution" and run.settings["masks"]["use_instance_masks"] is False
+    shown = api.get(f"/api/predictions/{run.pk}/").json()["settings"]  # an API user can see what took effect
+    assert shown["support"]["n_images"] == 2 and shown["masks"]["proposer"] == "attribution"
 
 
 @pytest.mark.parametrize("given, needle", [("segment.pamr", "group.field=value"),
