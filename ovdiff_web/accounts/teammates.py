@@ -23,10 +23,6 @@ class TeammateRefused(ServiceError, ValueError):
 
     code = "teammate_refused"
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-
 
 @dataclass(frozen=True)
 class NewTeammate:

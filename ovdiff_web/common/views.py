@@ -1,14 +1,16 @@
 """Small helpers shared by the dashboard views."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from ovdiff_web.common.errors import ServiceError
+from ovdiff_web.common import polygons
+from ovdiff_web.common.errors import InputError, ServiceError
 
 LOGIN_URL = "ui:login"
 
@@ -41,3 +43,17 @@ def choice(request: HttpRequest, param: str, allowed: tuple[str, ...], default: 
     """A query parameter restricted to ``allowed`` (unknown values fall back to ``default``)."""
     value = request.GET.get(param, default)
     return value if value in allowed else default
+
+
+def with_min_area(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An export view that takes ``?min_area=`` pixels (``polygons.parse_min_area``, default 16) gets it as
+    ``area``; a bad value is a plain-text 400 naming the parameter, the view not run."""
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            area = polygons.parse_min_area(request.GET.get("min_area"))
+        except InputError as exc:
+            return HttpResponse(f"min_area: {exc}", status=400, content_type="text/plain; charset=utf-8")
+        return view(request, *args, area=area, **kwargs)
+
+    return wrapped

@@ -9,17 +9,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ovdiff_web.common import images as overlay, polygons
+from ovdiff_web.common import images as overlay
 from ovdiff_web.accounts import access, audit
 from ovdiff_web.predictions.forms import PredictionForm
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.predictions import exports as prediction_exports, results as prediction_results, services as predictions
-from ovdiff_web.common.errors import InputError
 from ovdiff_web.common.broker import workers
 from ovdiff_web.common.errors import ServiceError
 from ovdiff_web.common.forms import add_service_error
 from ovdiff_web.predictions.segment_page import link_support_images
-from ovdiff_web.common.views import paginate, ui_login_required
+from ovdiff_web.common.views import paginate, ui_login_required, with_min_area
 from ovdiff_web.runs.liveness import last_worker_heartbeat
 
 
@@ -149,33 +148,22 @@ def prediction_labels_zip(request: HttpRequest, pk: int) -> HttpResponse:
 
 @ui_login_required
 @require_GET
-def prediction_coco(request: HttpRequest, pk: int) -> HttpResponse:
+@with_min_area
+def prediction_coco(request: HttpRequest, pk: int, area: int) -> HttpResponse:
     """COCO RLE: one annotation per class present in an image (regions under ``?min_area=`` pixels, default 16,
     left out)."""
     run = _job(request, pk)
-    area = _min_area(request)
-    if isinstance(area, HttpResponse):
-        return area
     response = JsonResponse(prediction_results.coco_document(run, area))
     response["Content-Disposition"] = f'attachment; filename="prediction-{run.pk}-coco.json"'
     return response
 
 
-def _min_area(request: HttpRequest) -> int | HttpResponse:
-    try:
-        return polygons.parse_min_area(request.GET.get("min_area"))
-    except InputError as exc:
-        return HttpResponse(f"min_area: {exc}", status=400, content_type="text/plain; charset=utf-8")
-
-
 @ui_login_required
 @require_GET
-def prediction_coco_polygons(request: HttpRequest, pk: int) -> HttpResponse:
+@with_min_area
+def prediction_coco_polygons(request: HttpRequest, pk: int, area: int) -> HttpResponse:
     """COCO polygons: one polygon annotation per region (``?min_area=`` pixels, default 16)."""
     run = _job(request, pk)
-    area = _min_area(request)
-    if isinstance(area, HttpResponse):
-        return area
     response = JsonResponse(prediction_exports.coco_polygons_document(run, area))
     response["Content-Disposition"] = f'attachment; filename="prediction-{run.pk}-coco-polygons.json"'
     return response
@@ -183,12 +171,10 @@ def prediction_coco_polygons(request: HttpRequest, pk: int) -> HttpResponse:
 
 @ui_login_required
 @require_GET
-def prediction_yolo_zip(request: HttpRequest, pk: int) -> HttpResponse:
+@with_min_area
+def prediction_yolo_zip(request: HttpRequest, pk: int, area: int) -> HttpResponse:
     """YOLO segmentation labels (labels/<image>.txt and data.yaml) in one zip."""
     run = _job(request, pk)
-    area = _min_area(request)
-    if isinstance(area, HttpResponse):
-        return area
     response = HttpResponse(prediction_exports.yolo_zip(run, area), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="prediction-{run.pk}-yolo.zip"'
     return response

@@ -24,6 +24,7 @@ from engine.errors import BadInputError
 from ovdiff_web.common.errors import ServiceError
 from ovdiff_web.support.masks import marks, services as mask_services
 from ovdiff_web.support.masks.api import MaskUploadResultSerializer, SupportMasksMixin, stored_answer
+from ovdiff_web.support.masks.store import describe
 
 
 class ReviewImageSerializer(serializers.Serializer):
@@ -173,7 +174,7 @@ class ClassCurationMixin(SupportMasksMixin):
         try:
             if mode == "replace":
                 stored = mask_services.replace_uploads(cls, images, masks, archive, user=request.user)
-                summary = f"your {stored.n_images} image{'s' if stored.n_images != 1 else ''} are the class's images now"
+                summary = f"replaced the class's images by {describe(stored)}"
             else:
                 version, stored = mask_services.add_uploads(cls, images, masks, archive, user=request.user)
                 summary = version.summary

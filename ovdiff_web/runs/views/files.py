@@ -10,9 +10,7 @@ from ovdiff_web.common import images as overlay
 from ovdiff_web.accounts import access
 from ovdiff_web.runs.models import ImageResult, Run
 from ovdiff_web.runs import pixel_layers, images as run_images, report as run_report
-from ovdiff_web.common.views import ui_login_required
-from ovdiff_web.common import polygons
-from ovdiff_web.common.errors import InputError
+from ovdiff_web.common.views import ui_login_required, with_min_area
 
 OVERLAY_KINDS = ("pred", "gt", "cell", "error")
 
@@ -90,16 +88,13 @@ def export_predictions(request: HttpRequest, pk: int) -> FileResponse:
 
 @ui_login_required
 @require_GET
-def export_polygons(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+@with_min_area
+def export_polygons(request: HttpRequest, pk: int, fmt: str, area: int) -> HttpResponse:
     """The predictions as COCO polygons (``coco-polygons.json``) or YOLO segmentation labels (``yolo.zip``);
     ``?min_area=`` pixels (default 16)."""
     run = access.get_readable(Run.objects.select_related("dataset"), request.user, pk=pk)
     if fmt not in ("coco-polygons.json", "yolo.zip"):
         raise Http404("unknown export format")
-    try:
-        area = polygons.parse_min_area(request.GET.get("min_area"))
-    except InputError as exc:
-        return HttpResponse(f"min_area: {exc}", status=400, content_type="text/plain; charset=utf-8")
     if fmt == "yolo.zip":
         response = HttpResponse(run_report.yolo_zip(run, area), content_type="application/zip")
     else:
