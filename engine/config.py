@@ -74,9 +74,16 @@ class MaskConfig:
     # a user image without masks: "first" = the proposer's first mask is fg (the paper's rule for its images);
     # "border" = the first candidate (the first mask, its complement, the other masks) holding at most
     # user_fg_max_border of the image's border pixels (a mask holding most of a crop's border is rarely the object);
-    # stuff classes keep "first"
-    user_fg_rule: Literal["first", "border"] = "first"
+    # stuff classes keep "first"; "extent" = the candidate whose box spans most of the image while it holds least of
+    # the border (engine.masks.fgbg.extent_score: a crop frames its object with a margin), stuff or thing;
+    # "vocabulary" = "extent" for an image seen alone (its class page), and at segmentation one candidate per image
+    # chosen with the vocabulary's other classes in view (engine.masks.vocabulary, docs/REAL_WEIGHTS.md)
+    user_fg_rule: Literal["first", "border", "extent", "vocabulary"] = "first"
     user_fg_max_border: float = 0.5
+    # "vocabulary" (engine.masks.vocabulary): weight of each image's extent score against how its fg resembles its own
+    # class's other images (centred cosine), and the centred cosine above which two classes' fgs are the same thing
+    user_fg_vocab_weight: float = 0.5
+    user_fg_vocab_conflict: float = 0.85
     cutler_confidence: float = 0.35
     fg_threshold: float = 0.5  # fallback: fg = attribution > 0.5
     bg_threshold: float = 0.2  # bg = attribution < 0.2
@@ -272,7 +279,7 @@ def apply_overrides(config: OVDiffConfig, overrides: Mapping[str, Any] | Sequenc
 # not use them keep their keys (``key_part``)
 ADDED_SETTINGS: dict[str, tuple[str, ...]] = {
     "FeatureConfig": ("resize_antialias",),
-    "MaskConfig": ("zero_score_pixels",),
+    "MaskConfig": ("zero_score_pixels", "user_fg_vocab_weight", "user_fg_vocab_conflict"),
 }
 
 

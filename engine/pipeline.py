@@ -6,6 +6,7 @@ the ``ModelRegistry`` and are reused for the lifetime of this object.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
@@ -21,14 +22,14 @@ from engine.storage.object_store import open_store
 from engine.storage.store import ArtifactStore
 from engine.support.curation import curate, kept_images
 from engine.support.io import folder_content_hash, load_support_set, load_user_support_folder, save_support_set
-from engine.types import CancelFn, ClassSpec, PrototypeBank, ProgressFn, Segmentation, SupportSet
+from engine.types import CancelFn, ClassSpec, Curation, PrototypeBank, ProgressFn, Segmentation, SupportSet
 
 if TYPE_CHECKING:  # torch and the model libraries load only when a model is needed (cached calls stay instant)
     import torch
 
 # Bump when a stage's code changes what it produces: old artifacts then miss the cache instead of being reused.
-STAGE_VERSION = {"support": 1, "bank": 1, "curated": 1}
-SUPPORT, BANK = "support", "bank"
+STAGE_VERSION = {"support": 1, "bank": 1, "curated": 1, "vocab-masks": 1}
+SUPPORT, BANK, VOCAB_MASKS = "support", "bank", "vocab-masks"
 
 
 class OVDiff:
@@ -213,7 +214,9 @@ class OVDiff:
         vocab = tuple(classes)
         if vocab in self._segmenters:
             return self._segmenters[vocab]
-        banks: Mapping[str, Mapping[str, PrototypeBank]] = {c.name: self.banks(c, progress, cancel) for c in vocab}
+        specs = self.vocabulary_specs(vocab, progress, cancel)
+        banks: Mapping[str, Mapping[str, PrototypeBank]] = {
+            c.name: self.banks(spec, progress, cancel) for c, spec in zip(vocab, specs)}
         extractors = {e: self.registry.extractor(e, self.config.features) for e in self.config.features.extractors}
         prefilter = None
         if self.config.segment.category_prefilter:
@@ -228,6 +231,65 @@ class OVDiff:
         seg = Segmenter(segment_cfg, extractors, banks, list(vocab), prefilter, device=self.registry.device)
         self._segmenters = {vocab: seg}  # keep one: a vocabulary's prototypes can be large
         return seg
+
+    def vocabulary_specs(self, classes: Sequence[ClassSpec], progress: ProgressFn | None = None,
+                         cancel: CancelFn | None = None) -> tuple[ClassSpec, ...]:
+        """The classes as their banks are built for this vocabulary. Under ``masks.user_fg_rule="vocabulary"`` a
+        class whose user images' proposed masks are better chosen with the other classes in view
+        (``engine.masks.vocabulary``) gets those choices as "candidate:K" curation entries (a person's choices
+        stay); the choice is cached in the store by the classes' support keys. Otherwise the classes as given."""
+        vocab = tuple(classes)
+        if self.config.masks.user_fg_rule != "vocabulary" or not vocab:
+            return vocab
+        ename = "dino" if "dino" in self.config.features.extractors else self.config.features.extractors[0]
+        key = stable_hash(VOCAB_MASKS, STAGE_VERSION[VOCAB_MASKS], [self.support_key(c) for c in vocab],
+                          self.config.masks.user_fg_vocab_weight, self.config.masks.user_fg_vocab_conflict, ename, self.registry.extractor_identity(ename),
+                          key_part(support_feature_config(self.config, ename)))
+        if self.store.exists(VOCAB_MASKS, key):
+            choices = json.loads((self.store.path(VOCAB_MASKS, key) / "choices.json").read_text())
+        else:
+            choices = self._choose_vocabulary_masks(vocab, ename, progress, cancel)
+            with self.store.writing(VOCAB_MASKS, key) as tmp:
+                (tmp / "choices.json").write_text(json.dumps(choices, sort_keys=True))
+        out = []
+        for cls in vocab:
+            auto = choices.get(cls.name) or {}
+            if not auto:
+                out.append(cls)
+                continue
+            cur = cls.curation or Curation()
+            masks = {**auto, **dict(cur.masks)}  # a person's choice wins
+            out.append(replace(cls, curation=replace(cur, masks=tuple(sorted(masks.items())))))
+        return tuple(out)
+
+    def _choose_vocabulary_masks(self, vocab: tuple[ClassSpec, ...], ename: str, progress: ProgressFn | None,
+                                 cancel: CancelFn | None) -> dict[str, dict[str, str]]:
+        """class name -> {image id: "candidate:K"} where the joint choice differs from the image's own rule."""
+        import torch
+
+        from engine.masks.fgbg import default_candidate, user_candidates
+        from engine.masks.vocabulary import Item, choose_candidates
+        from engine.support.curation import CANDIDATE, image_id
+
+        extractor = self.registry.extractor(ename, support_feature_config(self.config, ename))
+        items, free = [], []
+        for cls in vocab:
+            for im in kept_images(self.support_set(cls, progress, cancel)):
+                if cancel is not None and cancel():
+                    raise CancelledError(f"mask choice of {cls.name!r} cancelled")
+                chooses = bool(im.instance_masks) and not im.mask_choice and im.attribution is None
+                with torch.inference_mode():
+                    feats = extractor(_to_batch([im.image], self.registry.device))[0].float().cpu()
+                candidates = user_candidates(im.instance_masks) if chooses else [np.asarray(im.fg_mask, dtype=bool)]
+                items.append(Item(cls.name, candidates, feats))
+                free.append((cls.name, im) if chooses else None)
+        choices: dict[str, dict[str, str]] = {}
+        masks_cfg = self.config.masks
+        chosen = choose_candidates(items, masks_cfg.user_fg_vocab_weight, masks_cfg.user_fg_vocab_conflict)
+        for k, entry in zip(chosen, free):
+            if entry is not None and k != default_candidate(entry[1].instance_masks, masks_cfg):
+                choices.setdefault(entry[0], {})[image_id(entry[1].image)] = f"{CANDIDATE}{k}"
+        return choices
 
     def segment(self, image: np.ndarray, classes: Sequence[ClassSpec], explain: bool = False,
                 return_scores: bool = False) -> Segmentation:

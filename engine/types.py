@@ -41,7 +41,8 @@ class SupportImage:
     instance_masks: list[np.ndarray] = field(default_factory=list)  # proposer output, bool (H, W)
     excluded: str | None = None  # a person's reason for leaving the image out of the banks (None: kept)
     mask_choice: str = ""  # "" = the proposer's rule, "instance:J" = proposed mask J as fg, "attribution",
-    # "painted:<mask id>" = a mask a person painted
+    # "painted:<mask id>" = a mask a person painted, "candidate:K" = candidate K of the proposed masks (the
+    # vocabulary rule's choice, engine.masks.fgbg.user_candidates)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Curation:
     """A person's review of one class's support set, as plain data (``engine.support.curation`` applies it).
 
     Images are named by ``image_id`` (a hash of their pixels), so decisions survive adding images: ``excluded``
-    holds (image id, reason) pairs, ``masks`` (image id, "instance:J" | "attribution" | "painted:<mask id>")
+    holds (image id, reason) pairs, ``masks`` (image id, "instance:J" | "candidate:K" | "attribution" | "painted:<mask id>")
     pairs; ``extra_seeds`` are further generator seeds and ``extra_dirs`` further folders of a user's images
     joining the set. ``mask_dir`` is where painted masks are read (``<mask id>.png``); it is not part of any key
     (the mask id is: a hash of the mask's pixels)."""

