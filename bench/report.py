@@ -42,7 +42,7 @@ HEADLINES: list[tuple[str, str, str, Any]] = [
     ("photos_miou_gain_maskcut", "the same with MaskCut proposing the profile's support masks (baseline: masks "
      "given)", ">= 0", lambda v: v >= 0.0),
     ("fewshot_runtime_time_ratio", "dinov2-small per-image DINO forward time (every window), the profile's CPU "
-     "runtime (runtime.dino_backend=auto: ONNX Runtime fp32) / torch, interleaved in one process", "<= 0.75",
+     "runtime (runtime.dino_backend=auto: ONNX Runtime int8) / torch, interleaved in one process", "<= 0.75",
      lambda v: v <= 0.75),
     ("fewshot_runtime_label_agreement", "share of pixels labelled as with torch, that runtime, few-shot on the "
      "real-photo set (engine.evaluation.photo_set)", ">= 0.99", lambda v: v >= 0.99),

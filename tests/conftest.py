@@ -31,6 +31,7 @@ def pytest_configure(config):
 GROUPS = {
     "tests/engine/real/test_dino_backend.py": "photo-set",
     "tests/engine/real/test_photo_set_real.py": "photo-set",
+    "tests/engine/real/test_photo_maskcut_real.py": "photo-set",
     "tests/browser/": "browser",
     "tests/integrations/test_label_studio": "label-studio",
     **{f"tests/reliability/test_{m}.py": "reliability-workers"

@@ -67,7 +67,7 @@ def run(ctx: Context) -> dict:
             "segment_seconds_per_image": t_image,
             "class_build_seconds": build_s,
             "feature_block": ovd.config.features.dino_layer,
-            "dino_backend": ovd.registry.dino_backend(),  # runtime.dino_backend=auto: onnx-fp32 on the CPU
+            "dino_backend": ovd.registry.dino_backend(),  # runtime.dino_backend=auto: onnx-int8 on the CPU
             "maskcut_block": ovd.config.masks.maskcut_layer,
             "load_average_1min_at_end": os.getloadavg()[0],  # absolute seconds scale with the machine's load
         },

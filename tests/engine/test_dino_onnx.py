@@ -73,7 +73,7 @@ def test_model_is_built_once_deterministically_and_cached_by_content(model, tmp_
 
 def test_auto_runs_onnx_for_the_few_shot_profile_on_the_cpu_only():
     auto = RuntimeConfig()
-    assert dino_backend(auto, "dinov2-small", "cpu") == "onnx-fp32"
+    assert dino_backend(auto, "dinov2-small", "cpu") == "onnx-int8"
     for profile in ("paper", "sdov", "tiny", "paper-shape"):
         assert dino_backend(auto, profile, "cpu") == "torch"
     assert dino_backend(auto, "dinov2-small", "cuda") == "torch"

@@ -52,11 +52,38 @@ def photo_ovd(tmp_path_factory, dinov2_dir):
 
 
 @pytest.fixture(scope="session")
-def photo_given(photo_ovd, photo_set, tmp_path_factory):
-    """The profile (its default CPU runtime) on the photo set with the hand-drawn support masks: ``(Scores, labels
-    per target)``, made once and read by the baseline comparison and the runtime agreement check."""
-    from engine.evaluation.photo_eval import profile_scores
+def photo_whole_config(photo_ovd):
+    """The profile's config with the whole image only (``segment.sliding_window=False``): one forward per target,
+    so the photo-set tests fit ``make test``; ``make bench`` (``fewshot_photos``, ``fewshot_runtime``) measures the
+    profile's windows too (docs/REAL_WEIGHTS.md: the whole image gives the same agreement and margins)."""
+    import dataclasses
 
+    cfg = photo_ovd.config
+    return cfg.replace(segment=dataclasses.replace(cfg.segment, sliding_window=False))
+
+
+@pytest.fixture(scope="session")
+def photo_given(photo_ovd, photo_set, photo_whole_config, tmp_path_factory):
+    """The profile (its default CPU runtime, whole image) on the photo set with the hand-drawn support masks:
+    ``(Scores, labels per target)``, made once and read by the baseline comparison and the runtime agreement
+    check."""
+    from engine.evaluation.photo_eval import profile_scores
+    from engine.pipeline import OVDiff
+
+    ovd = OVDiff(photo_whole_config, photo_ovd.registry, photo_ovd.store)
     labels: list = []
-    scores = profile_scores(photo_ovd, photo_set, tmp_path_factory.mktemp("given"), masks=True, labels_out=labels)
+    scores = profile_scores(ovd, photo_set, tmp_path_factory.mktemp("given"), masks=True, labels_out=labels)
     return scores, labels
+
+
+@pytest.fixture(scope="session")
+def photo_baseline(photo_ovd, photo_set):
+    """The simple baseline (block 8 output tokens, hand-drawn support masks, whole image) on the photo set."""
+    import dataclasses
+
+    from engine.evaluation.photo_eval import baseline_scores
+    from engine.profiles import DINOV2_SMALL_BASELINE_LAYER
+
+    tokens = photo_ovd.registry.extractor("dino", dataclasses.replace(
+        photo_ovd.config.features, dino_facet="token", dino_layer=DINOV2_SMALL_BASELINE_LAYER))
+    return baseline_scores(tokens, photo_set, photo_ovd.config.segment.short_side)

