@@ -271,18 +271,20 @@ class OVDiff:
         from engine.masks.vocabulary import Item, choose_candidates
         from engine.support.curation import CANDIDATE, image_id
 
+        images = [(cls.name, im) for cls in vocab for im in kept_images(self.support_set(cls, progress, cancel))]
+        free = [(name, im) if im.instance_masks and not im.mask_choice and im.attribution is None else None
+                for name, im in images]
+        if len(images) < 2 or not any(free):  # nothing to choose (masks given or chosen): no forward
+            return {}
         extractor = self.registry.extractor(ename, support_feature_config(self.config, ename))
-        items, free = [], []
-        for cls in vocab:
-            for im in kept_images(self.support_set(cls, progress, cancel)):
-                if cancel is not None and cancel():
-                    raise CancelledError(f"mask choice of {cls.name!r} cancelled")
-                chooses = bool(im.instance_masks) and not im.mask_choice and im.attribution is None
-                with torch.inference_mode():
-                    feats = extractor(_to_batch([im.image], self.registry.device))[0].float().cpu()
-                candidates = user_candidates(im.instance_masks) if chooses else [np.asarray(im.fg_mask, dtype=bool)]
-                items.append(Item(cls.name, candidates, feats))
-                free.append((cls.name, im) if chooses else None)
+        items = []
+        for (name, im), entry in zip(images, free):
+            if cancel is not None and cancel():
+                raise CancelledError(f"mask choice of {name!r} cancelled")
+            with torch.inference_mode():
+                feats = extractor(_to_batch([im.image], self.registry.device))[0].float().cpu()
+            candidates = user_candidates(im.instance_masks) if entry else [np.asarray(im.fg_mask, dtype=bool)]
+            items.append(Item(name, candidates, feats))
         choices: dict[str, dict[str, str]] = {}
         masks_cfg = self.config.masks
         chosen = choose_candidates(items, masks_cfg.user_fg_vocab_weight, masks_cfg.user_fg_vocab_conflict)
