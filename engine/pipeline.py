@@ -242,9 +242,9 @@ class OVDiff:
         if self.config.masks.user_fg_rule != "vocabulary" or not vocab:
             return vocab
         ename = "dino" if "dino" in self.config.features.extractors else self.config.features.extractors[0]
-        key = stable_hash(VOCAB_MASKS, STAGE_VERSION[VOCAB_MASKS], [self.support_key(c) for c in vocab],
-                          self.config.masks.user_fg_vocab_weight, self.config.masks.user_fg_vocab_conflict, ename, self.registry.extractor_identity(ename),
-                          key_part(support_feature_config(self.config, ename)))
+        # the support keys hash the mask settings (weight and conflict included); the features are the banks'
+        key = stable_hash(VOCAB_MASKS, STAGE_VERSION[VOCAB_MASKS], [self.support_key(c) for c in vocab], ename,
+                          self.registry.extractor_identity(ename), key_part(support_feature_config(self.config, ename)))
         if self.store.exists(VOCAB_MASKS, key):
             choices = json.loads((self.store.path(VOCAB_MASKS, key) / "choices.json").read_text())
         else:

@@ -129,20 +129,15 @@ def user_fg_bg(instances: Sequence[np.ndarray], cfg: MaskConfig, stuff: bool = F
     """fg/bg of a user image from its proposed masks under ``cfg.user_fg_rule``: "first" takes the first mask
     and the eroded complement of all masks as bg; "border" takes the first candidate (the first mask, its
     complement: the cut's other side, then the other masks) holding at most ``cfg.user_fg_max_border`` of the
-    border (else the candidate holding the least), and as bg the eroded complement of it and of every proposed mask
-    under that border share (a ``stuff`` class, often the surround itself, keeps the first rule); "extent" (and
-    "vocabulary", for an image seen alone) takes the candidate with the best ``extent_score``, whatever the class,
-    with ``candidate_fg_bg``'s bg."""
+    border (else the candidate holding the least; a ``stuff`` class, often the surround itself, keeps the first
+    rule); "extent" (and "vocabulary", for an image seen alone) takes the candidate with the best ``extent_score``,
+    whatever the class. Both take ``candidate_fg_bg``'s bg: the eroded complement of the fg and of every other
+    proposed mask under the border share (under the border rule those are the same masks as every proposed mask
+    under the share: the candidates are disjoint or nested)."""
     masks = [np.asarray(m, dtype=bool) for m in instances]
-    erosion = max(1, cfg.bg_erosion_iterations)
     if cfg.user_fg_rule == "first" or (stuff and cfg.user_fg_rule == "border"):
-        return masks[0], erode(~np.logical_or.reduce(masks), erosion)
-    k = default_candidate(masks, cfg, stuff)
-    if cfg.user_fg_rule in ("extent", "vocabulary"):
-        return candidate_fg_bg(masks, k, cfg)
-    fg = user_candidates(masks)[k]
-    objects = [fg] + [m for m in masks if m.any() and border_fraction(m) <= cfg.user_fg_max_border]
-    return fg, erode(~np.logical_or.reduce(objects), erosion)
+        return masks[0], erode(~np.logical_or.reduce(masks), max(1, cfg.bg_erosion_iterations))
+    return candidate_fg_bg(masks, default_candidate(masks, cfg, stuff), cfg)
 
 
 def apply_masks(support: SupportSet, propose: Proposer | None, cfg: MaskConfig, stuff: bool = False) -> SupportSet:

@@ -27,6 +27,9 @@ from ovdiff_web.support.masks.api import MaskUploadResultSerializer, SupportMask
 from ovdiff_web.support.masks.store import describe
 
 
+UPLOAD_MODES = ("add", "replace")  # an API support upload: next to the class's images, or as them
+
+
 class ReviewImageSerializer(serializers.Serializer):
     class_id = serializers.IntegerField(source="cls.pk")
     class_name = serializers.CharField(source="cls.name")
@@ -101,7 +104,7 @@ class SupportUploadSerializer(serializers.Serializer):
                                             "= foreground; images without one get proposed masks")
     archive = serializers.FileField(required=False, help_text="a zip: images/x.jpg + masks/x.png (or x.jpg + "
                                                               "masks/x.png), the layout the CLI reads")
-    mode = serializers.ChoiceField(choices=["add", "replace"], required=False, default="add",
+    mode = serializers.ChoiceField(choices=UPLOAD_MODES, required=False, default="add",
                                    help_text="add (default): next to the class's current images, as a new version; "
                                              "replace: the upload becomes the class's own images (the dashboard's "
                                              "default; what a profile without a generator, dinov2-small, needs)")
@@ -169,7 +172,7 @@ class ClassCurationMixin(SupportMasksMixin):
                                         "as 'masks'), or a zip as 'archive'"]},
                             status=status.HTTP_400_BAD_REQUEST)
         mode = request.data.get("mode") or "add"
-        if mode not in ("add", "replace"):
+        if mode not in UPLOAD_MODES:
             return Response({"mode": [f"'{mode}' is neither add nor replace"]}, status=status.HTTP_400_BAD_REQUEST)
         try:
             if mode == "replace":

@@ -66,7 +66,7 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
                    regen_form: RegenerateForm | None = None, gt_form: GroundTruthForm | None = None,
                    status: int = 200) -> HttpResponse:
     form = form or SupportUploadForm()
-    rebuild_profile, from_run = curation.rebuild_profile(cls), curation.has_runs(cls)
+    rebuild_profile, from_run = curation.rebuild_profile_source(cls)
     regen_form = regen_form or RegenerateForm(initial={"profile": rebuild_profile})  # the profile a rebuild uses
     jobs = [{**job, **ui_tasks.task_state(job["id"])} for job in _jobs(request, cls)]
     sets = list(support_images.support_sets_for(cls))

@@ -321,15 +321,16 @@ def _latest_run(cls: VocabularyClass) -> Any:
     return cls.vocabulary.runs.order_by("-created_at", "-id").first()
 
 
-def has_runs(cls: VocabularyClass) -> bool:
-    """Whether a run read the class's vocabulary (``rebuild_profile`` then follows the latest one)."""
-    return _latest_run(cls) is not None
+def rebuild_profile_source(cls: VocabularyClass) -> tuple[str, bool]:
+    """(the profile ``queue_rebuild`` builds with, whether it is the vocabulary's latest run's: else the server's
+    default), from one query."""
+    latest = _latest_run(cls)
+    return (latest.profile, True) if latest is not None else (settings.OVDIFF_PROFILE, False)
 
 
 def rebuild_profile(cls: VocabularyClass) -> str:
     """The profile ``queue_rebuild`` builds with (shown next to the queued job)."""
-    latest = _latest_run(cls)
-    return latest.profile if latest is not None else settings.OVDIFF_PROFILE
+    return rebuild_profile_source(cls)[0]
 
 
 ACTIONS = ("exclude", "include", "mask", "add_seed", "go_back")

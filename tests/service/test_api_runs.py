@@ -70,6 +70,12 @@ def test_create_run_validation(api: APIClient, demo_dataset: dict) -> None:
     assert bad.status_code == 400 and "bogus" in bad.json()["detail"]
     assert api.post("/api/runs/", {"dataset": demo_dataset["id"], "profile": "huge"}, format="json").status_code == 400
     assert api.post("/api/runs/", {"dataset": demo_dataset["id"], "limit": 0}, format="json").status_code == 400
+    for line, field in (("masks.user_fg_vocab_conflict=1.5", "user_fg_vocab_conflict"),  # the vocabulary rule's
+                        ("masks.user_fg_vocab_weight=-1", "user_fg_vocab_weight"),  # settings: out of range
+                        ("masks.user_fg_rule=nearest", "user_fg_rule")):  # not a rule
+        refused = api.post("/api/runs/", {"dataset": demo_dataset["id"], "settings": line}, format="json")
+        assert refused.status_code == 400 and field in str(refused.json()), refused.json()
+    assert not Run.objects.exists()  # nothing stored by a refused request
     empty = api.post("/api/vocabularies/", {"name": "empty"}, format="json").json()["id"]
     response = api.post("/api/runs/", {"dataset": demo_dataset["id"], "vocabulary": empty}, format="json")
     assert response.status_code == 400 and "no classes" in response.json()["detail"]
