@@ -59,28 +59,46 @@ class ArtifactStore:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def _publish(self, tmp: Path, final: Path) -> None:
-        for _ in range(5):
-            if (final / MARKER).is_file():
-                return  # someone else finished first: cache hit, our copy is discarded by the caller
-            if final.exists():
-                self._discard(final)  # incomplete leftover: never valid, replace it
+        # Rename first: it succeeds only when ``final`` is absent (or an empty leftover), so a complete artifact,
+        # which always holds its marker, is never replaced. Checking the marker before renaming left a window in
+        # which a racer's fresh rename looked like an incomplete leftover and was discarded.
+        for _ in range(8):
             try:
                 os.rename(tmp, final)
                 return
             except OSError:
-                continue  # a racing writer renamed first (or re-created junk); look again
+                pass  # final exists and is not empty
+            if (final / MARKER).is_file():
+                return  # someone else finished first: cache hit, our copy is discarded by the caller
+            self._discard_incomplete(final)
         raise OSError(f"could not publish artifact {final}")
 
-    def _discard(self, d: Path) -> None:
-        """Move a directory aside atomically, then delete it (tolerates another process doing the same)."""
+    def _discard_incomplete(self, final: Path) -> None:
+        """Move an incomplete leftover aside; should a racer have completed it meanwhile, put it back."""
+        trash = self._move_aside(final)
+        if trash is None:
+            return
+        if (trash / MARKER).is_file():
+            try:
+                os.rename(trash, final)  # it was complete after all: restore it
+                return
+            except OSError:
+                pass  # another complete copy took its place meanwhile
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _move_aside(self, d: Path) -> Path | None:
         trash = d.parent / f"{_TRASH_PREFIX}{d.name}-{os.getpid()}-{time.monotonic_ns()}"
         try:
             os.rename(d, trash)
-        except FileNotFoundError:
-            return
         except OSError:
-            return
-        shutil.rmtree(trash, ignore_errors=True)
+            return None  # gone already, or another process moved it first
+        return trash
+
+    def _discard(self, d: Path) -> None:
+        """Move a directory aside atomically, then delete it (tolerates another process doing the same)."""
+        trash = self._move_aside(d)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
 
     def get_or_build(self, kind: str, key: str, build: Callable[[Path], None]) -> Path:
         """Path of the complete artifact, calling ``build(tmp_dir)`` only when it does not exist yet."""

@@ -81,22 +81,29 @@ def test_remove_and_bad_names(tmp_path):
             store.path(kind, key)
 
 
-def _racer(root: str, barrier, tag: str) -> None:
+def _racer(root: str, barrier, tag: str, keys: int) -> None:
     store = ArtifactStore(root)
-    with store.writing("bank", KEY) as d:
-        (d / "who").write_text(tag)
-        for i in range(50):
-            (d / f"f{i}").write_text(tag * 100)
-        barrier.wait(timeout=60)
-    assert store.exists("bank", KEY)
+    missing = []
+    for k in range(keys):
+        key = f"{KEY}{k:03d}"
+        with store.writing("bank", key) as d:
+            (d / "who").write_text(tag)
+            for i in range(20):
+                (d / f"f{i}").write_text(tag * 100)
+            barrier.wait(timeout=60)  # both publish the same key at the same moment
+        if not store.exists("bank", key):
+            missing.append(key)
+    assert not missing, f"a finished write was not visible: {missing}"
 
 
 def test_two_processes_racing(tmp_path):
+    """Both writers of a key see it complete once their write returns; neither removes the other's copy."""
     # spawn, not fork: forking a test process that already runs threads (browser driver, torch pools) can
     # deadlock the child on an inherited lock.
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=_racer, args=(str(tmp_path), barrier, t), daemon=True) for t in "ab"]
+    keys = 60
+    procs = [ctx.Process(target=_racer, args=(str(tmp_path), barrier, t, keys), daemon=True) for t in "ab"]
     for p in procs:
         p.start()
     for p in procs:
@@ -106,7 +113,32 @@ def test_two_processes_racing(tmp_path):
             p.kill()
     assert [p.exitcode for p in procs] == [0, 0]
     store = ArtifactStore(tmp_path)
+    for k in range(keys):
+        final = store.path("bank", f"{KEY}{k:03d}")
+        who = (final / "who").read_text()
+        assert who in ("a", "b") and all((final / f"f{i}").read_text() == who * 100 for i in range(20))
+    for shard in (tmp_path / "bank").iterdir():
+        assert all(not x.name.startswith((".tmp-", ".trash-")) for x in shard.iterdir())
+
+
+def test_a_leftover_completed_by_a_racer_is_put_back(tmp_path, monkeypatch):
+    """A writer that finds an incomplete leftover moves it aside; if a racer completed it meanwhile, it stays."""
+    store = ArtifactStore(tmp_path)
     final = store.path("bank", KEY)
-    who = (final / "who").read_text()
-    assert who in ("a", "b") and all((final / f"f{i}").read_text() == who * 100 for i in range(50))
+    final.mkdir(parents=True)
+    (final / "junk").write_text("half")
+    real_move = ArtifactStore._move_aside
+
+    def racer_completes_first(self, d):
+        # between our look at the leftover and our move, a racer replaces it with its complete copy
+        monkeypatch.setattr(ArtifactStore, "_move_aside", real_move)
+        with ArtifactStore(tmp_path).writing("bank", KEY) as other:
+            (other / "who").write_text("racer")
+        return real_move(self, d)
+
+    monkeypatch.setattr(ArtifactStore, "_move_aside", racer_completes_first)
+    with store.writing("bank", KEY) as d:
+        (d / "who").write_text("us")
+    assert store.exists("bank", KEY)
+    assert (final / "who").read_text() == "racer" and not (final / "junk").exists()
     assert [x.name for x in final.parent.iterdir()] == [KEY]
