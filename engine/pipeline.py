@@ -232,25 +232,31 @@ class OVDiff:
         self._segmenters = {vocab: seg}  # keep one: a vocabulary's prototypes can be large
         return seg
 
-    def vocabulary_specs(self, classes: Sequence[ClassSpec], progress: ProgressFn | None = None,
-                         cancel: CancelFn | None = None) -> tuple[ClassSpec, ...]:
-        """The classes as their banks are built for this vocabulary. Under ``masks.user_fg_rule="vocabulary"`` a
-        class whose user images' proposed masks are better chosen with the other classes in view
-        (``engine.masks.vocabulary``) gets those choices as "candidate:K" curation entries (a person's choices
-        stay); the choice is cached in the store by the classes' support keys. Otherwise the classes as given."""
+    def vocabulary_choices(self, classes: Sequence[ClassSpec], progress: ProgressFn | None = None,
+                           cancel: CancelFn | None = None) -> dict[str, dict[str, str]]:
+        """Under ``masks.user_fg_rule="vocabulary"``: class name -> {support image id: "candidate:K"} for each user
+        image whose proposed mask is better chosen with the other classes in view (``engine.masks.vocabulary``)
+        than seen alone; cached in the store by the classes' support keys. Empty under any other rule."""
         vocab = tuple(classes)
         if self.config.masks.user_fg_rule != "vocabulary" or not vocab:
-            return vocab
+            return {}
         ename = "dino" if "dino" in self.config.features.extractors else self.config.features.extractors[0]
         # the support keys hash the mask settings (weight and conflict included); the features are the banks'
         key = stable_hash(VOCAB_MASKS, STAGE_VERSION[VOCAB_MASKS], [self.support_key(c) for c in vocab], ename,
                           self.registry.extractor_identity(ename), key_part(support_feature_config(self.config, ename)))
         if self.store.exists(VOCAB_MASKS, key):
-            choices = json.loads((self.store.path(VOCAB_MASKS, key) / "choices.json").read_text())
-        else:
-            choices = self._choose_vocabulary_masks(vocab, ename, progress, cancel)
-            with self.store.writing(VOCAB_MASKS, key) as tmp:
-                (tmp / "choices.json").write_text(json.dumps(choices, sort_keys=True))
+            return json.loads((self.store.path(VOCAB_MASKS, key) / "choices.json").read_text())
+        choices = self._choose_vocabulary_masks(vocab, ename, progress, cancel)
+        with self.store.writing(VOCAB_MASKS, key) as tmp:
+            (tmp / "choices.json").write_text(json.dumps(choices, sort_keys=True))
+        return choices
+
+    def vocabulary_specs(self, classes: Sequence[ClassSpec], progress: ProgressFn | None = None,
+                         cancel: CancelFn | None = None) -> tuple[ClassSpec, ...]:
+        """The classes as their banks are built for this vocabulary: ``vocabulary_choices`` as "candidate:K"
+        curation entries (a person's own mask choices win). The classes as given under any other rule."""
+        vocab = tuple(classes)
+        choices = self.vocabulary_choices(vocab, progress, cancel)
         out = []
         for cls in vocab:
             auto = choices.get(cls.name) or {}

@@ -38,8 +38,9 @@ def segment_shard(self: RunTask, run_id: int, shard_index: int) -> dict[str, Any
         return {"shard": shard_index, "images": len(shard.image_ids), "already_done": True}
     with run_guard(run_id, "segment"):
         run_state.stage_start(run_id, "segment")
-        kinds.kind_of(run).segment_shard(run, shard, self.ovdiff(run.profile, run.settings), cancel_checker(run_id),
-                             after_image=lambda: fault_point("segment"))
+        ovd, cancel = self.ovdiff(run.profile, run.settings), cancel_checker(run_id)
+        run_state.record_mask_choices(run_id, ovd.vocabulary_choices(run.class_specs(), cancel=cancel))
+        kinds.kind_of(run).segment_shard(run, shard, ovd, cancel, after_image=lambda: fault_point("segment"))
         return {"shard": shard_index, "images": len(shard.image_ids)}
     return {"shard": shard_index, "cancelled": True}
 

@@ -20,6 +20,7 @@ from ovdiff_web.common.forms import add_service_error
 from ovdiff_web.predictions.segment_page import link_support_images
 from ovdiff_web.common.views import paginate, ui_login_required, with_min_area
 from ovdiff_web.runs.liveness import last_worker_heartbeat
+from ovdiff_web.runs.report import mask_choice_rows
 
 
 def _gpu_notice(waiting: bool) -> str:
@@ -78,7 +79,7 @@ def prediction(request: HttpRequest, pk: int) -> HttpResponse:
     waiting = run.status == Run.Status.QUEUED
     return render(request, "ovdiff/predictions/detail.html", {
         "run": run, "page": page, "legend": prediction_results.legend(run),
-        "gpu_notice": _gpu_notice(waiting)})
+        "gpu_notice": _gpu_notice(waiting), "mask_choices": mask_choice_rows(run, request.user)})
 
 
 @ui_login_required

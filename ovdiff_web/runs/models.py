@@ -65,6 +65,9 @@ class Run(Shareable):
     label_map = models.JSONField(default=dict, blank=True, help_text="engine class name -> dataset label index")
     image_ids = models.JSONField(default=list, blank=True)
     skipped_classes = models.JSONField(default=list, blank=True, help_text="classes whose artifacts were cached")
+    support_mask_choices = models.JSONField(
+        default=dict, blank=True, help_text="class name -> {support image id: \"candidate:K\"}: the proposed masks "
+        "chosen with the whole vocabulary in view (masks.user_fg_rule=vocabulary) instead of the class page's")
     miou = models.FloatField(null=True, blank=True)
     pixel_accuracy = models.FloatField(null=True, blank=True)
     per_class_iou = models.JSONField(default=dict, blank=True)

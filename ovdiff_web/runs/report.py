@@ -21,6 +21,9 @@ from ovdiff_web.runs.models import ImageResult
 from ovdiff_web.common import polygons
 from ovdiff_web.runs.images import load_prediction
 from ovdiff_web.runs.legend import run_legend
+from ovdiff_web.accounts import access
+from ovdiff_web.support.masks.chosen import chosen_rows
+from ovdiff_web.support.models import SupportSet
 
 
 def changed_labels(run: Run) -> list[dict[str, Any]]:
@@ -185,3 +188,13 @@ def coco_polygons(run: Run, area: int = polygons.MIN_AREA) -> dict[str, Any]:
 def yolo_zip(run: Run, area: int = polygons.MIN_AREA) -> bytes:
     """The run's predictions as YOLO segmentation labels and ``data.yaml``."""
     return polygons.yolo_zip(_labelled(run), export_classes(run), area, f"ovdiff run {run.pk} ({run.profile})")
+
+
+def mask_choice_rows(run: Run, user: Any) -> list[dict[str, Any]]:
+    """The support images whose proposed mask this run chose with its whole vocabulary in view, among the support
+    sets ``user`` may read (``support.masks.chosen``)."""
+    choices = run.support_mask_choices or {}
+    if not choices:
+        return []
+    sets = access.scope(SupportSet.objects.filter(class_name__in=list(choices), profile=run.profile), user)
+    return chosen_rows(sets, choices)

@@ -70,6 +70,11 @@ def mark_failed(run_id: int, exc: BaseException, stage: str | None = None) -> No
             status=RunStage.Status.FAILED, finished_at=timezone.now())
 
 
+def record_mask_choices(run_id: int, choices: dict[str, dict[str, str]]) -> None:
+    """The support masks the vocabulary chose for this run (every shard finds the same; the last write stays)."""
+    Run.objects.filter(pk=run_id).update(support_mask_choices=choices)
+
+
 def heartbeat(run_id: int) -> None:
     """A worker's sign of life, read by the watchdog (``services.watchdog``)."""
     Run.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())

@@ -74,7 +74,7 @@ class RunSerializer(SharingFieldsMixin, RandomWeightsMixin, serializers.ModelSer
 
 class RunDetailSerializer(RunSerializer):
     class Meta(RunSerializer.Meta):
-        fields = RunSerializer.Meta.fields + ["settings", "traceback", "confusion", "celery_ids"]
+        fields = RunSerializer.Meta.fields + ["settings", "traceback", "confusion", "celery_ids", "support_mask_choices"]
         read_only_fields = fields
 
     def to_representation(self, instance: Run) -> dict[str, Any]:

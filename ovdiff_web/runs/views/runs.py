@@ -105,6 +105,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "gallery": gallery, "legend": legend, "settings_rows": sorted(run_report.flatten(run.settings or {}).items()),
         "changed_labels": run_report.changed_labels(run), "image_count": run.image_results.count(),
         "elapsed": _elapsed(run), "reproduction": run_reproduction(run),
+        "mask_choices": run_report.mask_choice_rows(run, request.user),
     }
     return render(request, "ovdiff/runs/detail.html", context, status=400 if filters.errors else 200)
 

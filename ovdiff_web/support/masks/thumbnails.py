@@ -14,9 +14,9 @@ THUMB_SIDE = 160  # pixels, longest side
 COLOUR = (255, 200, 0)
 
 
-def thumb_path(instance_rel: str) -> str:
+def thumb_path(instance_rel: str, outside: bool = False) -> str:
     rel = Path(instance_rel)
-    return (rel.parent / f"{rel.stem}_thumb.png").as_posix()
+    return (rel.parent / f"{rel.stem}_{'outside_' if outside else ''}thumb.png").as_posix()
 
 
 def proposal_thumbs(image: Any) -> list[str]:
@@ -25,8 +25,18 @@ def proposal_thumbs(image: Any) -> list[str]:
     return [_ensure(image.image, rel) for rel in image.instances or []]
 
 
-def _ensure(image_rel: str, instance_rel: str) -> str:
-    rel = thumb_path(instance_rel)
+def candidate_thumb(image: Any, k: int) -> str:
+    """Thumbnail of candidate ``k`` of the engine's ``user_candidates``: 0 the first proposed mask, 1 everything
+    outside it, k >= 2 proposed mask k - 1; "" when that mask is not there."""
+    instances = image.instances or []
+    j = 0 if k <= 1 else k - 1
+    if k < 0 or j >= len(instances):
+        return ""
+    return _ensure(image.image, instances[j], outside=k == 1)
+
+
+def _ensure(image_rel: str, instance_rel: str, outside: bool = False) -> str:
+    rel = thumb_path(instance_rel, outside)
     try:
         target = media_path(rel)
         if target.is_file():
@@ -37,14 +47,15 @@ def _ensure(image_rel: str, instance_rel: str) -> str:
     if not (source.is_file() and mask.is_file()):
         return ""
     try:
-        atomic_write(target, lambda tmp: _render(source, mask).save(tmp, format="PNG"))
+        atomic_write(target, lambda tmp: _render(source, mask, outside).save(tmp, format="PNG"))
     except OSError:
         return ""
     return rel
 
 
-def _render(source: Path, mask: Path) -> Any:
-    """The image with the mask tinted and outlined, at most ``THUMB_SIDE`` pixels on its longest side."""
+def _render(source: Path, mask: Path, outside: bool = False) -> Any:
+    """The image with the mask (or, ``outside``, everything outside it) tinted and outlined, at most
+    ``THUMB_SIDE`` pixels on its longest side."""
     import numpy as np
     from PIL import Image
 
@@ -54,6 +65,8 @@ def _render(source: Path, mask: Path) -> Any:
         fg = np.asarray(m.convert("L")) > 127
     if fg.shape != rgb.shape[:2]:
         fg = np.asarray(Image.fromarray(fg.astype(np.uint8) * 255).resize(rgb.shape[1::-1], Image.NEAREST)) > 127
+    if outside:
+        fg = ~fg
     colour = np.array(COLOUR, dtype=np.float32)
     out = rgb * np.where(fg[..., None], 0.45, 0.6)  # the rest dimmed, so the proposal stands out
     out[fg] += 0.55 * colour
