@@ -69,7 +69,9 @@ def test_the_run_page_shows_the_mask_the_vocabulary_chose(ui: Client, chosen_run
 
 
 def test_a_run_without_choices_has_no_section(ui: Client, finished_run: Any) -> None:
-    assert "data-mask-choices" not in ui.get(f"/runs/{finished_run.pk}/").content.decode()
+    html = ui.get(f"/runs/{finished_run.pk}/").content.decode()
+    assert "data-mask-choices" not in html
+    assert 'data-stage="metrics"' in html  # an evaluation's metrics stage is shown (a prediction job has none)
 
 
 def test_second_user_and_anonymous_see_neither_page_nor_thumbnail(ui: Client, chosen_run: tuple[Any, SupportImage],

@@ -37,6 +37,8 @@ def test_queue_a_job_and_watch_it(ui: Any, job: Run, settings: Any) -> None:
     assert "none is online" not in listing
     page = ui.get(f"/segment/jobs/{job.pk}/").content.decode()
     assert "data-progress-url" in page and "data-gpu-notice" in page and "No image segmented yet" in page
+    # a prediction job is not scored: no "metrics 0/0" stage beside its real ones
+    assert 'data-stage="segment"' in page and 'data-stage="metrics"' not in page
 
 
 def test_browse_explain_and_download(ui: Any, job: Run, settings: Any) -> None:
