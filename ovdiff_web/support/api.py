@@ -27,7 +27,7 @@ from ovdiff_web.support.masks.api import MaskUploadResultSerializer, SupportMask
 from ovdiff_web.support.masks.store import describe
 
 
-UPLOAD_MODES = ("add", "replace")  # an API support upload: next to the class's images, or as them
+UPLOAD_MODES = mask_services.UPLOAD_MODES  # an API support upload: next to the class's images, or as them
 
 
 class ReviewImageSerializer(serializers.Serializer):

@@ -89,20 +89,27 @@ def _render_detail(request: HttpRequest, cls: VocabularyClass, *, form: SupportU
 @require_POST
 def class_ground_truth(request: HttpRequest, pk: int) -> HttpResponse:
     """The class's region in each chosen image of a dataset the user may read becomes a support image with its
-    exact mask (``masks.services.add_ground_truth``); refused input re-shows the page with the reason (400)."""
+    exact mask, added to the class's images (``masks.services.add_ground_truth``) or as them
+    (``replace_by_ground_truth``); refused input re-shows the page with the reason (400)."""
     cls = access.get_editable(VocabularyClass.objects.select_related("vocabulary", "label_changed_by"),
                               request.user, pk=pk)
     form = GroundTruthForm(request.POST, user=request.user)
     if form.is_valid():
         data = form.cleaned_data
+        crop = data["crop"] == "crop"
         try:
-            version, _ = mask_services.add_ground_truth(cls, data["dataset"], data["image_ids"],
-                                                        crop=data["crop"] == "crop", user=request.user)
+            if data.get("mode") == "replace":
+                summary, _ = mask_services.replace_by_ground_truth(cls, data["dataset"], data["image_ids"],
+                                                                   crop=crop, user=request.user)
+                done = f"“{cls.name}”: {summary}."
+            else:
+                version, _ = mask_services.add_ground_truth(cls, data["dataset"], data["image_ids"], crop=crop,
+                                                            user=request.user)
+                done = f"“{cls.name}”: {version.summary} (version {version.number}); rebuild to use them."
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
         else:
-            messages.success(request, f"“{cls.name}”: {version.summary} (version {version.number}); rebuild to "
-                                      "use them.")
+            messages.success(request, done)
             return redirect(reverse("ui:class_detail", args=[cls.pk]) + "#review")
     return _render_detail(request, cls, gt_form=form)
 

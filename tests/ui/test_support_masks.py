@@ -311,3 +311,49 @@ def test_api_upload_can_replace_so_a_profile_without_a_generator_runs(ui: Any, p
     plain.refresh_from_db()
     assert plain.user_support_dir and _folders(plain, media_root), sorted(str(p) for p in media_root.rglob("*"))
     check_support_available("dinov2-small", [plain.snapshot()])  # no refusal now
+
+
+def test_ground_truth_can_replace_so_a_profile_without_a_generator_runs(ui: Any, plain: VocabularyClass,
+                                                                        dataset: Dataset, media_root: Path,
+                                                                        bob: Client) -> None:
+    """A team with a labelled dataset and the few-shot profile: the class's regions become its own images in one
+    call (API or class page); refused input changes nothing; another user and an anonymous caller cannot."""
+    from ovdiff_web.datasets.preview import image_and_labels
+    from ovdiff_web.runs.services import RunInputError, check_support_available
+
+    ids = list(dataset.image_ids)
+    with_brick = [i for i in ids if (image_and_labels(dataset, i)[1] == 1).sum() >= 16]
+    url = f"/api/classes/{plain.pk}/support/ground-truth/"
+    body = {"dataset": dataset.pk, "image_ids": with_brick[:2], "mode": "replace"}
+    assert bob.post(url, body, content_type="application/json").status_code == 404
+    assert Client().post(url, body, content_type="application/json").status_code in (401, 403)
+    assert ui.post(url, {**body, "mode": "sideways"}, content_type="application/json").status_code == 400
+    refused = ui.post(url, {**body, "image_ids": ["nope"]}, content_type="application/json")
+    assert refused.status_code == 400 and "nope" in refused.json()["detail"]
+    plain.refresh_from_db()
+    assert not plain.user_support_dir and _folders(plain, media_root) == [] and plain.version == 1
+    with pytest.raises(RunInputError):
+        check_support_available("dinov2-small", [plain.snapshot()])
+
+    answer = ui.post(url, body, content_type="application/json")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["images"] == answer.json()["masks_given"] == 2
+    assert "replaced the class's images by 2 images with the ground truth of dataset demo" in answer.json()["summary"]
+    plain.refresh_from_db()
+    folder = media_root / plain.user_support_dir
+    _, labels = image_and_labels(dataset, with_brick[0])
+    assert (np.asarray(Image.open(folder / "masks" / "000.png")) > 0).sum() == (labels == 1).sum()
+    assert curation.current(plain) is None  # its own images, not a version added to a set
+    check_support_available("dinov2-small", [plain.snapshot()])  # no refusal now
+
+    # the class page's form does the same; another user's post changes nothing
+    first = plain.user_support_dir
+    form = {"dataset": dataset.pk, "image_ids": with_brick[0], "crop": "crop", "mode": "replace"}
+    assert bob.post(f"/classes/{plain.pk}/ground-truth/", form).status_code == 404
+    assert Client().post(f"/classes/{plain.pk}/ground-truth/", form).status_code == 302
+    plain.refresh_from_db()
+    assert plain.user_support_dir == first
+    page = ui.post(f"/classes/{plain.pk}/ground-truth/", form, follow=True)
+    assert page.status_code == 200 and "replaced the class&#x27;s images by 1 image" in page.content.decode()
+    plain.refresh_from_db()
+    assert plain.user_support_dir != first

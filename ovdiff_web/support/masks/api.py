@@ -1,5 +1,5 @@
 """``POST /api/classes/{id}/support/ground-truth/``: a dataset's ground-truth regions of the class as support
-images with their exact masks (a new version). Mixed into the class viewset through ``support.api`` (edit access
+images with their exact masks (a new version, or with ``mode=replace`` the class's own images). Mixed into the class viewset through ``support.api`` (edit access
 checked like every other POST of it)."""
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ class GroundTruthRequestSerializer(serializers.Serializer):
     crop = serializers.BooleanField(default=True, help_text="true: the region's bounding box plus a margin of "
                                     f"{int(ground_truth.MARGIN * 100)} % of its longer side (at least "
                                     f"{ground_truth.MIN_MARGIN} px); false: the whole image")
-    expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    mode = serializers.ChoiceField(choices=services.UPLOAD_MODES, default="add",
+                                   help_text="add (default): next to the class's current images, as a new version; "
+                                             "replace: the regions become the class's own images (what a profile "
+                                             "without a generator, dinov2-small, needs of a class with none)")
+    expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1,
+                                                help_text="mode=add only: refuse (409) if the class moved on")
 
 
 class MaskUploadResultSerializer(serializers.Serializer):
@@ -54,11 +59,16 @@ class SupportMasksMixin:
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
-            version, stored = services.add_ground_truth(cls, data["dataset"], data["image_ids"], crop=data["crop"],
-                                                        user=request.user,
-                                                        expected_version=data.get("expected_version"))
+            if data["mode"] == "replace":
+                summary, stored = services.replace_by_ground_truth(cls, data["dataset"], data["image_ids"],
+                                                                   crop=data["crop"], user=request.user)
+            else:
+                version, stored = services.add_ground_truth(cls, data["dataset"], data["image_ids"],
+                                                            crop=data["crop"], user=request.user,
+                                                            expected_version=data.get("expected_version"))
+                summary = version.summary
         except VersionConflict as exc:
             return conflict(exc.current)
         except ServiceError as exc:
             return input_error(exc)
-        return stored_answer(cls, version.summary, stored)
+        return stored_answer(cls, summary, stored)
