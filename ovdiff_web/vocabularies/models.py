@@ -32,9 +32,15 @@ class Vocabulary(Shareable):
         return self.name
 
     def bump_version(self) -> None:
-        """Atomically increment the version (F expression) and refresh it."""
-        Vocabulary.objects.filter(pk=self.pk).update(version=models.F("version") + 1, updated_at=timezone.now())
-        self.refresh_from_db(fields=["version", "updated_at"])
+        """Atomically increment the version (F expression) and refresh it. A vocabulary another request deleted
+        meanwhile (deleting its class raced deleting it) has no version left to move: nothing happens."""
+        if not Vocabulary.objects.filter(pk=self.pk).update(version=models.F("version") + 1,
+                                                            updated_at=timezone.now()):
+            return
+        try:
+            self.refresh_from_db(fields=["version", "updated_at"])
+        except Vocabulary.DoesNotExist:
+            return
 
 
 class LabelSource(models.TextChoices):

@@ -157,3 +157,40 @@ def test_regenerate_validates_settings_and_queues(api: APIClient, settings) -> N
     assert ok.status_code == 202 and ok.json()["task_id"]
     assert client.llen(f"regen{os.getpid()}-gpu") == 1  # routed to the gpu queue
     client.delete(f"regen{os.getpid()}-gpu")
+
+
+def test_deleting_a_class_while_its_vocabulary_is_deleted_is_not_a_500(api: APIClient, monkeypatch) -> None:
+    """Found by the schema fuzz on PostgreSQL (two requests at once): a class's DELETE whose vocabulary another
+    request deleted in the meantime answered 500 when it moved the vocabulary's version. It answers 204 now."""
+    from ovdiff_web.ops import cleanup
+
+    vid = _vocab(api, names="cat, sky")["id"]
+    cid = VocabularyClass.objects.get(vocabulary_id=vid, name="cat").pk
+    real = cleanup.remove_class_files
+
+    def meanwhile(class_ids):  # runs after the class row is gone, before the version moves
+        Vocabulary.objects.filter(pk=vid).delete()
+        return real(class_ids)
+
+    monkeypatch.setattr(cleanup, "remove_class_files", meanwhile)
+    assert api.delete(f"/api/classes/{cid}/").status_code == 204
+    assert not Vocabulary.objects.filter(pk=vid).exists() and not VocabularyClass.objects.filter(pk=cid).exists()
+
+
+def test_editing_a_class_deleted_meanwhile_is_a_404(api: APIClient, monkeypatch) -> None:
+    """The same race on an edit: another request deletes the class after this one saved it and before it reads
+    the class's new version back; a 404 saying so, never a 500."""
+    from ovdiff_web.accounts import audit
+
+    vid = _vocab(api, names="cat")["id"]
+    cid = VocabularyClass.objects.get(vocabulary_id=vid, name="cat").pk
+    real = audit.record
+
+    def meanwhile(*args, **kwargs):
+        out = real(*args, **kwargs)
+        VocabularyClass.objects.filter(pk=cid).delete()
+        return out
+
+    monkeypatch.setattr(audit, "record", meanwhile)
+    answer = api.patch(f"/api/classes/{cid}/", {"prompt": "a cat"}, format="json")
+    assert answer.status_code == 404 and "deleted while this request ran" in answer.json()["detail"]

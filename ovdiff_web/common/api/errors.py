@@ -1,6 +1,7 @@
 """JSON error pages for /api/: a URL that matches no route answers in the API's media type, not HTML."""
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework.response import Response
@@ -38,9 +39,12 @@ def service_error_response(exc: ServiceError, default_field: str = "detail") -> 
 def api_exception_handler(exc: Exception, context: dict) -> HttpResponse | None:
     """DRF's handler, with one body shape for every error: a bare list of messages (a ValidationError raised
     with a list, e.g. by a query filter) becomes ``{"detail": "..."}`` as the schema documents; object storage
-    down becomes a 503 (``storage_unavailable``); a service's refusal (``ServiceError``) its status and body."""
+    down becomes a 503 (``storage_unavailable``); a service's refusal (``ServiceError``) its status and body;
+    a row another request deleted while this one ran (``ObjectDoesNotExist`` past the view's own lookup) a 404."""
     if isinstance(exc, ServiceError):
         return service_error_response(exc)
+    if isinstance(exc, ObjectDoesNotExist):
+        return Response({"detail": "Not found: it was deleted while this request ran."}, status=404)
     if isinstance(exc, ObjectStoreUnavailable):
         return Response({"detail": str(exc)}, status=503)
 
