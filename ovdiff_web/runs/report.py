@@ -197,4 +197,10 @@ def mask_choice_rows(run: Run, user: Any) -> list[dict[str, Any]]:
     if not choices:
         return []
     sets = access.scope(SupportSet.objects.filter(class_name__in=list(choices), profile=run.profile), user)
-    return chosen_rows(sets, choices)
+    rows = chosen_rows(sets, choices)
+    ids = {c.get("name"): c.get("class_id") for c in run.vocabulary_snapshot or [] if c.get("class_id")}
+    readable = set(access.scope(VocabularyClass.objects.filter(pk__in=list(ids.values())), user)
+                   .values_list("pk", flat=True))
+    for row in rows:  # where a person overrides the choice: the class's page, when the reader may see it
+        row["class_id"] = ids.get(row["class_name"]) if ids.get(row["class_name"]) in readable else None
+    return rows

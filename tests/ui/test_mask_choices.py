@@ -59,6 +59,7 @@ def test_the_run_page_shows_the_mask_the_vocabulary_chose(ui: Client, chosen_run
     html = ui.get(f"/runs/{run.pk}/").content.decode()
     assert "support masks chosen with the vocabulary in view (1)" in html
     assert 'data-mask-choice="table:0"' in html and "everything outside proposed mask 1" in html
+    assert "data-class-link" not in html  # the run's snapshot names no class of "table" to link to
     url = _thumb(html)
     response = ui.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
@@ -96,14 +97,18 @@ def test_a_public_run_shows_no_row_of_a_set_the_reader_may_not_read(ui: Client, 
     voc = Vocabulary.objects.create(name="private", owner=user)
     vocab.add_classes(voc, ["table"], initial=True)
     image.support_set.classes.add(voc.classes.get())
+    table = voc.classes.get()
+    finished_run.vocabulary_snapshot = [*finished_run.vocabulary_snapshot, {"name": "table", "class_id": table.pk}]
     finished_run.support_mask_choices = {"table": {"f" * 32: "candidate:1"}}
-    finished_run.save(update_fields=["support_mask_choices"])
+    finished_run.save(update_fields=["support_mask_choices", "vocabulary_snapshot"])
     access.share(finished_run, visibility=Visibility.PUBLIC)
     bob = Client()
     bob.force_login(other_user)
     html = bob.get(f"/runs/{finished_run.pk}/").content.decode()
     assert "Per-class IoU" in html and "data-mask-choices" not in html
-    assert "data-mask-choice=" in ui.get(f"/runs/{finished_run.pk}/").content.decode()  # alice owns the run
+    mine = ui.get(f"/runs/{finished_run.pk}/").content.decode()
+    assert "data-mask-choice=" in mine  # alice reads the set through her class
+    assert f'href="/classes/{table.pk}/#review" data-class-link' in mine  # where she overrides the choice
 
 
 def test_the_api_detail_carries_the_choices(ui: Client, chosen_run: tuple[Any, SupportImage]) -> None:
