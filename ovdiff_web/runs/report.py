@@ -22,6 +22,7 @@ from ovdiff_web.common import polygons
 from ovdiff_web.runs.images import load_prediction
 from ovdiff_web.runs.legend import run_legend
 from ovdiff_web.accounts import access
+from ovdiff_web.support import curation
 from ovdiff_web.support.masks.chosen import chosen_rows
 from ovdiff_web.support.models import SupportSet
 
@@ -199,8 +200,14 @@ def mask_choice_rows(run: Run, user: Any) -> list[dict[str, Any]]:
     sets = access.scope(SupportSet.objects.filter(class_name__in=list(choices), profile=run.profile), user)
     rows = chosen_rows(sets, choices)
     ids = {c.get("name"): c.get("class_id") for c in run.vocabulary_snapshot or [] if c.get("class_id")}
-    readable = set(access.scope(VocabularyClass.objects.filter(pk__in=list(ids.values())), user)
-                   .values_list("pk", flat=True))
-    for row in rows:  # where a person overrides the choice: the class's page, when the reader may see it
-        row["class_id"] = ids.get(row["class_name"]) if ids.get(row["class_name"]) in readable else None
+    classes = VocabularyClass.objects.filter(pk__in=list(ids.values()))
+    readable = set(access.scope(classes, user).values_list("pk", flat=True))
+    editable = {c.pk: c for c in access.scope(classes, user, write=True)}
+    for row in rows:  # where a person keeps or overrides the choice: the class's page, when the reader may see it
+        class_id = ids.get(row["class_name"])
+        row["class_id"] = class_id if class_id in readable else None
+        cls = editable.get(class_id)
+        version = curation.current(cls) if cls is not None else None
+        row["kept"] = version is not None and version.masks.get(row["image"].content_id) == row["choice"]
+        row["keep_class"] = cls if cls is not None and not row["kept"] else None
     return rows

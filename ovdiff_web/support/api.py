@@ -38,7 +38,8 @@ class ReviewImageSerializer(serializers.Serializer):
     reasons = serializers.SerializerMethodField(help_text="each flag as a reviewer reads it, with what was measured "
                                                 "(\"foreground touches 83% of the border: probably background\")")
     excluded = serializers.CharField(help_text="reason, in the version in use (may await a rebuild)")
-    mask_choice = serializers.CharField(help_text='"", "instance:J" or "attribution", in the version in use')
+    mask_choice = serializers.CharField(help_text='"", "instance:J", "candidate:K" (a run\'s choice kept), '
+                                        '"painted:<mask id>" or "attribution", in the version in use')
     mask_source = serializers.CharField(default="", help_text='"given" (uploaded with its mask or a dataset\'s '
                                         'ground truth), "proposed", "chosen" or "attribution"')
 
@@ -73,7 +74,9 @@ class CurateSerializer(serializers.Serializer):
     image = serializers.CharField(required=False, help_text="content_id of a support image (exclude/include/mask)")
     reason = serializers.CharField(required=False, max_length=curation.MAX_REASON)
     choice = serializers.CharField(required=False, allow_blank=True, max_length=32,
-                                   help_text='mask: "instance:J", "attribution" or "" (the proposer\'s rule)')
+                                   help_text='mask: "instance:J", "candidate:K" (a run\'s choice, '
+                                             '``support_mask_choices``), "attribution" or "" (the '
+                                             'proposer\'s rule)')
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     number = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1,
                                       help_text="go_back: the version to use (0 = as built)")

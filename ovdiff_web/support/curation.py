@@ -27,6 +27,7 @@ from ovdiff_web.common.errors import ServiceError
 
 MAX_REASON = 300
 AUTO = ""  # the proposer's rule (no choice recorded)
+CANDIDATE = "candidate:"  # a run's vocabulary's choice (engine.masks.fgbg.user_candidates), kept as a person's
 PAINTED = "painted:"  # a mask a person painted in the mask editor (``support/editor``), by its content id
 
 
@@ -38,6 +39,16 @@ class CurationRefused(ServiceError, ValueError):
     def __init__(self, message: str, field: str = "detail") -> None:
         super().__init__(message)
         self.field = field
+
+
+def describe_candidate(k: int) -> str:
+    """Words for candidate ``k`` of the engine's ``user_candidates`` (the first proposed mask, its complement, the
+    other masks), numbering the proposed masks from 0 as the class page does."""
+    if k == 0:
+        return "proposed mask 0"
+    if k == 1:
+        return "everything outside proposed mask 0"
+    return f"proposed mask {k - 1}"
 
 
 def current(cls: VocabularyClass) -> SupportCuration | None:
@@ -150,7 +161,8 @@ def include(cls: VocabularyClass, content_id: str, *, user: Any = None,
 
 def choose_mask(cls: VocabularyClass, content_id: str, choice: str, *, user: Any = None,
                 expected_version: int | None = None) -> SupportCuration:
-    """Foreground of one image: a proposed instance mask ("instance:J"), the attribution threshold
+    """Foreground of one image: a proposed instance mask ("instance:J"), a candidate a run's vocabulary chose
+    ("candidate:K", ``engine.masks.fgbg.user_candidates``), the attribution threshold
     ("attribution") or the proposer's rule again ("")."""
     image = _image(cls, content_id)
     choice = str(choice)
@@ -164,9 +176,14 @@ def choose_mask(cls: VocabularyClass, content_id: str, choice: str, *, user: Any
     elif choice.startswith(PAINTED):
         if choice not in painted_choices(cls).get(image.content_id, []):
             raise CurationRefused(f"image {image.index} has no edited mask {choice[len(PAINTED):]}", "choice")
+    elif choice.startswith(CANDIDATE):  # a run's vocabulary chose it (masks.user_fg_rule="vocabulary"); kept
+        k = choice[len(CANDIDATE):]
+        if not image.instances or not k.isdigit() or int(k) > len(image.instances):
+            raise CurationRefused(f"image {image.index} has {len(image.instances or [])} proposed masks, no "
+                                  f"candidate {k}", "choice")
     elif choice != AUTO:
-        raise CurationRefused('choice is "instance:J", "attribution", "painted:<mask id>" (an edited mask) or "" '
-                              '(the proposer\'s rule)', "choice")
+        raise CurationRefused('choice is "instance:J", "attribution", "painted:<mask id>" (an edited mask), '
+                              '"candidate:K" (a run\'s choice) or "" (the proposer\'s rule)', "choice")
 
     def change(data: dict[str, Any]) -> dict[str, list[Any]]:
         old = data["masks"].get(image.content_id, AUTO)
@@ -177,7 +194,9 @@ def choose_mask(cls: VocabularyClass, content_id: str, choice: str, *, user: Any
         return {f"mask:{image.content_id[:10]}": [old, choice]}
 
     label = {"attribution": "the attribution threshold", AUTO: "the proposer's rule"}.get(
-        choice, "an edited mask" if choice.startswith(PAINTED) else f"proposed mask {choice[9:]}")
+        choice, "an edited mask" if choice.startswith(PAINTED) else
+        describe_candidate(int(choice[len(CANDIDATE):])) if choice.startswith(CANDIDATE) else
+        f"proposed mask {choice[9:]}")
     return _edit(cls, user, expected_version, "support_mask", f"image {image.index}: foreground from {label}", change)
 
 

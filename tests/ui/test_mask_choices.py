@@ -58,7 +58,7 @@ def test_the_run_page_shows_the_mask_the_vocabulary_chose(ui: Client, chosen_run
     run, image = chosen_run
     html = ui.get(f"/runs/{run.pk}/").content.decode()
     assert "support masks chosen with the vocabulary in view (1)" in html
-    assert 'data-mask-choice="table:0"' in html and "everything outside proposed mask 1" in html
+    assert 'data-mask-choice="table:0"' in html and "everything outside proposed mask 0" in html
     assert "data-class-link" not in html  # the run's snapshot names no class of "table" to link to
     url = _thumb(html)
     response = ui.get(url)
@@ -125,8 +125,47 @@ def test_a_prediction_job_page_shows_them_too(ui: Client, user: Any, media_root:
                              created_by=user, support_mask_choices={"table": {"f" * 32: "candidate:2"}})
     image.support_set.runs.add(job)
     html = ui.get(f"/segment/jobs/{job.pk}/").content.decode()
-    # candidate 2 is proposed mask 2, which this image does not have: listed, without a thumbnail
-    assert 'data-mask-choice="table:0"' in html and "proposed mask 2" in html and "data-chosen-thumb" not in html
+    # candidate 2 is proposed mask 1, which this image does not have: listed, without a thumbnail
+    assert 'data-mask-choice="table:0"' in html and "proposed mask 1" in html and "data-chosen-thumb" not in html
     bob = Client()
     bob.force_login(other_user)
     assert bob.get(f"/segment/jobs/{job.pk}/").status_code == 404
+
+
+def test_keep_the_runs_choice_on_the_class_page(ui: Client, finished_run: Any, user: Any, media_root: Path,
+                                                other_user: Any) -> None:
+    """One click makes the run's choice the class's own (a new support version); the class page then says
+    where its mask came from and the run page says it is kept. A choice out of range is refused, nothing kept."""
+    from ovdiff_web.core.models import SupportCuration, Vocabulary
+    from ovdiff_web.vocabularies import services as vocab
+
+    image = _support_set(media_root, restricted=True)
+    voc = Vocabulary.objects.create(name="kitchen", owner=user)
+    vocab.add_classes(voc, ["table"], initial=True)
+    table = voc.classes.get()
+    image.support_set.classes.add(table)
+    image.support_set.runs.add(finished_run)
+    finished_run.vocabulary_snapshot = [{"name": "table", "class_id": table.pk}]
+    finished_run.support_mask_choices = {"table": {"f" * 32: "candidate:1"}}
+    finished_run.save(update_fields=["support_mask_choices", "vocabulary_snapshot"])
+
+    html = ui.get(f"/runs/{finished_run.pk}/").content.decode()
+    assert "data-keep-choice" in html and 'name="choice" value="candidate:1"' in html
+    bad = ui.post(f"/classes/{table.pk}/curate/", {"action": "mask", "image": "f" * 32, "choice": "candidate:5",
+                                                   "version": table.version}, HTTP_ACCEPT="application/json")
+    assert bad.status_code == 400 and "no candidate 5" in bad.json()["message"]
+    assert not SupportCuration.objects.exists()
+    bob = Client()
+    bob.force_login(other_user)
+    assert bob.post(f"/classes/{table.pk}/curate/", {"action": "mask", "image": "f" * 32, "choice": "candidate:1",
+                                                     "version": table.version}).status_code == 404
+    assert not SupportCuration.objects.exists()
+
+    kept = ui.post(f"/classes/{table.pk}/curate/", {"action": "mask", "image": "f" * 32, "choice": "candidate:1",
+                                                    "version": table.version}, follow=True)
+    assert kept.status_code == 200
+    version = SupportCuration.objects.get()
+    assert version.masks == {"f" * 32: "candidate:1"} and "everything outside proposed mask 0" in version.summary
+    assert "everything outside proposed mask 0 (kept from a run)" in kept.content.decode()  # the class page
+    html = ui.get(f"/runs/{finished_run.pk}/").content.decode()
+    assert "data-kept" in html and "data-keep-choice" not in html

@@ -6,19 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from ovdiff_web.support.curation import CANDIDATE, describe_candidate
 from ovdiff_web.support.masks.thumbnails import candidate_thumb
 from ovdiff_web.support.models import SupportImage, SupportSet
-
-CANDIDATE = "candidate:"
-
-
-def describe_candidate(k: int) -> str:
-    """Words for candidate ``k`` of the engine's ``user_candidates`` (first mask, its complement, the others)."""
-    if k == 0:
-        return "proposed mask 1"
-    if k == 1:
-        return "everything outside proposed mask 1"
-    return f"proposed mask {k}"
 
 
 def chosen_rows(sets: Iterable[SupportSet], choices: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
@@ -39,6 +29,6 @@ def chosen_rows(sets: Iterable[SupportSet], choices: dict[str, dict[str, str]]) 
             continue
         seen.add(key)
         k = int(wanted[key][len(CANDIDATE):])
-        rows.append({"class_name": key[0], "image": image, "candidate": k, "described": describe_candidate(k),
-                     "thumb": candidate_thumb(image, k)})
+        rows.append({"class_name": key[0], "image": image, "candidate": k, "choice": f"{CANDIDATE}{k}",
+                     "described": describe_candidate(k), "thumb": candidate_thumb(image, k)})
     return rows
