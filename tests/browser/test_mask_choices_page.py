@@ -1,0 +1,54 @@
+"""In Chromium: a run's page lists the support masks its vocabulary chose (axe finds no serious violation there),
+and "Keep it on the class page" lands on the class page, which then says the mask was kept from a run."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.axe import assert_accessible
+from tests.browser.test_dashboard_flow import _login
+from tests.ui.factories import make_demo_dataset, make_finished_run
+from tests.ui.test_mask_choices import _support_set
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_keep_a_runs_mask_choice_from_its_page(page: Any, live_server: Any, django_user_model: Any, settings: Any,
+                                               tmp_path: Path) -> None:
+    from ovdiff_web.core.models import SupportCuration, Vocabulary
+    from ovdiff_web.vocabularies import services as vocab
+
+    user = django_user_model.objects.create_user("alice", password="pw-alice-123")
+    media = Path(settings.MEDIA_ROOT)
+    media.mkdir(parents=True, exist_ok=True)
+    run = make_finished_run(make_demo_dataset(tmp_path / "demo", owner=user), user, media)
+    image = _support_set(media, restricted=True)
+    voc = Vocabulary.objects.create(name="kitchen", owner=user)
+    vocab.add_classes(voc, ["table"], initial=True)
+    table = voc.classes.get()
+    image.support_set.classes.add(table)
+    image.support_set.runs.add(run)
+    run.vocabulary_snapshot = [{"name": "table", "class_id": table.pk}]
+    run.support_mask_choices = {"table": {"f" * 32: "candidate:1"}}
+    run.save(update_fields=["vocabulary_snapshot", "support_mask_choices"])
+
+    pg, watch = page
+    _login(pg, live_server.url)
+    pg.goto(f"{live_server.url}/runs/{run.pk}/")
+    row = pg.locator('[data-mask-choice="table:0"]')
+    assert row.is_visible() and "everything outside proposed mask 0" in row.inner_text()
+    thumb = row.locator("[data-chosen-thumb]")
+    thumb.scroll_into_view_if_needed()  # loading="lazy"
+    pg.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle(),
+                         timeout=10_000)  # served through /files/
+    assert_accessible(pg, live_server.url, "run page with mask choices")
+    row.locator("[data-keep-choice]").click()
+    pg.wait_for_url(f"{live_server.url}/classes/{table.pk}/#review")
+    card = pg.locator('[data-review-card][data-image="' + "f" * 32 + '"]')
+    assert "everything outside proposed mask 0 (kept from a run)" in card.inner_text()
+    assert SupportCuration.objects.get(vocab_class=table).masks == {"f" * 32: "candidate:1"}
+    pg.goto(f"{live_server.url}/runs/{run.pk}/")
+    assert pg.locator('[data-mask-choice="table:0"] [data-kept]').is_visible()
+    watch.assert_clean()
