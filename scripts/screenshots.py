@@ -36,6 +36,8 @@ PAGES = [
     ("run-gallery", "Its gallery: prediction, ground truth and per-class overlays"),
     ("run-viewer", "The zoomable viewer with prediction / ground-truth / error layers"),
     ("run-images-filtered", "Its images filtered by class and IoU range, worst first"),
+    ("run-mask-choices", "The support masks a run chose with its whole vocabulary in view, beside the class page's, "
+                         "with a button that keeps one"),
     ("run-150-classes", "A 150-class run: the matrix as a canvas with keyboard navigation"),
     ("confusion-cell", "A confusion cell: its images with the confused pixels highlighted"),
     ("compare", "Compare runs"),
@@ -116,6 +118,10 @@ def shoot(base: str, ids: dict, out: Path) -> list[str]:
         page.goto(f"{base}/runs/{ids['plain']}/?class=grass&class_in=gt&iou_min=0.2&iou_max=0.95&sort=iou"
                   "&order=asc#gallery-h")
         snap("run-images-filtered")
+        page.goto(f"{base}/runs/{ids['plain']}/")
+        page.locator("[data-mask-choices]").scroll_into_view_if_needed()
+        page.evaluate("() => document.querySelector('#settings-h').scrollIntoView()")
+        snap("run-mask-choices")
         page.goto(f"{base}/runs/{big}/")
         page.evaluate("() => document.querySelector('#cm-h').scrollIntoView()")
         page.locator("canvas[data-cm-canvas]").focus()

@@ -61,6 +61,7 @@ def seed() -> dict[str, int | str]:
     for is_stuff in (True, False):  # a flip and its undoing, for the history pages
         person = set_label(person, is_stuff=is_stuff, user=user)
     walls, brick = _masks_class(dataset, user)
+    _mask_choice(plain, brick)
     connection = _label_studio(walls, user)
     return {"run": run.pk, "big": big.pk, "plain": plain.pk, "dataset": dataset.pk, "vocab": vocab.pk,
             "cls": bus.pk, "n": len(run.class_names), "job": job.pk, "job_image": job.image_ids[0],
@@ -170,6 +171,18 @@ def _masks_class(dataset: Any, user: Any) -> tuple[Any, Any]:
     add_uploads(brick, images, masks, user=user)
     _build(brick)
     return walls, brick
+
+
+def _mask_choice(run: Any, cls: Any) -> None:
+    """The run "dataset classes" as if its vocabulary had chosen the other side of the first proposed mask of one
+    of the class's uploads (``masks.user_fg_rule="vocabulary"``): its page lists it with a "keep" button."""
+    from ovdiff_web.core.models import SupportImage
+
+    image = next(im for im in SupportImage.objects.filter(support_set__classes=cls).order_by("-pk") if im.instances)
+    image.support_set.runs.add(run)
+    snapshot = [{**c, "class_id": cls.pk} if c.get("name") == cls.name else c for c in run.vocabulary_snapshot]
+    type(run).objects.filter(pk=run.pk).update(vocabulary_snapshot=snapshot,
+                                               support_mask_choices={cls.name: {image.content_id: "candidate:1"}})
 
 
 def _label_studio(walls: Any, user: Any) -> Any:
