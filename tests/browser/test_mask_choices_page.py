@@ -10,29 +10,20 @@ import pytest
 from tests.browser.axe import assert_accessible
 from tests.browser.test_dashboard_flow import _login
 from tests.ui.factories import make_demo_dataset, make_finished_run
-from tests.ui.test_mask_choices import _support_set
+from tests.ui.test_mask_choices import run_that_chose_for_alices_class
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_keep_a_runs_mask_choice_from_its_page(page: Any, live_server: Any, django_user_model: Any, settings: Any,
                                                tmp_path: Path) -> None:
-    from ovdiff_web.core.models import SupportCuration, Vocabulary
-    from ovdiff_web.vocabularies import services as vocab
+    from ovdiff_web.core.models import SupportCuration
 
     user = django_user_model.objects.create_user("alice", password="pw-alice-123")
     media = Path(settings.MEDIA_ROOT)
     media.mkdir(parents=True, exist_ok=True)
     run = make_finished_run(make_demo_dataset(tmp_path / "demo", owner=user), user, media)
-    image = _support_set(media, restricted=True)
-    voc = Vocabulary.objects.create(name="kitchen", owner=user)
-    vocab.add_classes(voc, ["table"], initial=True)
-    table = voc.classes.get()
-    image.support_set.classes.add(table)
-    image.support_set.runs.add(run)
-    run.vocabulary_snapshot = [{"name": "table", "class_id": table.pk}]
-    run.support_mask_choices = {"table": {"f" * 32: "candidate:1"}}
-    run.save(update_fields=["vocabulary_snapshot", "support_mask_choices"])
+    table = run_that_chose_for_alices_class(run, user, media)
 
     pg, watch = page
     _login(pg, live_server.url)

@@ -47,6 +47,24 @@ def chosen_run(finished_run: Any, media_root: Path) -> tuple[Any, SupportImage]:
     return finished_run, image
 
 
+def run_that_chose_for_alices_class(run: Any, user: Any, media_root: Path) -> Any:
+    """``run`` as if its vocabulary had chosen candidate 1 for the support image of alice's class "table" (a
+    class she may edit, in the run's snapshot); returns the class."""
+    from ovdiff_web.core.models import Vocabulary
+    from ovdiff_web.vocabularies import services as vocab
+
+    image = _support_set(media_root, restricted=True)
+    voc = Vocabulary.objects.create(name="kitchen", owner=user)
+    vocab.add_classes(voc, ["table"], initial=True)
+    table = voc.classes.get()
+    image.support_set.classes.add(table)
+    image.support_set.runs.add(run)
+    run.vocabulary_snapshot = [{"name": "table", "class_id": table.pk}]
+    run.support_mask_choices = {"table": {"f" * 32: "candidate:1"}}
+    run.save(update_fields=["support_mask_choices", "vocabulary_snapshot"])
+    return table
+
+
 def _thumb(html: str) -> str:
     start = html.index("_outside_thumb.png")
     src_start = html.rindex('src="', 0, start) + len('src="')
@@ -136,18 +154,9 @@ def test_keep_the_runs_choice_on_the_class_page(ui: Client, finished_run: Any, u
                                                 other_user: Any) -> None:
     """One click makes the run's choice the class's own (a new support version); the class page then says
     where its mask came from and the run page says it is kept. A choice out of range is refused, nothing kept."""
-    from ovdiff_web.core.models import SupportCuration, Vocabulary
-    from ovdiff_web.vocabularies import services as vocab
+    from ovdiff_web.core.models import SupportCuration
 
-    image = _support_set(media_root, restricted=True)
-    voc = Vocabulary.objects.create(name="kitchen", owner=user)
-    vocab.add_classes(voc, ["table"], initial=True)
-    table = voc.classes.get()
-    image.support_set.classes.add(table)
-    image.support_set.runs.add(finished_run)
-    finished_run.vocabulary_snapshot = [{"name": "table", "class_id": table.pk}]
-    finished_run.support_mask_choices = {"table": {"f" * 32: "candidate:1"}}
-    finished_run.save(update_fields=["support_mask_choices", "vocabulary_snapshot"])
+    table = run_that_chose_for_alices_class(finished_run, user, media_root)
 
     html = ui.get(f"/runs/{finished_run.pk}/").content.decode()
     assert "data-keep-choice" in html and 'name="choice" value="candidate:1"' in html
