@@ -40,6 +40,7 @@ class OVDiff:
         self.registry = registry
         self.store = store
         self._segmenters: dict[tuple[ClassSpec, ...], object] = {}
+        self._choices: dict[tuple[ClassSpec, ...], dict[str, dict[str, str]]] = {}  # the last vocabulary's
         self._scorer: object | None = None
 
     # ---- keys ---------------------------------------------------------------------------------------------
@@ -236,19 +237,24 @@ class OVDiff:
                            cancel: CancelFn | None = None) -> dict[str, dict[str, str]]:
         """Under ``masks.user_fg_rule="vocabulary"``: class name -> {support image id: "candidate:K"} for each user
         image whose proposed mask is better chosen with the other classes in view (``engine.masks.vocabulary``)
-        than seen alone; cached in the store by the classes' support keys. Empty under any other rule."""
+        than seen alone; cached in the store by the classes' support keys (and here for the last vocabulary, as
+        ``segmenter`` keeps its segmenter: a worker asks once per shard). Empty under any other rule."""
         vocab = tuple(classes)
         if self.config.masks.user_fg_rule != "vocabulary" or not vocab:
             return {}
+        if vocab in self._choices:
+            return self._choices[vocab]
         ename = "dino" if "dino" in self.config.features.extractors else self.config.features.extractors[0]
         # the support keys hash the mask settings (weight and conflict included); the features are the banks'
         key = stable_hash(VOCAB_MASKS, STAGE_VERSION[VOCAB_MASKS], [self.support_key(c) for c in vocab], ename,
                           self.registry.extractor_identity(ename), key_part(support_feature_config(self.config, ename)))
         if self.store.exists(VOCAB_MASKS, key):
-            return json.loads((self.store.path(VOCAB_MASKS, key) / "choices.json").read_text())
-        choices = self._choose_vocabulary_masks(vocab, ename, progress, cancel)
-        with self.store.writing(VOCAB_MASKS, key) as tmp:
-            (tmp / "choices.json").write_text(json.dumps(choices, sort_keys=True))
+            choices = json.loads((self.store.path(VOCAB_MASKS, key) / "choices.json").read_text())
+        else:
+            choices = self._choose_vocabulary_masks(vocab, ename, progress, cancel)
+            with self.store.writing(VOCAB_MASKS, key) as tmp:
+                (tmp / "choices.json").write_text(json.dumps(choices, sort_keys=True))
+        self._choices = {vocab: choices}
         return choices
 
     def vocabulary_specs(self, classes: Sequence[ClassSpec], progress: ProgressFn | None = None,

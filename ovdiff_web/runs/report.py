@@ -202,12 +202,11 @@ def mask_choice_rows(run: Run, user: Any) -> list[dict[str, Any]]:
     ids = {c.get("name"): c.get("class_id") for c in run.vocabulary_snapshot or [] if c.get("class_id")}
     classes = VocabularyClass.objects.filter(pk__in=list(ids.values()))
     readable = set(access.scope(classes, user).values_list("pk", flat=True))
-    editable = {c.pk: c for c in access.scope(classes, user, write=True)}
+    editable = {c.pk: (c, curation.current(c)) for c in access.scope(classes, user, write=True)}
     for row in rows:  # where a person keeps or overrides the choice: the class's page, when the reader may see it
         class_id = ids.get(row["class_name"])
         row["class_id"] = class_id if class_id in readable else None
-        cls = editable.get(class_id)
-        version = curation.current(cls) if cls is not None else None
+        cls, version = editable.get(class_id, (None, None))
         row["kept"] = version is not None and version.masks.get(row["image"].content_id) == row["choice"]
         row["keep_class"] = cls if cls is not None and not row["kept"] else None
     return rows

@@ -27,7 +27,7 @@ from ovdiff_web.common.errors import ServiceError
 
 MAX_REASON = 300
 AUTO = ""  # the proposer's rule (no choice recorded)
-CANDIDATE = "candidate:"  # a run's vocabulary's choice (engine.masks.fgbg.user_candidates), kept as a person's
+CANDIDATE = "candidate:"  # a run's vocabulary's choice (engine.support.curation.CANDIDATE: numpy stays unloaded)
 PAINTED = "painted:"  # a mask a person painted in the mask editor (``support/editor``), by its content id
 
 
@@ -41,14 +41,16 @@ class CurationRefused(ServiceError, ValueError):
         self.field = field
 
 
+def candidate_index(choice: str) -> int | None:
+    """K of a "candidate:K" mask choice (a run's vocabulary chose it), else None."""
+    k = choice[len(CANDIDATE):] if choice.startswith(CANDIDATE) else ""
+    return int(k) if k.isdigit() else None
+
+
 def describe_candidate(k: int) -> str:
     """Words for candidate ``k`` of the engine's ``user_candidates`` (the first proposed mask, its complement, the
     other masks), numbering the proposed masks from 0 as the class page does."""
-    if k == 0:
-        return "proposed mask 0"
-    if k == 1:
-        return "everything outside proposed mask 0"
-    return f"proposed mask {k - 1}"
+    return "everything outside proposed mask 0" if k == 1 else f"proposed mask {max(k - 1, 0)}"
 
 
 def current(cls: VocabularyClass) -> SupportCuration | None:
@@ -177,10 +179,10 @@ def choose_mask(cls: VocabularyClass, content_id: str, choice: str, *, user: Any
         if choice not in painted_choices(cls).get(image.content_id, []):
             raise CurationRefused(f"image {image.index} has no edited mask {choice[len(PAINTED):]}", "choice")
     elif choice.startswith(CANDIDATE):  # a run's vocabulary chose it (masks.user_fg_rule="vocabulary"); kept
-        k = choice[len(CANDIDATE):]
-        if not image.instances or not k.isdigit() or int(k) > len(image.instances):
+        k = candidate_index(choice)
+        if not image.instances or k is None or k > len(image.instances):
             raise CurationRefused(f"image {image.index} has {len(image.instances or [])} proposed masks, no "
-                                  f"candidate {k}", "choice")
+                                  f"candidate {choice[len(CANDIDATE):]}", "choice")
     elif choice != AUTO:
         raise CurationRefused('choice is "instance:J", "attribution", "painted:<mask id>" (an edited mask), '
                               '"candidate:K" (a run\'s choice) or "" (the proposer\'s rule)', "choice")
@@ -195,7 +197,7 @@ def choose_mask(cls: VocabularyClass, content_id: str, choice: str, *, user: Any
 
     label = {"attribution": "the attribution threshold", AUTO: "the proposer's rule"}.get(
         choice, "an edited mask" if choice.startswith(PAINTED) else
-        describe_candidate(int(choice[len(CANDIDATE):])) if choice.startswith(CANDIDATE) else
+        describe_candidate(candidate_index(choice) or 0) if choice.startswith(CANDIDATE) else
         f"proposed mask {choice[9:]}")
     return _edit(cls, user, expected_version, "support_mask", f"image {image.index}: foreground from {label}", change)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ovdiff_web.support.curation import CANDIDATE, describe_candidate
+from ovdiff_web.support.curation import CANDIDATE, candidate_index, describe_candidate
 from ovdiff_web.support.masks.thumbnails import candidate_thumb
 from ovdiff_web.support.models import SupportImage, SupportSet
 
@@ -15,8 +15,8 @@ def chosen_rows(sets: Iterable[SupportSet], choices: dict[str, dict[str, str]]) 
     """One row per support image of ``sets`` whose mask ``choices`` (class name -> {image id: "candidate:K"},
     as a run records them) changed: the class, the image row, what was chosen and its thumbnail. Choices for an
     image no longer in the sets (a set since deleted) are left out."""
-    wanted = {(name, image_id): choice for name, per in (choices or {}).items() for image_id, choice in per.items()
-              if isinstance(choice, str) and choice.startswith(CANDIDATE) and choice[len(CANDIDATE):].isdigit()}
+    wanted = {(name, image_id): candidate_index(choice) for name, per in (choices or {}).items()
+              for image_id, choice in per.items() if isinstance(choice, str) and candidate_index(choice) is not None}
     if not wanted:
         return []
     images = SupportImage.objects.filter(support_set__in=list(sets), content_id__in={i for _, i in wanted},
@@ -28,7 +28,7 @@ def chosen_rows(sets: Iterable[SupportSet], choices: dict[str, dict[str, str]]) 
         if key not in wanted or key in seen:
             continue
         seen.add(key)
-        k = int(wanted[key][len(CANDIDATE):])
+        k = wanted[key]
         rows.append({"class_name": key[0], "image": image, "candidate": k, "choice": f"{CANDIDATE}{k}",
                      "described": describe_candidate(k), "thumb": candidate_thumb(image, k)})
     return rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ovdiff_web.common.engine_bridge import build_config
-from ovdiff_web.support.curation import CANDIDATE, describe_candidate
+from ovdiff_web.support.curation import candidate_index, describe_candidate
 from ovdiff_web.support.masks.store import given_masks
 from ovdiff_web.support.masks.thumbnails import proposal_thumbs
 
@@ -39,8 +39,8 @@ def annotate(cls: Any, items: list[dict[str, Any]], shown: Any, *, thumbs: bool 
             source, text = "attribution", "attribution threshold (chosen)"
         elif choice.startswith("painted:"):
             source, text = "edited", "edited mask (painted by hand)"
-        elif choice.startswith(CANDIDATE) and choice[len(CANDIDATE):].isdigit():
-            source, text = "chosen", f"{describe_candidate(int(choice[len(CANDIDATE):]))} (kept from a run)"
+        elif candidate_index(choice) is not None:
+            source, text = "chosen", f"{describe_candidate(candidate_index(choice))} (kept from a run)"
         elif choice:
             source, text = "chosen", f"proposed mask {choice.split(':', 1)[-1]} (chosen)"
         else:
