@@ -43,3 +43,28 @@ def test_keep_a_runs_mask_choice_from_its_page(page: Any, live_server: Any, djan
     pg.goto(f"{live_server.url}/runs/{run.pk}/")
     assert pg.locator('[data-mask-choice="table:0"] [data-kept]').is_visible()
     watch.assert_clean()
+
+
+def test_a_prediction_job_page_lists_its_mask_choices_without_a_metrics_stage(
+        page: Any, live_server: Any, django_user_model: Any, settings: Any) -> None:
+    from ovdiff_web.core.models import Run, RunStage
+
+    user = django_user_model.objects.create_user("alice", password="pw-alice-123")
+    media = Path(settings.MEDIA_ROOT)
+    media.mkdir(parents=True, exist_ok=True)
+    job = Run.objects.create(kind=Run.Kind.SEGMENTATION, profile="tiny", status=Run.Status.SUCCEEDED,
+                             created_by=user)
+    for order, (name, total) in enumerate((("support", 1), ("banks", 1), ("segment", 2), ("metrics", 0))):
+        RunStage.objects.create(run=job, name=name, order=order, done=total, total=total,
+                                status=RunStage.Status.DONE)
+    table = run_that_chose_for_alices_class(job, user, media)
+
+    pg, watch = page
+    _login(pg, live_server.url)
+    pg.goto(f"{live_server.url}/segment/jobs/{job.pk}/")
+    assert pg.locator("[data-stage='segment']").is_visible() and pg.locator("[data-stage='metrics']").count() == 0
+    row = pg.locator('[data-mask-choice="table:0"]')
+    assert "everything outside proposed mask 0" in row.inner_text()
+    assert row.locator("[data-class-link]").get_attribute("href") == f"/classes/{table.pk}/#review"
+    assert_accessible(pg, live_server.url, "prediction job page with mask choices")
+    watch.assert_clean()

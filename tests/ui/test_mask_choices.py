@@ -22,7 +22,7 @@ KEY = "ab" + "c" * 30
 def _support_set(media_root: Path, restricted: bool) -> SupportImage:
     rel = Path("support") / KEY[:2] / KEY
     folder = media_root / rel
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # the browser tests share one MEDIA_ROOT
     img = np.full((40, 60, 3), (200, 180, 150), np.uint8)
     img[10:30, 20:40] = (250, 250, 250)  # a cup on a table
     cup = np.zeros((40, 60), np.uint8)
@@ -148,6 +148,7 @@ def test_a_prediction_job_page_shows_them_too(ui: Client, user: Any, media_root:
     bob = Client()
     bob.force_login(other_user)
     assert bob.get(f"/segment/jobs/{job.pk}/").status_code == 404
+    assert Client().get(f"/segment/jobs/{job.pk}/").status_code == 302
 
 
 def test_keep_the_runs_choice_on_the_class_page(ui: Client, finished_run: Any, user: Any, media_root: Path,
